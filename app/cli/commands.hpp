@@ -1,0 +1,18 @@
+#pragma once
+// Subcommands of the dira CLI. Each registers itself on the CLI11 app and
+// returns the process exit code from its run function.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace dira::cli {
+
+/// Exit codes shared by every command (README, "Exit codes").
+enum ExitCode : int { ok = 0, failure = 1, usage_error = 2 };
+
+/// Registers `dira bounds` and `dira inequalities`; the returned callable runs
+/// whichever was selected (or returns -1 if neither was).
+std::function<int()> register_bounds_commands(CLI::App& app);
+
+}  // namespace dira::cli

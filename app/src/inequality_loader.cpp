@@ -1,0 +1,731 @@
+#include "dira/app/inequality_loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#ifndef DIRA_SOURCE_CONFIG_DIR
+#define DIRA_SOURCE_CONFIG_DIR ""
+#endif
+
+namespace dira::app {
+
+std::string ConfigIssue::str() const {
+  std::ostringstream os;
+  os << file;
+  if (line > 0) os << ":" << line << ":" << column;
+  os << ": ";
+  if (!key.empty()) os << key << ": ";
+  os << message;
+  return os.str();
+}
+
+namespace {
+std::string join_issues(const std::vector<ConfigIssue>& issues) {
+  std::string s;
+  for (const auto& i : issues) s += (s.empty() ? "" : "\n") + i.str();
+  return s;
+}
+}  // namespace
+
+ConfigError::ConfigError(std::vector<ConfigIssue> issues) : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
+
+UnknownInequality::UnknownInequality(const std::string& name, std::vector<std::string> known)
+    : std::runtime_error([&] {
+        std::string s = "unknown inequality '" + name + "'; known: ";
+        for (std::size_t i = 0; i < known.size(); ++i) s += (i ? ", " : "") + known[i];
+        if (known.empty()) s += "(none found; set DIRA_CONFIG_DIR or --config-dir)";
+        return s;
+      }()),
+      known_(std::move(known)) {}
+
+namespace {
+
+using protocol::Rational;
+using cd = std::complex<double>;
+constexpr double kTol = 1e-9;
+
+/// Collects issues while walking the document; every accessor reports and returns
+/// a fallback instead of throwing, so one run reports all problems.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  void issue(const YAML::Node& at, const std::string& key, const std::string& message) {
+    ConfigIssue i;
+    i.file = file_;
+    if (at.IsDefined() && at.Mark().line >= 0) {
+      i.line = at.Mark().line + 1;
+      i.column = at.Mark().column + 1;
+    }
+    i.key = key;
+    i.message = message;
+    issues_.push_back(std::move(i));
+  }
+  bool ok() const { return issues_.empty(); }
+  std::vector<ConfigIssue>& issues() { return issues_; }
+
+  void allowed_keys(const YAML::Node& map, const std::string& key, std::initializer_list<const char*> allowed) {
+    if (!map.IsMap()) return;
+    for (const auto& kv : map) {
+      const auto k = kv.first.as<std::string>();
+      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
+        std::string list;
+        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        issue(kv.first, join(key, k), "unknown key (allowed here: " + list + ")");
+      }
+    }
+  }
+  static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+  static std::string idx(const std::string& a, std::size_t i) { return a + "[" + std::to_string(i) + "]"; }
+
+  YAML::Node require(const YAML::Node& map, const std::string& parent, const char* key) {
+    if (!map.IsMap()) return {};
+    YAML::Node n = map[key];
+    if (!n.IsDefined()) issue(map, join(parent, key), "missing");
+    return n;
+  }
+
+  std::optional<long long> integer(const YAML::Node& n, const std::string& key) {
+    if (!n.IsDefined()) return std::nullopt;
+    if (!n.IsScalar()) {
+      issue(n, key, "expected an integer");
+      return std::nullopt;
+    }
+    try {
+      return n.as<long long>();
+    } catch (const YAML::Exception&) {
+      issue(n, key, "expected an integer, got '" + n.Scalar() + "'");
+      return std::nullopt;
+    }
+  }
+  std::optional<double> number(const YAML::Node& n, const std::string& key) {
+    if (!n.IsScalar()) {
+      issue(n, key, "expected a number");
+      return std::nullopt;
+    }
+    try {
+      return n.as<double>();
+    } catch (const YAML::Exception&) {
+      try {
+        return protocol::to_double(protocol::parse_rational(n.Scalar()));
+      } catch (const std::exception&) {
+        issue(n, key, "expected a number, got '" + n.Scalar() + "'");
+        return std::nullopt;
+      }
+    }
+  }
+  std::optional<cd> complex_number(const YAML::Node& n, const std::string& key) {
+    if (n.IsSequence()) {
+      if (n.size() != 2) {
+        issue(n, key, "a complex number is written [re, im]");
+        return std::nullopt;
+      }
+      auto re = number(n[0], idx(key, 0)), im = number(n[1], idx(key, 1));
+      if (!re || !im) return std::nullopt;
+      return cd(*re, *im);
+    }
+    auto v = number(n, key);
+    if (!v) return std::nullopt;
+    return cd(*v, 0);
+  }
+  std::optional<Rational> rational(const YAML::Node& n, const std::string& key) {
+    if (!n.IsScalar()) {
+      issue(n, key, "expected a number such as 3/4 or 0.75");
+      return std::nullopt;
+    }
+    try {
+      return protocol::parse_rational(n.Scalar());
+    } catch (const std::exception& e) {
+      issue(n, key, e.what());
+      return std::nullopt;
+    }
+  }
+  std::optional<std::string> string(const YAML::Node& n, const std::string& key) {
+    if (!n.IsScalar()) {
+      issue(n, key, "expected a string");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+  std::optional<bool> boolean(const YAML::Node& n, const std::string& key) {
+    if (!n.IsScalar()) {
+      issue(n, key, "expected true or false");
+      return std::nullopt;
+    }
+    try {
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+      issue(n, key, "expected true or false, got '" + n.Scalar() + "'");
+      return std::nullopt;
+    }
+  }
+  /// A tuple with one in-range entry per party: limits[p] = number of values for party p.
+  std::optional<std::vector<int>> tuple(const YAML::Node& n, const std::string& key, const std::vector<int>& limits,
+                                        const char* what) {
+    if (!n.IsSequence()) {
+      issue(n, key, std::string("expected a list with one ") + what + " per party");
+      return std::nullopt;
+    }
+    if (n.size() != limits.size()) {
+      issue(n, key, std::string("has ") + std::to_string(n.size()) + " entries; the scenario has " +
+                        std::to_string(limits.size()) + " parties (one " + what + " each)");
+      return std::nullopt;
+    }
+    std::vector<int> t;
+    bool good = true;
+    for (std::size_t p = 0; p < n.size(); ++p) {
+      auto v = integer(n[p], idx(key, p));
+      if (!v) {
+        good = false;
+        continue;
+      }
+      if (*v < 0 || *v >= limits[p]) {
+        issue(n[p], idx(key, p), std::string(what) + " " + std::to_string(*v) + " out of range for party " + std::to_string(p) +
+                                     " (0.." + std::to_string(limits[p] - 1) + ", 0-based; see docs/labels.md)");
+        good = false;
+        continue;
+      }
+      t.push_back(static_cast<int>(*v));
+    }
+    if (!good) return std::nullopt;
+    return t;
+  }
+
+ private:
+  std::string file_;
+  std::vector<ConfigIssue> issues_;
+};
+
+std::vector<int> per_party(Reader& r, const YAML::Node& n, const std::string& key, int parties) {
+  if (!n.IsDefined()) return {};
+  if (n.IsSequence()) {
+    if (static_cast<int>(n.size()) != parties) {
+      r.issue(n, key, "needs one entry per party (" + std::to_string(parties) + ")");
+      return {};
+    }
+    std::vector<int> out;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      auto v = r.integer(n[i], Reader::idx(key, i));
+      if (!v) return {};
+      if (*v < 1 || *v > 64) {
+        r.issue(n[i], Reader::idx(key, i), "must be between 1 and 64");
+        return {};
+      }
+      out.push_back(static_cast<int>(*v));
+    }
+    return out;
+  }
+  auto v = r.integer(n, key);
+  if (!v) return {};
+  if (*v < 1 || *v > 64) {
+    r.issue(n, key, "must be between 1 and 64");
+    return {};
+  }
+  return std::vector<int>(static_cast<std::size_t>(parties), static_cast<int>(*v));
+}
+
+std::optional<protocol::PaperBound> paper_bound(Reader& r, const YAML::Node& n, const std::string& key) {
+  if (!n.IsDefined()) return std::nullopt;
+  if (!n.IsMap()) {
+    r.issue(n, key, "expected a map with formula, constant, slope, source");
+    return std::nullopt;
+  }
+  r.allowed_keys(n, key, {"formula", "constant", "slope", "source"});
+  protocol::PaperBound b;
+  auto c = r.rational(r.require(n, key, "constant"), Reader::join(key, "constant"));
+  auto s = r.rational(r.require(n, key, "slope"), Reader::join(key, "slope"));
+  if (n["formula"]) b.formula = r.string(n["formula"], Reader::join(key, "formula")).value_or("");
+  if (n["source"]) b.source = r.string(n["source"], Reader::join(key, "source")).value_or("");
+  if (!c || !s) return std::nullopt;
+  b.constant = *c;
+  b.slope = *s;
+  return b;
+}
+
+struct Quantum {
+  int dimension = 0;
+  std::map<std::string, Eigen::VectorXcd> vectors;           // normalised
+  std::map<std::string, std::vector<std::string>> bases;     // names of vectors
+  std::vector<std::vector<std::string>> setting_bases;       // [party][setting] -> basis name
+  bool usable = false;                                       // every part parsed
+};
+
+Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& sc) {
+  Quantum out;
+  const std::string key = "quantum";
+  r.allowed_keys(q, key, {"dimension", "vectors", "bases", "setting_bases", "state"});
+  auto dim = r.integer(r.require(q, key, "dimension"), "quantum.dimension");
+  if (!dim) return out;
+  if (*dim < 1 || *dim > 64) {
+    r.issue(q["dimension"], "quantum.dimension", "must be between 1 and 64");
+    return out;
+  }
+  out.dimension = static_cast<int>(*dim);
+  const std::size_t before = r.issues().size();
+
+  const YAML::Node vecs = r.require(q, key, "vectors");
+  if (vecs.IsDefined() && !vecs.IsMap()) r.issue(vecs, "quantum.vectors", "expected a map name -> [components]");
+  if (vecs.IsMap())
+    for (const auto& kv : vecs) {
+      const std::string name = kv.first.as<std::string>();
+      const std::string k = "quantum.vectors." + name;
+      if (!kv.second.IsSequence()) {
+        r.issue(kv.second, k, "expected a list of components");
+        continue;
+      }
+      if (static_cast<int>(kv.second.size()) != out.dimension) {
+        r.issue(kv.second, k, "has " + std::to_string(kv.second.size()) + " components; quantum.dimension is " +
+                                  std::to_string(out.dimension));
+        continue;
+      }
+      Eigen::VectorXcd v(out.dimension);
+      bool good = true;
+      for (int i = 0; i < out.dimension; ++i) {
+        auto c = r.complex_number(kv.second[static_cast<std::size_t>(i)], Reader::idx(k, static_cast<std::size_t>(i)));
+        if (!c) good = false;
+        else v(i) = *c;
+      }
+      if (!good) continue;
+      if (v.norm() < kTol) {
+        r.issue(kv.second, k, "is the zero vector");
+        continue;
+      }
+      out.vectors[name] = v / v.norm();
+    }
+
+  const YAML::Node bases = r.require(q, key, "bases");
+  if (bases.IsDefined() && !bases.IsMap()) r.issue(bases, "quantum.bases", "expected a map name -> [vector names]");
+  if (bases.IsMap())
+    for (const auto& kv : bases) {
+      const std::string name = kv.first.as<std::string>();
+      const std::string k = "quantum.bases." + name;
+      if (!kv.second.IsSequence()) {
+        r.issue(kv.second, k, "expected a list of vector names");
+        continue;
+      }
+      std::vector<std::string> names;
+      bool good = true;
+      for (std::size_t i = 0; i < kv.second.size(); ++i) {
+        auto s = r.string(kv.second[i], Reader::idx(k, i));
+        if (!s) {
+          good = false;
+          continue;
+        }
+        if (!out.vectors.count(*s)) {
+          if (vecs.IsMap() && vecs[*s]) good = false;  // already reported as malformed
+          else r.issue(kv.second[i], Reader::idx(k, i), "unknown vector '" + *s + "'");
+          good = false;
+          continue;
+        }
+        names.push_back(*s);
+      }
+      if (!good) continue;
+      if (static_cast<int>(names.size()) != out.dimension) {
+        r.issue(kv.second, k, "is not a basis: " + std::to_string(names.size()) + " vectors in dimension " +
+                                  std::to_string(out.dimension));
+        continue;
+      }
+      for (std::size_t a = 0; a < names.size() && good; ++a)
+        for (std::size_t b = a + 1; b < names.size() && good; ++b) {
+          const double ip = std::abs(out.vectors[names[a]].dot(out.vectors[names[b]]));
+          if (ip > kTol) {
+            std::ostringstream os;
+            os << "is not orthonormal: " << names[a] << " and " << names[b] << " have |<a|b>| = " << ip
+               << " after normalisation";
+            r.issue(kv.second, k, os.str());
+            good = false;
+          }
+        }
+      if (good) out.bases[name] = names;
+    }
+
+  const YAML::Node sb = r.require(q, key, "setting_bases");
+  if (sb.IsDefined()) {
+    r.allowed_keys(sb, "quantum.setting_bases", {"all_parties", "per_party"});
+    std::vector<std::pair<YAML::Node, std::string>> lists;
+    if (sb.IsMap() && sb["all_parties"]) {
+      for (int p = 0; p < sc.parties(); ++p) lists.emplace_back(sb["all_parties"], "quantum.setting_bases.all_parties");
+    } else if (sb.IsMap() && sb["per_party"]) {
+      const YAML::Node pp = sb["per_party"];
+      if (!pp.IsSequence() || static_cast<int>(pp.size()) != sc.parties())
+        r.issue(pp, "quantum.setting_bases.per_party", "needs one list per party (" + std::to_string(sc.parties()) + ")");
+      else
+        for (std::size_t p = 0; p < pp.size(); ++p) lists.emplace_back(pp[p], Reader::idx("quantum.setting_bases.per_party", p));
+    } else {
+      r.issue(sb, "quantum.setting_bases", "expected all_parties: [basis per setting] or per_party: [[...], ...]");
+    }
+    for (std::size_t p = 0; p < lists.size(); ++p) {
+      const auto& [n, k] = lists[p];
+      std::vector<std::string> names;
+      if (!n.IsSequence() || static_cast<int>(n.size()) != sc.settings(static_cast<int>(p))) {
+        if (p == 0 || k.find("per_party") != std::string::npos)
+          r.issue(n, k, "needs one basis name per setting (" + std::to_string(sc.settings(static_cast<int>(p))) + ")");
+        continue;
+      }
+      for (std::size_t s = 0; s < n.size(); ++s) {
+        auto name = r.string(n[s], Reader::idx(k, s));
+        if (!name) continue;
+        if (!out.bases.count(*name)) {
+          if (!(bases.IsMap() && bases[*name]) && (p == 0 || k.find("per_party") != std::string::npos))
+            r.issue(n[s], Reader::idx(k, s), "unknown basis '" + *name + "'");
+          continue;
+        }
+        if (static_cast<int>(out.bases[*name].size()) != sc.outcomes(static_cast<int>(p))) {
+          r.issue(n[s], Reader::idx(k, s), "basis '" + *name + "' has " + std::to_string(out.bases[*name].size()) +
+                                               " outcomes; party " + std::to_string(p) + " has " +
+                                               std::to_string(sc.outcomes(static_cast<int>(p))));
+          continue;
+        }
+        names.push_back(*name);
+      }
+      out.setting_bases.push_back(names);
+    }
+  }
+  out.usable = r.issues().size() == before && static_cast<int>(out.setting_bases.size()) == sc.parties();
+  if (out.usable)
+    for (int p = 0; p < sc.parties(); ++p)
+      if (static_cast<int>(out.setting_bases[static_cast<std::size_t>(p)].size()) != sc.settings(p)) out.usable = false;
+  return out;
+}
+
+std::optional<protocol::QuantumRealisation> realisation(Reader& r, const YAML::Node& q, const Quantum& Q,
+                                                        const protocol::Scenario& sc) {
+  if (!Q.usable) return std::nullopt;
+  protocol::QuantumRealisation real;
+  real.local_dimension.assign(static_cast<std::size_t>(sc.parties()), Q.dimension);
+  for (int p = 0; p < sc.parties(); ++p) {
+    std::vector<Eigen::MatrixXcd> per;
+    for (const auto& bname : Q.setting_bases[static_cast<std::size_t>(p)]) {
+      const auto& names = Q.bases.at(bname);
+      Eigen::MatrixXcd m(Q.dimension, static_cast<Eigen::Index>(names.size()));
+      for (std::size_t x = 0; x < names.size(); ++x) m.col(static_cast<Eigen::Index>(x)) = Q.vectors.at(names[x]);
+      per.push_back(m);
+    }
+    real.bases.push_back(std::move(per));
+  }
+  const YAML::Node st = r.require(q, "quantum", "state");
+  if (!st.IsDefined()) return std::nullopt;
+  if (!st.IsSequence() || st.size() == 0) {
+    r.issue(st, "quantum.state", "expected a list of [amplitude, [vector name per party]]");
+    return std::nullopt;
+  }
+  Eigen::Index dim = 1;
+  for (int p = 0; p < sc.parties(); ++p) dim *= Q.dimension;
+  Eigen::VectorXcd psi = Eigen::VectorXcd::Zero(dim);
+  bool good = true;
+  for (std::size_t t = 0; t < st.size(); ++t) {
+    const std::string k = Reader::idx("quantum.state", t);
+    const YAML::Node term = st[t];
+    if (!term.IsSequence() || term.size() != 2 || !term[1].IsSequence()) {
+      r.issue(term, k, "expected [amplitude, [vector name per party]]");
+      good = false;
+      continue;
+    }
+    auto amp = r.complex_number(term[0], Reader::idx(k, 0));
+    if (static_cast<int>(term[1].size()) != sc.parties()) {
+      r.issue(term[1], Reader::idx(k, 1), "names " + std::to_string(term[1].size()) + " vectors; the scenario has " +
+                                              std::to_string(sc.parties()) + " parties");
+      good = false;
+      continue;
+    }
+    Eigen::VectorXcd v = Eigen::VectorXcd::Ones(1);
+    for (std::size_t p = 0; p < term[1].size(); ++p) {
+      auto name = r.string(term[1][p], Reader::idx(Reader::idx(k, 1), p));
+      if (!name || !Q.vectors.count(*name)) {
+        if (name) r.issue(term[1][p], Reader::idx(Reader::idx(k, 1), p), "unknown vector '" + *name + "'");
+        good = false;
+        v.resize(0);
+        break;
+      }
+      const Eigen::VectorXcd& c = Q.vectors.at(*name);
+      Eigen::VectorXcd w(v.size() * c.size());
+      for (Eigen::Index a = 0; a < v.size(); ++a)
+        for (Eigen::Index b = 0; b < c.size(); ++b) w(a * c.size() + b) = v(a) * c(b);
+      v = std::move(w);
+    }
+    if (!amp || v.size() != dim) {
+      good = false;
+      continue;
+    }
+    psi += *amp * v;
+  }
+  if (!good) return std::nullopt;
+  if (psi.norm() < kTol) {
+    r.issue(st, "quantum.state", "the terms sum to the zero vector");
+    return std::nullopt;
+  }
+  real.state = psi / psi.norm();
+  return real;
+}
+
+}  // namespace
+
+protocol::Inequality load_inequality_text(std::string_view yaml, const std::string& file) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    ConfigIssue i{file, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg};
+    throw ConfigError({i});
+  }
+  Reader r(file);
+  protocol::Inequality ineq;
+  ineq.file = file;
+  if (!doc.IsMap()) {
+    r.issue(doc, "", "expected a YAML map at the top level");
+    throw ConfigError(r.issues());
+  }
+  r.allowed_keys(doc, "", {"name", "title", "source", "scenario", "expression", "claims", "quantum", "randomness"});
+  ineq.name = r.string(r.require(doc, "", "name"), "name").value_or("");
+  if (doc["title"]) ineq.title = r.string(doc["title"], "title").value_or("");
+  if (doc["source"]) ineq.source = r.string(doc["source"], "source").value_or("");
+
+  // Scenario.
+  const YAML::Node scn = r.require(doc, "", "scenario");
+  if (!scn.IsMap()) {
+    if (scn.IsDefined()) r.issue(scn, "scenario", "expected a map with parties, settings, outcomes");
+    throw ConfigError(r.issues());
+  }
+  r.allowed_keys(scn, "scenario", {"parties", "settings", "outcomes"});
+  const auto parties = r.integer(r.require(scn, "scenario", "parties"), "scenario.parties");
+  if (parties && (*parties < 1 || *parties > 16)) r.issue(scn["parties"], "scenario.parties", "must be between 1 and 16");
+  if (!parties || *parties < 1 || *parties > 16) throw ConfigError(r.issues());
+  const int n = static_cast<int>(*parties);
+  const auto S = per_party(r, r.require(scn, "scenario", "settings"), "scenario.settings", n);
+  const auto O = per_party(r, r.require(scn, "scenario", "outcomes"), "scenario.outcomes", n);
+  if (S.empty() || O.empty()) throw ConfigError(r.issues());
+  protocol::Scenario sc;
+  try {
+    sc = protocol::Scenario(S, O);
+  } catch (const std::exception& e) {
+    r.issue(scn, "scenario", e.what());
+    throw ConfigError(r.issues());
+  }
+
+  // Quantum part first: the orthogonality rule derives S_B from its vectors and bases.
+  Quantum Q;
+  const YAML::Node qn = doc["quantum"];
+  if (qn.IsDefined()) {
+    if (!qn.IsMap()) r.issue(qn, "quantum", "expected a map");
+    else Q = read_quantum(r, qn, sc);
+  }
+
+  // Expression.
+  std::vector<std::int64_t> coef(sc.size(), 0);
+  bool expression_ok = false;
+  const YAML::Node ex = r.require(doc, "", "expression");
+  if (ex.IsDefined() && !ex.IsMap()) r.issue(ex, "expression", "expected a map with a rule");
+  if (ex.IsMap()) {
+    const auto rule = r.string(r.require(ex, "expression", "rule"), "expression.rule");
+    ineq.expression_rule = rule.value_or("");
+    if (rule == "parity") {
+      r.allowed_keys(ex, "expression", {"rule", "groups"});
+      bool binary = std::all_of(O.begin(), O.end(), [](int o) { return o == 2; });
+      if (!binary) r.issue(ex["rule"], "expression.rule", "parity needs two outcomes per party");
+      const YAML::Node groups = r.require(ex, "expression", "groups");
+      if (groups.IsDefined() && !groups.IsSequence()) r.issue(groups, "expression.groups", "expected a list");
+      const std::size_t before = r.issues().size();
+      if (groups.IsSequence() && binary)
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+          const std::string k = Reader::idx("expression.groups", g);
+          r.allowed_keys(groups[g], k, {"name", "settings", "parity"});
+          const auto parity = r.integer(r.require(groups[g], k, "parity"), k + ".parity");
+          if (parity && *parity != 0 && *parity != 1) r.issue(groups[g]["parity"], k + ".parity", "must be 0 or 1");
+          const YAML::Node sets = r.require(groups[g], k, "settings");
+          if (sets.IsDefined() && !sets.IsSequence()) r.issue(sets, k + ".settings", "expected a list of settings");
+          if (!sets.IsSequence() || !parity) continue;
+          for (std::size_t i = 0; i < sets.size(); ++i) {
+            auto u = r.tuple(sets[i], Reader::idx(k + ".settings", i), S, "setting");
+            if (!u) continue;
+            for (std::size_t xi = 0; xi < sc.outcome_count(); ++xi) {
+              const auto x = sc.outcome_at(xi);
+              int par = 0;
+              for (int b : x) par ^= b;
+              if (par == *parity) coef[sc.index(*u, x)] += 1;
+            }
+          }
+        }
+      expression_ok = groups.IsSequence() && binary && r.issues().size() == before;
+    } else if (rule == "orthogonality" || rule == "hyperedge") {
+      r.allowed_keys(ex, "expression", {"rule"});
+      if (n != 2) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' is defined for two parties");
+      else if (!qn.IsDefined()) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' needs quantum.vectors, bases and setting_bases");
+      else if (Q.usable) {
+        for (std::size_t ui = 0; ui < sc.setting_count(); ++ui) {
+          const auto u = sc.setting_at(ui);
+          const auto& A = Q.bases.at(Q.setting_bases[0][static_cast<std::size_t>(u[0])]);
+          const auto& Bv = Q.bases.at(Q.setting_bases[1][static_cast<std::size_t>(u[1])]);
+          for (std::size_t xi = 0; xi < sc.outcome_count(); ++xi) {
+            const auto x = sc.outcome_at(xi);
+            const std::string& a = A[static_cast<std::size_t>(x[0])];
+            const std::string& b = Bv[static_cast<std::size_t>(x[1])];
+            bool in = false;
+            if (*rule == "orthogonality") {
+              in = std::abs(Q.vectors.at(a).dot(Q.vectors.at(b))) <= kTol;
+            } else {
+              for (const auto& [bn, members] : Q.bases)
+                if (a != b && std::count(members.begin(), members.end(), a) && std::count(members.begin(), members.end(), b)) in = true;
+            }
+            if (in) coef[sc.index(u, x)] = 1;
+          }
+        }
+        expression_ok = true;
+      }
+    } else if (rule == "terms") {
+      r.allowed_keys(ex, "expression", {"rule", "terms"});
+      const YAML::Node terms = r.require(ex, "expression", "terms");
+      const std::size_t before = r.issues().size();
+      if (terms.IsDefined() && !terms.IsSequence()) r.issue(terms, "expression.terms", "expected a list of {setting, outcome, coefficient}");
+      if (terms.IsSequence())
+        for (std::size_t t = 0; t < terms.size(); ++t) {
+          const std::string k = Reader::idx("expression.terms", t);
+          r.allowed_keys(terms[t], k, {"setting", "outcome", "coefficient"});
+          auto u = r.tuple(r.require(terms[t], k, "setting"), k + ".setting", S, "setting");
+          auto x = r.tuple(r.require(terms[t], k, "outcome"), k + ".outcome", O, "outcome");
+          auto c = terms[t]["coefficient"] ? r.integer(terms[t]["coefficient"], k + ".coefficient") : std::optional<long long>(1);
+          if (u && x && c) coef[sc.index(*u, *x)] += *c;
+        }
+      expression_ok = terms.IsSequence() && r.issues().size() == before;
+    } else if (rule) {
+      r.issue(ex["rule"], "expression.rule", "unknown rule '" + *rule + "' (known: parity, orthogonality, hyperedge, terms)");
+    }
+  }
+  if (expression_ok) ineq.expression = protocol::BellExpression(sc, coef);
+
+  if (qn.IsMap()) ineq.quantum = realisation(r, qn, Q, sc);
+
+  // Claims.
+  if (const YAML::Node cl = doc["claims"]; cl.IsDefined()) {
+    r.allowed_keys(cl, "claims", {"local_bound", "ns_bound", "quantum_value", "terms"});
+    if (cl["local_bound"]) ineq.claims.local_bound = r.integer(cl["local_bound"], "claims.local_bound");
+    if (cl["ns_bound"]) ineq.claims.ns_bound = r.integer(cl["ns_bound"], "claims.ns_bound");
+    if (cl["quantum_value"]) ineq.claims.quantum_value = r.number(cl["quantum_value"], "claims.quantum_value");
+    if (cl["terms"]) {
+      auto t = r.integer(cl["terms"], "claims.terms");
+      if (t) ineq.claims.terms = static_cast<std::size_t>(*t);
+    }
+  }
+
+  // Randomness statements.
+  if (const YAML::Node rn = doc["randomness"]; rn.IsDefined()) {
+    r.allowed_keys(rn, "randomness", {"majority", "events", "event_table"});
+    if (rn["event_table"]) ineq.event_table = r.boolean(rn["event_table"], "randomness.event_table").value_or(false);
+    if (const YAML::Node mj = rn["majority"]; mj.IsDefined()) {
+      if (!mj.IsSequence()) r.issue(mj, "randomness.majority", "expected a list");
+      else
+        for (std::size_t i = 0; i < mj.size(); ++i) {
+          const std::string k = Reader::idx("randomness.majority", i);
+          r.allowed_keys(mj[i], k, {"parties", "settings", "paper_bound"});
+          protocol::MajorityRandomness m;
+          const YAML::Node ps = r.require(mj[i], k, "parties");
+          bool good = true;
+          if (ps.IsDefined() && (!ps.IsSequence() || ps.size() % 2 == 0)) {
+            r.issue(ps, k + ".parties", "expected a list of an odd number of parties");
+            good = false;
+          } else if (ps.IsSequence()) {
+            for (std::size_t j = 0; j < ps.size(); ++j) {
+              auto p = r.integer(ps[j], Reader::idx(k + ".parties", j));
+              if (p && (*p < 0 || *p >= n)) {
+                r.issue(ps[j], Reader::idx(k + ".parties", j), "party " + std::to_string(*p) + " out of range (0.." +
+                                                                    std::to_string(n - 1) + ", 0-based)");
+                good = false;
+              } else if (p) m.parties.push_back(static_cast<int>(*p));
+              else good = false;
+            }
+            if (std::any_of(O.begin(), O.end(), [](int o) { return o != 2; })) {
+              r.issue(ps, k + ".parties", "a majority needs binary outcomes");
+              good = false;
+            }
+          }
+          const YAML::Node ss = r.require(mj[i], k, "settings");
+          if (ss.IsScalar() && ss.Scalar() == "expression") {
+            if (expression_ok)
+              for (std::size_t ui : ineq.expression.settings_in_expression()) m.settings.push_back(sc.setting_at(ui));
+          } else if (ss.IsSequence()) {
+            for (std::size_t j = 0; j < ss.size(); ++j) {
+              auto u = r.tuple(ss[j], Reader::idx(k + ".settings", j), S, "setting");
+              if (u) m.settings.push_back(*u);
+              else good = false;
+            }
+          } else if (ss.IsDefined()) {
+            r.issue(ss, k + ".settings", "expected 'expression' or a list of settings");
+          }
+          m.paper_bound = paper_bound(r, mj[i]["paper_bound"], k + ".paper_bound");
+          if (good) ineq.majority.push_back(std::move(m));
+        }
+    }
+    if (const YAML::Node evs = rn["events"]; evs.IsDefined()) {
+      if (!evs.IsSequence()) r.issue(evs, "randomness.events", "expected a list");
+      else
+        for (std::size_t i = 0; i < evs.size(); ++i) {
+          const std::string k = Reader::idx("randomness.events", i);
+          r.allowed_keys(evs[i], k, {"setting", "event", "paper_bound", "paper_quantum_probability"});
+          auto u = r.tuple(r.require(evs[i], k, "setting"), k + ".setting", S, "setting");
+          auto x = r.tuple(r.require(evs[i], k, "event"), k + ".event", O, "outcome");
+          protocol::EventRandomness e;
+          e.paper_bound = paper_bound(r, evs[i]["paper_bound"], k + ".paper_bound");
+          if (evs[i]["paper_quantum_probability"])
+            e.paper_quantum_probability = r.rational(evs[i]["paper_quantum_probability"], k + ".paper_quantum_probability");
+          if (u && x) {
+            e.setting = *u;
+            e.event = *x;
+            ineq.events.push_back(std::move(e));
+          }
+        }
+    }
+  }
+  if (!r.ok()) throw ConfigError(r.issues());
+  return ineq;
+}
+
+protocol::Inequality load_inequality_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({ConfigIssue{path.string(), 0, 0, "", "cannot read file"}});
+  std::ostringstream os;
+  os << in.rdbuf();
+  return load_inequality_text(os.str(), path.string());
+}
+
+std::vector<std::filesystem::path> config_search_path(const std::filesystem::path& override_dir) {
+  std::vector<std::filesystem::path> dirs;
+  if (!override_dir.empty()) dirs.push_back(override_dir);
+  if (const char* env = std::getenv("DIRA_CONFIG_DIR"); env && *env) dirs.emplace_back(env);
+  if (std::string(DIRA_SOURCE_CONFIG_DIR).size()) dirs.emplace_back(DIRA_SOURCE_CONFIG_DIR);
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path().parent_path() / "share" / "dira" / "config");
+  return dirs;
+}
+
+std::vector<std::string> known_inequalities(const std::filesystem::path& override_dir) {
+  std::set<std::string> names;
+  for (const auto& d : config_search_path(override_dir)) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(d / "inequalities", ec))
+      if (e.path().extension() == ".yaml") names.insert(e.path().stem().string());
+  }
+  return {names.begin(), names.end()};
+}
+
+std::filesystem::path resolve_inequality(const std::string& name, const std::filesystem::path& override_dir) {
+  const std::filesystem::path asis(name);
+  if ((asis.extension() == ".yaml" || asis.extension() == ".yml" || name.find('/') != std::string::npos)) {
+    if (std::filesystem::exists(asis)) return asis;
+    throw ConfigError({ConfigIssue{name, 0, 0, "", "no such file"}});
+  }
+  for (const auto& d : config_search_path(override_dir)) {
+    const auto p = d / "inequalities" / (name + ".yaml");
+    if (std::filesystem::exists(p)) return p;
+  }
+  throw UnknownInequality(name, known_inequalities(override_dir));
+}
+
+}  // namespace dira::app
