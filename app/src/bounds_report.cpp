@@ -30,9 +30,9 @@ std::string fmt(double v, int prec = 6) {
 }
 
 json claim(const std::optional<double>& paper, double computed, bool exact_integer) {
-  json j{{"computed", computed}};
+  json j{{"computed", exact_integer ? json(static_cast<std::int64_t>(computed)) : json(computed)}};
   if (paper) {
-    j["paper"] = *paper;
+    j["paper"] = exact_integer ? json(static_cast<std::int64_t>(*paper)) : json(*paper);
     j["agrees"] = exact_integer ? (*paper == computed) : std::fabs(*paper - computed) <= 1e-9;
   } else {
     j["paper"] = nullptr;
