@@ -70,6 +70,20 @@ BoundsReport compute_bounds(const Inequality& ineq, const BoundsOptions& opt) {
   std::size_t total = 0, done = 0;
   for (const auto& m : ineq.majority) total += m.settings.size() * 2 * opt.deltas.size();
   total += ineq.events.size() * opt.deltas.size();
+  // Solves r.objective at r.delta (certified) and files the result beside the seed's figure.
+  auto solve = [&](RandomnessBound& r, const std::optional<PaperBound>& paper) {
+    const LpSolution s = lp.maximize(r.objective, r.delta, true);
+    r.lp_value = s.value;
+    r.certified = s.certified;
+    r.exact_simplex_optimal = s.exact_simplex_optimal;
+    r.certificate = s.certificate;
+    if (paper) {
+      r.paper_bound = paper->at(r.delta);
+      r.paper_bound_valid = r.lp_value <= to_double(*r.paper_bound) + 1e-9;
+    }
+    if (q) r.quantum_value = objective_value(r.objective, *q);
+    rep.randomness.push_back(std::move(r));
+  };
   for (const Rational& delta : opt.deltas) {
     for (const auto& m : ineq.majority)
       for (const Setting& u : m.settings)
@@ -81,17 +95,7 @@ BoundsReport compute_bounds(const Inequality& ineq, const BoundsOptions& opt) {
           r.lemma = "seed 000, Lemma 4, eqs. 26-27";
           r.delta = delta;
           r.objective = majority_objective(sc, m.parties, u, e);
-          const LpSolution s = lp.maximize(r.objective, delta, true);
-          r.lp_value = s.value;
-          r.certified = s.certified;
-          r.exact_simplex_optimal = s.exact_simplex_optimal;
-          r.certificate = s.certificate;
-          if (m.paper_bound) {
-            r.paper_bound = m.paper_bound->at(delta);
-            r.paper_bound_valid = r.lp_value <= to_double(*r.paper_bound) + 1e-9;
-          }
-          if (q) r.quantum_value = objective_value(r.objective, *q);
-          rep.randomness.push_back(std::move(r));
+          solve(r, m.paper_bound);
         }
     for (const auto& ev : ineq.events) {
       progress(done++, total, "randomness LPs");
@@ -102,17 +106,7 @@ BoundsReport compute_bounds(const Inequality& ineq, const BoundsOptions& opt) {
       r.lemma = "seed 001, Lemma 2, eqs. 36-38";
       r.delta = delta;
       r.objective = event_objective(sc, ev.setting, ev.event);
-      const LpSolution s = lp.maximize(r.objective, delta, true);
-      r.lp_value = s.value;
-      r.certified = s.certified;
-      r.exact_simplex_optimal = s.exact_simplex_optimal;
-      r.certificate = s.certificate;
-      if (ev.paper_bound) {
-        r.paper_bound = ev.paper_bound->at(delta);
-        r.paper_bound_valid = r.lp_value <= to_double(*r.paper_bound) + 1e-9;
-      }
-      if (q) r.quantum_value = objective_value(r.objective, *q);
-      rep.randomness.push_back(std::move(r));
+      solve(r, ev.paper_bound);
     }
   }
 
