@@ -1,0 +1,73 @@
+#pragma once
+/// @file protocol_b.hpp
+/// Protocol B (seed 001, Protocol I): Bell test L_n ≤ δ and u*-frequency test S_n ≥ μ1
+/// on a stream of trials, in O(1) per trial.
+
+#include "dira/protocol/bell_expression.hpp"
+#include "dira/protocol/decision.hpp"
+#include "dira/protocol/trial.hpp"
+#include "dira/protocol/trial_index.hpp"
+
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+namespace dira::protocol {
+
+struct ProtocolBParameters {
+  double epsilon = 0.01;  ///< SV parameter of the weak source
+  double delta = 0.05;    ///< Bell-test threshold on L_n (eq. 39, Protocol I)
+  double mu1 = 0.004;     ///< threshold on S_n (eq. 44)
+  std::uint64_t trials = 1'000'000;  ///< n: trials the protocol uses
+  Setting u_star{0, 1};   ///< seed 001's u* = (1,2)
+  Outcome x_star{0, 2};   ///< seed 001's x* = (1,3)
+  double live_alpha = 1e-3;  ///< 1 − confidence of the live intervals
+};
+
+/// Thrown for trials that do not fit the scenario (a hardware or data fault, not an abort).
+class InvalidTrial : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ProtocolB {
+ public:
+  /// Throws std::invalid_argument for parameters outside their ranges.
+  ProtocolB(const BellExpression& expression, ProtocolBParameters parameters);
+
+  /// Adds one trial: B_i = B(x_i, u_i) (eq. 39) and D_i = I[x_i = x*, u_i = u*] (eq. 42).
+  void add(const Trial& t) {
+    if (!indexer_.valid(t)) throw InvalidTrial("trial " + std::to_string(t.index) + ": setting or outcome out of range");
+    const std::size_t j = indexer_.index(t);
+    bell_count_ += in_expression_[j];
+    ustar_count_ += j == ustar_index_;
+    ++trials_;
+  }
+  void add(std::span<const Trial> trials) {
+    for (const Trial& t : trials) add(t);
+  }
+
+  std::uint64_t trials() const { return trials_; }
+  std::uint64_t bell_count() const { return bell_count_; }
+  std::uint64_t ustar_count() const { return ustar_count_; }
+  /// L_n = (1/n) Σ B_i (eq. 39).
+  double bell_statistic() const { return trials_ ? static_cast<double>(bell_count_) / static_cast<double>(trials_) : 0; }
+  /// S_n = (1/n) Σ D_i (eq. 42).
+  double ustar_statistic() const { return trials_ ? static_cast<double>(ustar_count_) / static_cast<double>(trials_) : 0; }
+
+  LiveStatistics live() const;
+  /// Accept iff L_n ≤ δ and S_n ≥ μ1 over the trials so far (Protocol I, steps 3–4).
+  /// Fewer trials than planned: the decision is still made, and a reason says so.
+  Decision decide() const;
+
+  const ProtocolBParameters& parameters() const { return parameters_; }
+
+ private:
+  ProtocolBParameters parameters_;
+  TrialIndexer indexer_;
+  std::vector<std::uint8_t> in_expression_;
+  std::size_t ustar_index_ = 0;
+  std::uint64_t trials_ = 0, bell_count_ = 0, ustar_count_ = 0;
+};
+
+}  // namespace dira::protocol

@@ -1,0 +1,107 @@
+#pragma once
+/// @file sv_source.hpp
+/// Weak random sources and the ledger that accounts for every bit drawn from them.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace dira::protocol {
+
+/// A Santha–Vazirani source: every bit has ½−ε ≤ P(bit = 0 | all earlier bits) ≤ ½+ε
+/// (seed 000 eq. 1). Implementations: sim/ (i.i.d. biased, adversarial), app (files).
+class SvSource {
+ public:
+  virtual ~SvSource() = default;
+  /// The next bit. Throws SourceExhausted when a finite source runs out.
+  virtual bool next_bit() = 0;
+  /// ε the source is declared (or configured) to satisfy, when known.
+  virtual std::optional<double> declared_epsilon() const { return std::nullopt; }
+  /// One line for reports, e.g. "sim iid ε=0.01 seed=7".
+  virtual std::string describe() const = 0;
+};
+
+/// A finite source ran out of bits.
+class SourceExhausted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Bits held in memory (e.g. read from a file by the app layer), used in order.
+class BufferSvSource final : public SvSource {
+ public:
+  /// `bits` in the order they are to be used; `label` names where they came from.
+  BufferSvSource(std::vector<bool> bits, std::string label, std::optional<double> epsilon = std::nullopt);
+  /// Bytes, most significant bit of each byte first.
+  static BufferSvSource from_bytes(const std::vector<std::uint8_t>& bytes, std::string label,
+                                   std::optional<double> epsilon = std::nullopt);
+  bool next_bit() override;
+  std::optional<double> declared_epsilon() const override { return epsilon_; }
+  std::string describe() const override { return label_; }
+  std::size_t remaining() const { return bits_.size() - next_; }
+
+ private:
+  std::vector<bool> bits_;
+  std::size_t next_ = 0;
+  std::string label_;
+  std::optional<double> epsilon_;
+};
+
+/// What a weak-source bit was consumed for (../shared/DESIGN.md: "Every SV bit is accounted for").
+enum class BitPurpose { setting, box_choice, extractor };
+const char* to_string(BitPurpose purpose);
+
+/// A run of consecutive bits drawn for one purpose. Consecutive draws for the same purpose
+/// are merged, so the ledger stays small for 10^8 trials.
+struct LedgerEntry {
+  BitPurpose purpose = BitPurpose::setting;
+  std::uint64_t first_bit = 0;   ///< position in the source's stream (0-based)
+  std::uint64_t bit_count = 0;
+  std::uint64_t first_item = 0;  ///< first trial / device / output block the bits served
+  std::uint64_t last_item = 0;
+};
+
+/// Thrown on an accounting violation (e.g. extractor bits requested before the device
+/// outputs they are combined with are fixed).
+class LedgerViolation : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+/// The only way protocol code draws weak-source bits. Each bit is drawn once, recorded
+/// with its purpose and the item it served, and never handed out again.
+class BitLedger {
+ public:
+  explicit BitLedger(SvSource& source) : source_(&source) {}
+
+  /// Draws `count` ≤ 64 bits for `purpose`, serving `item`; first bit drawn is the most
+  /// significant bit of the result.
+  std::uint64_t draw(BitPurpose purpose, unsigned count, std::uint64_t item);
+
+  /// Declares that the device outputs of every trial so far are final. Extractor bits
+  /// can only be drawn after this (seed 001, Protocol I: the extractor's second source
+  /// must be independent of the device outputs given the adversary).
+  void fix_device_outputs(std::uint64_t trials) { outputs_fixed_ = true; fixed_trials_ = trials; }
+  bool device_outputs_fixed() const { return outputs_fixed_; }
+  std::uint64_t fixed_trials() const { return fixed_trials_; }
+
+  /// Draws extractor input bits; throws LedgerViolation unless outputs are fixed.
+  std::vector<bool> draw_extractor_bits(std::size_t count, std::uint64_t block);
+
+  const std::vector<LedgerEntry>& entries() const { return entries_; }
+  std::uint64_t bits_drawn() const { return position_; }
+  std::uint64_t bits_drawn(BitPurpose purpose) const;
+  const SvSource& source() const { return *source_; }
+
+ private:
+  void record(BitPurpose purpose, std::uint64_t count, std::uint64_t item);
+  SvSource* source_;
+  std::vector<LedgerEntry> entries_;
+  std::uint64_t position_ = 0;
+  bool outputs_fixed_ = false;
+  std::uint64_t fixed_trials_ = 0;
+};
+
+}  // namespace dira::protocol

@@ -1,0 +1,83 @@
+#include "dira/protocol/sv_source.hpp"
+
+namespace dira::protocol {
+
+BufferSvSource::BufferSvSource(std::vector<bool> bits, std::string label, std::optional<double> epsilon)
+    : bits_(std::move(bits)), label_(std::move(label)), epsilon_(epsilon) {}
+
+BufferSvSource BufferSvSource::from_bytes(const std::vector<std::uint8_t>& bytes, std::string label,
+                                          std::optional<double> epsilon) {
+  std::vector<bool> bits;
+  bits.reserve(bytes.size() * 8);
+  for (std::uint8_t b : bytes)
+    for (int i = 7; i >= 0; --i) bits.push_back(((b >> i) & 1) != 0);
+  return BufferSvSource(std::move(bits), std::move(label), epsilon);
+}
+
+bool BufferSvSource::next_bit() {
+  if (next_ >= bits_.size())
+    throw SourceExhausted(label_ + ": out of weak-source bits after " + std::to_string(bits_.size()));
+  return bits_[next_++];
+}
+
+const char* to_string(BitPurpose p) {
+  switch (p) {
+    case BitPurpose::setting: return "setting";
+    case BitPurpose::box_choice: return "box_choice";
+    case BitPurpose::extractor: return "extractor";
+  }
+  return "?";
+}
+
+void BitLedger::record(BitPurpose purpose, std::uint64_t count, std::uint64_t item) {
+  if (!entries_.empty()) {
+    LedgerEntry& last = entries_.back();
+    if (last.purpose == purpose && last.first_bit + last.bit_count == position_ && item >= last.last_item) {
+      last.bit_count += count;
+      last.last_item = item;
+      position_ += count;
+      return;
+    }
+  }
+  entries_.push_back(LedgerEntry{purpose, position_, count, item, item});
+  position_ += count;
+}
+
+std::uint64_t BitLedger::draw(BitPurpose purpose, unsigned count, std::uint64_t item) {
+  if (count > 64) throw std::invalid_argument("BitLedger::draw: at most 64 bits at a time");
+  if (purpose == BitPurpose::extractor && !outputs_fixed_)
+    throw LedgerViolation("extractor bits requested before the device outputs were fixed");
+  std::uint64_t v = 0;
+  unsigned i = 0;
+  try {
+    for (; i < count; ++i) v = (v << 1) | (source_->next_bit() ? 1u : 0u);
+  } catch (...) {
+    if (i) record(purpose, i, item);  // bits already taken stay accounted for
+    throw;
+  }
+  record(purpose, count, item);
+  return v;
+}
+
+std::vector<bool> BitLedger::draw_extractor_bits(std::size_t count, std::uint64_t block) {
+  if (!outputs_fixed_) throw LedgerViolation("extractor bits requested before the device outputs were fixed");
+  std::vector<bool> bits(count);
+  std::size_t i = 0;
+  try {
+    for (; i < count; ++i) bits[i] = source_->next_bit();
+  } catch (...) {
+    if (i) record(BitPurpose::extractor, i, block);
+    throw;
+  }
+  record(BitPurpose::extractor, count, block);
+  return bits;
+}
+
+std::uint64_t BitLedger::bits_drawn(BitPurpose purpose) const {
+  std::uint64_t n = 0;
+  for (const auto& e : entries_)
+    if (e.purpose == purpose) n += e.bit_count;
+  return n;
+}
+
+}  // namespace dira::protocol
