@@ -1,0 +1,54 @@
+#pragma once
+/// @file experiment.hpp
+/// Experiment files (config/experiments/*.yaml): inequality, protocol and its parameters,
+/// weak source. Issue 5 adds devices, stop conditions and outputs. Format: docs/experiment-yaml.md.
+
+#include "dira/app/config_error.hpp"
+#include "dira/protocol/inequality.hpp"
+#include "dira/protocol/protocol_a.hpp"
+#include "dira/protocol/protocol_b.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dira::app {
+
+struct WeakSourceConfig {
+  std::string kind = "iid";       ///< iid | adversarial | file
+  double bias = 0;                ///< iid: P(0) = ½ + bias
+  std::optional<double> epsilon;  ///< declared ε (defaults to the protocol's ε)
+  std::uint64_t seed = 1;
+  std::string path;               ///< file: bytes, most significant bit first
+  std::vector<int> avoid_setting; ///< adversarial: the setting to make rare
+};
+
+struct ExtractorConfig {
+  std::string kind = "auto";      ///< auto | dodis | circulant
+  double log2_error = -20;        ///< target extractor error 2^log2_error
+  bool quantum_side_information = false;
+};
+
+struct ExperimentConfig {
+  std::string name;
+  std::string file;
+  std::string inequality_name;
+  protocol::Inequality inequality;
+  char protocol = 'B';            ///< 'A' or 'B'
+  protocol::ProtocolAParameters a;
+  protocol::ProtocolBParameters b;
+  std::vector<std::uint64_t> uses_per_device;  ///< Protocol A: m_j (trials per logical device)
+  double security_target = 1e-6;  ///< target distance from uniform d_c (for reports and the planner)
+  WeakSourceConfig weak_source;
+  ExtractorConfig extractor;
+  std::string device_mapping;     ///< how logical devices map onto apparatus (Protocol A)
+};
+
+/// Parses and validates, including the protocol's own parameter conditions; throws
+/// ConfigError listing every problem (file:line:column, key path).
+ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& file_name,
+                                      const std::filesystem::path& config_dir = {});
+ExperimentConfig load_experiment_file(const std::filesystem::path& path, const std::filesystem::path& config_dir = {});
+
+}  // namespace dira::app
