@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 namespace dira::protocol {
@@ -32,18 +33,55 @@ void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties,
   }
 }
 
+namespace {
+/// One application of T: value of the depth-b tree below `prefix` (prefix has `depth` bits).
+/// leaf(value) gives the leaf's worth; minimise chooses the adversary's direction.
+double tree_value(int b, int depth, unsigned prefix, double eps, bool minimise, const std::function<double(unsigned)>& leaf) {
+  if (depth == b) return leaf(prefix);
+  const double l0 = tree_value(b, depth + 1, prefix << 1, eps, minimise, leaf);
+  const double l1 = tree_value(b, depth + 1, (prefix << 1) | 1u, eps, minimise, leaf);
+  const double lo = std::min(l0, l1), hi = std::max(l0, l1);
+  return minimise ? (0.5 + eps) * lo + (0.5 - eps) * hi : (0.5 + eps) * hi + (0.5 - eps) * lo;
+}
+
+double fixed_point(int b, int settings, double eps, bool minimise, const std::function<bool(unsigned)>& target) {
+  double v = 0;
+  for (int iter = 0; iter < 100000; ++iter) {
+    const double next = tree_value(b, 0, 0, eps, minimise, [&](unsigned value) {
+      if (value >= static_cast<unsigned>(settings)) return v;  // rejected: start again
+      return target(value) ? 1.0 : 0.0;
+    });
+    if (std::fabs(next - v) < 1e-15) return next;
+    v = next;
+  }
+  return v;
+}
+}  // namespace
+
 SettingProbabilityBounds rejection_sampling_bounds(double eps, int settings) {
   if (!(eps >= 0 && eps < 0.5)) throw std::invalid_argument("ε must be in [0, 1/2)");
+  if (settings < 1 || settings > 256) throw std::invalid_argument("settings must be 1..256");
   SettingProbabilityBounds r;
   const int b = bits_for(settings);
+  r.bits_per_attempt = b;
   const double rejected = std::ldexp(1.0, b) - settings;
   const double lo = std::pow(0.5 - eps, b), hi = std::pow(0.5 + eps, b);
-  r.bits_per_attempt = b;
-  r.nu_min = lo / (1 - rejected * lo);
-  double attempts_max = 1 / (settings * lo);  // acceptance probability ≥ s(½−ε)^b
-  if (rejected * hi < 1) attempts_max = std::min(attempts_max, 1 / (1 - rejected * hi));
-  r.nu_max = std::min(1.0, hi * attempts_max);
-  r.expected_bits_max = b * attempts_max;
+  r.closed_form_min = lo / (1 - rejected * lo);
+  r.closed_form_max = hi / (hi + (settings - 1) * lo);
+  r.nu_min_all = 1;
+  for (int v = 0; v < settings; ++v) {
+    auto is_v = [v](unsigned value) { return value == static_cast<unsigned>(v); };
+    r.nu_min.push_back(fixed_point(b, settings, eps, true, is_v));
+    r.nu_max.push_back(fixed_point(b, settings, eps, false, is_v));
+    r.nu_min_all = std::min(r.nu_min_all, r.nu_min.back());
+    r.nu_max_all = std::max(r.nu_max_all, r.nu_max.back());
+  }
+  // Worst-case acceptance per attempt: minimise the probability of landing on a valid value
+  // in one pass of the tree (no restart).
+  r.acceptance_min = tree_value(b, 0, 0, eps, true, [settings](unsigned value) {
+    return value < static_cast<unsigned>(settings) ? 1.0 : 0.0;
+  });
+  r.expected_bits_max = b / r.acceptance_min;
   return r;
 }
 

@@ -87,13 +87,37 @@ TEST_CASE("ledger: every bit drawn once, in order, with its purpose", "[ledger]"
 TEST_CASE("rejection sampling: uniform settings from a fair source, bounds hold for an adversary", "[settings]") {
   // ε = 0: each setting has probability exactly 1/9 (16 strings, 7 rejected).
   const auto b0 = rejection_sampling_bounds(0.0, 9);
-  CHECK(b0.nu_min == Approx(1.0 / 9));
-  CHECK(b0.nu_max == Approx(1.0 / 9));
+  for (int v = 0; v < 9; ++v) {
+    CHECK(b0.nu_min[static_cast<std::size_t>(v)] == Approx(1.0 / 9).epsilon(1e-12));
+    CHECK(b0.nu_max[static_cast<std::size_t>(v)] == Approx(1.0 / 9).epsilon(1e-12));
+  }
+  CHECK(b0.acceptance_min == Approx(9.0 / 16));
   CHECK(b0.bits_per_attempt == 4);
   // Power of two: no rejection, (½∓ε)^b exactly (seed 001 eq. 33 per party).
   const auto b2 = rejection_sampling_bounds(0.1, 2);
-  CHECK(b2.nu_min == Approx(0.4));
-  CHECK(b2.nu_max == Approx(0.6));
+  CHECK(b2.nu_min_all == Approx(0.4));
+  CHECK(b2.nu_max_all == Approx(0.6));
+  // The exact worst case lies inside the closed forms (an independent, looser derivation),
+  // and the bounds of all values are consistent with probabilities summing to 1.
+  for (double eps : {0.01, 0.05, 0.2}) {
+    const auto b = rejection_sampling_bounds(eps, 9);
+    INFO("ε = " << eps);
+    CHECK(b.nu_min_all >= b.closed_form_min - 1e-12);
+    CHECK(b.nu_max_all <= b.closed_form_max + 1e-12);
+    double sum_min = 0, sum_max = 0;
+    for (int v = 0; v < 9; ++v) {
+      sum_min += b.nu_min[static_cast<std::size_t>(v)];
+      sum_max += b.nu_max[static_cast<std::size_t>(v)];
+    }
+    CHECK(sum_min <= 1 + 1e-12);
+    CHECK(sum_max >= 1 - 1e-12);
+  }
+  // Figures of docs/protocol-b-security.md §3 at ε = 0.01 (computed there with Python).
+  const auto b1 = rejection_sampling_bounds(0.01, 9);
+  CHECK(b1.nu_min[0] == Approx(0.103376).margin(1e-6));
+  CHECK(b1.nu_min[8] == Approx(0.101556).margin(1e-6));
+  CHECK(b1.nu_max[0] == Approx(0.119180).margin(1e-6));
+  CHECK(b1.closed_form_min == Approx(0.096650).margin(1e-6));
 
   IidSvSource fair(0.0, 11);
   BitLedger ledger(fair);
@@ -121,9 +145,9 @@ TEST_CASE("rejection sampling: uniform settings from a fair source, bounds hold 
   }
   const double f = zeros / static_cast<double>(n);
   const auto b = rejection_sampling_bounds(eps, 9);
-  const double sigma = std::sqrt(b.nu_min / n);
+  const double sigma = std::sqrt(b.nu_min[0] / n);
   CHECK(f < 1.0 / 9 - 5 * sigma);
-  CHECK(f > b.nu_min - 5 * sigma);
+  CHECK(f > b.nu_min[0] - 5 * sigma);
 }
 
 TEST_CASE("Protocol B accepts the ideal quantum box and rejects noise, local and cheating boxes", "[protocolB]") {
@@ -204,7 +228,7 @@ TEST_CASE("an adversarial SV source does not make a local box pass Protocol B", 
   par.trials = 100000;
   par.mu1 = 1e-5;
   const auto nu = rejection_sampling_bounds(eps, 9);
-  par.delta = 4 * nu.nu_min * nu.nu_min * 0.8;
+  par.delta = 4 * nu.nu_min_all * nu.nu_min_all * 0.8;
   const auto r = run_b(ineq, box, adv, par, 10);
   CHECK(r.L > par.delta);
   CHECK(r.decision.verdict == Verdict::abort);

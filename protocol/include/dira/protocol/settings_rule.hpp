@@ -6,6 +6,8 @@
 #include "dira/protocol/sv_source.hpp"
 #include "dira/protocol/trial.hpp"
 
+#include <vector>
+
 namespace dira::protocol {
 
 /// Protocol A (seed 000, Fig. 2 step 1): 4 bits per trial, bit p (first drawn = party 0)
@@ -16,18 +18,28 @@ void draw_setting_guehne(BitLedger& ledger, std::uint64_t trial, Trial& out);
 /// (rejection sampling; docs/protocol-b-security.md explains the choice).
 void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties, int settings, Trial& out);
 
-/// Bounds on the probability of one party's setting, conditioned on everything before,
-/// for an ε-SV source under rejection sampling with s settings and b = ⌈log₂ s⌉ bits,
-/// r = 2^b − s rejected strings. Each attempt names a given value with probability in
-/// [(½−ε)^b, (½+ε)^b] and is rejected with probability in [r(½−ε)^b, 1 − s(½−ε)^b], so
-///   ν_min = (½−ε)^b / (1 − r(½−ε)^b),
-///   ν_max = (½+ε)^b · min(1/(1 − r(½+ε)^b) [when r(½+ε)^b < 1], 1/(s(½−ε)^b)).
-/// For s a power of two these reduce to (½∓ε)^b, the seeds' eq. 33 (seed 001).
+/// Bounds on the probability ν(v) of one party's setting v, conditioned on everything
+/// before, for an ε-SV source under rejection sampling (s settings, b = ⌈log₂ s⌉ bits per
+/// attempt, most significant bit first, values ≥ s redrawn).
+///
+/// Exact worst case over adaptive SV sources (docs/protocol-b-security.md §3): the extreme
+/// of P(eventually v) is the fixed point V = T(V), where T evaluates the depth-b bit tree with
+/// leaves 1 (value v), 0 (other valid value) and V (rejected value), and an internal node
+/// with children L0, L1 is worth (½+ε)·min + (½−ε)·max when minimising (max/min swapped when
+/// maximising). Because the SV constraint is the same after every history, this stationary
+/// fixed point is the optimum over all adaptive sources.
+/// Closed forms (valid, looser): ν_min ≥ (½−ε)^b/(1 − r(½−ε)^b), ν_max ≤ (½+ε)^b/((½+ε)^b + (s−1)(½−ε)^b),
+/// r = 2^b − s. For s a power of two both reduce to (½∓ε)^b (seed 001 eq. 33 per party).
 struct SettingProbabilityBounds {
-  double nu_min = 0;  ///< one party
-  double nu_max = 0;
+  std::vector<double> nu_min;  ///< per value v, exact worst case
+  std::vector<double> nu_max;
+  double nu_min_all = 0;       ///< min over v
+  double nu_max_all = 0;       ///< max over v
+  double closed_form_min = 0;  ///< the looser closed forms, for comparison
+  double closed_form_max = 0;
   int bits_per_attempt = 0;
-  double expected_bits_max = 0;  ///< upper bound on the bits one party uses per trial
+  double acceptance_min = 0;   ///< worst-case probability that an attempt is accepted
+  double expected_bits_max = 0;  ///< b / acceptance_min: bits one party uses per trial, at most, on average
 };
 SettingProbabilityBounds rejection_sampling_bounds(double epsilon, int settings);
 
