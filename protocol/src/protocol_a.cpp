@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "dira/protocol/protocol_b.hpp"  // InvalidTrial
+#include "dira/protocol/rational.hpp"
 
 namespace dira::protocol {
 
@@ -94,11 +95,13 @@ ProtocolAResult ProtocolA::finalize(BitLedger& ledger) {
   if (!d.reasons.empty()) return res;
   ledger.fix_device_outputs(trials_);
 
-  // Step 2: a_j ∈ [n_j] from ⌈log₂ n_j⌉ weak-source bits, redrawn while ≥ n_j
-  // (docs/protocol-a-security.md, "Box choice").
+  // Step 2: a_j ∈ [n_j] from ⌈log₂ n_j⌉ weak-source bits, redrawn while ≥ n_j, drawn after
+  // every setting and in the order a_k, …, a_1: the proof of Lemma 6 (eq. 45) needs
+  // ν(a_i | settings, a_{>i}) bounded (docs/protocol-a-security.md §1.2, §2.3).
   std::uint64_t bell_sum = 0;
   bool s_r = false;
-  for (std::size_t j = 0; j < devices_.size(); ++j) {
+  res.chosen_box.assign(devices_.size(), 0);
+  for (std::size_t j = devices_.size(); j-- > 0;) {
     const DeviceRecord& dev = devices_[j];
     unsigned bits = 0;
     while ((std::uint64_t{1} << bits) < dev.valid_runs) ++bits;
@@ -106,13 +109,18 @@ ProtocolAResult ProtocolA::finalize(BitLedger& ledger) {
     do {
       a = bits ? ledger.draw(BitPurpose::box_choice, bits, j) : 0;
     } while (a >= dev.valid_runs);
-    res.chosen_box.push_back(a);
+    res.chosen_box[j] = a;
     bell_sum += dev.bell(a);
     s_r ^= dev.maj(a);
   }
   // Step 3: Z_k = (1/k) Σ_j B(x_{a_j}, u_{a_j}) (eq. 54).
   res.z_k = static_cast<double>(bell_sum) / static_cast<double>(devices_.size());
-  const bool pass = res.z_k <= res.threshold;
+  // Compared exactly: Σ B ≤ ⌊k·thr⌋ with thr a rational built from the decimal parameters
+  // (a double comparison would leave the boundary case to rounding).
+  const Rational half(1, 2);
+  const Rational e = rationalize(parameters_.epsilon), dl = rationalize(parameters_.delta), mu = rationalize(parameters_.mu);
+  const Rational thr = (half - e) * (half - e) * (half - e) * (half - e) * (dl / 2) * (1 - mu);
+  const bool pass = Rational(bell_sum) <= thr * static_cast<long long>(devices_.size());
   d.tests.push_back({"Bell test on chosen boxes", "Z_k", res.z_k, "<=", res.threshold, pass, "seed 000, eq. 54; Fig. 2 step 3"});
   if (pass) {
     d.verdict = Verdict::accept;

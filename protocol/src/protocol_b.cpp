@@ -1,5 +1,7 @@
 #include "dira/protocol/protocol_b.hpp"
 
+#include "dira/protocol/rational.hpp"
+
 #include <cmath>
 #include <sstream>
 
@@ -49,10 +51,12 @@ Decision ProtocolB::decide() const {
                   {"mu1", parameters_.mu1},
                   {"trials_planned", static_cast<double>(parameters_.trials)}};
   const double L = bell_statistic(), S = ustar_statistic();
-  d.tests.push_back({"Bell test", "L_n", L, "<=", parameters_.delta, trials_ > 0 && L <= parameters_.delta,
-                     "seed 001, eq. 39; Protocol I"});
-  d.tests.push_back({"u* frequency test", "S_n", S, ">=", parameters_.mu1, trials_ > 0 && S >= parameters_.mu1,
-                     "seed 001, eqs. 42 and 44"});
+  // Exact comparisons n_B ≤ δ·n and n_D ≥ μ1·n with δ, μ1 the rationals their decimals denote.
+  const Rational n(static_cast<long long>(trials_));
+  const bool bell_pass = trials_ > 0 && Rational(static_cast<long long>(bell_count_)) <= rationalize(parameters_.delta) * n;
+  const bool ustar_pass = trials_ > 0 && Rational(static_cast<long long>(ustar_count_)) >= rationalize(parameters_.mu1) * n;
+  d.tests.push_back({"Bell test", "L_n", L, "<=", parameters_.delta, bell_pass, "seed 001, eq. 39; Protocol I"});
+  d.tests.push_back({"u* frequency test", "S_n", S, ">=", parameters_.mu1, ustar_pass, "seed 001, eqs. 42 and 44"});
   bool ok = trials_ > 0;
   for (const auto& t : d.tests) {
     if (t.passed) continue;
