@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include <iostream>
+#include <vector>
 
 #ifndef DIRA_VERSION
 #define DIRA_VERSION "unknown"
@@ -11,7 +12,9 @@ int main(int argc, char** argv) {
   CLI::App app{"dira — device-independent randomness amplification (see README.md)", "dira"};
   app.set_version_flag("--version", std::string("dira ") + DIRA_VERSION);
   app.require_subcommand(1);
-  auto run_bounds = dira::cli::register_bounds_commands(app);
+  const std::vector<std::function<int()>> commands{dira::cli::register_bounds_commands(app),
+                                                   dira::cli::register_analyze_trials_command(app),
+                                                   dira::cli::register_plan_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -25,8 +28,8 @@ int main(int argc, char** argv) {
     return dira::cli::usage_error;  // CLI11's own codes are not ours: usage errors exit 2
   }
   try {
-    const int rc = run_bounds();
-    if (rc >= 0) return rc;
+    for (const auto& command : commands)
+      if (const int rc = command(); rc >= 0) return rc;
   } catch (const std::exception& e) {
     std::cerr << "dira: error: " << e.what() << "\n";
     return dira::cli::failure;

@@ -1,0 +1,114 @@
+// `dira plan`: hardware and trials needed for a target security.
+#include "commands.hpp"
+
+#include "dira/app/inequality_loader.hpp"
+#include "dira/protocol/planner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+namespace dira::cli {
+
+namespace {
+struct Args {
+  std::string protocol;
+  double epsilon = 0.01, target = 1e-6, visibility = 1, efficiency = 1, dark = 0, rate = 1e6;
+  bool json = false;
+  std::string config_dir;
+};
+
+double finite(double v) { return std::isfinite(v) ? v : 1e308; }
+
+int run(const Args& a) {
+  if (!(a.epsilon >= 0 && a.epsilon < 0.5) || !(a.target > 0 && a.target < 1) || !(a.rate > 0)) {
+    std::cerr << "dira plan: need 0 ≤ ε < 1/2, 0 < target < 1, trial rate > 0\n";
+    return usage_error;
+  }
+  protocol::HardwareModel hw{a.visibility, a.efficiency, a.dark};
+  nlohmann::json j;
+  try {
+    if (a.protocol == "B") {
+      const auto ineq = app::load_inequality_file(app::resolve_inequality("ks294", a.config_dir));
+      const auto p = protocol::plan_protocol_b(ineq, a.epsilon, a.target, hw, a.rate);
+      j = {{"protocol", "B"},
+           {"inequality", "ks294"},
+           {"feasible", p.feasible},
+           {"verdict", p.verdict},
+           {"hardware", {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
+           {"honest", {{"bell_value", p.honest_bell_value}, {"bell_statistic_max", p.honest_bell_statistic},
+                       {"ustar_rate_min", p.honest_ustar_rate}, {"p_xstar_given_ustar", p.honest_pxstar}}},
+           {"parameters", {{"epsilon", a.epsilon}, {"delta", p.delta}, {"delta_az", p.delta_az}, {"mu1", p.mu1},
+                           {"kappa", p.kappa}, {"tau", p.tau}}},
+           {"log10_trials", finite(p.log10_trials)},
+           {"log10_trials_256_bits", finite(p.log10_trials_256)},
+           {"log10_seconds", finite(p.log10_seconds)},
+           {"log10_honest_abort_probability", p.log10_reject_honest},
+           {"explicit_extractor_bits", p.explicit_bits},
+           {"max_one_minus_visibility", p.max_one_minus_visibility},
+           {"target", a.target}};
+    } else if (a.protocol == "A") {
+      const auto ineq = app::load_inequality_file(app::resolve_inequality("guehne4", a.config_dir));
+      const auto p = protocol::plan_protocol_a(ineq, a.epsilon, a.target, hw, a.rate);
+      j = {{"protocol", "A"},
+           {"inequality", "guehne4"},
+           {"feasible", p.feasible},
+           {"verdict", p.verdict},
+           {"hardware", {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
+           {"honest", {{"bell_value", p.honest_bell_value}, {"chosen_box_failure_probability", p.honest_run_rate}}},
+           {"parameters", {{"epsilon", a.epsilon}, {"delta", p.delta}, {"mu", p.mu}, {"k", p.devices}, {"t", p.t},
+                           {"threshold", p.threshold}}},
+           {"log10_bound", p.log10_bound},
+           {"log10_trials", finite(p.log10_trials)},
+           {"log10_log10_trials", p.log10_log10_trials},
+           {"log10_log10_seconds", p.log10_log10_seconds},
+           {"log2_first_blocks", p.log2_first_blocks},
+           {"log10_honest_abort_probability", p.log10_reject_honest},
+           {"target", a.target}};
+    } else {
+      std::cerr << "dira plan: --protocol must be A or B\n";
+      return usage_error;
+    }
+  } catch (const app::ConfigError& e) {
+    std::cerr << "dira plan: " << e.what() << "\n";
+    return usage_error;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "dira plan: " << e.what() << "\n";
+    return usage_error;
+  }
+  if (a.json) {
+    std::cout << j.dump(2) << "\n";
+    return ok;
+  }
+  std::cout << "Protocol " << a.protocol << " (" << j["inequality"].get<std::string>() << "), ε = " << a.epsilon
+            << ", target distance from uniform " << a.target << "\n";
+  std::cout << "hardware: visibility " << a.visibility << ", efficiency " << a.efficiency << ", dark-count probability "
+            << a.dark << " → Bell value " << j["honest"]["bell_value"].get<double>() << "\n";
+  for (auto& [k, v] : j["parameters"].items()) std::cout << "  " << k << " = " << v << "\n";
+  if (j.contains("log10_trials") && j["log10_trials"].get<double>() < 1e300)
+    std::cout << "  log10(trials) = " << j["log10_trials"] << "\n";
+  if (j.contains("log10_log10_trials")) std::cout << "  log10(log10(trials)) = " << j["log10_log10_trials"] << "\n";
+  std::cout << "  log10 P(honest device aborts) ≤ " << j["log10_honest_abort_probability"] << "\n\n";
+  std::cout << j["verdict"].get<std::string>() << "\n";
+  return ok;
+}
+}  // namespace
+
+std::function<int()> register_plan_command(CLI::App& app) {
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("plan", "Parameters, hardware quality and trials needed for a target security");
+  c->add_option("--protocol", a->protocol, "A (guehne4) or B (ks294)")->required()->check(CLI::IsMember({"A", "B"}));
+  c->add_option("--epsilon", a->epsilon, "SV parameter ε of the weak source")->capture_default_str();
+  c->add_option("--target", a->target, "Target distance from uniform d_c")->capture_default_str();
+  c->add_option("--visibility", a->visibility, "White-noise visibility V of the source")->capture_default_str();
+  c->add_option("--efficiency", a->efficiency, "Detection efficiency η per party")->capture_default_str();
+  c->add_option("--dark-count-probability", a->dark, "Dark-count probability per detector per trial")->capture_default_str();
+  c->add_option("--trial-rate", a->rate, "Trials per second (for wall time)")->capture_default_str();
+  c->add_flag("--json", a->json, "JSON output");
+  c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");
+  return [=]() -> int { return *c ? run(*a) : -1; };
+}
+
+}  // namespace dira::cli

@@ -1,0 +1,37 @@
+#pragma once
+/// @file analysis.hpp
+/// Runs a protocol over recorded trials (and weak-source bits) and produces the decision,
+/// the security statement and, on acceptance, the certified output. Shared by
+/// `dira analyze-trials` and (issue 5) `dira run` / `dira analyze`.
+
+#include "dira/app/experiment.hpp"
+#include "dira/protocol/sv_source.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+
+namespace dira::app {
+
+struct AnalysisOptions {
+  /// Weak-source bits for box choice (A) and the extractor (B); none: the decision is still
+  /// made, nothing is extracted, and the report says why.
+  protocol::SvSource* weak_bits = nullptr;
+  /// Feeds every trial, in order, to the callback it is given.
+  std::function<void(const std::function<void(const protocol::Trial&)>&)> trials;
+};
+
+struct AnalysisResult {
+  nlohmann::json report;               ///< the JSON printed by `--json`
+  bool accepted = false;
+  std::vector<std::uint8_t> output;    ///< certified bits, packed MSB first; empty unless accepted and certified
+  std::uint64_t output_bits = 0;
+};
+
+/// Throws protocol::InvalidTrial for trials outside the scenario, ConfigError for
+/// unusable configurations.
+AnalysisResult analyze(const ExperimentConfig& config, const AnalysisOptions& options);
+
+}  // namespace dira::app
