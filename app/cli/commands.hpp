@@ -16,5 +16,6 @@ enum ExitCode : int { ok = 0, failure = 1, usage_error = 2, protocol_abort = 3 }
 std::function<int()> register_bounds_commands(CLI::App& app);
 std::function<int()> register_analyze_trials_command(CLI::App& app);
 std::function<int()> register_plan_command(CLI::App& app);
+std::function<int()> register_simulate_trials_command(CLI::App& app);
 
 }  // namespace dira::cli
