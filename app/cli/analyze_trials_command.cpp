@@ -89,6 +89,8 @@ int run(const Args& a) {
       for (const auto& v : r["security"]["violations"]) std::cout << "  condition violated: " << v.get<std::string>() << "\n";
   }
   const std::string decision = res.report["decision"].get<std::string>();
+  if (decision == "undecided")
+    std::cerr << "dira analyze-trials: no decision: " << res.report["reasons"][0].get<std::string>() << "\n";
   return decision == "accept" ? ok : decision == "abort" ? protocol_abort : usage_error;
 }
 }  // namespace

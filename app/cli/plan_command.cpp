@@ -20,7 +20,9 @@ struct Args {
   std::string config_dir;
 };
 
-double finite(double v) { return std::isfinite(v) ? v : 1e308; }
+/// A number, or null when it is not finite (e.g. a trial count that overflows a double).
+nlohmann::json finite(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+constexpr double kLog10Century = 9.5;  // log10 of 100 years in seconds
 
 int run(const Args& a) {
   if (!(a.epsilon >= 0 && a.epsilon < 0.5) || !(a.target > 0 && a.target < 1) || !(a.rate > 0)) {
@@ -48,7 +50,12 @@ int run(const Args& a) {
            {"log10_honest_abort_probability", p.log10_reject_honest},
            {"explicit_extractor_bits", p.explicit_bits},
            {"max_one_minus_visibility", p.max_one_minus_visibility},
+           {"runnable", p.feasible && p.log10_seconds < kLog10Century},
            {"target", a.target}};
+      if (!p.feasible)
+        for (const char* k : {"parameters", "log10_trials", "log10_trials_256_bits", "log10_seconds", "log10_honest_abort_probability",
+                              "explicit_extractor_bits"})
+          j[k] = nullptr;
     } else if (a.protocol == "A") {
       const auto ineq = app::load_inequality_file(app::resolve_inequality("guehne4", a.config_dir));
       const auto p = protocol::plan_protocol_a(ineq, a.epsilon, a.target, hw, a.rate);
@@ -66,7 +73,12 @@ int run(const Args& a) {
            {"log10_log10_seconds", p.log10_log10_seconds},
            {"log2_first_blocks", p.log2_first_blocks},
            {"log10_honest_abort_probability", p.log10_reject_honest},
+           {"runnable", p.feasible && std::isfinite(p.log10_trials) && p.log10_trials - std::log10(a.rate) < kLog10Century},
            {"target", a.target}};
+      if (!p.feasible)
+        for (const char* k : {"parameters", "log10_bound", "log10_trials", "log10_log10_trials", "log10_log10_seconds",
+                              "log2_first_blocks", "log10_honest_abort_probability"})
+          j[k] = nullptr;
     } else {
       std::cerr << "dira plan: --protocol must be A or B\n";
       return usage_error;
@@ -86,11 +98,14 @@ int run(const Args& a) {
             << ", target distance from uniform " << a.target << "\n";
   std::cout << "hardware: visibility " << a.visibility << ", efficiency " << a.efficiency << ", dark-count probability "
             << a.dark << " → Bell value " << j["honest"]["bell_value"].get<double>() << "\n";
-  for (auto& [k, v] : j["parameters"].items()) std::cout << "  " << k << " = " << v << "\n";
-  if (j.contains("log10_trials") && j["log10_trials"].get<double>() < 1e300)
-    std::cout << "  log10(trials) = " << j["log10_trials"] << "\n";
-  if (j.contains("log10_log10_trials")) std::cout << "  log10(log10(trials)) = " << j["log10_log10_trials"] << "\n";
-  std::cout << "  log10 P(honest device aborts) ≤ " << j["log10_honest_abort_probability"] << "\n\n";
+  if (j["parameters"].is_object())
+    for (auto& [k, v] : j["parameters"].items()) std::cout << "  " << k << " = " << v << "\n";
+  if (j["log10_trials"].is_number()) std::cout << "  log10(trials) = " << j["log10_trials"] << "\n";
+  if (j.contains("log10_log10_trials") && j["log10_log10_trials"].is_number())
+    std::cout << "  log10(log10(trials)) = " << j["log10_log10_trials"] << "\n";
+  if (j["log10_honest_abort_probability"].is_number())
+    std::cout << "  log10 P(honest device aborts) ≤ " << j["log10_honest_abort_probability"] << "\n";
+  std::cout << "  runnable (under 100 years at the trial rate): " << (j["runnable"].get<bool>() ? "yes" : "no") << "\n\n";
   std::cout << j["verdict"].get<std::string>() << "\n";
   return ok;
 }

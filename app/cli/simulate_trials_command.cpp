@@ -30,6 +30,10 @@ int run(const Args& a) {
     std::cerr << "dira simulate-trials: invalid experiment file:\n" << e.what() << "\n";
     return usage_error;
   }
+  if (!(a.visibility >= 0 && a.visibility <= 1)) {
+    std::cerr << "dira simulate-trials: --visibility must be in [0, 1]\n";
+    return usage_error;
+  }
   const auto& ineq = cfg.inequality;
   const auto& sc = ineq.expression.scenario();
   protocol::Behaviour box;

@@ -162,8 +162,12 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   P::ProtocolB b(c.inequality.expression, c.b);
   // Device outputs, 2 bits per party per trial (docs/protocol-b-security.md §1.1 step 7).
   std::vector<std::uint8_t> outputs;
-  std::uint64_t n = 0;
+  std::uint64_t n = 0, ignored = 0;
   o.trials([&](const P::Trial& t) {
+    if (n >= c.b.trials) {  // Protocol I uses exactly the n trials fixed in advance
+      ++ignored;
+      return;
+    }
     b.add(t);
     const std::uint8_t nib = static_cast<std::uint8_t>(((t.x[0] & 3u) << 2) | (t.x[1] & 3u));
     if (n % 2 == 0) outputs.push_back(static_cast<std::uint8_t>(nib << 4));
@@ -176,6 +180,10 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   r["inequality"] = c.inequality.name;
   r["decision"] = P::to_string(d.verdict);
   r["reasons"] = d.reasons;
+  if (ignored)
+    r["reasons"].push_back(std::to_string(ignored) + " trials after the planned n = " + std::to_string(c.b.trials) +
+                           " were not used (n is fixed before the run; seed 001, Protocol I)");
+  r["trials_ignored"] = ignored;
   r["decision_record"] = decision_json(d);
   r["trials_used"] = b.trials();
   r["bell_statistic"] = b.bell_statistic();

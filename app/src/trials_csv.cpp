@@ -41,6 +41,7 @@ TrialsCsvInfo for_each_trial_csv(const std::filesystem::path& path, const protoc
     ++lineno;
     if (!line.empty() && line != "\r" && line[0] != '#') break;
   }
+  if (lineno == 0 || line.empty() || line[0] == '#') fail(lineno, 0, "", "empty file: no header line (expected trial,u0,…,x0,…)");
   std::vector<std::string> expected{"trial"};
   for (int p = 0; p < n; ++p) expected.push_back("u" + std::to_string(p));
   for (int p = 0; p < n; ++p) expected.push_back("x" + std::to_string(p));

@@ -19,7 +19,7 @@ struct ProtocolBParameters {
   /// Demonstration defaults: an ideal device passes them, but they violate eq. 87, so no
   /// output is certified with them (security_b.hpp says why, with the numbers).
   double delta = 0.02;    ///< Bell-test threshold on L_n (eq. 39, Protocol I)
-  double mu1 = 5e-4;      ///< threshold on S_n (eq. 44); honest E[S_n] = ν(u*)/16 ≈ 7.7e-4
+  double mu1 = 5e-4;      ///< threshold on S_n (eq. 44); honest E[S_n] = ν(u*)/16 (7.7e-4 for an unbiased source)
   std::uint64_t trials = 1'000'000;  ///< n: trials the protocol uses
   Setting u_star{0, 1};   ///< seed 001's u* = (1,2)
   Outcome x_star{0, 2};   ///< seed 001's x* = (1,3)
