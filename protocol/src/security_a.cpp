@@ -1,5 +1,7 @@
 #include "dira/protocol/security_a.hpp"
 
+#include "log_math.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -7,18 +9,9 @@
 
 namespace dira::protocol {
 
-namespace {
-constexpr double kLn2 = 0.69314718055994530942;
-constexpr double kLn10 = 2.30258509299404568402;
-double log10_sum(std::initializer_list<double> xs) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (double x : xs) m = std::max(m, x);
-  if (!std::isfinite(m)) return m;
-  double s = 0;
-  for (double x : xs) s += std::pow(10.0, x - m);
-  return m + std::log10(s);
-}
-}  // namespace
+using detail::kLn10;
+using detail::kLn2;
+using detail::log10_sum;
 
 double sv_lambda(double eps) { return std::log2(1 + 2 * eps); }
 

@@ -2,6 +2,8 @@
 
 #include "dira/protocol/settings_rule.hpp"
 
+#include "log_math.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,15 +12,8 @@
 namespace dira::protocol {
 
 namespace {
-constexpr double kLn2 = 0.69314718055994530942;
-double lse(std::initializer_list<double> xs) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (double x : xs) m = std::max(m, x);
-  if (!std::isfinite(m)) return m;
-  double s = 0;
-  for (double x : xs) s += std::exp(x - m);
-  return m + std::log(s);
-}
+using detail::kLn2;
+double lse(std::initializer_list<double> xs) { return detail::log_sum_exp(xs); }
 double log2_sum(double a, double b) { return lse({a * kLn2, b * kLn2}) / kLn2; }  // log₂(2^a + 2^b)
 std::string num(double v) {
   std::ostringstream os;
