@@ -1,6 +1,7 @@
 #include "dira/app/analysis.hpp"
 
 #include "dira/protocol/bounds.hpp"
+#include "dira/protocol/extractor.hpp"
 #include "dira/protocol/ns_lp.hpp"
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
@@ -234,23 +235,41 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
       {"device_independent", true}};
 
   std::uint64_t m = 0;
-  if (d.verdict == P::Verdict::accept && explicit_plan.bits >= 1) m = static_cast<std::uint64_t>(explicit_plan.bits);
-  if (d.verdict == P::Verdict::accept && m > 0 && !o.weak_bits) {
-    r["certification"] = "accepted with a positive certified length, but no weak-source bits were given for the extractor";
-    m = 0;
-  }
-  // Extraction itself needs m ≥ 1 from the explicit extractor, which the accounting above has never
-  // produced for a run of this size; the code path is kept honest by refusing rather than guessing.
-  if (m > 0) {
-    r["certification"] = "certified length " + std::to_string(m) + " bits, but extraction is not wired in this build";
-    m = 0;
+  if (d.verdict == P::Verdict::accept && explicit_plan.bits >= 1) {
+    if (!o.weak_bits) {
+      r["certification"] = "accepted with a positive certified length, but no weak-source bits were given for the extractor";
+    } else {
+      // Extract (docs/protocol-b-security.md §1.1 steps 6–7): the device outputs are fixed
+      // first, then the extractor's second source is drawn — bits after every setting bit.
+      const auto params = P::choose_extractor(static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x),
+                                              explicit_plan.k_x, static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon),
+                                              log2_target - 1, c.extractor.quantum_side_information);
+      if (params && params->m >= 1) {
+        P::BitLedger ledger(*o.weak_bits);
+        ledger.fix_device_outputs(b.trials());
+        P::BitVector x = P::BitVector::zeros(params->n1);
+        for (std::size_t i = 0; i < params->n1 && i < 4 * n; ++i)
+          x.set(i, (outputs[i / 8] >> (7 - i % 8)) & 1u);
+        const P::BitVector y = P::BitVector::from_bools(ledger.draw_extractor_bits(params->n2, 0));
+        const P::BitVector z = P::extract(*params, x, y);
+        m = std::min<std::uint64_t>(z.size, static_cast<std::uint64_t>(explicit_plan.bits));
+        res.output.assign((m + 7) / 8, 0);
+        for (std::uint64_t i = 0; i < m; ++i)
+          if (z.get(i)) res.output[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+        res.output_bits = m;
+        r["extractor"] = {{"kind", P::to_string(params->kind)}, {"n1", params->n1}, {"n2", params->n2},
+                          {"m", m}, {"log2_error", params->log2_error}, {"statement", params->statement}};
+        r["ledger"] = ledger_json(ledger);
+      } else {
+        r["certification"] = "the accounting allows bits, but no admissible extractor length was found";
+      }
+    }
   }
   r["certified_bits"] = m;
   if (m == 0 && d.verdict == P::Verdict::accept && !r.contains("certification"))
     r["certification"] = "accepted; no bits certified: " + explicit_plan.reason;
   res.accepted = d.verdict == P::Verdict::accept;
   res.report = r;
-  (void)outputs;
   return res;
 }
 
