@@ -204,13 +204,14 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   const auto explicit_plan = P::plan_protocol_b_output(
       k, log2_target,
       [&](double kx, double budget) {
-        // Dodis et al. (2004): m = k1 + k2 − N + 1 − 2·log₂(1/ε_ext), inputs of length N = max(N_x, N_t);
-        // full L1 error 2ε_ext ≤ 2^budget.
-        const double nlen = std::max(k.n_x, k.n_t);
-        const double k2 = nlen * -std::log2(0.5 + in.epsilon);  // t padded to N with fresh weak bits
-        return kx + k2 - nlen + 1 - 2 * (1 - budget);
+        // Circulant two-source extractor (docs/extractors.md; holds in the Markov model of side
+        // information): m = k1 + k2 − N + 2·log₂ε_SD with inputs of length N ≈ N_x (the weak-source
+        // input drawn to the same length) and full L1 error ξ = 2ε_SD ≤ 2^budget.
+        const double nlen = k.n_x;
+        const double k2 = nlen * -std::log2(0.5 + in.epsilon);
+        return kx + k2 - nlen + 2 * (budget - 1);
       },
-      "explicit two-source extractor (Dodis et al. 2004 cyclic shift)");
+      "explicit circulant two-source extractor (Foreman et al. 2025; docs/extractors.md)");
   const auto nonexplicit = P::plan_protocol_b_output_nonexplicit(k, log2_target);
   r["security"] = {
       {"bound", "d_c·p(ACC): distance of the output from uniform given the adversary, times the acceptance probability "
@@ -243,7 +244,7 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
       // first, then the extractor's second source is drawn — bits after every setting bit.
       const auto params = P::choose_extractor(static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x),
                                               explicit_plan.k_x, static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon),
-                                              log2_target - 1, c.extractor.quantum_side_information);
+                                              log2_target - 1, c.extractor.side_information);
       if (params && params->m >= 1) {
         P::BitLedger ledger(*o.weak_bits);
         ledger.fix_device_outputs(b.trials());

@@ -135,7 +135,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
           r.issue(p["x_star"] ? p["x_star"] : p, "protocol.x_star", "(u*, x*) is a term of the Bell expression: it has probability 0 at maximal violation");
       }
       if (const YAML::Node e = p["extractor"]; e.IsDefined()) {
-        r.allowed_keys(e, "protocol.extractor", {"kind", "log2_error", "quantum_side_information"});
+        r.allowed_keys(e, "protocol.extractor", {"kind", "log2_error", "side_information"});
         if (e["kind"]) {
           c.extractor.kind = r.string(e["kind"], "protocol.extractor.kind").value_or("auto");
           if (c.extractor.kind != "auto" && c.extractor.kind != "dodis" && c.extractor.kind != "circulant")
@@ -146,9 +146,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
           if (v && !(*v < 0 && *v >= -1000)) r.issue(e["log2_error"], "protocol.extractor.log2_error", "must be in [-1000, 0)");
           else if (v) c.extractor.log2_error = *v;
         }
-        if (e["quantum_side_information"])
-          c.extractor.quantum_side_information =
-              r.boolean(e["quantum_side_information"], "protocol.extractor.quantum_side_information").value_or(false);
+        if (e["side_information"])
+          c.extractor.side_information = r.boolean(e["side_information"], "protocol.extractor.side_information").value_or(true);
       }
     } else if (kind) {
       r.issue(p["kind"], "protocol.kind", "must be A or B, got '" + *kind + "'");

@@ -60,8 +60,10 @@ BitVector BitVector::operator^(const BitVector& other) const {
 
 const char* to_string(ExtractorKind kind) {
   switch (kind) {
-    case ExtractorKind::dodis: return "dodis";
-    case ExtractorKind::circulant: return "circulant";
+    case ExtractorKind::dodis:
+      return "dodis";
+    case ExtractorKind::circulant:
+      return "circulant";
   }
   return "?";
 }
@@ -123,7 +125,7 @@ bool two_is_primitive_root(std::uint64_t n) {
   if (n % 8 == 1 || n % 8 == 7) return false;
   // ord(2) = n - 1 iff 2^((n-1)/q) ≠ 1 for every prime q dividing n - 1 (Lagrange).
   std::uint64_t rest = n - 1;
-  for (std::uint64_t q = 2; q * q <= rest; q += (q == 2 ? 1 : 2)) {
+  for (std::uint64_t q = 2; q <= rest / q; q += (q == 2 ? 1 : 2)) {
     if (rest % q != 0) continue;
     if (pow_mod(2, (n - 1) / q, n) == 1) return false;
     while (rest % q == 0) rest /= q;
@@ -147,8 +149,7 @@ std::size_t largest_circulant_length(std::size_t at_most) {
 // ---------------------------------------------------------------------------------------------
 // Error bounds and planning
 
-double log2_error_bound(ExtractorKind kind, std::size_t n, std::size_t m, double k1, double k2,
-                        bool side_information) {
+double log2_error_bound(ExtractorKind kind, std::size_t n, std::size_t m, double k1, double k2, bool side_information) {
   const double nd = static_cast<double>(n), md = static_cast<double>(m);
   switch (kind) {
     case ExtractorKind::dodis: {
@@ -189,7 +190,8 @@ double output_length_for(ExtractorKind kind, std::size_t n, double k1, double k2
       // m = (k1 + k2 - n + 8 log2 ε + 9 - 4 log2 3) / 5 (Cryptomite's table writes
       // 9 - 4 log2 3 as 4 log2(4/3) + 1).
       return (k1 + k2 - nd + 8 * target + 9 - 4 * std::log2(3.0)) / 5;
-    case ExtractorKind::circulant: return k1 + k2 - nd + 2 * target;
+    case ExtractorKind::circulant:
+      return k1 + k2 - nd + 2 * target;
   }
   return 0;
 }
@@ -200,8 +202,8 @@ std::string format(const char* fmt, double a) {
   return buf;
 }
 
-std::string describe(const ExtractorParameters& p, std::size_t available1, std::size_t available2,
-                     double k1_certified, double k2_certified, double target, double m_real) {
+std::string describe(const ExtractorParameters& p, std::size_t available1, std::size_t available2, double k1_certified,
+                     double k2_certified, double target, double m_real) {
   const std::size_t n = p.prime();
   std::string s;
   if (p.kind == ExtractorKind::dodis)
@@ -300,8 +302,7 @@ void validate(const ExtractorParameters& p) {
   if (!is_prime(n)) throw std::invalid_argument("extractor: n = " + std::to_string(n) + " is not prime");
   if (!two_is_primitive_root(n))
     throw std::invalid_argument("extractor: 2 is not a primitive root modulo n = " + std::to_string(n));
-  if (p.kind == ExtractorKind::dodis && p.n1 != n)
-    throw std::invalid_argument("extractor: dodis needs n1 = n2 = n");
+  if (p.kind == ExtractorKind::dodis && p.n1 != n) throw std::invalid_argument("extractor: dodis needs n1 = n2 = n");
   if (p.kind == ExtractorKind::circulant && p.n1 + 1 != n)
     throw std::invalid_argument("extractor: circulant needs n1 + 1 = n2 = n");
   if (p.m > n - 1) throw std::invalid_argument("extractor: m must be at most n - 1");
@@ -327,14 +328,18 @@ std::vector<std::uint64_t> clean_words(const BitVector& v, std::size_t size) {
 
 }  // namespace
 
-BitVector cyclic_correlation(const BitVector& x, const BitVector& y, std::size_t m) {
+BitVector cyclic_correlation(const BitVector& x, const BitVector& y, std::size_t m, PolynomialMultiplier multiplier) {
   const std::size_t n = y.size;
-  if (x.size != n || n == 0 || m > n) throw std::invalid_argument("cyclic_correlation: need |x| = |y| = n >= 1, m <= n");
+  if (x.size != n || n == 0 || m > n)
+    throw std::invalid_argument("cyclic_correlation: need |x| = |y| = n >= 1, m <= n");
   // With x^rev(z) = sum_t x_t z^(n-1-t) and c = x^rev · y, the pairs (t, s = t + i mod n)
   // sit at exponent n-1+i (s = t+i) or i-1 (s = t+i-n). After folding c modulo z^n - 1 into
   // r_j = c_j + c_(j+n), bit i is therefore r_((i-1) mod n): r_(n-1) first, then r_0, r_1, …
   const std::vector<std::uint64_t> xr = gf2::reverse_bits(clean_words(x, n), n);
-  std::vector<std::uint64_t> r = gf2::multiply(xr, clean_words(y, n));
+  const gf2::Multiplier how = multiplier == PolynomialMultiplier::gf2x          ? gf2::Multiplier::gf2x
+                              : multiplier == PolynomialMultiplier::ternary_fft ? gf2::Multiplier::ternary_fft
+                                                                                : gf2::Multiplier::automatic;
+  std::vector<std::uint64_t> r = gf2::multiply(xr, clean_words(y, n), how);
   gf2::fold_mod_z_n_minus_1(r, n);
 
   BitVector z = BitVector::zeros(m);

@@ -124,10 +124,10 @@ PlanB plan_protocol_b(const Inequality& ineq, double eps, double target, const H
         const auto c = protocol_b_constants(in);
         if (!c.valid()) return 0.0;
         if (explicit_bits) {
-          const double nlen = std::max(c.n_x, c.n_t);
+          const double nlen = c.n_x;  // circulant extractor, Markov model (docs/extractors.md)
           const auto e = plan_protocol_b_output(c, log2_target, [&](double kx, double budget) {
-            return kx + nlen * -std::log2(0.5 + eps) - nlen + 1 - 2 * (1 - budget);
-          }, "explicit two-source extractor (Dodis et al. 2004)");
+            return kx + nlen * -std::log2(0.5 + eps) - nlen + 2 * (budget - 1);
+          }, "explicit circulant two-source extractor");
           *explicit_bits = e.bits;
           if (why) *why = e.reason;
         }

@@ -27,7 +27,7 @@ struct WeakSourceConfig {
 struct ExtractorConfig {
   std::string kind = "auto";      ///< auto | dodis | circulant
   double log2_error = -20;        ///< target extractor error 2^log2_error
-  bool quantum_side_information = false;
+  bool side_information = true;  ///< error bound in the Markov model of (classical or quantum) side information
 };
 
 struct ExperimentConfig {

@@ -89,8 +89,7 @@ std::size_t largest_circulant_length(std::size_t at_most);
 /// - dodis, no side information: (m + n - 1 - k1 - k2) / 2;
 /// - dodis, Markov model: (log2 3 + m - 2 + (m + n - 1 - k1 - k2) / 4) / 2;
 /// - circulant (either): (m + n - k1 - k2) / 2.
-double log2_error_bound(ExtractorKind kind, std::size_t n, std::size_t m, double k1, double k2,
-                        bool side_information);
+double log2_error_bound(ExtractorKind kind, std::size_t n, std::size_t m, double k1, double k2, bool side_information);
 
 /// Chooses the extractor of the given kind for two sources offering `available1` and
 /// `available2` bits with certified min-entropies k1 and k2 (for side_information = true,
@@ -122,9 +121,17 @@ BitVector extract(const ExtractorParameters& parameters, const BitVector& x, con
 /// bit (O(n·m) bit operations). For tests only.
 BitVector extract_naive(const ExtractorParameters& parameters, const BitVector& x, const BitVector& y);
 
+/// How the kernel multiplies polynomials over GF(2); every choice gives the same bits.
+enum class PolynomialMultiplier {
+  automatic,   ///< gf2x below 8192 words (~5·10^5 bits) per operand, the ternary FFT above
+  gf2x,        ///< gf2x alone (Debian's build is untuned past ~10^6 bits: docs/extractors.md)
+  ternary_fft  ///< Schönhage's ternary FFT (Acta Informatica 7, 1977), gf2x for the pointwise products
+};
+
 /// The kernel of extract without admissibility checks: for x.size == y.size == n ≥ 1 and
 /// m ≤ n, bit i of the result is sum_t x_t y_((t+i) mod n), i < m.
-BitVector cyclic_correlation(const BitVector& x, const BitVector& y, std::size_t m);
+BitVector cyclic_correlation(const BitVector& x, const BitVector& y, std::size_t m,
+                             PolynomialMultiplier multiplier = PolynomialMultiplier::automatic);
 /// cyclic_correlation from the definition, O(n·m). For tests only.
 BitVector cyclic_correlation_naive(const BitVector& x, const BitVector& y, std::size_t m);
 
