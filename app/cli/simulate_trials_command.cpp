@@ -55,8 +55,21 @@ int run(const Args& a) {
     source = std::make_unique<sim::AdversarialSvSource>(
         eps, sim::AdversarialSvSource::steer(4, static_cast<std::uint64_t>(cfg.weak_source.avoid_setting[0]), true),
         "avoid setting", cfg.weak_source.seed);
-  else
+  else if (cfg.weak_source.kind == "file") {
+    std::ifstream in(cfg.weak_source.path, std::ios::binary);
+    if (!in) {
+      std::cerr << "dira simulate-trials: cannot read weak_source.path " << cfg.weak_source.path << "\n";
+      return usage_error;
+    }
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    source = std::make_unique<protocol::BufferSvSource>(
+        protocol::BufferSvSource::from_bytes(bytes, "file " + cfg.weak_source.path, eps));
+  } else if (cfg.weak_source.kind == "adversarial") {
+    std::cerr << "dira simulate-trials: an adversarial source needs weak_source.avoid_setting\n";
+    return usage_error;
+  } else {
     source = std::make_unique<sim::IidSvSource>(cfg.weak_source.bias, cfg.weak_source.seed);
+  }
   protocol::BitLedger ledger(*source);
   sim::BoxSampler sampler(sc, box);
   sim::Rng rng(a.seed);
@@ -75,30 +88,35 @@ int run(const Args& a) {
   if (cfg.protocol == 'A' && blocks.empty()) blocks.assign(static_cast<std::size_t>(cfg.a.devices), 1000);
   const std::uint64_t n = cfg.protocol == 'A' ? 0 : (a.trials ? a.trials : cfg.b.trials);
   std::uint64_t i = 0;
-  auto emit = [&](protocol::Trial& t) {
-    sampler.sample(t, rng);
-    csv << t.index;
-    for (int p = 0; p < sc.parties(); ++p) csv << ',' << int(t.u[static_cast<std::size_t>(p)]);
-    for (int p = 0; p < sc.parties(); ++p) csv << ',' << int(t.x[static_cast<std::size_t>(p)]);
-    if (cfg.protocol == 'A') csv << ',' << t.device;
-    csv << '\n';
-  };
-  if (cfg.protocol == 'A') {
-    for (std::size_t j = 0; j < blocks.size(); ++j)
-      for (std::uint64_t r = 0; r < blocks[j]; ++r, ++i) {
+  try {
+    auto emit = [&](protocol::Trial& t) {
+      sampler.sample(t, rng);
+      csv << t.index;
+      for (int p = 0; p < sc.parties(); ++p) csv << ',' << int(t.u[static_cast<std::size_t>(p)]);
+      for (int p = 0; p < sc.parties(); ++p) csv << ',' << int(t.x[static_cast<std::size_t>(p)]);
+      if (cfg.protocol == 'A') csv << ',' << t.device;
+      csv << '\n';
+    };
+    if (cfg.protocol == 'A') {
+      for (std::size_t j = 0; j < blocks.size(); ++j)
+        for (std::uint64_t r = 0; r < blocks[j]; ++r, ++i) {
+          protocol::Trial t;
+          t.index = i;
+          t.device = static_cast<std::uint32_t>(j);
+          protocol::draw_setting_guehne(ledger, i, t);
+          emit(t);
+        }
+    } else {
+      for (; i < n; ++i) {
         protocol::Trial t;
         t.index = i;
-        t.device = static_cast<std::uint32_t>(j);
-        protocol::draw_setting_guehne(ledger, i, t);
+        protocol::draw_setting_rejection(ledger, i, sc.parties(), sc.settings(0), t);
         emit(t);
       }
-  } else {
-    for (; i < n; ++i) {
-      protocol::Trial t;
-      t.index = i;
-      protocol::draw_setting_rejection(ledger, i, sc.parties(), sc.settings(0), t);
-      emit(t);
     }
+  } catch (const protocol::SourceExhausted& e) {
+    std::cerr << "dira simulate-trials: " << e.what() << "\n";
+    return usage_error;
   }
   if (!a.sv_bits_out.empty()) {
     // The continuation of the same weak-source stream: bits after every setting bit.
@@ -120,8 +138,11 @@ std::function<int()> register_simulate_trials_command(CLI::App& app) {
   auto* c = app.add_subcommand("simulate-trials", "Simulated trials (CSV) and weak-source bits for analyze-trials");
   c->add_option("--config", a->config, "Experiment YAML")->required();
   c->add_option("--out", a->out, "CSV file to write")->required();
-  c->add_option("--sv-bits-out", a->sv_bits_out, "Write the weak-source bits that follow the settings (box choice, extractor)");
-  c->add_option("--box", a->box, "quantum (the seed's realisation, with --visibility) or local (best deterministic strategy)")->capture_default_str();
+  c->add_option("--sv-bits-out", a->sv_bits_out,
+                "Write the weak-source bits that follow the settings (box choice, extractor)");
+  c->add_option("--box", a->box,
+                "quantum (the seed's realisation, with --visibility) or local (best deterministic strategy)")
+      ->capture_default_str();
   c->add_option("--visibility", a->visibility, "White-noise visibility of the quantum box")->capture_default_str();
   c->add_option("--trials", a->trials, "Protocol B: number of trials (default: the config's)");
   c->add_option("--seed", a->seed, "Seed of the box sampler")->capture_default_str();

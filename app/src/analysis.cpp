@@ -190,6 +190,12 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   r["bell_statistic"] = b.bell_statistic();
   r["ustar_statistic"] = b.ustar_statistic();
   r["counts"] = {{"bell_terms", b.bell_count()}, {"ustar_events", b.ustar_count()}};
+  {
+    const auto live = b.live();
+    r["live"] = {{"bell_half_width", live.bell_half_width}, {"ustar_half_width", live.ustar_half_width},
+                 {"confidence", live.confidence}, {"projected", P::to_string(live.projected)},
+                 {"interval", "Azuma–Hoeffding, seed 001 eq. 41"}};
+  }
 
   P::ProtocolBSecurityInput in;
   in.epsilon = c.b.epsilon;

@@ -167,6 +167,20 @@ TEST_CASE("Protocol B accepts the ideal quantum box and rejects noise, local and
     CHECK(r.L == 0);  // the ideal box never produces a term of B
     CHECK(r.S == Approx(1.0 / (81 * 16)).epsilon(0.15));
   }
+  SECTION("slightly noisy V = 0.99 passes when δ leaves the predicted margin") {
+    // E[L_n] = (1−V)·504/(81·16) = 3.89e-3 and E[S_n] = 1/1296 for uniform settings. With
+    // δ = 2·E[L_n] and μ1 = E[S_n]/2 the multiplicative Chernoff bounds give
+    // P(abort) ≤ exp(−n·E[L]/3) + exp(−n·E[S]/8) (d = 1 and d = 1/2): about 4e-9 at n = 2e5.
+    auto p2 = par;
+    const double el = 0.01 * 504 / (81.0 * 16), es = 1.0 / 1296;
+    p2.delta = 2 * el;
+    p2.mu1 = es / 2;
+    const double predicted = std::exp(-2e5 * el / 3) + std::exp(-2e5 * es / 8);
+    REQUIRE(predicted < 1e-6);
+    const auto r = run_b(ineq, dira::sim::white_noise(sc, q, 0.99), fair, p2, 12);
+    CHECK(r.L == Approx(0.01 * 504 / (81.0 * 16)).epsilon(0.1));
+    CHECK(r.decision.verdict == Verdict::accept);
+  }
   SECTION("white noise V = 0.9: E[L_n] = (1−V)·504/(81·16) ≈ 0.039 > δ") {
     const auto r = run_b(ineq, dira::sim::white_noise(sc, q, 0.9), fair, par, 3);
     CHECK(r.L == Approx(0.1 * 504 / (81.0 * 16)).epsilon(0.05));
