@@ -1,0 +1,48 @@
+#pragma once
+/// @file registry.hpp
+/// Drivers register by name; devices are created from their YAML settings. Registration is an
+/// explicit call (register_*_drivers) so static libraries do not drop it at link time.
+
+#include "dira/hal/device.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dira::hal {
+
+enum class DeviceKind { time_tagger, modulator, entropy_source };
+const char* to_string(DeviceKind k);
+
+/// A device a driver found (on the bus, on disk, or always present like `sim`).
+struct FoundDevice {
+  std::string driver;
+  std::string identity;
+  std::string detail;
+};
+
+struct DriverInfo {
+  std::string name;           ///< `driver:` in YAML
+  DeviceKind kind = DeviceKind::time_tagger;
+  std::string description;
+  std::vector<Capability> capabilities;
+  std::function<std::unique_ptr<Device>(const std::map<std::string, SettingValue>&)> create;
+  std::function<std::vector<FoundDevice>()> scan;  ///< may be empty
+};
+
+class DriverRegistry {
+ public:
+  void add(DriverInfo info);
+  const DriverInfo* find(const std::string& name, DeviceKind kind) const;
+  std::vector<const DriverInfo*> all() const;
+  /// Validates settings against the driver's capabilities (all problems at once; key → message).
+  std::vector<std::pair<std::string, std::string>> validate(const DriverInfo& d,
+                                                            const std::map<std::string, SettingValue>& settings) const;
+
+ private:
+  std::vector<DriverInfo> drivers_;
+};
+
+}  // namespace dira::hal

@@ -1,0 +1,129 @@
+#include "dira/hal/capability.hpp"
+#include "dira/hal/registry.hpp"
+#include "dira/hal/tag.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace dira::hal {
+
+const char* to_string(TagType t) {
+  switch (t) {
+    case TagType::time_tag: return "time_tag";
+    case TagType::error: return "error";
+    case TagType::overflow_begin: return "overflow_begin";
+    case TagType::overflow_end: return "overflow_end";
+    case TagType::missed_events: return "missed_events";
+  }
+  return "?";
+}
+
+std::string to_string(const SettingValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>) return x;
+        else {
+          std::ostringstream os;
+          os << x;
+          return os.str();
+        }
+      },
+      v);
+}
+
+const char* to_string(Capability::Type t) {
+  switch (t) {
+    case Capability::Type::boolean: return "bool";
+    case Capability::Type::integer: return "int";
+    case Capability::Type::real: return "real";
+    case Capability::Type::text: return "string";
+    case Capability::Type::choice: return "choice";
+  }
+  return "?";
+}
+
+std::string check_value(const Capability& c, const SettingValue& v) {
+  auto range = [&](double x) -> std::string {
+    if ((c.min && x < *c.min) || (c.max && x > *c.max)) {
+      std::ostringstream os;
+      os << x << " out of range [" << (c.min ? std::to_string(*c.min) : "-inf") << ", "
+         << (c.max ? std::to_string(*c.max) : "inf") << "]" << (c.unit.empty() ? "" : " " + c.unit);
+      return os.str();
+    }
+    return {};
+  };
+  switch (c.type) {
+    case Capability::Type::boolean:
+      return std::holds_alternative<bool>(v) ? "" : "expected true or false";
+    case Capability::Type::integer:
+      if (!std::holds_alternative<std::int64_t>(v)) return "expected an integer";
+      return range(static_cast<double>(std::get<std::int64_t>(v)));
+    case Capability::Type::real:
+      if (std::holds_alternative<std::int64_t>(v)) return range(static_cast<double>(std::get<std::int64_t>(v)));
+      if (!std::holds_alternative<double>(v)) return "expected a number";
+      return range(std::get<double>(v));
+    case Capability::Type::text:
+      return std::holds_alternative<std::string>(v) ? "" : "expected a string";
+    case Capability::Type::choice: {
+      if (!std::holds_alternative<std::string>(v)) return "expected one of the listed choices";
+      const auto& s = std::get<std::string>(v);
+      if (std::find(c.choices.begin(), c.choices.end(), s) != c.choices.end()) return "";
+      std::string all;
+      for (const auto& ch : c.choices) all += (all.empty() ? "" : ", ") + ch;
+      return "'" + s + "' is not one of: " + all;
+    }
+  }
+  return "unknown type";
+}
+
+const char* to_string(DeviceKind k) {
+  switch (k) {
+    case DeviceKind::time_tagger: return "time_tagger";
+    case DeviceKind::modulator: return "modulator";
+    case DeviceKind::entropy_source: return "entropy_source";
+  }
+  return "?";
+}
+
+void DriverRegistry::add(DriverInfo info) {
+  for (const auto& d : drivers_)
+    if (d.name == info.name && d.kind == info.kind) throw std::invalid_argument("driver registered twice: " + info.name);
+  drivers_.push_back(std::move(info));
+}
+
+const DriverInfo* DriverRegistry::find(const std::string& name, DeviceKind kind) const {
+  for (const auto& d : drivers_)
+    if (d.name == name && d.kind == kind) return &d;
+  return nullptr;
+}
+
+std::vector<const DriverInfo*> DriverRegistry::all() const {
+  std::vector<const DriverInfo*> out;
+  for (const auto& d : drivers_) out.push_back(&d);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> DriverRegistry::validate(
+    const DriverInfo& d, const std::map<std::string, SettingValue>& settings) const {
+  std::vector<std::pair<std::string, std::string>> problems;
+  for (const auto& [key, value] : settings) {
+    const auto it = std::find_if(d.capabilities.begin(), d.capabilities.end(), [&](const Capability& c) { return c.key == key; });
+    if (it == d.capabilities.end()) {
+      std::string known;
+      for (const auto& c : d.capabilities) known += (known.empty() ? "" : ", ") + c.key;
+      problems.emplace_back(key, "unknown setting for driver '" + d.name + "' (known: " + known + ")");
+      continue;
+    }
+    if (!it->can_set) {
+      problems.emplace_back(key, "read-only");
+      continue;
+    }
+    if (auto msg = check_value(*it, value); !msg.empty()) problems.emplace_back(key, msg);
+  }
+  return problems;
+}
+
+}  // namespace dira::hal
