@@ -65,6 +65,11 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
     if (!used) stations_[st].ended = true;  // a station number nobody uses never holds trials back
   }
   window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps, config_.echo_offset_ps + config_.echo_width_ps);
+  // Tags of a trial come no earlier than the smallest window offset after its sync; when that
+  // offset is 0 (a tag could share the sync's timestamp) wait half a period instead.
+  std::int64_t earliest = config_.detection_offset_ps;
+  if (config_.echo_width_ps > 0) earliest = std::min(earliest, config_.echo_offset_ps);
+  infer_after_ = earliest > 0 ? std::min(earliest, config_.sync_period_ps / 2) : config_.sync_period_ps / 2;
 }
 
 const TrialAssembler::Role* TrialAssembler::role(int station, int channel) const {
@@ -113,6 +118,20 @@ void TrialAssembler::process(int station, const Tag& t) {
                         " ps (previous " + std::to_string(st.last_time) + " ps) beyond the reorder window");
   }
   st.last_time = t.time_ps;
+  // A sync that should have arrived before this tag's window could open is missing: infer it
+  // from the period, so the detections of that trial still find their window.
+  if (st.has_sync) {
+    for (;;) {
+      const std::int64_t expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
+      if (t.time_ps < expected + infer_after_) break;
+      if (st.recent_syncs.empty()) st.recent_base = st.syncs;
+      st.recent_syncs.push_back(expected);
+      for (std::size_t p = 0; p < config_.parties.size(); ++p)
+        if (config_.parties[p].station == station) slot(st.syncs, static_cast<int>(p));
+      ++st.syncs;
+      ++counters_.missing_syncs;
+    }
+  }
   const Role* r = role(station, t.channel);
   if (!r) {
     ++counters_.stray_tags;  // a channel nobody uses

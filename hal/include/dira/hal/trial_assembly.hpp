@@ -108,6 +108,7 @@ class TrialAssembler {
   std::function<protocol::Trial(std::uint64_t)> intended_;
   std::vector<StationState> stations_;
   std::int64_t window_end_ = 0;   // max(detection, echo) window end after the sync
+  std::int64_t infer_after_ = 0;  // a sync missing this long after its expected time is inferred
   std::deque<std::vector<PartyTrial>> trials_;  // trials [trials_base_, …), one entry per party
   std::uint64_t trials_base_ = 0;
   std::vector<protocol::Trial> ready_;
