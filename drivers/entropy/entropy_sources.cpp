@@ -1,0 +1,148 @@
+#include "dira/drivers/entropy/entropy_sources.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+namespace dira::drivers {
+
+namespace {
+const char* kind_name(ByteStreamEntropySource::Kind k) {
+  switch (k) {
+    case ByteStreamEntropySource::Kind::file: return "file";
+    case ByteStreamEntropySource::Kind::hwrng: return "hwrng";
+    case ByteStreamEntropySource::Kind::command: return "command";
+  }
+  return "?";
+}
+
+std::vector<hal::Capability> make_capabilities(ByteStreamEntropySource::Kind k) {
+  hal::Capability target;
+  target.key = k == ByteStreamEntropySource::Kind::command ? "command" : "path";
+  target.type = hal::Capability::Type::text;
+  target.default_value = std::string(k == ByteStreamEntropySource::Kind::hwrng ? "/dev/hwrng" : "");
+  target.can_set = false;  // fixed when the device is created
+  target.description = k == ByteStreamEntropySource::Kind::command ? "shell command whose stdout supplies the bits"
+                                                                  : "file, FIFO or character device supplying the bits";
+  hal::Capability eps;
+  eps.key = "epsilon";
+  eps.type = hal::Capability::Type::real;
+  eps.min = 0;
+  eps.max = 0.5;
+  eps.default_value = 0.0;
+  eps.description = "SV parameter the source is declared to satisfy (the lab's claim)";
+  return {target, eps};
+}
+}  // namespace
+
+ByteStreamEntropySource::ByteStreamEntropySource(Kind kind, std::string target, std::optional<double> epsilon)
+    : kind_(kind), target_(std::move(target)), epsilon_(epsilon), buffer_(65536) {
+  if (kind_ == Kind::hwrng && target_.empty()) target_ = "/dev/hwrng";
+  if (kind_ == Kind::command) {
+    if (target_.empty()) throw hal::HardwareFault("entropy command: no command given");
+    pipe_ = popen(target_.c_str(), "r");
+    if (!pipe_) throw hal::HardwareFault("entropy command '" + target_ + "' could not be started: " + std::strerror(errno));
+    fd_ = fileno(pipe_);
+  } else {
+    fd_ = ::open(target_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      std::string msg = std::string(kind_name(kind_)) + " entropy source '" + target_ + "': " + std::strerror(errno);
+      if (kind_ == Kind::hwrng) msg += " (is a hardware RNG present? see /sys/class/misc/hw_random/rng_available)";
+      throw hal::HardwareFault(msg);
+    }
+  }
+}
+
+ByteStreamEntropySource::~ByteStreamEntropySource() {
+  if (pipe_) pclose(pipe_);
+  else if (fd_ >= 0) ::close(fd_);
+}
+
+void ByteStreamEntropySource::refill() {
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
+    if (n > 0) {
+      pos_ = 0;
+      len_ = static_cast<std::size_t>(n);
+      bytes_read_ += static_cast<std::uint64_t>(n);
+      return;
+    }
+    if (n == 0) throw protocol::SourceExhausted(describe() + ": end of stream after " + std::to_string(bytes_read_) + " bytes");
+    if (errno == EINTR) continue;
+    throw hal::HardwareFault(describe() + ": read failed: " + std::strerror(errno));
+  }
+}
+
+bool ByteStreamEntropySource::next_bit() {
+  if (bit_ == 8) {
+    if (pos_ == len_) refill();
+    byte_ = buffer_[pos_++];
+    bit_ = 0;
+  }
+  return ((byte_ >> (7 - bit_++)) & 1u) != 0;
+}
+
+std::string ByteStreamEntropySource::describe() const {
+  std::ostringstream os;
+  os << kind_name(kind_) << " '" << target_ << "'";
+  if (epsilon_) os << ", declared ε = " << *epsilon_;
+  return os.str();
+}
+
+std::string ByteStreamEntropySource::driver() const { return kind_name(kind_); }
+
+const std::vector<hal::Capability>& ByteStreamEntropySource::capabilities() const {
+  static const auto f = make_capabilities(Kind::file), h = make_capabilities(Kind::hwrng), c = make_capabilities(Kind::command);
+  return kind_ == Kind::file ? f : kind_ == Kind::hwrng ? h : c;
+}
+
+void ByteStreamEntropySource::set(const std::string& key, const hal::SettingValue& value) {
+  if (key == "epsilon") {
+    const auto& caps = capabilities();
+    if (auto msg = hal::check_value(caps[1], value); !msg.empty()) throw std::invalid_argument("epsilon: " + msg);
+    epsilon_ = std::holds_alternative<double>(value) ? std::get<double>(value) : static_cast<double>(std::get<std::int64_t>(value));
+    return;
+  }
+  throw std::invalid_argument("entropy source: '" + key + "' cannot be set");
+}
+
+hal::SettingValue ByteStreamEntropySource::get(const std::string& key) const {
+  if (key == "epsilon") return epsilon_.value_or(0.0);
+  if (key == "path" || key == "command") return target_;
+  throw std::invalid_argument("entropy source: no setting '" + key + "'");
+}
+
+void register_entropy(hal::DriverRegistry& registry) {
+  for (auto kind : {ByteStreamEntropySource::Kind::file, ByteStreamEntropySource::Kind::hwrng, ByteStreamEntropySource::Kind::command}) {
+    hal::DriverInfo d;
+    d.name = kind_name(kind);
+    d.kind = hal::DeviceKind::entropy_source;
+    d.description = kind == ByteStreamEntropySource::Kind::file      ? "weak-source bits from a file or pipe (MSB first)"
+                    : kind == ByteStreamEntropySource::Kind::hwrng ? "weak-source bits from the Linux hardware RNG (/dev/hwrng)"
+                                                                   : "weak-source bits from an external command's stdout";
+    d.capabilities = make_capabilities(kind);
+    d.create = [kind](const std::map<std::string, hal::SettingValue>& s) -> std::unique_ptr<hal::Device> {
+      std::string target;
+      for (const char* k : {"path", "command"})
+        if (auto it = s.find(k); it != s.end() && std::holds_alternative<std::string>(it->second)) target = std::get<std::string>(it->second);
+      std::optional<double> eps;
+      if (auto it = s.find("epsilon"); it != s.end())
+        eps = std::holds_alternative<double>(it->second) ? std::get<double>(it->second) : static_cast<double>(std::get<std::int64_t>(it->second));
+      return std::make_unique<ByteStreamEntropySource>(kind, target, eps);
+    };
+    if (kind == ByteStreamEntropySource::Kind::hwrng)
+      d.scan = [] {
+        std::vector<hal::FoundDevice> found;
+        struct stat st {};
+        if (::stat("/dev/hwrng", &st) == 0) found.push_back({"hwrng", "/dev/hwrng", "Linux hardware RNG"});
+        return found;
+      };
+    registry.add(std::move(d));
+  }
+}
+
+}  // namespace dira::drivers
