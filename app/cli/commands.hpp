@@ -17,5 +17,6 @@ std::function<int()> register_bounds_commands(CLI::App& app);
 std::function<int()> register_analyze_trials_command(CLI::App& app);
 std::function<int()> register_plan_command(CLI::App& app);
 std::function<int()> register_simulate_trials_command(CLI::App& app);
+std::function<int()> register_devices_command(CLI::App& app);
 
 }  // namespace dira::cli

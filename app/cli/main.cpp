@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   const std::vector<std::function<int()>> commands{dira::cli::register_bounds_commands(app),
                                                    dira::cli::register_analyze_trials_command(app),
                                                    dira::cli::register_plan_command(app),
-                                                   dira::cli::register_simulate_trials_command(app)};
+                                                   dira::cli::register_simulate_trials_command(app),
+                                                   dira::cli::register_devices_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

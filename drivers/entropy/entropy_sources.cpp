@@ -25,7 +25,7 @@ std::vector<hal::Capability> make_capabilities(ByteStreamEntropySource::Kind k) 
   target.key = k == ByteStreamEntropySource::Kind::command ? "command" : "path";
   target.type = hal::Capability::Type::text;
   target.default_value = std::string(k == ByteStreamEntropySource::Kind::hwrng ? "/dev/hwrng" : "");
-  target.can_set = false;  // fixed when the device is created
+  // Given when the device is created (YAML); changing it later means creating a new device.
   target.description = k == ByteStreamEntropySource::Kind::command ? "shell command whose stdout supplies the bits"
                                                                   : "file, FIFO or character device supplying the bits";
   hal::Capability eps;

@@ -64,6 +64,14 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
     const bool used = std::any_of(config_.parties.begin(), config_.parties.end(), [&](const StationLayout& l) { return l.station == static_cast<int>(st); });
     if (!used) stations_[st].ended = true;  // a station number nobody uses never holds trials back
   }
+  for (auto& st : stations_) {
+    int max_ch = -1;
+    for (const auto& [ch, r] : st.roles)
+      if (ch >= 0 && ch < 4096) max_ch = std::max(max_ch, ch);
+    st.role_by_channel.assign(static_cast<std::size_t>(max_ch + 1), Role{-2, 0, 0});
+    for (const auto& [ch, r] : st.roles)
+      if (ch >= 0 && ch < 4096) st.role_by_channel[static_cast<std::size_t>(ch)] = r;
+  }
   window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps, config_.echo_offset_ps + config_.echo_width_ps);
   // Tags of a trial come no earlier than the smallest window offset after its sync; when that
   // offset is 0 (a tag could share the sync's timestamp) wait half a period instead.
@@ -72,15 +80,22 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
   infer_after_ = earliest > 0 ? std::min(earliest, config_.sync_period_ps / 2) : config_.sync_period_ps / 2;
 }
 
-const TrialAssembler::Role* TrialAssembler::role(int station, int channel) const {
-  for (const auto& [ch, r] : stations_[static_cast<std::size_t>(station)].roles)
+[[gnu::always_inline]] inline const TrialAssembler::Role* TrialAssembler::role(int station, int channel) const {
+  const StationState& st = stations_[static_cast<std::size_t>(station)];
+  if (channel >= 0 && static_cast<std::size_t>(channel) < st.role_by_channel.size()) {
+    const Role& r = st.role_by_channel[static_cast<std::size_t>(channel)];
+    return r.party == -2 ? nullptr : &r;
+  }
+  for (const auto& [ch, r] : st.roles)
     if (ch == channel) return &r;
   return nullptr;
 }
 
-TrialAssembler::PartyTrial& TrialAssembler::slot(std::uint64_t trial, int party) {
-  while (trials_base_ + trials_.size() <= trial) trials_.emplace_back(config_.parties.size());
-  return trials_[trial - trials_base_][static_cast<std::size_t>(party)];
+[[gnu::always_inline]] inline TrialAssembler::PartyTrial& TrialAssembler::slot(std::uint64_t trial, int party) {
+  const std::size_t np = config_.parties.size();
+  const std::size_t at = trials_head_ + static_cast<std::size_t>(trial - trials_base_) * np + static_cast<std::size_t>(party);
+  if (trials_.size() <= at) trials_.resize(at + 1 + np);
+  return trials_[at];
 }
 
 void TrialAssembler::push(int station, const TagBlock& tags) {
@@ -120,17 +135,18 @@ void TrialAssembler::process(int station, const Tag& t) {
   st.last_time = t.time_ps;
   // A sync that should have arrived before this tag's window could open is missing: infer it
   // from the period, so the detections of that trial still find their window.
-  if (st.has_sync) {
+  if (t.time_ps >= st.infer_at) {
     for (;;) {
       const std::int64_t expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
       if (t.time_ps < expected + infer_after_) break;
-      if (st.recent_syncs.empty()) st.recent_base = st.syncs;
+      if (st.recent_head == st.recent_syncs.size()) st.recent_base = st.syncs;
       st.recent_syncs.push_back(expected);
       for (std::size_t p = 0; p < config_.parties.size(); ++p)
         if (config_.parties[p].station == station) slot(st.syncs, static_cast<int>(p));
       ++st.syncs;
       ++counters_.missing_syncs;
     }
+    st.infer_at = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps + infer_after_;
   }
   const Role* r = role(station, t.channel);
   if (!r) {
@@ -145,8 +161,7 @@ void TrialAssembler::process(int station, const Tag& t) {
       st.first_sync = t.time_ps;
     } else {
       // Index by elapsed periods: a missing sync does not shift later trials.
-      const double periods = static_cast<double>(t.time_ps - st.first_sync) / static_cast<double>(config_.sync_period_ps);
-      idx = static_cast<std::uint64_t>(std::llround(periods));
+      idx = static_cast<std::uint64_t>((t.time_ps - st.first_sync + config_.sync_period_ps / 2) / config_.sync_period_ps);
       if (idx < st.syncs) {
         ++counters_.stray_tags;  // a duplicate edge within the same period
         advance(station, t.time_ps);
@@ -154,13 +169,14 @@ void TrialAssembler::process(int station, const Tag& t) {
       }
       counters_.missing_syncs += idx - st.syncs;
       for (std::uint64_t m = st.syncs; m < idx; ++m) {  // inferred syncs of the missing trials
+        if (st.recent_head == st.recent_syncs.size()) st.recent_base = m;
         st.recent_syncs.push_back(st.first_sync + static_cast<std::int64_t>(m) * config_.sync_period_ps);
-        if (st.recent_syncs.size() == 1) st.recent_base = m;
       }
     }
-    if (st.recent_syncs.empty()) st.recent_base = idx;
+    if (st.recent_head == st.recent_syncs.size()) st.recent_base = idx;
     st.recent_syncs.push_back(t.time_ps);
     st.syncs = idx + 1;
+    st.infer_at = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps + infer_after_;
     for (std::size_t p = 0; p < config_.parties.size(); ++p)
       if (config_.parties[p].station == station) slot(idx, static_cast<int>(p));
     advance(station, t.time_ps);
@@ -170,11 +186,11 @@ void TrialAssembler::process(int station, const Tag& t) {
   const std::int64_t off = r->kind == 1 ? config_.detection_offset_ps : config_.echo_offset_ps;
   const std::int64_t width = r->kind == 1 ? config_.detection_width_ps : config_.echo_width_ps;
   bool placed = false;
-  for (std::size_t i = st.recent_syncs.size(); i-- > 0;) {
+  for (std::size_t i = st.recent_syncs.size(); i-- > st.recent_head;) {
     const std::int64_t start = st.recent_syncs[i] + off;
     if (t.time_ps < start) continue;
     if (t.time_ps < start + width) {
-      PartyTrial& pt = slot(st.recent_base + i, r->party);
+      PartyTrial& pt = slot(st.recent_base + (i - st.recent_head), r->party);
       if (r->kind == 1) pt.detections |= 1u << r->index;
       else pt.echoes |= 1u << r->index;
       placed = true;
@@ -185,13 +201,17 @@ void TrialAssembler::process(int station, const Tag& t) {
   advance(station, t.time_ps);
 }
 
-void TrialAssembler::advance(int station, std::int64_t now) {
+[[gnu::always_inline]] inline void TrialAssembler::advance(int station, std::int64_t now) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
   // A trial is final for this station once its latest window has closed.
-  while (!st.recent_syncs.empty() && st.recent_syncs.front() + window_end_ <= now) {
+  while (st.recent_head < st.recent_syncs.size() && st.recent_syncs[st.recent_head] + window_end_ <= now) {
     st.complete_below = st.recent_base + 1;
-    st.recent_syncs.pop_front();
+    ++st.recent_head;
     ++st.recent_base;
+  }
+  if (st.recent_head > 1024 && st.recent_head * 2 > st.recent_syncs.size()) {
+    st.recent_syncs.erase(st.recent_syncs.begin(), st.recent_syncs.begin() + static_cast<std::ptrdiff_t>(st.recent_head));
+    st.recent_head = 0;
   }
 }
 
@@ -216,14 +236,15 @@ void TrialAssembler::emit_ready() {
     limit = std::min(limit, st.complete_below);
   }
   if (!any_open) return;
+  const std::size_t np = config_.parties.size();
   while (trials_base_ < limit) {
-    if (trials_.empty()) trials_.emplace_back(config_.parties.size());
+    if (trials_.size() < trials_head_ + np) trials_.resize(trials_head_ + np);
     const std::uint64_t idx = trials_base_;
-    const auto& parts = trials_.front();
+    const PartyTrial* parts = &trials_[trials_head_];
     protocol::Trial t = intended_ ? intended_(idx) : protocol::Trial{};
     t.index = idx;
     bool drop = false;
-    for (std::size_t p = 0; p < parts.size(); ++p) {
+    for (std::size_t p = 0; p < np; ++p) {
       const PartyTrial& pt = parts[p];
       const auto& layout = config_.parties[p];
       if (!layout.echo_channels.empty()) {
@@ -245,14 +266,19 @@ void TrialAssembler::emit_ready() {
         if (config_.fair_sampling) drop = true;
       } else {
         t.x[p] = static_cast<std::uint8_t>(std::countr_zero(pt.detections));
-        if (std::popcount(pt.detections) > 1) {
+        if ((pt.detections & (pt.detections - 1)) != 0) {  // more than one detector
           t.flags |= protocol::kTrialMultiClick;
           ++counters_.multi_click;
         }
       }
     }
-    trials_.pop_front();
+    for (std::size_t p = 0; p < np; ++p) trials_[trials_head_ + p] = PartyTrial{};
+    trials_head_ += np;
     ++trials_base_;
+    if (trials_head_ > 4096 && trials_head_ * 2 > trials_.size()) {  // compact: memory stays bounded
+      trials_.erase(trials_.begin(), trials_.begin() + static_cast<std::ptrdiff_t>(trials_head_));
+      trials_head_ = 0;
+    }
     if (drop) {
       ++counters_.dropped_fair_sampling;
       continue;

@@ -88,12 +88,15 @@ class TrialAssembler {
   };
   struct StationState {
     std::vector<std::pair<int, Role>> roles;  // channel → role
+    std::vector<Role> role_by_channel;        // direct lookup for channels 0 … 4095 (party −2 = unused)
     bool has_sync = false;
     std::int64_t first_sync = 0;
     std::int64_t last_time = INT64_MIN;       // latest tag time processed
     std::uint64_t syncs = 0;                  // trials this station has opened (last index + 1)
-    std::deque<std::int64_t> recent_syncs;    // times of the last few syncs, oldest first
-    std::uint64_t recent_base = 0;            // index of recent_syncs.front()
+    std::int64_t infer_at = INT64_MAX;        // a tag at or after this time means sync `syncs` is missing
+    std::vector<std::int64_t> recent_syncs;   // times of open syncs, oldest at recent_head
+    std::size_t recent_head = 0;
+    std::uint64_t recent_base = 0;            // index of the sync at recent_head
     std::uint64_t complete_below = 0;         // trials < this are final for this station
     bool ended = false;
     std::vector<Tag> pending;                 // reorder buffer
@@ -109,7 +112,8 @@ class TrialAssembler {
   std::vector<StationState> stations_;
   std::int64_t window_end_ = 0;   // max(detection, echo) window end after the sync
   std::int64_t infer_after_ = 0;  // a sync missing this long after its expected time is inferred
-  std::deque<std::vector<PartyTrial>> trials_;  // trials [trials_base_, …), one entry per party
+  std::vector<PartyTrial> trials_;  // trials [trials_base_, …) from trials_head_, parties() entries per trial
+  std::size_t trials_head_ = 0;     // first live entry (compacted when it passes half the buffer)
   std::uint64_t trials_base_ = 0;
   std::vector<protocol::Trial> ready_;
   AssemblyCounters counters_;
