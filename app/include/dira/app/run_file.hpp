@@ -1,0 +1,72 @@
+#pragma once
+/// @file run_file.hpp
+/// `run.h5`: HDF5, written incrementally in SWMR mode so a reader (h5py, HDFView, h5dump) can
+/// follow a live run and a kill -9 leaves every flushed trial readable. Layout in docs/run-file.md.
+
+#include "dira/protocol/sv_source.hpp"
+#include "dira/protocol/trial.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dira::app {
+
+/// One row of the statistics time series.
+struct StatisticsRow {
+  double elapsed_s = 0;
+  std::uint64_t trials = 0;
+  double bell = 0, bell_half_width = 0;
+  double ustar = 0, ustar_half_width = 0;
+};
+
+/// Thrown when the run file cannot be created or written (disk full, permissions).
+class RunFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class RunFileWriter {
+ public:
+  /// Creates the file (fails if it exists), writes `config_yaml` and `metadata_json` as
+  /// attributes, creates every dataset and switches to SWMR writing.
+  RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json);
+  ~RunFileWriter();
+  RunFileWriter(const RunFileWriter&) = delete;
+  RunFileWriter& operator=(const RunFileWriter&) = delete;
+
+  void append_trials(std::span<const protocol::Trial> trials);
+  /// Appends ledger entries (call with the entries added since the last call).
+  void append_ledger(std::span<const protocol::LedgerEntry> entries);
+  void append_statistics(const StatisticsRow& row);
+  /// Appends to the JSON text log of decisions and the final report (bytes, UTF-8).
+  void append_report(const std::string& json);
+  /// Makes everything written so far durable and visible to SWMR readers.
+  void flush();
+  void close();
+  std::uint64_t trials_written() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct RunFileContents {
+  std::string config_yaml, metadata_json;
+  std::uint64_t trials = 0;
+  std::vector<protocol::LedgerEntry> ledger;
+  std::vector<StatisticsRow> statistics;
+  std::string report;  ///< concatenated report text (may be empty for a crashed run)
+};
+
+/// Reads a run file written by RunFileWriter (complete, interrupted or crashed). Trials are
+/// streamed to `sink` in blocks so memory stays flat.
+RunFileContents read_run_file(const std::filesystem::path& path,
+                              const std::function<void(std::span<const protocol::Trial>)>& sink);
+
+}  // namespace dira::app

@@ -1,0 +1,264 @@
+#include "dira/app/run_file.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace dira::app {
+
+namespace {
+
+// On-disk row types (fixed layout, independent of the in-memory structs).
+struct TrialRow {
+  std::uint64_t index;
+  std::uint8_t u[protocol::kMaxParties];
+  std::uint8_t x[protocol::kMaxParties];
+  std::uint32_t flags;
+  std::uint32_t device;
+};
+struct LedgerRow {
+  std::uint8_t purpose;
+  std::uint64_t first_bit, bit_count, first_item, last_item;
+};
+
+hid_t trial_type() {
+  const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(TrialRow));
+  const hsize_t dims[1] = {protocol::kMaxParties};
+  const hid_t arr = H5Tarray_create2(H5T_NATIVE_UINT8, 1, dims);
+  H5Tinsert(t, "index", HOFFSET(TrialRow, index), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "settings", HOFFSET(TrialRow, u), arr);
+  H5Tinsert(t, "outcomes", HOFFSET(TrialRow, x), arr);
+  H5Tinsert(t, "flags", HOFFSET(TrialRow, flags), H5T_NATIVE_UINT32);
+  H5Tinsert(t, "device", HOFFSET(TrialRow, device), H5T_NATIVE_UINT32);
+  H5Tclose(arr);
+  return t;
+}
+hid_t ledger_type() {
+  const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(LedgerRow));
+  H5Tinsert(t, "purpose", HOFFSET(LedgerRow, purpose), H5T_NATIVE_UINT8);
+  H5Tinsert(t, "first_bit", HOFFSET(LedgerRow, first_bit), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "bit_count", HOFFSET(LedgerRow, bit_count), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "first_item", HOFFSET(LedgerRow, first_item), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "last_item", HOFFSET(LedgerRow, last_item), H5T_NATIVE_UINT64);
+  return t;
+}
+hid_t stats_type() {
+  const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(StatisticsRow));
+  H5Tinsert(t, "elapsed_s", HOFFSET(StatisticsRow, elapsed_s), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "trials", HOFFSET(StatisticsRow, trials), H5T_NATIVE_UINT64);
+  H5Tinsert(t, "bell", HOFFSET(StatisticsRow, bell), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "bell_half_width", HOFFSET(StatisticsRow, bell_half_width), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "ustar", HOFFSET(StatisticsRow, ustar), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "ustar_half_width", HOFFSET(StatisticsRow, ustar_half_width), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+hid_t make_dataset(hid_t file, const char* name, hid_t type, hsize_t chunk) {
+  const hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunks[1] = {chunk};
+  const hid_t space = H5Screate_simple(1, dims, maxdims);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 1, chunks);
+  const hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  if (d < 0) throw RunFileError(std::string("cannot create dataset ") + name);
+  return d;
+}
+
+void append(hid_t dset, hid_t type, const void* data, hsize_t n, hsize_t& size, const char* what) {
+  if (n == 0) return;
+  const hsize_t newsize[1] = {size + n};
+  if (H5Dset_extent(dset, newsize) < 0) throw RunFileError(std::string("cannot extend ") + what + " (disk full?)");
+  const hid_t fspace = H5Dget_space(dset);
+  const hsize_t start[1] = {size}, count[1] = {n};
+  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  const hid_t mspace = H5Screate_simple(1, count, nullptr);
+  const herr_t rc = H5Dwrite(dset, type, mspace, fspace, H5P_DEFAULT, data);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  if (rc < 0) throw RunFileError(std::string("cannot write ") + what + " (disk full?)");
+  size += n;
+}
+
+void write_string_attribute(hid_t obj, const char* name, const std::string& value) {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, std::max<std::size_t>(value.size(), 1));
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  H5Awrite(a, type, padded.data());
+  H5Aclose(a);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+std::string read_string_attribute(hid_t obj, const char* name) {
+  if (H5Aexists(obj, name) <= 0) return {};
+  const hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  const hid_t type = H5Aget_type(a);
+  const std::size_t n = H5Tget_size(type);
+  std::string s(n, '\0');
+  H5Aread(a, type, s.data());
+  H5Tclose(type);
+  H5Aclose(a);
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+}  // namespace
+
+struct RunFileWriter::Impl {
+  hid_t file = -1, trials = -1, ledger = -1, stats = -1, report = -1;
+  hid_t ttype = -1, ltype = -1, stype = -1;
+  hsize_t n_trials = 0, n_ledger = 0, n_stats = 0, n_report = 0;
+  std::vector<TrialRow> buffer;
+  void close_all() {
+    for (hid_t* d : {&trials, &ledger, &stats, &report})
+      if (*d >= 0) H5Dclose(*d), *d = -1;
+    for (hid_t* t : {&ttype, &ltype, &stype})
+      if (*t >= 0) H5Tclose(*t), *t = -1;
+    if (file >= 0) H5Fclose(file), file = -1;
+  }
+};
+
+RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json)
+    : impl_(std::make_unique<Impl>()) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr noise
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // required for SWMR
+  impl_->file = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (impl_->file < 0) throw RunFileError("cannot create " + path.string() + " (exists, or directory not writable)");
+  write_string_attribute(impl_->file, "config_yaml", config_yaml);
+  write_string_attribute(impl_->file, "metadata_json", metadata_json);
+  write_string_attribute(impl_->file, "layout", "dira run file v1 (docs/run-file.md)");
+  impl_->ttype = trial_type();
+  impl_->ltype = ledger_type();
+  impl_->stype = stats_type();
+  impl_->trials = make_dataset(impl_->file, "trials", impl_->ttype, 65536);
+  impl_->ledger = make_dataset(impl_->file, "ledger", impl_->ltype, 1024);
+  impl_->stats = make_dataset(impl_->file, "statistics", impl_->stype, 1024);
+  impl_->report = make_dataset(impl_->file, "report_json", H5T_NATIVE_UINT8, 4096);
+  if (H5Fstart_swmr_write(impl_->file) < 0) {
+    impl_->close_all();
+    throw RunFileError("cannot switch " + path.string() + " to SWMR writing");
+  }
+}
+
+RunFileWriter::~RunFileWriter() {
+  try {
+    close();
+  } catch (...) {
+  }
+}
+
+void RunFileWriter::append_trials(std::span<const protocol::Trial> trials) {
+  auto& b = impl_->buffer;
+  b.resize(trials.size());
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const auto& t = trials[i];
+    TrialRow& r = b[i];
+    r.index = t.index;
+    std::memcpy(r.u, t.u.data(), protocol::kMaxParties);
+    std::memcpy(r.x, t.x.data(), protocol::kMaxParties);
+    r.flags = t.flags;
+    r.device = t.device;
+  }
+  append(impl_->trials, impl_->ttype, b.data(), b.size(), impl_->n_trials, "trials");
+}
+
+void RunFileWriter::append_ledger(std::span<const protocol::LedgerEntry> entries) {
+  std::vector<LedgerRow> rows;
+  for (const auto& e : entries)
+    rows.push_back({static_cast<std::uint8_t>(e.purpose), e.first_bit, e.bit_count, e.first_item, e.last_item});
+  append(impl_->ledger, impl_->ltype, rows.data(), rows.size(), impl_->n_ledger, "ledger");
+}
+
+void RunFileWriter::append_statistics(const StatisticsRow& row) {
+  append(impl_->stats, impl_->stype, &row, 1, impl_->n_stats, "statistics");
+}
+
+void RunFileWriter::append_report(const std::string& json) {
+  append(impl_->report, H5T_NATIVE_UINT8, json.data(), json.size(), impl_->n_report, "report");
+}
+
+void RunFileWriter::flush() {
+  if (impl_->file >= 0 && H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0) throw RunFileError("flush failed (disk full?)");
+}
+
+void RunFileWriter::close() {
+  if (!impl_ || impl_->file < 0) return;
+  flush();
+  impl_->close_all();
+}
+
+std::uint64_t RunFileWriter::trials_written() const { return impl_->n_trials; }
+
+RunFileContents read_run_file(const std::filesystem::path& path,
+                              const std::function<void(std::span<const protocol::Trial>)>& sink) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  RunFileContents c;
+  // SWMR read also works on a file a live (or killed) writer left in SWMR mode.
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  if (file < 0) file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) throw RunFileError("cannot open " + path.string() + " as an HDF5 run file");
+  c.config_yaml = read_string_attribute(file, "config_yaml");
+  c.metadata_json = read_string_attribute(file, "metadata_json");
+  auto read_all = [&](const char* name, hid_t type, std::size_t row, auto&& each_block) {
+    const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0) return;
+    H5Drefresh(d);
+    const hid_t space = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space, &n, nullptr);
+    const hsize_t block = 1 << 16;
+    std::vector<std::uint8_t> buf(block * row);
+    for (hsize_t at = 0; at < n; at += block) {
+      const hsize_t count[1] = {std::min(block, n - at)}, start[1] = {at};
+      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+      const hid_t mspace = H5Screate_simple(1, count, nullptr);
+      H5Dread(d, type, mspace, space, H5P_DEFAULT, buf.data());
+      H5Sclose(mspace);
+      each_block(buf.data(), static_cast<std::size_t>(count[0]));
+    }
+    H5Sclose(space);
+    H5Dclose(d);
+  };
+  const hid_t tt = trial_type(), lt = ledger_type(), st = stats_type();
+  std::vector<protocol::Trial> trials;
+  read_all("trials", tt, sizeof(TrialRow), [&](const std::uint8_t* p, std::size_t n) {
+    trials.resize(n);
+    const auto* rows = reinterpret_cast<const TrialRow*>(p);
+    for (std::size_t i = 0; i < n; ++i) {
+      protocol::Trial& t = trials[i];
+      t.index = rows[i].index;
+      std::memcpy(t.u.data(), rows[i].u, protocol::kMaxParties);
+      std::memcpy(t.x.data(), rows[i].x, protocol::kMaxParties);
+      t.flags = rows[i].flags;
+      t.device = rows[i].device;
+    }
+    c.trials += n;
+    if (sink) sink(trials);
+  });
+  read_all("ledger", lt, sizeof(LedgerRow), [&](const std::uint8_t* p, std::size_t n) {
+    const auto* rows = reinterpret_cast<const LedgerRow*>(p);
+    for (std::size_t i = 0; i < n; ++i)
+      c.ledger.push_back({static_cast<protocol::BitPurpose>(rows[i].purpose), rows[i].first_bit, rows[i].bit_count,
+                          rows[i].first_item, rows[i].last_item});
+  });
+  read_all("statistics", st, sizeof(StatisticsRow), [&](const std::uint8_t* p, std::size_t n) {
+    const auto* rows = reinterpret_cast<const StatisticsRow*>(p);
+    c.statistics.insert(c.statistics.end(), rows, rows + n);
+  });
+  read_all("report_json", H5T_NATIVE_UINT8, 1, [&](const std::uint8_t* p, std::size_t n) {
+    c.report.append(reinterpret_cast<const char*>(p), n);
+  });
+  H5Tclose(tt);
+  H5Tclose(lt);
+  H5Tclose(st);
+  H5Fclose(file);
+  return c;
+}
+
+}  // namespace dira::app
