@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
                                                    dira::cli::register_analyze_trials_command(app),
                                                    dira::cli::register_plan_command(app),
                                                    dira::cli::register_simulate_trials_command(app),
-                                                   dira::cli::register_devices_command(app)};
+                                                   dira::cli::register_devices_command(app),
+                                                   dira::cli::register_run_commands(app),
+                                                   dira::cli::register_ptu_info_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

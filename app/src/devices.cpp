@@ -1,6 +1,7 @@
 #include "dira/app/devices.hpp"
 
 #include "dira/drivers/register.hpp"
+#include "dira/sim/register.hpp"
 
 namespace dira::app {
 
@@ -8,6 +9,7 @@ const hal::DriverRegistry& driver_registry() {
   static const hal::DriverRegistry registry = [] {
     hal::DriverRegistry r;
     drivers::register_drivers(r);
+    sim::register_sim(r);
     return r;
   }();
   return registry;

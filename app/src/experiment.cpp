@@ -1,5 +1,6 @@
 #include "dira/app/experiment.hpp"
 
+#include "dira/app/devices.hpp"
 #include "dira/app/inequality_loader.hpp"
 
 #include "yaml_reader.hpp"
@@ -57,7 +58,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     r.issue(doc, "", "expected a YAML map at the top level");
     throw ConfigError(r.issues());
   }
-  r.allowed_keys(doc, "", {"name", "inequality", "protocol", "weak_source", "security_target"});
+  r.allowed_keys(doc, "", {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "stop", "outputs"});
+  c.text = std::string(yaml);
   c.name = doc["name"] ? r.string(doc["name"], "name").value_or("") : "";
   c.security_target = positive_fraction(r, doc["security_target"], "security_target", 0, 1, true, true, 1e-6);
 
@@ -179,6 +181,73 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
          << ": the source would not be the ε-SV source the security statement assumes";
       r.issue(w["bias"], "weak_source.bias", os.str());
     }
+  }
+  if (const YAML::Node sim = doc["simulator"]; sim.IsDefined()) {
+    // Settings of driver `sim`, typed and range-checked by its capability declarations.
+    if (!sim.IsMap()) {
+      r.issue(sim, "simulator", "expected a map of simulator settings (dira devices lists them)");
+    } else {
+      c.simulator.present = true;
+      const auto* driver = driver_registry().find("sim", hal::DeviceKind::time_tagger);
+      for (const auto& kv : sim) {
+        const std::string key = kv.first.as<std::string>();
+        const std::string path = "simulator." + key;
+        const hal::Capability* cap = nullptr;
+        if (driver)
+          for (const auto& cp : driver->capabilities)
+            if (cp.key == key) cap = &cp;
+        if (!cap) {
+          std::string known;
+          if (driver)
+            for (const auto& cp : driver->capabilities) known += (known.empty() ? "" : ", ") + cp.key;
+          r.issue(kv.first, path, "unknown simulator setting (known: " + known + ")");
+          continue;
+        }
+        hal::SettingValue v;
+        bool ok = true;
+        switch (cap->type) {
+          case hal::Capability::Type::boolean: {
+            auto b = r.boolean(kv.second, path);
+            ok = b.has_value();
+            if (b) v = *b;
+            break;
+          }
+          case hal::Capability::Type::integer: {
+            auto x = r.number(kv.second, path);  // accepts 1e6
+            ok = x && std::floor(*x) == *x;
+            if (x && !ok) r.issue(kv.second, path, "expected a whole number");
+            if (ok) v = static_cast<std::int64_t>(*x);
+            break;
+          }
+          case hal::Capability::Type::real: {
+            auto x = r.number(kv.second, path);
+            ok = x.has_value();
+            if (x) v = *x;
+            break;
+          }
+          default: {
+            auto t = r.string(kv.second, path);
+            ok = t.has_value();
+            if (t) v = *t;
+          }
+        }
+        if (!ok) continue;
+        if (auto msg = hal::check_value(*cap, v); !msg.empty()) {
+          r.issue(kv.second, path, msg);
+          continue;
+        }
+        c.simulator.settings[key] = v;
+      }
+    }
+  }
+  if (const YAML::Node st = doc["stop"]; st.IsDefined()) {
+    r.allowed_keys(st, "stop", {"trials", "duration_s"});
+    if (st["trials"]) c.stop.max_trials = count(r, st["trials"], "stop.trials", 0);
+    if (st["duration_s"]) c.stop.duration_s = positive_fraction(r, st["duration_s"], "stop.duration_s", 0, 1e9, true, false, 0);
+  }
+  if (const YAML::Node o = doc["outputs"]; o.IsDefined()) {
+    r.allowed_keys(o, "outputs", {"directory"});
+    if (o["directory"]) c.outputs.directory = r.string(o["directory"], "outputs.directory").value_or("runs");
   }
   if (!r.ok()) throw ConfigError(r.issues());
   return c;

@@ -4,11 +4,13 @@
 /// weak source. Issue 5 adds devices, stop conditions and outputs. Format: docs/experiment-yaml.md.
 
 #include "dira/app/config_error.hpp"
+#include "dira/hal/capability.hpp"
 #include "dira/protocol/inequality.hpp"
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +32,23 @@ struct ExtractorConfig {
   bool side_information = true;  ///< error bound in the Markov model of (classical or quantum) side information
 };
 
+/// The simulated apparatus (driver `sim`): its settings as YAML gives them, checked against
+/// the driver's capabilities (docs/simulator.md).
+struct SimulatorConfig {
+  bool present = false;
+  std::map<std::string, hal::SettingValue> settings;
+};
+
+/// When a run stops (whichever comes first); Protocol B also stops at its planned n.
+struct StopConfig {
+  std::uint64_t max_trials = 0;  ///< 0: the protocol's own size
+  double duration_s = 0;         ///< 0: no time limit
+};
+
+struct OutputConfig {
+  std::string directory = "runs";  ///< run directories are created under this
+};
+
 struct ExperimentConfig {
   std::string name;
   std::string file;
@@ -43,6 +62,10 @@ struct ExperimentConfig {
   WeakSourceConfig weak_source;
   ExtractorConfig extractor;
   std::string device_mapping;     ///< how logical devices map onto apparatus (Protocol A)
+  SimulatorConfig simulator;
+  StopConfig stop;
+  OutputConfig outputs;
+  std::string text;               ///< the exact YAML text the config was read from
 };
 
 /// Parses and validates, including the protocol's own parameter conditions; throws

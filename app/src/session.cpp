@@ -1,0 +1,415 @@
+#include "dira/app/session.hpp"
+
+#include "dira/app/analysis.hpp"
+#include "dira/app/run_file.hpp"
+#include "dira/hal/trial_assembly.hpp"
+#include "dira/protocol/protocol_a.hpp"
+#include "dira/protocol/protocol_b.hpp"
+#include "dira/protocol/settings_rule.hpp"
+#include "dira/sim/physical.hpp"
+#include "dira/sim/sv_sources.hpp"
+
+#include "sha256.hpp"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#ifndef DIRA_VERSION
+#define DIRA_VERSION "0.1.0"
+#endif
+
+namespace dira::app {
+
+namespace P = dira::protocol;
+using nlohmann::json;
+
+namespace {
+
+/// Hands out the wrapped source's bits and, once `record` is on, keeps a copy: the bits
+/// after the settings (box choice, extractor) go to sv_bits.bin so `dira analyze` can replay.
+class RecordingSource final : public P::SvSource {
+ public:
+  explicit RecordingSource(P::SvSource& inner) : inner_(&inner) {}
+  bool next_bit() override {
+    const bool b = inner_->next_bit();
+    if (record_) bits_.push_back(b);
+    return b;
+  }
+  std::optional<double> declared_epsilon() const override { return inner_->declared_epsilon(); }
+  std::string describe() const override { return inner_->describe(); }
+  void start_recording() { record_ = true; }
+  const std::vector<bool>& recorded() const { return bits_; }
+
+ private:
+  P::SvSource* inner_;
+  bool record_ = false;
+  std::vector<bool> bits_;
+};
+
+std::unique_ptr<P::SvSource> make_source(const ExperimentConfig& c) {
+  const double eps = c.protocol == 'A' ? c.a.epsilon : c.b.epsilon;
+  const auto& w = c.weak_source;
+  if (w.kind == "adversarial") {
+    if (w.avoid_setting.empty())
+      throw ConfigError({ConfigIssue{c.file, 0, 0, "weak_source.avoid_setting", "an adversarial source needs the setting to avoid"}});
+    const unsigned bits = c.protocol == 'A' ? 1 : 4;  // A: one bit per party; B: 4-bit attempts
+    return std::make_unique<sim::AdversarialSvSource>(eps, sim::AdversarialSvSource::steer(bits, static_cast<std::uint64_t>(w.avoid_setting[0]), true),
+                                                      "avoid setting " + std::to_string(w.avoid_setting[0]), w.seed);
+  }
+  if (w.kind == "file") {
+    std::ifstream in(w.path, std::ios::binary);
+    if (!in) throw ConfigError({ConfigIssue{c.file, 0, 0, "weak_source.path", "cannot read " + w.path}});
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return std::make_unique<P::BufferSvSource>(P::BufferSvSource::from_bytes(bytes, "file " + w.path, eps));
+  }
+  return std::make_unique<sim::IidSvSource>(w.bias, w.seed);
+}
+
+std::string utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::ostringstream os;
+  os << std::put_time(&tm, "%Y%m%dT%H%M%SZ");
+  return os.str();
+}
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+void write_private(const std::filesystem::path& p, const std::string& bytes) {
+  const mode_t old = umask(077);
+  std::ofstream f(p, std::ios::binary);
+  umask(old);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string pack_bits(const std::vector<bool>& bits) {
+  std::string s((bits.size() + 7) / 8, '\0');
+  for (std::size_t i = 0; i < bits.size(); ++i)
+    if (bits[i]) s[i / 8] = static_cast<char>(static_cast<unsigned char>(s[i / 8]) | (0x80u >> (i % 8)));
+  return s;
+}
+
+/// The settings of every trial, drawn from the ledger on first request and kept while the
+/// simulator and the assembler (which ask in increasing order, the assembler behind) need them.
+class SettingCache {
+ public:
+  SettingCache(std::function<P::Trial(std::uint64_t)> draw, std::size_t keep) : draw_(std::move(draw)), keep_(keep) {}
+  P::Trial operator()(std::uint64_t i) {
+    while (base_ + cache_.size() <= i) {
+      cache_.push_back(draw_(base_ + cache_.size()));
+      while (cache_.size() > keep_) {
+        cache_.pop_front();
+        ++base_;
+      }
+    }
+    if (i < base_) throw std::logic_error("setting schedule: trial " + std::to_string(i) + " no longer cached");
+    return cache_[static_cast<std::size_t>(i - base_)];
+  }
+
+ private:
+  std::function<P::Trial(std::uint64_t)> draw_;
+  std::size_t keep_;
+  std::deque<P::Trial> cache_;
+  std::uint64_t base_ = 0;
+};
+
+}  // namespace
+
+RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
+  RunResult res;
+  const auto t_start = std::chrono::steady_clock::now();
+  // --- run directory (errors before any device opens)
+  std::filesystem::path parent = o.out.empty() ? std::filesystem::path(c.outputs.directory) : o.out;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) throw RunFileError("cannot create output directory " + parent.string() + ": " + ec.message());
+  std::filesystem::path dir = parent / ((c.name.empty() ? "run" : c.name) + "-" + utc_stamp());
+  for (int k = 2; std::filesystem::exists(dir); ++k) dir = parent / ((c.name.empty() ? "run" : c.name) + "-" + utc_stamp() + "-" + std::to_string(k));
+  if (!std::filesystem::create_directory(dir, ec) || ec)
+    throw RunFileError("cannot create run directory " + dir.string() + " (not writable?)");
+  res.directory = dir;
+  std::ofstream log(dir / "dira.log");
+  if (!log) throw RunFileError("cannot write " + (dir / "dira.log").string());
+  auto say = [&](const std::string& s) {
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    log << std::fixed << std::setprecision(3) << t << " " << s << std::endl;
+  };
+  { std::ofstream cy(dir / "config.yaml"); cy << c.text; }
+  if (!c.simulator.present)
+    throw ConfigError({ConfigIssue{c.file, 0, 0, "simulator", "dira run drives the simulator today: add a simulator: section (real devices: issue 4 drivers)"}});
+
+  // --- weak source, ledger, schedule
+  auto inner = make_source(c);
+  RecordingSource source(*inner);
+  P::BitLedger ledger(source);
+  const auto& sc = c.inequality.expression.scenario();
+  std::uint64_t planned = 0;
+  auto settings = c.simulator.settings;
+  if (c.protocol == 'A') {
+    if (c.uses_per_device.empty()) throw ConfigError({ConfigIssue{c.file, 0, 0, "protocol.uses_per_device", "needed for a simulated Protocol A run"}});
+    for (auto m : c.uses_per_device) {
+      if (m != c.uses_per_device[0])
+        throw ConfigError({ConfigIssue{c.file, 0, 0, "protocol.uses_per_device", "the simulator assigns equal blocks: give one number"}});
+      planned += m;
+    }
+    settings["logical_devices"] = static_cast<std::int64_t>(c.a.devices);
+    settings["device_assignment"] = std::string("blocks");
+    settings["device_block_trials"] = static_cast<std::int64_t>(c.uses_per_device[0]);
+  } else {
+    planned = c.b.trials;
+  }
+  if (const auto m = o.max_trials ? o.max_trials : c.stop.max_trials; m && m < planned) planned = m;
+  settings["trials"] = static_cast<std::int64_t>(planned);
+  const double duration = o.duration_s > 0 ? o.duration_s : c.stop.duration_s;
+
+  std::function<P::Trial(std::uint64_t)> draw;
+  if (c.protocol == 'A')
+    draw = [&](std::uint64_t i) { P::Trial t; P::draw_setting_guehne(ledger, i, t); return t; };
+  else
+    draw = [&](std::uint64_t i) { P::Trial t; P::draw_setting_rejection(ledger, i, sc.parties(), sc.settings(0), t); return t; };
+  const auto phys = sim::PhysicalSettings::from(settings);
+  auto cache = std::make_shared<SettingCache>(draw, static_cast<std::size_t>(8 * phys.block_trials + 1024));
+  sim::SettingSchedule schedule = sim::with_logical_devices([cache](std::uint64_t i) { return (*cache)(i); }, phys);
+
+  sim::PhysicalSimulator tagger(settings, c.inequality, schedule);
+  hal::TrialAssembler assembler(tagger.layout(), schedule);
+  RunFileWriter recorder(dir / "run.h5", c.text,
+                         json{{"software", std::string("dira ") + DIRA_VERSION}, {"tagger", tagger.identity()},
+                              {"weak_source", source.describe()}}.dump());
+  say("run directory " + dir.string());
+  say("tagger: " + tagger.identity());
+  say("weak source: " + source.describe());
+
+  std::unique_ptr<P::ProtocolB> pb;
+  std::unique_ptr<P::ProtocolA> pa;
+  if (c.protocol == 'B') pb = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
+  else pa = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
+
+  std::string status = "complete";
+  std::string fault;
+  std::uint64_t trials = 0;
+  std::size_t ledger_written = 0;
+  auto last_flush = std::chrono::steady_clock::now();
+  std::vector<P::Trial> batch;
+  auto publish = [&](bool final_flush) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!final_flush && now - last_flush < std::chrono::seconds(1)) return;
+    last_flush = now;
+    const auto& entries = ledger.entries();
+    // Ledger entries may still grow at the end: write all but the last, which is rewritten later.
+    if (entries.size() > ledger_written + 1) {
+      recorder.append_ledger({entries.data() + ledger_written, entries.size() - 1 - ledger_written});
+      ledger_written = entries.size() - 1;
+    }
+    const P::LiveStatistics s = pb ? pb->live() : pa->live();
+    const double el = std::chrono::duration<double>(now - t_start).count();
+    recorder.append_statistics({el, trials, s.bell_mean, s.bell_half_width, s.ustar_mean, s.ustar_half_width});
+    recorder.flush();
+    if (o.progress) {
+      Progress p;
+      p.trials = trials;
+      p.planned = planned;
+      p.elapsed_s = el;
+      p.rate = el > 0 ? static_cast<double>(trials) / el : 0;
+      p.bell = s.bell_mean;
+      p.bell_half_width = s.bell_half_width;
+      p.bell_threshold = s.bell_threshold;
+      p.ustar = s.ustar_mean;
+      p.ustar_half_width = s.ustar_half_width;
+      p.ustar_threshold = s.ustar_threshold;
+      p.has_ustar = s.has_ustar;
+      p.projected = P::to_string(s.projected);
+      o.progress(p);
+    }
+  };
+
+  const int station = phys.station;
+  bool stopping = false;
+  try {
+    tagger.start();
+    for (;;) {
+      if (!stopping && o.interrupt && o.interrupt->load()) {
+        status = "interrupted";
+        stopping = true;
+        tagger.stop();
+      }
+      if (!stopping && duration > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() >= duration) {
+        status = "time-limit";
+        stopping = true;
+        tagger.stop();
+      }
+      const hal::TaggerEvent ev = tagger.next(std::chrono::milliseconds(100));
+      bool ended = false;
+      std::visit(
+          [&](const auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<E, hal::StreamStart>) {
+              say("stream started: " + e.source);
+            } else if constexpr (std::is_same_v<E, hal::TagBlock>) {
+              assembler.push(station, e);
+            } else {
+              ended = true;
+              if (e.error) {
+                status = "hardware-fault";
+                fault = e.reason;
+              }
+              assembler.end(station);
+            }
+          },
+          ev);
+      batch.clear();
+      assembler.pop(batch);
+      if (!batch.empty()) {
+        if (trials + batch.size() > planned) batch.resize(static_cast<std::size_t>(planned - trials));
+        if (pb) pb->add(batch);
+        else pa->add(batch);
+        recorder.append_trials(batch);
+        trials += batch.size();
+      }
+      publish(false);
+      if (ended) break;
+    }
+  } catch (const hal::HardwareFault& e) {
+    status = "hardware-fault";
+    fault = e.what();
+  }
+  say("acquisition ended: " + status + (fault.empty() ? "" : " — " + fault) + ", " + std::to_string(trials) + " trials");
+
+  // --- decision, security statement, extraction: the same analysis `dira analyze` runs.
+  if (ledger_written < ledger.entries().size())
+    recorder.append_ledger({ledger.entries().data() + ledger_written, ledger.entries().size() - ledger_written});
+  publish(true);
+  recorder.flush();
+  source.start_recording();
+  AnalysisOptions ao;
+  ao.weak_bits = &source;
+  const auto run_h5 = dir / "run.h5";
+  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
+    read_run_file(run_h5, [&](std::span<const P::Trial> b) {
+      for (const auto& t : b) sink(t);
+    });
+  };
+  AnalysisResult ar;
+  bool analysed = false;
+  if (status != "hardware-fault" || trials > 0) {
+    try {
+      ar = analyze(c, ao);
+      analysed = true;
+    } catch (const std::exception& e) {
+      fault = fault.empty() ? std::string("analysis failed: ") + e.what() : fault;
+    }
+  }
+  write_private(dir / "sv_bits.bin", pack_bits(source.recorded()));
+
+  json report;
+  report["software"] = std::string("dira ") + DIRA_VERSION;
+  report["config_sha256"] = detail::sha256_hex(c.text);
+  report["experiment"] = c.name;
+  report["run_directory"] = dir.string();
+  report["devices"] = {{"tagger", tagger.identity()}, {"weak_source", source.describe()}};
+  report["trials_recorded"] = trials;
+  report["trials_planned"] = planned;
+  report["assembly"] = {{"no_click", assembler.counters().no_click}, {"multi_click", assembler.counters().multi_click},
+                        {"missing_syncs", assembler.counters().missing_syncs}, {"stray_tags", assembler.counters().stray_tags},
+                        {"fair_sampling", assembler.fair_sampling()}};
+  report["device_independent"] = !assembler.fair_sampling();
+  report["setting_bits"] = ledger.bits_drawn(P::BitPurpose::setting);
+  if (!fault.empty()) report["fault"] = fault;
+  if (analysed) report["analysis"] = ar.report;
+  std::string decision = analysed ? ar.report.value("decision", "undecided") : "undecided";
+  if (status == "hardware-fault") {
+    res.status = "hardware-fault";
+    res.exit_code = 4;
+  } else if (status == "interrupted") {
+    res.status = "interrupted";
+    res.exit_code = 130;
+  } else {
+    res.status = decision == "accept" ? "accepted" : "aborted";
+    res.exit_code = decision == "accept" ? 0 : 3;
+  }
+  report["status"] = res.status;
+  report["decision"] = decision;
+  if (status == "interrupted" || status == "hardware-fault" || status == "time-limit")
+    report["decision_note"] = "decision over the " + std::to_string(trials) + " trials recorded before the run stopped (" + status + ")";
+  std::uint64_t certified = 0;
+  if (analysed && ar.output_bits > 0 && res.status == "accepted") {
+    const std::string bytes(ar.output.begin(), ar.output.end());
+    write_private(dir / "output.bin", bytes);
+    report["output_file"] = "output.bin";
+    report["output_sha256"] = detail::sha256_hex(bytes);
+    certified = ar.output_bits;
+  }
+  report["certified_bits"] = certified;
+  recorder.append_report(report.dump());
+  recorder.close();
+  {
+    std::ofstream rj(dir / "report.json");
+    rj << report.dump(2) << "\n";
+  }
+  say("report written: status " + res.status);
+  res.report = report;
+  return res;
+}
+
+json analyze_run_directory(const std::filesystem::path& dir) {
+  const std::string text = read_all(dir / "config.yaml");
+  if (text.empty()) throw RunFileError((dir / "config.yaml").string() + " is missing or empty");
+  ExperimentConfig c = load_experiment_text(text, (dir / "config.yaml").string());
+  c.text = text;
+  std::vector<std::uint8_t> bits;
+  {
+    const std::string s = read_all(dir / "sv_bits.bin");
+    bits.assign(s.begin(), s.end());
+  }
+  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(),
+                                                           c.protocol == 'A' ? c.a.epsilon : c.b.epsilon);
+  AnalysisOptions ao;
+  ao.weak_bits = bits.empty() ? nullptr : &source;
+  std::uint64_t n = 0;
+  std::string live_report;
+  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
+    const auto contents = read_run_file(dir / "run.h5", [&](std::span<const P::Trial> b) {
+      for (const auto& t : b) sink(t);
+    });
+    n = contents.trials;
+    live_report = contents.report;
+  };
+  const auto ar = analyze(c, ao);
+  json out;
+  out["run_directory"] = dir.string();
+  out["trials_recorded"] = n;
+  out["analysis"] = ar.report;
+  out["decision"] = ar.report.value("decision", "undecided");
+  out["certified_bits"] = ar.output_bits;
+  if (ar.output_bits > 0) out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
+  json live;
+  try {
+    live = json::parse(read_all(dir / "report.json"));
+  } catch (...) {
+    live = nullptr;
+  }
+  if (live.is_object()) {
+    out["live_status"] = live.value("status", "");
+    out["reproduces_live_decision"] = live.value("decision", "") == out["decision"];
+    if (live.contains("output_sha256") || out.contains("output_sha256"))
+      out["reproduces_output"] = live.value("output_sha256", "") == out.value("output_sha256", "");
+  } else {
+    out["live_status"] = "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
+  }
+  return out;
+}
+
+}  // namespace dira::app
