@@ -1,6 +1,7 @@
 #include "dira/app/experiment.hpp"
 
 #include "dira/app/devices.hpp"
+#include "dira/protocol/security_b.hpp"
 #include "dira/app/inequality_loader.hpp"
 
 #include "yaml_reader.hpp"
@@ -81,11 +82,12 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   if (p.IsDefined() && !p.IsMap()) r.issue(p, "protocol", "expected a map with kind: A or B and its parameters");
   if (p.IsMap()) {
     const auto kind = r.string(r.require(p, "protocol", "kind"), "protocol.kind");
+    if (p["demonstration"]) c.demonstration = r.boolean(p["demonstration"], "protocol.demonstration").value_or(false);
     const bool have_ineq = !c.inequality.name.empty();
     if (kind == "A") {
       c.protocol = 'A';
       r.allowed_keys(p, "protocol", {"kind", "epsilon", "delta", "mu", "devices", "uses_per_device", "majority_parties",
-                                     "device_mapping"});
+                                     "device_mapping", "demonstration"});
       auto& a = c.a;
       a.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, a.epsilon);
       a.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 8, true, false, a.delta);
@@ -109,7 +111,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       // and Lemma 7's bound is only informative for δ ≤ 8 (the largest Bell value).
     } else if (kind == "B") {
       c.protocol = 'B';
-      r.allowed_keys(p, "protocol", {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor"});
+      r.allowed_keys(p, "protocol", {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration"});
       auto& b = c.b;
       b.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, b.epsilon);
       b.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 1, false, false, b.delta);
@@ -181,6 +183,19 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
          << ": the source would not be the ε-SV source the security statement assumes";
       r.issue(w["bias"], "weak_source.bias", os.str());
     }
+  }
+  // The protocol's own security conditions (seed 001 eq. 87 and completeness), unless the
+  // file declares itself a demonstration.
+  if (r.ok() && c.protocol == 'B' && !c.demonstration && !c.inequality.name.empty()) {
+    protocol::ProtocolBSecurityInput sec;
+    sec.epsilon = c.b.epsilon;
+    sec.trials = static_cast<double>(c.b.trials);
+    sec.delta = c.b.delta;
+    sec.mu1 = c.b.mu1;
+    sec.u_star = c.b.u_star;
+    const auto k = protocol::protocol_b_constants(sec);
+    for (const auto& v : k.violations)
+      r.issue(p, "protocol", v + " (set protocol.demonstration: true to run anyway; dira plan --protocol B shows valid parameters)");
   }
   if (const YAML::Node sim = doc["simulator"]; sim.IsDefined()) {
     // Settings of driver `sim`, typed and range-checked by its capability declarations.

@@ -59,6 +59,10 @@ struct ExperimentConfig {
   protocol::ProtocolBParameters b;
   std::vector<std::uint64_t> uses_per_device;  ///< Protocol A: m_j (trials per logical device)
   double security_target = 1e-6;  ///< target distance from uniform d_c (for reports and the planner)
+  /// Run even though the parameters violate the protocol's security conditions (seed 001 eq. 87,
+  /// completeness): a demonstration; the report states that nothing is certified and why.
+  /// Without it such parameters are configuration errors.
+  bool demonstration = false;
   WeakSourceConfig weak_source;
   ExtractorConfig extractor;
   std::string device_mapping;     ///< how logical devices map onto apparatus (Protocol A)
