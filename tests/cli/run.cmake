@@ -1,0 +1,44 @@
+# dira run / dira analyze end to end on the simulator (issue 5). Each run writes under the
+# build tree; every test checks an exit code and what the run directory holds.
+set(dira_run_out "${CMAKE_CURRENT_BINARY_DIR}/runs")
+set(dira_run_script [=[
+dira="$1"; cfg="$2"; want="$3"; out="$4"
+rm -rf "$out"; mkdir -p "$out"
+"$dira" run "$cfg" --out "$out" --json > "$out/stdout.json"; rc=$?
+[ "$rc" -eq "$want" ] || { echo "dira run exited $rc, expected $want"; cat "$out/stdout.json"; exit 1; }
+d=$(ls -d "$out"/*/ | head -1)
+for f in run.h5 report.json config.yaml dira.log; do [ -s "$d/$f" ] || { echo "missing $f"; exit 1; }; done
+if [ "$want" -eq 0 ] || [ "$want" -eq 3 ]; then
+  "$dira" analyze "$d" --json > "$out/analyze.json"; arc=$?
+  [ "$arc" -eq "$want" ] || { echo "dira analyze exited $arc, expected $want"; cat "$out/analyze.json"; exit 1; }
+  grep -q '"reproduces_live_decision": true' "$out/analyze.json" || { echo "analyze does not reproduce"; cat "$out/analyze.json"; exit 1; }
+fi
+exit 0
+]=])
+foreach(case "ks294;0" "ks294-noisy;3" "ks294-adversarial;3" "guehne4;0" "guehne4-noisy;3" "guehne4-adversarial;3")
+  list(GET case 0 name)
+  list(GET case 1 code)
+  add_test(NAME cli.run.${name} COMMAND ${DIRA_SH} -c "${dira_run_script}" sh $<TARGET_FILE:dira>
+           ${PROJECT_SOURCE_DIR}/config/experiments/sim-${name}.yaml ${code} ${dira_run_out}/${name})
+  list(APPEND dira_cli_tests cli.run.${name})
+endforeach()
+# Hardware fault: exit 4, status hardware-fault, the 50 000 trials before the fault recorded.
+add_test(NAME cli.run.hardware_fault COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"
+"$1" run "$3" --out "$out" --json > "$out/r.json"; rc=$?
+[ "$rc" -eq 4 ] || { echo "exit $rc, expected 4"; exit 1; }
+grep -q '"status": "hardware-fault"' "$out/r.json" || exit 1
+grep -q '"trials_recorded": 50000' "$out/r.json" || { grep trials_recorded "$out/r.json"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/fault ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-fault.yaml)
+# Config errors: exit 2 before anything runs, naming line and key.
+add_test(NAME cli.run.eq87_is_a_config_error COMMAND ${DIRA_SH} -c [=[
+"$1" run "$2" --out "$3" 2> "$3.err"; rc=$?
+[ "$rc" -eq 2 ] || { echo "exit $rc"; exit 1; }
+grep -q "μ4" "$3.err" && grep -q "demonstration" "$3.err"
+]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-eq87.yaml ${dira_run_out}/eq87)
+add_test(NAME cli.run.bad_simulator_settings COMMAND ${DIRA_SH} -c [=[
+"$1" run "$2" --out "$3" 2> "$3.err"; rc=$?
+[ "$rc" -eq 2 ] || { echo "exit $rc"; exit 1; }
+grep -q ":7:3: simulator.visibilty: unknown simulator setting" "$3.err" && grep -q ":8:15: simulator.efficiency" "$3.err" || { cat "$3.err"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-bad-sim.yaml ${dira_run_out}/badsim)
+list(APPEND dira_cli_tests cli.run.hardware_fault cli.run.eq87_is_a_config_error cli.run.bad_simulator_settings)
