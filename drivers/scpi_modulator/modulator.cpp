@@ -57,7 +57,9 @@ hal::Capability cap(std::string key, hal::Capability::Type type, hal::SettingVal
   return c;
 }
 
-const char* to_string(Readback r) { return r == Readback::marker ? "marker" : "step_count"; }
+const char* to_string(Readback r) {
+  return r == Readback::marker ? "marker" : "step_count";
+}
 
 }  // namespace
 
@@ -204,12 +206,13 @@ std::vector<hal::AppliedSetting> ScpiModulator::readback() {
   try {
     reply = trim(connection_->query(profile_.readback_query + profile_.terminator));
   } catch (const usbtmc::TimeoutError& e) {
-    throw usbtmc::TimeoutError("usbtmc-awg (" + profile_.name + "): " + shown(profile_.readback_query) + ": " + e.what());
+    throw usbtmc::TimeoutError("usbtmc-awg (" + profile_.name + "): " + shown(profile_.readback_query) + ": " +
+                               e.what());
   }
   const auto steps = leading_integer(reply);
   if (!steps || *steps < 0)
-    throw hal::HardwareFault("usbtmc-awg (" + profile_.name + "): " + shown(profile_.readback_query) +
-                             " answered '" + reply + "', expected a step count");
+    throw hal::HardwareFault("usbtmc-awg (" + profile_.name + "): " + shown(profile_.readback_query) + " answered '" +
+                             reply + "', expected a step count");
   const auto k = static_cast<std::size_t>(*steps);
   if (k < reported_)
     throw hal::HardwareFault("usbtmc-awg (" + profile_.name + "): instrument reports " + std::to_string(k) +
@@ -249,7 +252,8 @@ std::unique_ptr<hal::Device> create(const std::map<std::string, hal::SettingValu
   o.resource = text("resource", profile.resource);
   if (const auto it = settings.find("timeout_ms"); it != settings.end())
     o.timeout = std::chrono::milliseconds(std::get<std::int64_t>(it->second));
-  if (const auto it = settings.find("reset_on_open"); it != settings.end()) o.reset_on_open = std::get<bool>(it->second);
+  if (const auto it = settings.find("reset_on_open"); it != settings.end())
+    o.reset_on_open = std::get<bool>(it->second);
   if (o.resource.empty())
     throw std::invalid_argument("usbtmc-awg: no resource: set `resource: VID:PID[:SERIAL]` (profile '" + profile.name +
                                 "' has none; `dira devices` lists what is connected)");

@@ -34,20 +34,31 @@ enum class Group { identify, reset, setup, segment, sequence, trigger, arm, erro
 
 const char* group_name(Group g) {
   switch (g) {
-    case Group::identify: return "identify";
-    case Group::reset: return "reset";
-    case Group::setup: return "setup";
-    case Group::segment: return "segment";
-    case Group::sequence: return "sequence";
-    case Group::trigger: return "trigger";
-    case Group::arm: return "arm";
-    case Group::error_query: return "error_query";
-    case Group::readback_query: return "readback.query";
+    case Group::identify:
+      return "identify";
+    case Group::reset:
+      return "reset";
+    case Group::setup:
+      return "setup";
+    case Group::segment:
+      return "segment";
+    case Group::sequence:
+      return "sequence";
+    case Group::trigger:
+      return "trigger";
+    case Group::arm:
+      return "arm";
+    case Group::error_query:
+      return "error_query";
+    case Group::readback_query:
+      return "readback.query";
   }
   return "?";
 }
 
-bool is_schedule_group(Group g) { return g == Group::sequence || g == Group::trigger || g == Group::arm; }
+bool is_schedule_group(Group g) {
+  return g == Group::sequence || g == Group::trigger || g == Group::arm;
+}
 bool takes_placeholders(Group g) {
   return g != Group::identify && g != Group::error_query && g != Group::readback_query;
 }
@@ -73,7 +84,8 @@ std::vector<std::string> placeholders(const std::string& t) {
     const auto close = t.find('}', i);
     if (close == std::string::npos) throw std::invalid_argument("'{' without '}'");
     const auto name = t.substr(i + 1, close - i - 1);
-    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }))
+    if (name.empty() ||
+        !std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }))
       throw std::invalid_argument("bad placeholder '{" + name + "}'");
     out.push_back(name);
     i = close;
@@ -210,8 +222,8 @@ class Reader {
         std::string list;
         for (const auto& a : ok) list += (list.empty() ? "" : ", ") + ("{" + a + "}");
         issue(at, key,
-              "placeholder {" + p + "} is not available in '" + group_name(g) + "' (available: " +
-                  (list.empty() ? "none" : list) + ")");
+              "placeholder {" + p + "} is not available in '" + group_name(g) +
+                  "' (available: " + (list.empty() ? "none" : list) + ")");
         return false;
       }
       return true;
@@ -265,14 +277,14 @@ Profile parse_profile(const std::string& yaml_text, const std::string& file) {
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::ParserException& e) {
-    throw ProfileError({file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                        ": YAML: " + e.msg});
+    throw ProfileError(
+        {file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": YAML: " + e.msg});
   }
   if (!root.IsMap()) throw ProfileError({file + ": expected a mapping at the top level"});
-  r.allowed_keys(root, "",
-                 {"name", "description", "example", "resource", "settings", "channels", "levels", "settling_time_ns",
-                  "timeout_ms", "terminator", "segment_offset", "min_length", "max_length", "commands", "check_errors",
-                  "readback"});
+  r.allowed_keys(
+      root, "",
+      {"name", "description", "example", "resource", "settings", "channels", "levels", "settling_time_ns", "timeout_ms",
+       "terminator", "segment_offset", "min_length", "max_length", "commands", "check_errors", "readback"});
   Profile p;
   p.file = file;
   if (auto v = r.text(root["name"], "name"))
@@ -376,7 +388,8 @@ Profile parse_profile(const std::string& yaml_text, const std::string& file) {
   if (!cm.IsDefined() || !cm.IsMap()) {
     r.issue(cm.IsDefined() ? cm : root, "commands", "missing (a mapping of SCPI command templates)");
   } else {
-    r.allowed_keys(cm, "commands", {"identify", "reset", "setup", "segment", "sequence", "trigger", "arm", "error_query"});
+    r.allowed_keys(cm, "commands",
+                   {"identify", "reset", "setup", "segment", "sequence", "trigger", "arm", "error_query"});
     auto one = [&](const char* key, Group g, std::string& out) {
       if (auto v = r.text(cm[key], std::string("commands.") + key))
         if (r.check_template(cm[key], std::string("commands.") + key, *v, g)) out = *v;
@@ -452,8 +465,8 @@ std::filesystem::path resolve_profile(const std::string& name) {
     if (const auto f = d / "devices" / (name + ".yaml"); std::filesystem::exists(f)) return f;
   std::string known;
   for (const auto& k : known_profiles()) known += (known.empty() ? "" : ", ") + k;
-  throw ProfileError({"unknown instrument profile '" + name + "'; known: " +
-                      (known.empty() ? "(none found; set DIRA_CONFIG_DIR)" : known)});
+  throw ProfileError({"unknown instrument profile '" + name +
+                      "'; known: " + (known.empty() ? "(none found; set DIRA_CONFIG_DIR)" : known)});
 }
 
 std::vector<std::string> known_profiles() {

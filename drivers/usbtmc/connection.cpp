@@ -10,7 +10,15 @@ namespace {
 std::span<const std::uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
+std::string ms(std::chrono::milliseconds t) {
+  return std::to_string(t.count()) + " ms";
+}
+
+/// REQUEST_DEV_DEP_MSG_IN itself timed out: the Bulk-OUT side is already aborted, nothing to do on Bulk-IN.
+class RequestTimeout : public TimeoutError {
+ public:
+  using TimeoutError::TimeoutError;
+};
 }  // namespace
 
 Connection::Connection(std::unique_ptr<Transport> transport, ConnectionOptions options)
@@ -73,8 +81,8 @@ void Connection::read_transfer(std::string& out, bool& done) {
   } catch (const TimeoutError&) {
     last_out_tag_ = tag;
     abort_bulk_out();
-    throw hal::HardwareFault("USBTMC REQUEST_DEV_DEP_MSG_IN (bTag " + std::to_string(tag) + ") timed out after " +
-                             ms(options_.timeout) + "; Bulk-OUT transfer aborted");
+    throw RequestTimeout("USBTMC REQUEST_DEV_DEP_MSG_IN (bTag " + std::to_string(tag) + ") timed out after " +
+                         ms(options_.timeout) + "; Bulk-OUT transfer aborted");
   }
   InTransfer t(tag, options_.max_in_payload);
   int empty_reads = 0;
@@ -112,10 +120,12 @@ std::string Connection::read() {
       if (!done && out.size() >= options_.max_message)
         throw ProtocolError("USBTMC response exceeds " + std::to_string(options_.max_message) + " bytes without EOM");
     }
+  } catch (const RequestTimeout&) {
+    throw;
   } catch (const TimeoutError&) {
     const std::string why = std::string("USBTMC read timed out after ") + ms(options_.timeout) + " (bTag " +
-                            std::to_string(last_in_tag_) + ", " + std::to_string(out.size()) +
-                            " bytes received" + (out.empty() ? "" : " without EOM") + ")";
+                            std::to_string(last_in_tag_) + ", " + std::to_string(out.size()) + " bytes received" +
+                            (out.empty() ? "" : " without EOM") + ")";
     recover_in(why);
     throw TimeoutError(why + "; Bulk-IN transfer aborted");
   } catch (const ProtocolError& e) {
@@ -182,7 +192,8 @@ void Connection::abort_bulk_in() {
     clear();  // another transfer is in flight or the FIFO is not empty: clear everything
     return;
   }
-  if (r.status != Status::success) throw hal::HardwareFault("USBTMC INITIATE_ABORT_BULK_IN answered " + to_string(r.status));
+  if (r.status != Status::success)
+    throw hal::HardwareFault("USBTMC INITIATE_ABORT_BULK_IN answered " + to_string(r.status));
   drain_bulk_in();
   for (int n = 0;; ++n) {
     const auto c = parse_check_abort_in(control(check_abort_bulk_in_status(ep), 8));
@@ -215,7 +226,8 @@ void Connection::abort_bulk_out() {
     if (c.status != Status::pending)
       throw hal::HardwareFault("USBTMC CHECK_ABORT_BULK_OUT_STATUS answered " + to_string(c.status));
     if (n >= options_.max_status_polls)
-      throw hal::HardwareFault("USBTMC CHECK_ABORT_BULK_OUT_STATUS still pending after " + std::to_string(n) + " polls");
+      throw hal::HardwareFault("USBTMC CHECK_ABORT_BULK_OUT_STATUS still pending after " + std::to_string(n) +
+                               " polls");
     std::this_thread::sleep_for(options_.poll_interval);
   }
   transport_->clear_halt(ep);
@@ -229,7 +241,8 @@ void Connection::clear() {
   for (int n = 0;; ++n) {
     const auto c = parse_check_clear(control(check_clear_status(itf), 2));
     if (c.status == Status::success) break;
-    if (c.status != Status::pending) throw hal::HardwareFault("USBTMC CHECK_CLEAR_STATUS answered " + to_string(c.status));
+    if (c.status != Status::pending)
+      throw hal::HardwareFault("USBTMC CHECK_CLEAR_STATUS answered " + to_string(c.status));
     if (n >= options_.max_status_polls)
       throw hal::HardwareFault("USBTMC CHECK_CLEAR_STATUS still pending after " + std::to_string(n) + " polls");
     if (c.fifo_has_data)

@@ -36,9 +36,13 @@ FakeInstrument::FakeInstrument(FakeConfig config) : config_(std::move(config)) {
   info_.description = d.str();
 }
 
-void FakeInstrument::violation(std::string what) { violations_.push_back(std::move(what)); }
+void FakeInstrument::violation(std::string what) {
+  violations_.push_back(std::move(what));
+}
 
-void FakeInstrument::reply(const std::string& query, const std::string& answer) { replies_[query] = answer; }
+void FakeInstrument::reply(const std::string& query, const std::string& answer) {
+  replies_[query] = answer;
+}
 
 void FakeInstrument::fail_on(const std::string& prefix, int code, const std::string& message) {
   fail_rules_.emplace_back(prefix, std::to_string(code) + ",\"" + message + "\"");
@@ -95,7 +99,8 @@ void FakeInstrument::bulk_out(std::span<const std::uint8_t> data, std::chrono::m
     out_in_progress_ = true;
     throw TimeoutError("fake USBTMC: Bulk-OUT timed out (device NAKs)");
   }
-  if (data.size() % 4 != 0) violation("Bulk-OUT transfer of " + std::to_string(data.size()) + " bytes, not a multiple of 4");
+  if (data.size() % 4 != 0)
+    violation("Bulk-OUT transfer of " + std::to_string(data.size()) + " bytes, not a multiple of 4");
   Header h;
   try {
     h = parse_header(data);
@@ -131,7 +136,8 @@ void FakeInstrument::bulk_out(std::span<const std::uint8_t> data, std::chrono::m
       if (h.transfer_size == 0) violation("REQUEST_DEV_DEP_MSG_IN with TransferSize 0");
       if ((h.attributes & kAttrTermCharEnabled) && !config_.term_char)
         violation("TermCharEnabled although GET_CAPABILITIES says TermChar is not supported");
-      if (request_ || !pieces_.empty()) violation("REQUEST_DEV_DEP_MSG_IN while the previous one is still being answered");
+      if (request_ || !pieces_.empty())
+        violation("REQUEST_DEV_DEP_MSG_IN while the previous one is still being answered");
       PendingRequest r;
       r.tag = h.tag;
       r.max_size = h.transfer_size;
@@ -144,7 +150,8 @@ void FakeInstrument::bulk_out(std::span<const std::uint8_t> data, std::chrono::m
       if (!config_.usb488 || !config_.trigger) violation("TRIGGER sent to a device that does not accept it");
       ++triggers_;
       return;
-    default: violation("unknown MsgID " + std::to_string(h.msg_id));
+    default:
+      violation("unknown MsgID " + std::to_string(h.msg_id));
   }
 }
 
@@ -297,7 +304,8 @@ std::vector<std::uint8_t> FakeInstrument::control_in(const ControlSetup& s, std:
         c[12] = 0x00;  // bcdUSB488 1.00
         c[13] = 0x01;
         c[14] = static_cast<std::uint8_t>(0x04 | 0x02 | (config_.trigger ? 0x01 : 0));
-        c[15] = static_cast<std::uint8_t>(0x08 | (config_.interrupt_in ? 0x04 : 0) | 0x02 | (config_.trigger ? 0x01 : 0));
+        c[15] =
+            static_cast<std::uint8_t>(0x08 | (config_.interrupt_in ? 0x04 : 0) | 0x02 | (config_.trigger ? 0x01 : 0));
       }
       return c;
     }
@@ -311,7 +319,8 @@ std::vector<std::uint8_t> FakeInstrument::control_in(const ControlSetup& s, std:
       }
       return {st(Status::success), tag, status_byte()};
     }
-    default: return stall("request not supported by the fake");
+    default:
+      return stall("request not supported by the fake");
   }
 }
 

@@ -11,7 +11,9 @@ namespace dira::drivers::usbtmc {
 
 namespace {
 
-std::string err(int code) { return libusb_error_name(code); }
+std::string err(int code) {
+  return libusb_error_name(code);
+}
 
 struct ContextDeleter {
   void operator()(libusb_context* c) const { libusb_exit(c); }
@@ -128,10 +130,12 @@ class LibusbTransport : public Transport {
     int done = 0;
     const int r = libusb_bulk_transfer(h_, info_.bulk_out_endpoint, const_cast<unsigned char*>(data.data()),
                                        static_cast<int>(data.size()), &done, to_ms(timeout));
-    if (r == LIBUSB_ERROR_TIMEOUT) throw TimeoutError("libusb Bulk-OUT: LIBUSB_ERROR_TIMEOUT after " + std::to_string(done) + " bytes");
+    if (r == LIBUSB_ERROR_TIMEOUT)
+      throw TimeoutError("libusb Bulk-OUT: LIBUSB_ERROR_TIMEOUT after " + std::to_string(done) + " bytes");
     if (r != 0) throw hal::HardwareFault("libusb Bulk-OUT to " + info_.description + ": " + err(r));
     if (static_cast<std::size_t>(done) != data.size())
-      throw hal::HardwareFault("libusb Bulk-OUT: " + std::to_string(done) + " of " + std::to_string(data.size()) + " bytes sent");
+      throw hal::HardwareFault("libusb Bulk-OUT: " + std::to_string(done) + " of " + std::to_string(data.size()) +
+                               " bytes sent");
   }
 
   std::vector<std::uint8_t> bulk_in(std::size_t max_length, std::chrono::milliseconds timeout) override {
@@ -140,18 +144,20 @@ class LibusbTransport : public Transport {
     const int r = libusb_bulk_transfer(h_, info_.bulk_in_endpoint, buf.data(), static_cast<int>(buf.size()), &done,
                                        to_ms(timeout));
     if (r == LIBUSB_ERROR_TIMEOUT && done == 0) throw TimeoutError("libusb Bulk-IN: LIBUSB_ERROR_TIMEOUT");
-    if (r != 0 && r != LIBUSB_ERROR_TIMEOUT) throw hal::HardwareFault("libusb Bulk-IN from " + info_.description + ": " + err(r));
+    if (r != 0 && r != LIBUSB_ERROR_TIMEOUT)
+      throw hal::HardwareFault("libusb Bulk-IN from " + info_.description + ": " + err(r));
     buf.resize(static_cast<std::size_t>(done));
     return buf;
   }
 
   std::vector<std::uint8_t> control_in(const ControlSetup& s, std::chrono::milliseconds timeout) override {
     std::vector<std::uint8_t> buf(s.length);
-    const int r = libusb_control_transfer(h_, s.request_type, s.request, s.value, s.index, buf.data(), s.length,
-                                          to_ms(timeout));
+    const int r =
+        libusb_control_transfer(h_, s.request_type, s.request, s.value, s.index, buf.data(), s.length, to_ms(timeout));
     if (r == LIBUSB_ERROR_TIMEOUT) throw TimeoutError("libusb control request: LIBUSB_ERROR_TIMEOUT");
     if (r < 0)
-      throw hal::HardwareFault(std::string("libusb control request ") + to_string(static_cast<Request>(s.request)) + ": " + err(r));
+      throw hal::HardwareFault(std::string("libusb control request ") + to_string(static_cast<Request>(s.request)) +
+                               ": " + err(r));
     buf.resize(static_cast<std::size_t>(r));
     return buf;
   }
@@ -207,7 +213,8 @@ std::unique_ptr<Transport> open_libusb(const DeviceMatch& match) {
   if (!ctx) throw hal::HardwareFault(describe_missing_device(match, {}, e));
   libusb_device** raw = nullptr;
   const auto n = libusb_get_device_list(ctx.get(), &raw);
-  if (n < 0) throw hal::HardwareFault(describe_missing_device(match, {}, "libusb_get_device_list: " + err(static_cast<int>(n))));
+  if (n < 0)
+    throw hal::HardwareFault(describe_missing_device(match, {}, "libusb_get_device_list: " + err(static_cast<int>(n))));
   std::unique_ptr<libusb_device*, ListDeleter> list(raw);
   std::vector<UsbDeviceInfo> seen;
   for (ssize_t i = 0; i < n; ++i) {
@@ -227,7 +234,8 @@ std::unique_ptr<Transport> open_libusb(const DeviceMatch& match) {
     if (const int r = libusb_claim_interface(h, f.itf.interface_number); r != 0) {
       libusb_close(h);
       throw hal::HardwareFault("cannot claim USBTMC interface " + std::to_string(f.itf.interface_number) + " of " +
-                               d.str() + ": " + err(r) + (r == LIBUSB_ERROR_BUSY ? " (in use by another program)" : ""));
+                               d.str() + ": " + err(r) +
+                               (r == LIBUSB_ERROR_BUSY ? " (in use by another program)" : ""));
     }
     if (f.alt_setting) libusb_set_interface_alt_setting(h, f.itf.interface_number, f.alt_setting);
     // Start from a known data toggle, as libsigrok's scpi_usbtmc_libusb does.

@@ -13,7 +13,9 @@ std::string hex2(unsigned v) {
   std::snprintf(b, sizeof b, "0x%02x", v & 0xFFu);
   return b;
 }
-std::uint8_t inv(std::uint8_t tag) { return static_cast<std::uint8_t>(~tag); }
+std::uint8_t inv(std::uint8_t tag) {
+  return static_cast<std::uint8_t>(~tag);
+}
 
 std::vector<std::uint8_t> header(MsgId id, std::uint8_t tag) {
   // USBTMC Table 1: MsgID, bTag, bTagInverse, reserved; bytes 4–11 are message specific.
@@ -43,31 +45,50 @@ std::uint32_t get_le32(const std::uint8_t* at) {
 
 const char* to_string(Request r) {
   switch (r) {
-    case Request::initiate_abort_bulk_out: return "INITIATE_ABORT_BULK_OUT";
-    case Request::check_abort_bulk_out_status: return "CHECK_ABORT_BULK_OUT_STATUS";
-    case Request::initiate_abort_bulk_in: return "INITIATE_ABORT_BULK_IN";
-    case Request::check_abort_bulk_in_status: return "CHECK_ABORT_BULK_IN_STATUS";
-    case Request::initiate_clear: return "INITIATE_CLEAR";
-    case Request::check_clear_status: return "CHECK_CLEAR_STATUS";
-    case Request::get_capabilities: return "GET_CAPABILITIES";
-    case Request::indicator_pulse: return "INDICATOR_PULSE";
-    case Request::read_status_byte: return "READ_STATUS_BYTE";
-    case Request::ren_control: return "REN_CONTROL";
-    case Request::go_to_local: return "GO_TO_LOCAL";
-    case Request::local_lockout: return "LOCAL_LOCKOUT";
+    case Request::initiate_abort_bulk_out:
+      return "INITIATE_ABORT_BULK_OUT";
+    case Request::check_abort_bulk_out_status:
+      return "CHECK_ABORT_BULK_OUT_STATUS";
+    case Request::initiate_abort_bulk_in:
+      return "INITIATE_ABORT_BULK_IN";
+    case Request::check_abort_bulk_in_status:
+      return "CHECK_ABORT_BULK_IN_STATUS";
+    case Request::initiate_clear:
+      return "INITIATE_CLEAR";
+    case Request::check_clear_status:
+      return "CHECK_CLEAR_STATUS";
+    case Request::get_capabilities:
+      return "GET_CAPABILITIES";
+    case Request::indicator_pulse:
+      return "INDICATOR_PULSE";
+    case Request::read_status_byte:
+      return "READ_STATUS_BYTE";
+    case Request::ren_control:
+      return "REN_CONTROL";
+    case Request::go_to_local:
+      return "GO_TO_LOCAL";
+    case Request::local_lockout:
+      return "LOCAL_LOCKOUT";
   }
   return "?";
 }
 
 std::string to_string(Status s) {
   switch (s) {
-    case Status::success: return "STATUS_SUCCESS";
-    case Status::pending: return "STATUS_PENDING";
-    case Status::interrupt_in_busy: return "STATUS_INTERRUPT_IN_BUSY";
-    case Status::failed: return "STATUS_FAILED";
-    case Status::transfer_not_in_progress: return "STATUS_TRANSFER_NOT_IN_PROGRESS";
-    case Status::split_not_in_progress: return "STATUS_SPLIT_NOT_IN_PROGRESS";
-    case Status::split_in_progress: return "STATUS_SPLIT_IN_PROGRESS";
+    case Status::success:
+      return "STATUS_SUCCESS";
+    case Status::pending:
+      return "STATUS_PENDING";
+    case Status::interrupt_in_busy:
+      return "STATUS_INTERRUPT_IN_BUSY";
+    case Status::failed:
+      return "STATUS_FAILED";
+    case Status::transfer_not_in_progress:
+      return "STATUS_TRANSFER_NOT_IN_PROGRESS";
+    case Status::split_not_in_progress:
+      return "STATUS_SPLIT_NOT_IN_PROGRESS";
+    case Status::split_in_progress:
+      return "STATUS_SPLIT_IN_PROGRESS";
   }
   return "status " + hex2(static_cast<unsigned>(s));
 }
@@ -84,7 +105,9 @@ std::uint8_t StatusTagCounter::next() {
   return last_;
 }
 
-std::size_t padded_transfer_length(std::size_t payload) { return kHeaderSize + (payload + 3) / 4 * 4; }
+std::size_t padded_transfer_length(std::size_t payload) {
+  return kHeaderSize + (payload + 3) / 4 * 4;
+}
 
 std::vector<std::uint8_t> dev_dep_msg_out(std::uint8_t tag, std::span<const std::uint8_t> payload, bool eom) {
   // USBTMC Table 3: TransferSize > 0 (LSB first), bmTransferAttributes D0 = EOM, 3 reserved bytes.
@@ -111,7 +134,9 @@ std::vector<std::uint8_t> request_dev_dep_msg_in(std::uint8_t tag, std::uint32_t
   return t;
 }
 
-std::vector<std::uint8_t> trigger_message(std::uint8_t tag) { return header(MsgId::trigger, tag); }
+std::vector<std::uint8_t> trigger_message(std::uint8_t tag) {
+  return header(MsgId::trigger, tag);
+}
 
 std::vector<std::vector<std::uint8_t>> split_message(TagCounter& tags, std::span<const std::uint8_t> message,
                                                      std::size_t max_payload) {
@@ -160,7 +185,9 @@ void InTransfer::feed(std::span<const std::uint8_t> bytes) {
   }
 }
 
-bool InTransfer::complete() const { return have_header_ && raw_.size() >= kHeaderSize + header_.transfer_size; }
+bool InTransfer::complete() const {
+  return have_header_ && raw_.size() >= kHeaderSize + header_.transfer_size;
+}
 
 std::span<const std::uint8_t> InTransfer::payload() const {
   if (!complete()) return {};
@@ -185,7 +212,9 @@ ControlSetup initiate_abort_bulk_in(std::uint8_t tag, std::uint8_t ep) {
 ControlSetup check_abort_bulk_in_status(std::uint8_t ep) {
   return setup(kRequestTypeEndpoint, Request::check_abort_bulk_in_status, 0, ep, 8);
 }
-ControlSetup initiate_clear(std::uint8_t itf) { return setup(kRequestTypeInterface, Request::initiate_clear, 0, itf, 1); }
+ControlSetup initiate_clear(std::uint8_t itf) {
+  return setup(kRequestTypeInterface, Request::initiate_clear, 0, itf, 1);
+}
 ControlSetup check_clear_status(std::uint8_t itf) {
   return setup(kRequestTypeInterface, Request::check_clear_status, 0, itf, 2);
 }

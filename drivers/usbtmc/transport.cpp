@@ -92,7 +92,8 @@ std::string UsbDeviceInfo::str() const {
     if (!part->empty()) s += " " + *part;
   if (!serial.empty()) s += " serial " + serial;
   if (!strings_error.empty()) s += " (strings unreadable: " + strings_error + ")";
-  if (usbtmc) s += std::string(" [USBTMC") + (usb488 ? "/USB488" : "") + " interface " + std::to_string(interface_number) + "]";
+  if (usbtmc)
+    s += std::string(" [USBTMC") + (usb488 ? "/USB488" : "") + " interface " + std::to_string(interface_number) + "]";
   s += " (bus " + std::to_string(bus) + " address " + std::to_string(address) + ")";
   return s;
 }

@@ -112,9 +112,8 @@ TEST_CASE("usbtmc-awg: the shipped awg-generic profile, golden text", "[scpi_mod
   CHECK(r.fake->messages() == open);
   const std::vector<std::uint8_t> schedule{0, 1, 1, 0};
   r.awg->schedule(0, schedule);
-  CHECK(tail(r.fake->messages(), open.size()) ==
-        checked({"SOUR1:SEQ:DEF 4", "SOUR1:SEQ:DATA 1,2,2,1", "TRIG:SOUR EXT", "TRIG:SLOP POS", "SOUR1:SEQ:ADV TRIG",
-                 "OUTP1 ON", "INIT"}));
+  CHECK(tail(r.fake->messages(), open.size()) == checked({"SOUR1:SEQ:DEF 4", "SOUR1:SEQ:DATA 1,2,2,1", "TRIG:SOUR EXT",
+                                                          "TRIG:SLOP POS", "SOUR1:SEQ:ADV TRIG", "OUTP1 ON", "INIT"}));
 }
 
 TEST_CASE("usbtmc-awg: the Keysight 33500B example profile", "[scpi_modulator]") {
@@ -262,7 +261,8 @@ readback: {mode: echo}
     };
     CHECK(has("bad.yaml:" + std::to_string(line_of(text, "settling_time_ns")) + ":19: settling_time_ns: must be ≥ 0"));
     CHECK(has("bad.yaml:" + std::to_string(line_of(text, "colour")) + ":1: colour: unknown key"));
-    CHECK(has("bad.yaml:" + std::to_string(line_of(text, "[7]")) + ":6: levels[1][0]: 7 V outside channel 1's range "
+    CHECK(has("bad.yaml:" + std::to_string(line_of(text, "[7]")) +
+              ":6: levels[1][0]: 7 V outside channel 1's range "
               "[-inf, 5] V"));
     CHECK(has("commands.sequence[0]: placeholder {setting} is not available in 'sequence'"));
     CHECK(has("commands.sequence: no command uses {settings}"));

@@ -19,7 +19,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Bytes bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes bytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 Bytes cat(Bytes a, const Bytes& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -47,7 +49,9 @@ std::vector<int> requests_after(const FakeInstrument& f, std::size_t skip) {
   return out;
 }
 
-bool same(const ControlSetup& a, const ControlSetup& b) { return a == b; }
+bool same(const ControlSetup& a, const ControlSetup& b) {
+  return a == b;
+}
 
 const std::string kIdn = "DIRA,FAKE-USBTMC,FAKE0001,1.0\n";  // 30 bytes
 
@@ -55,8 +59,8 @@ const std::string kIdn = "DIRA,FAKE-USBTMC,FAKE0001,1.0\n";  // 30 bytes
 
 TEST_CASE("DEV_DEP_MSG_OUT: 12-byte header, payload, alignment to 4 (USBTMC Table 3, §3.2.1.1)", "[usbtmc]") {
   // MsgID 1, bTag 1, bTagInverse 0xFE, reserved, TransferSize 5 LSB first, EOM, 3 reserved, data, 3 pad.
-  CHECK(dev_dep_msg_out(1, bytes("*IDN?"), true) ==
-        Bytes{0x01, 0x01, 0xFE, 0x00, 0x05, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, '*', 'I', 'D', 'N', '?', 0, 0, 0});
+  CHECK(dev_dep_msg_out(1, bytes("*IDN?"), true) == Bytes{0x01, 0x01, 0xFE, 0x00, 0x05, 0x00, 0x00, 0x00, 0x01, 0x00,
+                                                          0x00, 0x00, '*',  'I',  'D',  'N',  '?',  0,    0,    0});
   // The spec's own bTag example: 0x5B has bTagInverse 0xA4. No EOM, already aligned.
   CHECK(dev_dep_msg_out(0x5B, bytes("ABCD"), false) ==
         Bytes{0x01, 0x5B, 0xA4, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 'A', 'B', 'C', 'D'});
@@ -64,7 +68,7 @@ TEST_CASE("DEV_DEP_MSG_OUT: 12-byte header, payload, alignment to 4 (USBTMC Tabl
   const auto big = dev_dep_msg_out(9, Bytes(258, 'x'), true);
   CHECK(big.size() == 12u + 260u);
   CHECK(Bytes(big.begin() + 4, big.begin() + 8) == Bytes{0x02, 0x01, 0x00, 0x00});
-  CHECK_THROWS_AS(dev_dep_msg_out(1, Bytes{}, true), std::invalid_argument);  // TransferSize must be > 0
+  CHECK_THROWS_AS(dev_dep_msg_out(1, Bytes{}, true), std::invalid_argument);     // TransferSize must be > 0
   CHECK_THROWS_AS(dev_dep_msg_out(0, bytes("x"), true), std::invalid_argument);  // bTag 0 is not allowed
 }
 
@@ -154,12 +158,12 @@ TEST_CASE("GET_CAPABILITIES: every capability bit in its place (USBTMC Table 37,
   all[0] = 0x01;  // STATUS_SUCCESS
   all[2] = 0x00;  // bcdUSBTMC 1.00, LSB first
   all[3] = 0x01;
-  all[4] = 0x07;  // indicator pulse D2, talk-only D1, listen-only D0
-  all[5] = 0x01;  // TermChar D0
-  all[12] = 0x00; // bcdUSB488 1.00
+  all[4] = 0x07;   // indicator pulse D2, talk-only D1, listen-only D0
+  all[5] = 0x01;   // TermChar D0
+  all[12] = 0x00;  // bcdUSB488 1.00
   all[13] = 0x01;
-  all[14] = 0x07; // 488.2 D2, REN_CONTROL D1, TRIGGER D0
-  all[15] = 0x0F; // SCPI D3, SR1 D2, RL1 D1, DT1 D0
+  all[14] = 0x07;  // 488.2 D2, REN_CONTROL D1, TRIGGER D0
+  all[15] = 0x0F;  // SCPI D3, SR1 D2, RL1 D1, DT1 D0
   const auto c = parse_capabilities(all);
   CHECK(c.status == Status::success);
   CHECK(c.bcd_usbtmc == 0x0100);
@@ -173,11 +177,16 @@ TEST_CASE("GET_CAPABILITIES: every capability bit in its place (USBTMC Table 37,
     std::uint8_t mask;
     bool Capabilities::*flag;
   };
-  const Bit bits[] = {{4, 0x04, &Capabilities::indicator_pulse}, {4, 0x02, &Capabilities::talk_only},
-                      {4, 0x01, &Capabilities::listen_only},     {5, 0x01, &Capabilities::term_char},
-                      {14, 0x04, &Capabilities::usb488_2},       {14, 0x02, &Capabilities::ren_control},
-                      {14, 0x01, &Capabilities::trigger},        {15, 0x08, &Capabilities::scpi},
-                      {15, 0x04, &Capabilities::sr1},            {15, 0x02, &Capabilities::rl1},
+  const Bit bits[] = {{4, 0x04, &Capabilities::indicator_pulse},
+                      {4, 0x02, &Capabilities::talk_only},
+                      {4, 0x01, &Capabilities::listen_only},
+                      {5, 0x01, &Capabilities::term_char},
+                      {14, 0x04, &Capabilities::usb488_2},
+                      {14, 0x02, &Capabilities::ren_control},
+                      {14, 0x01, &Capabilities::trigger},
+                      {15, 0x08, &Capabilities::scpi},
+                      {15, 0x04, &Capabilities::sr1},
+                      {15, 0x02, &Capabilities::rl1},
                       {15, 0x01, &Capabilities::dt1}};
   for (const auto& b : bits) {
     Bytes one(0x18, 0);
@@ -197,8 +206,8 @@ TEST_CASE("*IDN? through the fake instrument: the bytes on the wire", "[usbtmc]"
   REQUIRE(f.control_log().size() == 1);
   CHECK(same(f.control_log()[0], ControlSetup{0xA1, 7, 0, 0, 0x18}));  // GET_CAPABILITIES at connect
   REQUIRE(f.bulk_out_log().size() == 2);
-  CHECK(f.bulk_out_log()[0] == Bytes{0x01, 0x01, 0xFE, 0x00, 0x06, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, '*', 'I',
-                                     'D', 'N', '?', '\n', 0x00, 0x00});
+  CHECK(f.bulk_out_log()[0] == Bytes{0x01, 0x01, 0xFE, 0x00, 0x06, 0x00, 0x00, 0x00, 0x01, 0x00,
+                                     0x00, 0x00, '*',  'I',  'D',  'N',  '?',  '\n', 0x00, 0x00});
   CHECK(f.bulk_out_log()[1] == Bytes{0x02, 0x02, 0xFD, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00});
   REQUIRE(f.bulk_in_log().size() == 1);
   // DEV_DEP_MSG_IN answering bTag 2: TransferSize 30, EOM, 30 bytes, 2 alignment bytes.
@@ -238,8 +247,8 @@ TEST_CASE("a response split over several transfers is reassembled until EOM", "[
   const auto& in = r.fake->bulk_in_log();
   REQUIRE(in.size() == 4);
   for (std::size_t i = 0; i < 4; ++i) {
-    CHECK(in[i][4] == 7);                      // TransferSize
-    CHECK(in[i][8] == (i == 3 ? 0x01 : 0x00)); // EOM on the last only
+    CHECK(in[i][4] == 7);                       // TransferSize
+    CHECK(in[i][8] == (i == 3 ? 0x01 : 0x00));  // EOM on the last only
   }
   CHECK(r.fake->violations().empty());
 }
@@ -282,7 +291,8 @@ TEST_CASE("TermChar is requested only when GET_CAPABILITIES allows it", "[usbtmc
 TEST_CASE("a silent instrument: timeout, INITIATE_ABORT_BULK_IN sequence, next query works", "[usbtmc]") {
   auto r = make_rig();
   r.fake->faults().silent = 1;
-  CHECK_THROWS_WITH(r.conn->query("*IDN?\n"), Catch::Contains("timed out") && Catch::Contains("Bulk-IN transfer aborted"));
+  CHECK_THROWS_WITH(r.conn->query("*IDN?\n"),
+                    Catch::Contains("timed out") && Catch::Contains("Bulk-IN transfer aborted"));
   const auto& c = r.fake->control_log();
   REQUIRE(c.size() == 3);
   CHECK(same(c[1], ControlSetup{0xA2, 3, 2, 0x82, 2}));  // abort the transfer answering bTag 2, Bulk-IN endpoint
@@ -330,6 +340,16 @@ TEST_CASE("a stuck Bulk-OUT: abort, CLEAR_FEATURE(ENDPOINT_HALT), next write wor
   CHECK(same(c[2], ControlSetup{0xA2, 2, 0, 0x01, 8}));
   CHECK(r.fake->cleared_halts() == std::vector<std::uint8_t>{0x01});
   CHECK(r.conn->query("*IDN?\n") == kIdn);  // the fake refuses Bulk-OUT while halted
+  CHECK(r.fake->violations().empty());
+
+  // The REQUEST_DEV_DEP_MSG_IN itself stuck: the Bulk-OUT side is aborted, Bulk-IN is left alone.
+  r.conn->write("*IDN?\n");  // bTag 4
+  r.fake->faults().out_timeouts = 1;
+  CHECK_THROWS_WITH(r.conn->read(), Catch::Contains("REQUEST_DEV_DEP_MSG_IN (bTag 5) timed out"));
+  CHECK(requests_after(*r.fake, 3) == std::vector<int>{1, 2});
+  CHECK(r.fake->control_log()[3].value == 5);
+  CHECK(r.fake->cleared_halts() == std::vector<std::uint8_t>{0x01, 0x01});
+  CHECK(r.conn->read() == kIdn);  // the answer to *IDN? is still queued
   CHECK(r.fake->violations().empty());
 }
 

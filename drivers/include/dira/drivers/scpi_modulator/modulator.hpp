@@ -28,7 +28,7 @@ std::vector<hal::Capability> capabilities();
 class ScpiModulator : public hal::Modulator {
  public:
   struct Options {
-    std::string resource;           ///< as given (for get("resource"))
+    std::string resource;                  ///< as given (for get("resource"))
     std::chrono::milliseconds timeout{0};  ///< 0: the profile's timeout_ms
     bool reset_on_open = true;
   };

@@ -28,8 +28,8 @@ class ProfileError : public std::invalid_argument {
 };
 
 struct Channel {
-  int number = 1;     ///< the instrument's channel number ({ch} in templates)
-  std::string name;   ///< what it drives, e.g. "pockels-alice"
+  int number = 1;                              ///< the instrument's channel number ({ch} in templates)
+  std::string name;                            ///< what it drives, e.g. "pockels-alice"
   std::optional<double> min_volts, max_volts;  ///< safe range of the cell driver; levels are checked against it
 };
 
@@ -54,22 +54,22 @@ enum class ErrorCheck { each_command, each_group };
 struct Profile {
   std::string name;
   std::string description;
-  std::string file;         ///< where it was read from
-  bool example = false;     ///< commands written from a programming manual, not yet checked on the instrument
-  std::string resource;     ///< default USB resource (VID:PID[:SERIAL]); a device's `resource:` setting wins
-  int settings = 2;         ///< S: setting labels 0..S-1
+  std::string file;      ///< where it was read from
+  bool example = false;  ///< commands written from a programming manual, not yet checked on the instrument
+  std::string resource;  ///< default USB resource (VID:PID[:SERIAL]); a device's `resource:` setting wins
+  int settings = 2;      ///< S: setting labels 0..S-1
   std::vector<Channel> channels;
   std::vector<std::vector<double>> levels;  ///< levels[setting][channel index], volts
   double settling_time_ns = 0;
   int timeout_ms = 2000;
-  std::string terminator = "\n";  ///< appended to every message
-  int segment_offset = 0;   ///< {segment} = setting + segment_offset (1 for instruments that number from 1)
-  std::size_t min_length = 1;       ///< shortest sequence the instrument accepts
-  std::size_t max_length = 65536;   ///< longest sequence the instrument accepts
+  std::string terminator = "\n";   ///< appended to every message
+  int segment_offset = 0;          ///< {segment} = setting + segment_offset (1 for instruments that number from 1)
+  std::size_t min_length = 1;      ///< shortest sequence the instrument accepts
+  std::size_t max_length = 65536;  ///< longest sequence the instrument accepts
   Commands commands;
   ErrorCheck check_errors = ErrorCheck::each_command;
   Readback readback = Readback::marker;
-  std::string readback_query;       ///< step_count only
+  std::string readback_query;         ///< step_count only
   std::optional<int> marker_channel;  ///< marker only: tagger channel carrying the echo (informational)
 
   double low(std::size_t channel) const;   ///< lowest level on a channel

@@ -24,8 +24,8 @@ struct ConnectionOptions {
   std::size_t max_message = 64u << 20;      ///< longest response accepted (a device that never sends EOM)
   /// TermChar for REQUEST_DEV_DEP_MSG_IN; used only if GET_CAPABILITIES says the device supports it.
   std::optional<std::uint8_t> term_char;
-  bool query_capabilities = true;           ///< send GET_CAPABILITIES when connecting
-  int max_status_polls = 100;               ///< CHECK_*_STATUS attempts while the device says PENDING
+  bool query_capabilities = true;  ///< send GET_CAPABILITIES when connecting
+  int max_status_polls = 100;      ///< CHECK_*_STATUS attempts while the device says PENDING
   std::chrono::milliseconds poll_interval{5};
 };
 

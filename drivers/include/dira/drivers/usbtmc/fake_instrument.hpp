@@ -21,11 +21,11 @@ namespace dira::drivers::usbtmc {
 /// Misbehaviour to inject. Counters are consumed as they fire.
 struct FakeFaults {
   std::size_t max_transfer_payload = 0;  ///< >0: answer in DEV_DEP_MSG_IN transfers of at most this many bytes
-  std::size_t packet_size = 0;           ///< >0: deliver each transfer over Bulk-IN reads of this many bytes (short packets)
-  bool drop_eom = false;                 ///< never set EOM (the host then waits for more and times out)
-  int wrong_tag = 0;                     ///< the next N transfers carry bTag+1
-  int silent = 0;                        ///< the next N queries get no answer (the host times out)
-  int out_timeouts = 0;                  ///< the next N Bulk-OUT transfers time out
+  std::size_t packet_size = 0;  ///< >0: deliver each transfer over Bulk-IN reads of this many bytes (short packets)
+  bool drop_eom = false;        ///< never set EOM (the host then waits for more and times out)
+  int wrong_tag = 0;            ///< the next N transfers carry bTag+1
+  int silent = 0;               ///< the next N queries get no answer (the host times out)
+  int out_timeouts = 0;         ///< the next N Bulk-OUT transfers time out
 };
 
 struct FakeConfig {
@@ -34,9 +34,9 @@ struct FakeConfig {
   std::string serial = "FAKE0001";
   std::string idn = "DIRA,FAKE-USBTMC,FAKE0001,1.0";
   bool usb488 = true;
-  bool term_char = true;         ///< advertised in GET_CAPABILITIES
-  bool trigger = true;           ///< USB488 TRIGGER accepted
-  bool interrupt_in = false;     ///< status byte over Interrupt-IN instead of the control reply
+  bool term_char = true;      ///< advertised in GET_CAPABILITIES
+  bool trigger = true;        ///< USB488 TRIGGER accepted
+  bool interrupt_in = false;  ///< status byte over Interrupt-IN instead of the control reply
   std::uint16_t max_packet_size = 512;
 };
 
@@ -97,16 +97,16 @@ class FakeInstrument : public Transport {
   std::vector<std::pair<std::string, std::string>> fail_rules_;
   std::deque<std::string> errors_;
 
-  std::string incoming_;                 ///< message being received (no EOM yet)
+  std::string incoming_;  ///< message being received (no EOM yet)
   std::uint8_t last_out_tag_ = 0;
   bool out_in_progress_ = false;
-  std::uint32_t out_bytes_ = 0;          ///< NBYTES_RXD of the current message
-  std::deque<std::string> outputs_;      ///< queued response messages
-  std::size_t front_sent_ = 0;           ///< bytes of outputs_.front() already packed into transfers
+  std::uint32_t out_bytes_ = 0;      ///< NBYTES_RXD of the current message
+  std::deque<std::string> outputs_;  ///< queued response messages
+  std::size_t front_sent_ = 0;       ///< bytes of outputs_.front() already packed into transfers
   std::optional<PendingRequest> request_;
   std::uint8_t last_request_tag_ = 0;
   std::deque<std::vector<std::uint8_t>> pieces_;  ///< the transfer being delivered, one entry per Bulk-IN read
-  std::uint32_t in_bytes_ = 0;           ///< NBYTES_TXD of the current transfer
+  std::uint32_t in_bytes_ = 0;                    ///< NBYTES_TXD of the current transfer
   std::deque<std::vector<std::uint8_t>> interrupts_;
   bool out_halted_ = false;
   int triggers_ = 0;

@@ -23,7 +23,8 @@ class ProtocolError : public hal::HardwareFault {
   using hal::HardwareFault::HardwareFault;
 };
 
-/// Interface class/subclass that identify a USBTMC interface (USBTMC Table 43); bInterfaceProtocol 1 = USB488 (Table 44).
+/// Interface class/subclass that identify a USBTMC interface (USBTMC Table 43); bInterfaceProtocol 1 = USB488 (Table
+/// 44).
 inline constexpr std::uint8_t kInterfaceClass = 0xFE;
 inline constexpr std::uint8_t kInterfaceSubclass = 0x03;
 inline constexpr std::uint8_t kProtocolUsb488 = 0x01;
@@ -41,9 +42,9 @@ enum class MsgId : std::uint8_t {
 };
 
 /// bmTransferAttributes bits (USBTMC Tables 3, 4, 9).
-inline constexpr std::uint8_t kAttrEom = 0x01;             ///< D0 of DEV_DEP_MSG_OUT / DEV_DEP_MSG_IN
-inline constexpr std::uint8_t kAttrTermCharEnabled = 0x02; ///< D1 of REQUEST_DEV_DEP_MSG_IN
-inline constexpr std::uint8_t kAttrTermChar = 0x02;        ///< D1 of DEV_DEP_MSG_IN: last byte is TermChar
+inline constexpr std::uint8_t kAttrEom = 0x01;              ///< D0 of DEV_DEP_MSG_OUT / DEV_DEP_MSG_IN
+inline constexpr std::uint8_t kAttrTermCharEnabled = 0x02;  ///< D1 of REQUEST_DEV_DEP_MSG_IN
+inline constexpr std::uint8_t kAttrTermChar = 0x02;         ///< D1 of DEV_DEP_MSG_IN: last byte is TermChar
 
 /// Class request codes, bRequest (USBTMC §4.2.1 Table 15; USB488 §4.3).
 enum class Request : std::uint8_t {
@@ -206,7 +207,7 @@ CheckAbortOutReply parse_check_abort_out(std::span<const std::uint8_t> bytes);
 /// Reply to CHECK_ABORT_BULK_IN_STATUS (USBTMC §4.2.1.5): status, bmAbortBulkIn, 2 reserved, NBYTES_TXD.
 struct CheckAbortInReply {
   Status status = Status::failed;
-  bool fifo_has_data = false;  ///< bmAbortBulkIn D0: host must read the Bulk-IN endpoint before asking again
+  bool fifo_has_data = false;    ///< bmAbortBulkIn D0: host must read the Bulk-IN endpoint before asking again
   std::uint32_t bytes_sent = 0;  ///< NBYTES_TXD
 };
 CheckAbortInReply parse_check_abort_in(std::span<const std::uint8_t> bytes);

@@ -25,12 +25,12 @@ class TimeoutError : public hal::HardwareFault {
 /// Where the USBTMC interface lives on the device.
 struct InterfaceInfo {
   std::uint8_t interface_number = 0;
-  std::uint8_t bulk_out_endpoint = 0x01;             ///< address, direction bit clear
-  std::uint8_t bulk_in_endpoint = 0x81;              ///< address, direction bit set
-  std::optional<std::uint8_t> interrupt_in_endpoint; ///< USB488 Interrupt-IN, if any
-  std::uint16_t max_packet_size = 64;                ///< wMaxPacketSize of the Bulk-IN endpoint
-  bool usb488 = false;                               ///< bInterfaceProtocol == 1
-  std::string description;                           ///< e.g. "0957:2807 Keysight 33522B serial MY123"
+  std::uint8_t bulk_out_endpoint = 0x01;              ///< address, direction bit clear
+  std::uint8_t bulk_in_endpoint = 0x81;               ///< address, direction bit set
+  std::optional<std::uint8_t> interrupt_in_endpoint;  ///< USB488 Interrupt-IN, if any
+  std::uint16_t max_packet_size = 64;                 ///< wMaxPacketSize of the Bulk-IN endpoint
+  bool usb488 = false;                                ///< bInterfaceProtocol == 1
+  std::string description;                            ///< e.g. "0957:2807 Keysight 33522B serial MY123"
 };
 
 class Transport {
@@ -71,8 +71,8 @@ struct UsbDeviceInfo {
   std::string manufacturer;  ///< empty if unreadable
   std::string product;
   std::string serial;
-  std::string strings_error; ///< why the strings could not be read (e.g. "LIBUSB_ERROR_ACCESS"), or empty
-  bool usbtmc = false;       ///< has an interface of class 0xFE subclass 0x03
+  std::string strings_error;  ///< why the strings could not be read (e.g. "LIBUSB_ERROR_ACCESS"), or empty
+  bool usbtmc = false;        ///< has an interface of class 0xFE subclass 0x03
   bool usb488 = false;
   std::uint8_t interface_number = 0;
   /// "0957:2807 Keysight Technologies 33522B serial MY123 (USBTMC/USB488, bus 1 address 4)".
