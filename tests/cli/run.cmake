@@ -42,3 +42,37 @@ add_test(NAME cli.run.bad_simulator_settings COMMAND ${DIRA_SH} -c [=[
 grep -q ":7:3: simulator.visibilty: unknown simulator setting" "$3.err" && grep -q ":8:15: simulator.efficiency" "$3.err" || { cat "$3.err"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-bad-sim.yaml ${dira_run_out}/badsim)
 list(APPEND dira_cli_tests cli.run.hardware_fault cli.run.eq87_is_a_config_error cli.run.bad_simulator_settings)
+# SIGINT: acquisition stops, data are flushed, the report says "interrupted", exit 130.
+add_test(NAME cli.run.interrupted COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"
+sed -e 's/^  trials: 200000 /  trials: 100000000 /' "$3" > "$out/big.yaml"
+"$1" run "$out/big.yaml" --out "$out" --json > "$out/r.json" 2>/dev/null &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid; rc=$?
+[ "$rc" -eq 130 ] || { echo "exit $rc, expected 130"; exit 1; }
+grep -q '"status": "interrupted"' "$out/r.json" || exit 1
+d=$(ls -d "$out"/*/ | head -1)
+"$1" analyze "$d" --json | grep -q '"trials_recorded"' || exit 1
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/interrupted ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
+list(APPEND dira_cli_tests cli.run.interrupted)
+# kill -9: run.h5 keeps every flushed trial; dira analyze decides over them (SWMR read).
+add_test(NAME cli.run.killed COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"
+sed -e 's/^  trials: 200000 /  trials: 100000000 /' "$3" > "$out/big.yaml"
+"$1" run "$out/big.yaml" --out "$out" > /dev/null 2>&1 &
+pid=$!
+sleep 2.5
+kill -9 $pid; wait $pid
+d=$(ls -d "$out"/*/ | head -1)
+[ ! -e "$d/report.json" ] || { echo "report.json exists: the run was not killed mid-way"; exit 1; }
+"$1" analyze "$d" --json > "$out/a.json"; rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || { echo "analyze exit $rc"; cat "$out/a.json"; exit 1; }
+grep -q 'did not finish' "$out/a.json" || exit 1
+n=$(sed -n 's/.*"trials_recorded": \([0-9]*\).*/\1/p' "$out/a.json" | head -1)
+[ "$n" -gt 0 ] || { echo "no trials recovered"; exit 1; }
+if command -v h5clear > /dev/null; then h5clear -s "$d/run.h5" && h5dump -H "$d/run.h5" > /dev/null || exit 1; fi
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/killed ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
+list(APPEND dira_cli_tests cli.run.killed)
+set_tests_properties(cli.run.interrupted cli.run.killed PROPERTIES RUN_SERIAL TRUE)
