@@ -24,7 +24,7 @@ inline void store_le64(unsigned char* p, std::uint64_t v) {
 /// n little-endian words from bytes (a plain copy on little-endian hosts).
 inline void load_le32_array(std::uint32_t* dst, const unsigned char* src, std::size_t n) {
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(dst, src, 4 * n);
+    if (n != 0) std::memcpy(dst, src, 4 * n);  // dst may be null when n is 0
   } else {
     for (std::size_t i = 0; i < n; ++i) dst[i] = load_le32(src + 4 * i);
   }
