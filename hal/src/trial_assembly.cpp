@@ -98,27 +98,22 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
   return trials_[at];
 }
 
-void TrialAssembler::push(int station, const TagBlock& tags) {
-  if (station < 0 || static_cast<std::size_t>(station) >= stations_.size())
-    throw std::invalid_argument("trial assembly: no station " + std::to_string(station));
+[[gnu::always_inline]] inline void TrialAssembler::advance(int station, std::int64_t now) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  if (config_.reorder_window_ps == 0) {
-    for (const Tag& t : tags) process(station, t);
-  } else {
-    // Keep tags younger than the reorder window pending; process the rest in time order.
-    st.pending.insert(st.pending.end(), tags.begin(), tags.end());
-    std::stable_sort(st.pending.begin(), st.pending.end(), [](const Tag& a, const Tag& b) { return a.time_ps < b.time_ps; });
-    std::int64_t newest = INT64_MIN;
-    for (const Tag& t : tags) newest = std::max(newest, t.time_ps);
-    const std::int64_t horizon = newest - config_.reorder_window_ps;
-    std::size_t k = 0;
-    for (; k < st.pending.size() && st.pending[k].time_ps <= horizon; ++k) process(station, st.pending[k]);
-    st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(k));
+  // A trial is final for this station once its latest window has closed.
+  if (st.recent_head == st.recent_syncs.size() || st.recent_syncs[st.recent_head] + window_end_ > now) return;
+  while (st.recent_head < st.recent_syncs.size() && st.recent_syncs[st.recent_head] + window_end_ <= now) {
+    st.complete_below = st.recent_base + 1;
+    ++st.recent_head;
+    ++st.recent_base;
   }
-  emit_ready();
+  if (st.recent_head > 1024 && st.recent_head * 2 > st.recent_syncs.size()) {
+    st.recent_syncs.erase(st.recent_syncs.begin(), st.recent_syncs.begin() + static_cast<std::ptrdiff_t>(st.recent_head));
+    st.recent_head = 0;
+  }
 }
 
-void TrialAssembler::process(int station, const Tag& t) {
+[[gnu::always_inline]] inline void TrialAssembler::process(int station, const Tag& t) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
   if (t.type != TagType::time_tag) {
     // Tags were lost (overflow, error, missed events): the affected trials cannot be
@@ -201,18 +196,24 @@ void TrialAssembler::process(int station, const Tag& t) {
   advance(station, t.time_ps);
 }
 
-[[gnu::always_inline]] inline void TrialAssembler::advance(int station, std::int64_t now) {
+void TrialAssembler::push(int station, const TagBlock& tags) {
+  if (station < 0 || static_cast<std::size_t>(station) >= stations_.size())
+    throw std::invalid_argument("trial assembly: no station " + std::to_string(station));
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  // A trial is final for this station once its latest window has closed.
-  while (st.recent_head < st.recent_syncs.size() && st.recent_syncs[st.recent_head] + window_end_ <= now) {
-    st.complete_below = st.recent_base + 1;
-    ++st.recent_head;
-    ++st.recent_base;
+  if (config_.reorder_window_ps == 0) {
+    for (const Tag& t : tags) process(station, t);
+  } else {
+    // Keep tags younger than the reorder window pending; process the rest in time order.
+    st.pending.insert(st.pending.end(), tags.begin(), tags.end());
+    std::stable_sort(st.pending.begin(), st.pending.end(), [](const Tag& a, const Tag& b) { return a.time_ps < b.time_ps; });
+    std::int64_t newest = INT64_MIN;
+    for (const Tag& t : tags) newest = std::max(newest, t.time_ps);
+    const std::int64_t horizon = newest - config_.reorder_window_ps;
+    std::size_t k = 0;
+    for (; k < st.pending.size() && st.pending[k].time_ps <= horizon; ++k) process(station, st.pending[k]);
+    st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(k));
   }
-  if (st.recent_head > 1024 && st.recent_head * 2 > st.recent_syncs.size()) {
-    st.recent_syncs.erase(st.recent_syncs.begin(), st.recent_syncs.begin() + static_cast<std::ptrdiff_t>(st.recent_head));
-    st.recent_head = 0;
-  }
+  emit_ready();
 }
 
 void TrialAssembler::end(int station) {
