@@ -207,17 +207,7 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   const double log2_target = std::log2(c.security_target);
   // dira's explicit extractors (docs/extractors.md) need k_x + k_t above the input length;
   // the accounting's k_x is tiny next to 4n, so they certify nothing here.
-  const auto explicit_plan = P::plan_protocol_b_output(
-      k, log2_target,
-      [&](double kx, double budget) {
-        // Circulant two-source extractor (docs/extractors.md; holds in the Markov model of side
-        // information): m = k1 + k2 − N + 2·log₂ε_SD with inputs of length N ≈ N_x (the weak-source
-        // input drawn to the same length) and full L1 error ξ = 2ε_SD ≤ 2^budget.
-        const double nlen = k.n_x;
-        const double k2 = nlen * -std::log2(0.5 + in.epsilon);
-        return kx + k2 - nlen + 2 * (budget - 1);
-      },
-      "explicit circulant two-source extractor (Foreman et al. 2025; docs/extractors.md)");
+  const auto explicit_plan = P::plan_protocol_b_output_circulant(k, log2_target, in.epsilon);
   const auto nonexplicit = P::plan_protocol_b_output_nonexplicit(k, log2_target);
   r["security"] = {
       {"bound", "d_c·p(ACC): distance of the output from uniform given the adversary, times the acceptance probability "

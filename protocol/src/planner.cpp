@@ -124,10 +124,7 @@ PlanB plan_protocol_b(const Inequality& ineq, double eps, double target, const H
         const auto c = protocol_b_constants(in);
         if (!c.valid()) return 0.0;
         if (explicit_bits) {
-          const double nlen = c.n_x;  // circulant extractor, Markov model (docs/extractors.md)
-          const auto e = plan_protocol_b_output(c, log2_target, [&](double kx, double budget) {
-            return kx + nlen * -std::log2(0.5 + eps) - nlen + 2 * (budget - 1);
-          }, "explicit circulant two-source extractor");
+          const auto e = plan_protocol_b_output_circulant(c, log2_target, eps);
           *explicit_bits = e.bits;
           if (why) *why = e.reason;
         }

@@ -123,6 +123,14 @@ ProtocolBOutputPlan plan_protocol_b_output(const ProtocolBConstants& c, double l
   return best;
 }
 
+ProtocolBOutputPlan plan_protocol_b_output_circulant(const ProtocolBConstants& c, double log2_target, double epsilon) {
+  const double n = c.n_x;
+  const double k_t = n * -std::log2(0.5 + epsilon);
+  return plan_protocol_b_output(
+      c, log2_target, [&](double kx, double budget) { return kx + k_t - n + 2 * (budget - 1); },
+      "explicit circulant two-source extractor (Foreman et al. 2025; docs/extractors.md)");
+}
+
 ProtocolBOutputPlan plan_protocol_b_output_nonexplicit(const ProtocolBConstants& c, double log2_target) {
   return plan_protocol_b_output(
       c, log2_target,

@@ -79,6 +79,11 @@ ProtocolBOutputPlan plan_protocol_b_output(const ProtocolBConstants& c, double l
                                            const std::function<double(double, double)>& extractor_bits,
                                            const std::string& extractor_name);
 
+/// The same with dira's explicit circulant two-source extractor (docs/extractors.md; its bound
+/// holds in the Markov model of side information): m = k_x + k_t − N + 2·log₂ε_SD for inputs of
+/// length N = N_x (the weak-source input drawn to the same length), full L1 error ξ = 2ε_SD.
+ProtocolBOutputPlan plan_protocol_b_output_circulant(const ProtocolBConstants& c, double log2_target, double epsilon);
+
 /// The same with the seed's random-function extractor (not implementable: informative only).
 ProtocolBOutputPlan plan_protocol_b_output_nonexplicit(const ProtocolBConstants& c, double log2_target);
 
