@@ -6,6 +6,7 @@
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
 #include "dira/protocol/settings_rule.hpp"
+#include "dira/protocol/trial_index.hpp"
 #include "dira/sim/physical.hpp"
 #include "dira/sim/sv_sources.hpp"
 
@@ -19,6 +20,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <thread>
 
 #ifndef DIRA_VERSION
 #define DIRA_VERSION "0.1.0"
@@ -140,6 +142,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   if (!std::filesystem::create_directory(dir, ec) || ec)
     throw RunFileError("cannot create run directory " + dir.string() + " (not writable?)");
   res.directory = dir;
+  if (o.on_directory) o.on_directory(dir);
   std::ofstream log(dir / "dira.log");
   if (!log) throw RunFileError("cannot write " + (dir / "dira.log").string());
   auto say = [&](const std::string& s) {
@@ -197,14 +200,94 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   if (c.protocol == 'B') pb = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
   else pa = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
 
+  // --- live snapshot state for progress displays (GUI plots, terminal line)
+  const P::TrialIndexer indexer(sc);
+  std::vector<std::string> channel_names;
+  std::vector<int> channel_of_slot;  // hardware channel per (party, outcome) slot
+  const auto& layout = tagger.layout();
+  for (std::size_t p = 0; p < layout.parties.size(); ++p)
+    for (std::size_t k = 0; k < layout.parties[p].detector_channels.size(); ++k) {
+      channel_names.push_back(std::string(1, static_cast<char>('A' + p)) + ":" + std::to_string(k) + " (ch " +
+                              std::to_string(layout.parties[p].detector_channels[k]) + ")");
+      channel_of_slot.push_back(layout.parties[p].detector_channels[k]);
+    }
+  channel_names.push_back("no click (party-trials)");
+  std::vector<std::uint64_t> tags_by_channel(4096, 0);
+  std::size_t joint_settings = 1;
+  for (int p = 0; p < sc.parties(); ++p) joint_settings *= static_cast<std::size_t>(sc.settings(p));
+  std::vector<std::uint64_t> setting_counts(joint_settings, 0);
+  std::vector<std::string> setting_labels(joint_settings);
+  for (std::size_t j = 0; j < joint_settings; ++j) {
+    std::size_t r = j;
+    std::string label;
+    for (int p = sc.parties() - 1; p >= 0; --p) {  // TrialIndexer: party 0 is the most significant digit
+      label.insert(0, (p > 0 ? "," : "") + std::to_string(r % static_cast<std::size_t>(sc.settings(p))));
+      r /= static_cast<std::size_t>(sc.settings(p));
+    }
+    setting_labels[j] = label;
+  }
+  double nu_lo = 1, nu_hi = 1;
+  {
+    const double eps = c.protocol == 'A' ? c.a.epsilon : c.b.epsilon;
+    for (int p = 0; p < sc.parties(); ++p) {
+      if (c.protocol == 'A') {  // one SV bit per party (seed 000 Fig. 2 step 1)
+        nu_lo *= 0.5 - eps;
+        nu_hi *= 0.5 + eps;
+      } else {
+        const auto nb = P::rejection_sampling_bounds(eps, sc.settings(p));
+        nu_lo *= nb.nu_min_all;
+        nu_hi *= nb.nu_max_all;
+      }
+    }
+  }
+  const double progress_interval = o.progress_interval_s > 0 ? o.progress_interval_s : 1.0;
+  auto last_progress = std::chrono::steady_clock::now();
+
   std::string status = "complete";
   std::string fault;
   std::uint64_t trials = 0;
   std::size_t ledger_written = 0;
   auto last_flush = std::chrono::steady_clock::now();
   std::vector<P::Trial> batch;
+  auto report_progress = [&](const std::string& stage) {
+    if (!o.progress) return;
+    const auto now = std::chrono::steady_clock::now();
+    last_progress = now;
+    const P::LiveStatistics s = pb ? pb->live() : pa->live();
+    const double el = std::chrono::duration<double>(now - t_start).count();
+    Progress p;
+    p.trials = trials;
+    p.planned = planned;
+    p.elapsed_s = el;
+    p.rate = el > 0 ? static_cast<double>(trials) / el : 0;
+    p.bell = s.bell_mean;
+    p.bell_half_width = s.bell_half_width;
+    p.bell_threshold = s.bell_threshold;
+    p.ustar = s.ustar_mean;
+    p.ustar_half_width = s.ustar_half_width;
+    p.ustar_threshold = s.ustar_threshold;
+    p.has_ustar = s.has_ustar;
+    p.protocol_a = pa != nullptr;
+    p.projected = P::to_string(s.projected);
+    p.stage = stage;
+    p.trials_in_test = s.trials_in_test;
+    if (p.rate > 0 && planned > trials) p.eta_s = static_cast<double>(planned - trials) / p.rate;
+    if (duration > 0) p.eta_s = p.eta_s < 0 ? duration - el : std::min(p.eta_s, duration - el);
+    if (planned <= trials) p.eta_s = 0;
+    p.channel_names = channel_names;
+    p.channel_counts.reserve(channel_names.size());
+    for (int ch : channel_of_slot) p.channel_counts.push_back(ch >= 0 && ch < 4096 ? tags_by_channel[static_cast<std::size_t>(ch)] : 0);
+    p.channel_counts.push_back(assembler.counters().no_click);
+    p.setting_labels = setting_labels;
+    p.setting_counts = setting_counts;
+    p.setting_probability_min = nu_lo;
+    p.setting_probability_max = nu_hi;
+    p.setting_probability_ideal = 1.0 / static_cast<double>(joint_settings);
+    o.progress(p);
+  };
   auto publish = [&](bool final_flush) {
     const auto now = std::chrono::steady_clock::now();
+    if (!final_flush && now - last_progress >= std::chrono::duration<double>(progress_interval)) report_progress("acquiring");
     if (!final_flush && now - last_flush < std::chrono::seconds(1)) return;
     last_flush = now;
     const auto& entries = ledger.entries();
@@ -217,22 +300,6 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     const double el = std::chrono::duration<double>(now - t_start).count();
     recorder.append_statistics({el, trials, s.bell_mean, s.bell_half_width, s.ustar_mean, s.ustar_half_width});
     recorder.flush();
-    if (o.progress) {
-      Progress p;
-      p.trials = trials;
-      p.planned = planned;
-      p.elapsed_s = el;
-      p.rate = el > 0 ? static_cast<double>(trials) / el : 0;
-      p.bell = s.bell_mean;
-      p.bell_half_width = s.bell_half_width;
-      p.bell_threshold = s.bell_threshold;
-      p.ustar = s.ustar_mean;
-      p.ustar_half_width = s.ustar_half_width;
-      p.ustar_threshold = s.ustar_threshold;
-      p.has_ustar = s.has_ustar;
-      p.projected = P::to_string(s.projected);
-      o.progress(p);
-    }
   };
 
   const int station = phys.station;
@@ -251,6 +318,15 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
         stopping = true;
         tagger.stop();
       }
+      if (!stopping && o.pause && o.pause->load()) {
+        // Paused: nothing is taken from the tagger (the simulator generates on demand, so it
+        // waits); the file stays flushed and the display keeps updating.
+        if (std::chrono::steady_clock::now() - last_progress >= std::chrono::duration<double>(progress_interval))
+          report_progress("paused");
+        publish(false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
       const hal::TaggerEvent ev = tagger.next(std::chrono::milliseconds(100));
       bool ended = false;
       std::visit(
@@ -259,6 +335,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
             if constexpr (std::is_same_v<E, hal::StreamStart>) {
               say("stream started: " + e.source);
             } else if constexpr (std::is_same_v<E, hal::TagBlock>) {
+              for (const auto& tag : e)
+                if (tag.channel >= 0 && tag.channel < 4096) ++tags_by_channel[static_cast<std::size_t>(tag.channel)];
               assembler.push(station, e);
             } else {
               ended = true;
@@ -277,6 +355,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
         if (pb) pb->add(batch);
         else pa->add(batch);
         recorder.append_trials(batch);
+        for (const auto& t : batch) ++setting_counts[indexer.setting_index(t)];
         trials += batch.size();
       }
       publish(false);
@@ -293,6 +372,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     recorder.append_ledger({ledger.entries().data() + ledger_written, ledger.entries().size() - ledger_written});
   publish(true);
   recorder.flush();
+  report_progress("analysing");
   source.start_recording();
   AnalysisOptions ao;
   ao.weak_bits = &source;
@@ -360,6 +440,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     rj << report.dump(2) << "\n";
   }
   say("report written: status " + res.status);
+  report_progress("done");
   res.report = report;
   return res;
 }

@@ -8,9 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace dira::app {
 
@@ -23,15 +25,34 @@ struct Progress {
   double bell = 0, bell_half_width = 0, bell_threshold = 0;
   double ustar = 0, ustar_half_width = 0, ustar_threshold = 0;
   bool has_ustar = false;
-  std::string projected;
+  bool protocol_a = false;        ///< true: `bell` is the running estimate of Z_k (seed 000 eq. 54)
+  std::string projected;          ///< accept | abort | undecided, if the live intervals held
+  std::string stage;              ///< acquiring | paused | analysing | done
+  double eta_s = -1;              ///< estimated seconds to the planned trial count (-1: unknown)
+  std::uint64_t trials_in_test = 0;
+
+  /// Cumulative detector clicks: one channel per (party, outcome) in `channel_names` order
+  /// ("A:0", "A:1", …), then one "no click" channel per party. Rates are counts / elapsed_s.
+  std::vector<std::string> channel_names;
+  std::vector<std::uint64_t> channel_counts;
+
+  /// Cumulative count of each joint setting (index = TrialIndex::setting_index), and the
+  /// probability band the weak-source model allows for each (exact worst-case ν bounds of the
+  /// setting rule; uniform is the ideal-source value).
+  std::vector<std::string> setting_labels;
+  std::vector<std::uint64_t> setting_counts;
+  double setting_probability_min = 0, setting_probability_max = 0, setting_probability_ideal = 0;
 };
 
 struct RunOptions {
   std::filesystem::path out;          ///< parent directory of the run directory (default: config outputs.directory)
   std::uint64_t max_trials = 0;       ///< overrides stop.trials when > 0
   double duration_s = 0;              ///< overrides stop.duration_s when > 0
-  std::function<void(const Progress&)> progress;  ///< called about once a second
-  const std::atomic<bool>* interrupt = nullptr;   ///< set by a signal handler: stop, flush, report
+  std::function<void(const Progress&)> progress;  ///< called every progress_interval_s (from the run's thread)
+  double progress_interval_s = 1.0;               ///< ≥ 0.04 for a GUI (25 snapshots/s); run.h5 is flushed ≤ 1 s regardless
+  const std::atomic<bool>* interrupt = nullptr;   ///< set by a signal handler or the GUI: stop, flush, report
+  const std::atomic<bool>* pause = nullptr;       ///< while true, no events are taken from the tagger (the simulator waits)
+  std::function<void(const std::filesystem::path&)> on_directory;  ///< the run directory, once created
 };
 
 struct RunResult {
