@@ -1,0 +1,135 @@
+#include "dira/gui/chart_panel.hpp"
+
+#include <QAreaSeries>
+#include <QChart>
+#include <QLineSeries>
+#include <QScatterSeries>
+#include <QValueAxis>
+
+#include <algorithm>
+#include <cmath>
+
+namespace dira::gui {
+
+namespace {
+
+QList<QPointF> to_qt(const std::vector<Point>& pts) {
+  QList<QPointF> out;
+  out.reserve(static_cast<qsizetype>(pts.size()));
+  for (const auto& p : pts) out.append(QPointF(p.x, p.y));
+  return out;
+}
+
+QColor colour(std::uint32_t rgb) { return QColor(QRgb(rgb)); }
+
+}  // namespace
+
+ChartPanel::ChartPanel(QWidget* parent) : QChartView(parent) {
+  auto* c = new QChart;
+  c->legend()->setAlignment(Qt::AlignBottom);
+  c->setMargins(QMargins(4, 4, 4, 4));
+  // Animations would keep the GUI thread busy between snapshots.
+  c->setAnimationOptions(QChart::NoAnimation);
+  setChart(c);
+  setMinimumSize(320, 220);
+}
+
+void ChartPanel::show_data(const ChartData& d) {
+  QChart* c = chart();
+  std::vector<std::pair<std::string, Curve::Style>> layout;
+  for (const auto& cv : d.curves) layout.emplace_back(cv.name, cv.style);
+  if (layout != layout_ || c->axes().isEmpty()) {
+    // The set of curves changed (first data, other protocol, new channels): rebuild.
+    c->removeAllSeries();
+    for (auto* a : c->axes()) {
+      c->removeAxis(a);
+      delete a;
+    }
+    auto* ax = new QValueAxis;
+    auto* ay = new QValueAxis;
+    c->addAxis(ax, Qt::AlignBottom);
+    c->addAxis(ay, Qt::AlignLeft);
+    for (const auto& cv : d.curves) {
+      QAbstractSeries* s = nullptr;
+      if (cv.style == Curve::Style::band) {
+        auto* area = new QAreaSeries(new QLineSeries, new QLineSeries);
+        QColor fill = colour(cv.rgb);
+        fill.setAlpha(110);
+        area->setBrush(fill);
+        area->setPen(Qt::NoPen);
+        s = area;
+      } else if (cv.style == Curve::Style::scatter) {
+        auto* sc = new QScatterSeries;
+        sc->setMarkerSize(6);
+        sc->setColor(colour(cv.rgb));
+        sc->setBorderColor(colour(cv.rgb));
+        s = sc;
+      } else {
+        auto* l = new QLineSeries;
+        l->setPen(QPen(colour(cv.rgb), 1.6));
+        s = l;
+      }
+      s->setName(QString::fromStdString(cv.name));
+      c->addSeries(s);
+      s->attachAxis(ax);
+      s->attachAxis(ay);
+    }
+    layout_ = layout;
+  }
+  c->setTitle(QString::fromStdString(d.title));
+  // Many curves (one per detector channel): a legend column on the right keeps names readable.
+  c->legend()->setAlignment(d.curves.size() > 4 ? Qt::AlignRight : Qt::AlignBottom);
+  const auto series = c->series();
+  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+  auto extend = [&](const std::vector<Point>& pts) {
+    for (const auto& p : pts) {
+      if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
+      x0 = std::min(x0, p.x);
+      x1 = std::max(x1, p.x);
+      y0 = std::min(y0, p.y);
+      y1 = std::max(y1, p.y);
+    }
+  };
+  for (std::size_t i = 0; i < d.curves.size() && i < static_cast<std::size_t>(series.size()); ++i) {
+    const auto& cv = d.curves[i];
+    extend(cv.points);
+    extend(cv.upper);
+    if (auto* area = qobject_cast<QAreaSeries*>(series[static_cast<qsizetype>(i)])) {
+      area->lowerSeries()->replace(to_qt(cv.points));
+      area->upperSeries()->replace(to_qt(cv.upper));
+    } else if (auto* xy = qobject_cast<QXYSeries*>(series[static_cast<qsizetype>(i)])) {
+      xy->replace(to_qt(cv.points));
+    }
+  }
+  if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (x1 <= x0) x1 = x0 + 1;
+  if (y1 <= y0) y0 -= 0.5, y1 += 0.5;
+  const double pad = 0.05 * (y1 - y0);
+  const auto axes_x = c->axes(Qt::Horizontal), axes_y = c->axes(Qt::Vertical);
+  if (!axes_x.isEmpty()) {
+    auto* ax = static_cast<QValueAxis*>(axes_x.front());
+    ax->setRange(x0, x1);
+    ax->setTitleText(QString::fromStdString(d.x_label));
+    ax->setLabelFormat(x1 >= 1e5 ? "%.3g" : "%g");
+    ax->applyNiceNumbers();
+  }
+  if (!axes_y.isEmpty()) {
+    auto* ay = static_cast<QValueAxis*>(axes_y.front());
+    ay->setRange(y0 - pad, y1 + pad);
+    ay->setTitleText(QString::fromStdString(d.y_label));
+    ay->setLabelFormat("%.3g");
+    ay->applyNiceNumbers();
+  }
+  data_ = d;
+}
+
+int ChartPanel::drawn_points() const {
+  int n = 0;
+  for (auto* s : chart()->series()) {
+    if (auto* area = qobject_cast<QAreaSeries*>(s)) n += static_cast<int>(area->lowerSeries()->count());
+    else if (auto* xy = qobject_cast<QXYSeries*>(s)) n += static_cast<int>(xy->count());
+  }
+  return n;
+}
+
+}  // namespace dira::gui

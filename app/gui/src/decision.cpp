@@ -1,0 +1,128 @@
+#include "dira/gui/decision.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace dira::gui {
+
+namespace {
+
+std::string str(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key)) return {};
+  const auto& v = j[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return {};
+  return v.dump();
+}
+
+std::string num(const nlohmann::json& v) {
+  if (!v.is_number()) return v.is_null() ? "—" : v.dump();
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v.get<double>());
+  return b;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// The relation symbol as an operator reads it.
+std::string relation(const std::string& r) {
+  if (r == "<=") return "≤";
+  if (r == ">=") return "≥";
+  return r;
+}
+
+}  // namespace
+
+DecisionSummary summarize_report(const nlohmann::json& report) {
+  DecisionSummary s;
+  if (!report.is_object()) return s;
+  const std::string status = str(report, "status");
+  const std::string decision = str(report, "decision");
+  const nlohmann::json analysis = report.value("analysis", nlohmann::json::object());
+  const nlohmann::json record = analysis.value("decision_record", nlohmann::json::object());
+  s.run_directory = str(report, "run_directory");
+  s.trials = report.value("trials_recorded", std::uint64_t{0});
+  s.device_independent = report.value("device_independent", true);
+  s.certified_bits = report.value("certified_bits", std::uint64_t{0});
+  s.certification = str(analysis, "certification");
+
+  for (const auto& t : record.value("tests", nlohmann::json::array())) {
+    std::string line = str(t, "name") + ": " + str(t, "statistic") + " = " + num(t.value("value", nlohmann::json()));
+    line += " " + relation(str(t, "relation")) + " " + num(t.value("threshold", nlohmann::json()));
+    line += t.value("passed", false) ? "  ✔ passed" : "  ✘ failed";
+    if (const auto src = str(t, "source"); !src.empty()) line += "  (" + src + ")";
+    s.numbers.push_back(line);
+  }
+  if (const auto used = record.value("trials_used", nlohmann::json()); used.is_number())
+    s.numbers.push_back("trials used: " + used.dump() + " of " + std::to_string(s.trials) + " recorded");
+  for (const auto& r : analysis.value("reasons", nlohmann::json::array()))
+    if (r.is_string()) s.reasons.push_back(r.get<std::string>());
+
+  if (status == "hardware-fault") {
+    s.kind = DecisionSummary::Kind::hardware_fault;
+    s.headline = "HARDWARE FAULT";
+    const auto fault = str(report, "fault");
+    s.reasons.insert(s.reasons.begin(), fault.empty() ? "the device failed (no detail reported)" : fault);
+  } else if (status == "interrupted") {
+    s.kind = DecisionSummary::Kind::interrupted;
+    s.headline = "STOPPED — decision over the trials recorded: " + (decision.empty() ? "undecided" : decision);
+  } else if (status == "accepted" || decision == "accept") {
+    s.kind = DecisionSummary::Kind::accept;
+    s.headline = "ACCEPT";
+  } else if (status == "aborted" || decision == "abort") {
+    s.kind = DecisionSummary::Kind::abort;
+    s.headline = "ABORT";
+    if (!s.reasons.empty()) s.headline += " — " + s.reasons.front();
+  } else {
+    s.headline = status.empty() ? "no decision" : status;
+  }
+  if (const auto note = str(report, "decision_note"); !note.empty()) s.reasons.push_back(note);
+  if (!s.device_independent) s.reasons.push_back("fair-sampling mode: NOT device-independent");
+
+  const auto out = str(report, "output_file");
+  if (!out.empty() && s.certified_bits > 0) {
+    const std::filesystem::path p(out);
+    s.output_path = (p.is_absolute() || s.run_directory.empty()) ? p.string() : (std::filesystem::path(s.run_directory) / p).string();
+  }
+  return s;
+}
+
+std::string decision_html(const DecisionSummary& s) {
+  std::string h = "<b style='font-size:14pt'>" + html_escape(s.headline) + "</b>";
+  for (const auto& r : s.reasons) h += "<br>" + html_escape(r);
+  if (!s.numbers.empty()) {
+    h += "<br><span style='font-family:monospace'>";
+    for (std::size_t i = 0; i < s.numbers.size(); ++i) h += (i ? "<br>" : "") + html_escape(s.numbers[i]);
+    h += "</span>";
+  }
+  if (s.kind == DecisionSummary::Kind::accept || s.kind == DecisionSummary::Kind::abort ||
+      s.kind == DecisionSummary::Kind::interrupted || s.kind == DecisionSummary::Kind::hardware_fault) {
+    h += "<br><b>certified output: " + std::to_string(s.certified_bits) + " bits</b>";
+    if (!s.output_path.empty()) h += " written to " + html_escape(s.output_path);
+    else if (!s.certification.empty()) h += " — " + html_escape(s.certification);
+    if (!s.run_directory.empty()) h += "<br>run directory: " + html_escape(s.run_directory);
+  }
+  return h;
+}
+
+std::uint32_t decision_colour(DecisionSummary::Kind k) {
+  switch (k) {
+    case DecisionSummary::Kind::accept: return 0xc8e6c9;
+    case DecisionSummary::Kind::abort: return 0xffe0b2;
+    case DecisionSummary::Kind::hardware_fault: return 0xffcdd2;
+    default: return 0xe0e0e0;
+  }
+}
+
+}  // namespace dira::gui
