@@ -16,6 +16,7 @@ struct TrialRow {
   std::uint8_t x[protocol::kMaxParties];
   std::uint32_t flags;
   std::uint32_t device;
+  std::int64_t time_ps;
 };
 struct LedgerRow {
   std::uint8_t purpose;
@@ -31,6 +32,7 @@ hid_t trial_type() {
   H5Tinsert(t, "outcomes", HOFFSET(TrialRow, x), arr);
   H5Tinsert(t, "flags", HOFFSET(TrialRow, flags), H5T_NATIVE_UINT32);
   H5Tinsert(t, "device", HOFFSET(TrialRow, device), H5T_NATIVE_UINT32);
+  H5Tinsert(t, "time_ps", HOFFSET(TrialRow, time_ps), H5T_NATIVE_INT64);
   H5Tclose(arr);
   return t;
 }
@@ -132,7 +134,7 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
   if (impl_->file < 0) throw RunFileError("cannot create " + path.string() + " (exists, or directory not writable)");
   write_string_attribute(impl_->file, "config_yaml", config_yaml);
   write_string_attribute(impl_->file, "metadata_json", metadata_json);
-  write_string_attribute(impl_->file, "layout", "dira run file v1 (docs/run-file.md)");
+  write_string_attribute(impl_->file, "layout", "dira run file v2 (docs/run-file.md)");
   impl_->ttype = trial_type();
   impl_->ltype = ledger_type();
   impl_->stype = stats_type();
@@ -164,6 +166,7 @@ void RunFileWriter::append_trials(std::span<const protocol::Trial> trials) {
     std::memcpy(r.x, t.x.data(), protocol::kMaxParties);
     r.flags = t.flags;
     r.device = t.device;
+    r.time_ps = t.time_ps;
   }
   append(impl_->trials, impl_->ttype, b.data(), b.size(), impl_->n_trials, "trials");
 }
@@ -237,6 +240,7 @@ RunFileContents read_run_file(const std::filesystem::path& path,
       std::memcpy(t.x.data(), rows[i].x, protocol::kMaxParties);
       t.flags = rows[i].flags;
       t.device = rows[i].device;
+      t.time_ps = rows[i].time_ps;
     }
     c.trials += n;
     if (sink) sink(trials);

@@ -43,6 +43,12 @@ class RecordingSource final : public P::SvSource {
     if (record_) bits_.push_back(b);
     return b;
   }
+  std::uint64_t next_bits(unsigned count, unsigned* taken) override {
+    const std::uint64_t v = inner_->next_bits(count, taken);
+    if (record_)
+      for (unsigned i = count; i-- > 0;) bits_.push_back((v >> i) & 1u);
+    return v;
+  }
   std::optional<double> declared_epsilon() const override { return inner_->declared_epsilon(); }
   std::string describe() const override { return inner_->describe(); }
   void start_recording() { record_ = true; }
@@ -103,28 +109,40 @@ std::string pack_bits(const std::vector<bool>& bits) {
   return s;
 }
 
-/// The settings of every trial, drawn from the ledger on first request and kept while the
-/// simulator and the assembler (which ask in increasing order, the assembler behind) need them.
+/// The settings of every trial, drawn from the ledger in trial order and kept in a ring
+/// while the simulator and the assembler (which ask in increasing order, the assembler
+/// behind) need them. Draws run ahead in small batches, never past the planned trial count,
+/// so the bits the ledger accounts to settings are those of trials the run can perform.
 class SettingCache {
  public:
-  SettingCache(std::function<P::Trial(std::uint64_t)> draw, std::size_t keep) : draw_(std::move(draw)), keep_(keep) {}
-  P::Trial operator()(std::uint64_t i) {
-    while (base_ + cache_.size() <= i) {
-      cache_.push_back(draw_(base_ + cache_.size()));
-      while (cache_.size() > keep_) {
-        cache_.pop_front();
-        ++base_;
-      }
-    }
-    if (i < base_) throw std::logic_error("setting schedule: trial " + std::to_string(i) + " no longer cached");
-    return cache_[static_cast<std::size_t>(i - base_)];
+  SettingCache(std::function<void(std::uint64_t, P::Trial&)> draw, std::size_t keep, std::uint64_t limit)
+      : draw_(std::move(draw)), limit_(limit) {
+    std::size_t cap = 1024;
+    while (cap < keep + kBatch) cap *= 2;
+    ring_.resize(cap);
+    mask_ = cap - 1;
+  }
+  const P::Trial& operator()(std::uint64_t i) {
+    if (i >= end_) fill(i);
+    if (end_ > i + ring_.size()) throw std::logic_error("setting schedule: trial " + std::to_string(i) + " no longer cached");
+    return ring_[static_cast<std::size_t>(i) & mask_];
   }
 
  private:
-  std::function<P::Trial(std::uint64_t)> draw_;
-  std::size_t keep_;
-  std::deque<P::Trial> cache_;
-  std::uint64_t base_ = 0;
+  static constexpr std::size_t kBatch = 256;
+  void fill(std::uint64_t i) {
+    std::uint64_t to = std::max<std::uint64_t>(i + 1, std::min<std::uint64_t>(end_ + kBatch, limit_));
+    for (; end_ < to; ++end_) {
+      P::Trial& t = ring_[static_cast<std::size_t>(end_) & mask_];
+      t = P::Trial{};
+      draw_(end_, t);
+    }
+  }
+  std::function<void(std::uint64_t, P::Trial&)> draw_;
+  std::uint64_t limit_;
+  std::vector<P::Trial> ring_;
+  std::size_t mask_ = 0;
+  std::uint64_t end_ = 0;  // trials [0, end_) drawn
 };
 
 }  // namespace
@@ -177,13 +195,15 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   settings["trials"] = static_cast<std::int64_t>(planned);
   const double duration = o.duration_s > 0 ? o.duration_s : c.stop.duration_s;
 
-  std::function<P::Trial(std::uint64_t)> draw;
+  std::function<void(std::uint64_t, P::Trial&)> draw;
   if (c.protocol == 'A')
-    draw = [&](std::uint64_t i) { P::Trial t; P::draw_setting_guehne(ledger, i, t); return t; };
+    draw = [&](std::uint64_t i, P::Trial& t) { P::draw_setting_guehne(ledger, i, t); };
   else
-    draw = [&](std::uint64_t i) { P::Trial t; P::draw_setting_rejection(ledger, i, sc.parties(), sc.settings(0), t); return t; };
+    draw = [&, parties = sc.parties(), s0 = sc.settings(0)](std::uint64_t i, P::Trial& t) {
+      P::draw_setting_rejection(ledger, i, parties, s0, t);
+    };
   const auto phys = sim::PhysicalSettings::from(settings);
-  auto cache = std::make_shared<SettingCache>(draw, static_cast<std::size_t>(8 * phys.block_trials + 1024));
+  auto cache = std::make_shared<SettingCache>(draw, static_cast<std::size_t>(8 * phys.block_trials + 1024), planned);
   sim::SettingSchedule schedule = sim::with_logical_devices([cache](std::uint64_t i) { return (*cache)(i); }, phys);
 
   sim::PhysicalSimulator tagger(settings, c.inequality, schedule);

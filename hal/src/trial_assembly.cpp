@@ -137,7 +137,7 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
       if (st.recent_head == st.recent_syncs.size()) st.recent_base = st.syncs;
       st.recent_syncs.push_back(expected);
       for (std::size_t p = 0; p < config_.parties.size(); ++p)
-        if (config_.parties[p].station == station) slot(st.syncs, static_cast<int>(p));
+        if (config_.parties[p].station == station) slot(st.syncs, static_cast<int>(p)).sync_ps = expected;
       ++st.syncs;
       ++counters_.missing_syncs;
     }
@@ -165,7 +165,10 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
       counters_.missing_syncs += idx - st.syncs;
       for (std::uint64_t m = st.syncs; m < idx; ++m) {  // inferred syncs of the missing trials
         if (st.recent_head == st.recent_syncs.size()) st.recent_base = m;
-        st.recent_syncs.push_back(st.first_sync + static_cast<std::int64_t>(m) * config_.sync_period_ps);
+        const std::int64_t inferred = st.first_sync + static_cast<std::int64_t>(m) * config_.sync_period_ps;
+        st.recent_syncs.push_back(inferred);
+        for (std::size_t p = 0; p < config_.parties.size(); ++p)
+          if (config_.parties[p].station == station) slot(m, static_cast<int>(p)).sync_ps = inferred;
       }
     }
     if (st.recent_head == st.recent_syncs.size()) st.recent_base = idx;
@@ -173,7 +176,7 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
     st.syncs = idx + 1;
     st.infer_at = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps + infer_after_;
     for (std::size_t p = 0; p < config_.parties.size(); ++p)
-      if (config_.parties[p].station == station) slot(idx, static_cast<int>(p));
+      if (config_.parties[p].station == station) slot(idx, static_cast<int>(p)).sync_ps = t.time_ps;
     advance(station, t.time_ps);
     return;
   }
@@ -244,6 +247,7 @@ void TrialAssembler::emit_ready() {
     const PartyTrial* parts = &trials_[trials_head_];
     protocol::Trial t = intended_ ? intended_(idx) : protocol::Trial{};
     t.index = idx;
+    t.time_ps = parts[0].sync_ps;
     bool drop = false;
     for (std::size_t p = 0; p < np; ++p) {
       const PartyTrial& pt = parts[p];

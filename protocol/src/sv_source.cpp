@@ -43,16 +43,16 @@ void BitLedger::record(BitPurpose purpose, std::uint64_t count, std::uint64_t it
   position_ += count;
 }
 
-std::uint64_t BitLedger::draw(BitPurpose purpose, unsigned count, std::uint64_t item) {
+std::uint64_t BitLedger::draw_checked(BitPurpose purpose, unsigned count, std::uint64_t item) {
   if (count > 64) throw std::invalid_argument("BitLedger::draw: at most 64 bits at a time");
   if (purpose == BitPurpose::extractor && !outputs_fixed_)
     throw LedgerViolation("extractor bits requested before the device outputs were fixed");
+  unsigned taken = 0;
   std::uint64_t v = 0;
-  unsigned i = 0;
   try {
-    for (; i < count; ++i) v = (v << 1) | (source_->next_bit() ? 1u : 0u);
+    v = source_->next_bits(count, &taken);
   } catch (...) {
-    if (i) record(purpose, i, item);  // bits already taken stay accounted for
+    if (taken) record(purpose, taken, item);  // bits already taken stay accounted for
     throw;
   }
   record(purpose, count, item);

@@ -272,7 +272,7 @@ std::vector<Capability> make_capabilities() {
                  "same seed)"),
       int_cap("station", "", 0, 3, 0, "which station's tags this device delivers"),
       real_cap("pace", "", 0, 1e6, 0, "0: as fast as possible; r > 0: the trial clock runs at r × real time"),
-      int_cap("block_trials", "", 1, 1 << 24, 65536, "trials per TagBlock (at most)"),
+      int_cap("block_trials", "", 1, 1 << 24, 4096, "trials per TagBlock (at most; small blocks stay in cache)"),
       int_cap("trials", "", 0, std::nullopt, 0, "end the stream normally after this many trials (0: never)"),
       int_cap("fail_after_trials", "", 0, std::nullopt, 0,
               "end the stream with StreamEnd{error} after this many trials (0: never)"),

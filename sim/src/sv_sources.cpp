@@ -1,3 +1,4 @@
+#include <cmath>
 #include "dira/sim/sv_sources.hpp"
 
 #include <algorithm>
@@ -6,7 +7,7 @@
 
 namespace dira::sim {
 
-IidSvSource::IidSvSource(double bias, std::uint64_t seed) : p0_(0.5 + bias), bias_(bias), seed_(seed), rng_(seed) {
+IidSvSource::IidSvSource(double bias, std::uint64_t seed) : p0_(0.5 + bias), bias_(bias), zero_below_(static_cast<std::uint64_t>(std::ceil(std::ldexp(0.5 + bias, 53)))), seed_(seed), rng_(seed) {
   if (!(bias > -0.5 && bias < 0.5)) throw std::invalid_argument("bias must be in (-1/2, 1/2)");
 }
 

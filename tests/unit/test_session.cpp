@@ -51,6 +51,22 @@ TEST_CASE("session snapshots count settings and clicks as the recorded trials do
     for (const auto& t : b) ++recount[ix.setting_index(t)];
   });
   CHECK(recount == last.setting_counts);
+
+  // Timestamps: the simulator's trial clock is periodic and jitter-free on the sync channel,
+  // so every recorded time is first + index · period, with period the first difference.
+  std::int64_t t0 = -1, period = 0;
+  std::uint64_t bad_times = 0, n_read = 0;
+  app::read_run_file(r.directory / "run.h5", [&](std::span<const protocol::Trial> b) {
+    for (const auto& t : b) {
+      ++n_read;
+      if (t.index == 0) t0 = t.time_ps;
+      else if (t.index == 1) period = t.time_ps - t0;
+      else if (t.time_ps != t0 + static_cast<std::int64_t>(t.index) * period) ++bad_times;
+    }
+  });
+  CHECK(n_read == 30000);
+  CHECK(period > 0);
+  CHECK(bad_times == 0);
   CHECK(last.setting_labels[0] == "0,0");
   CHECK(last.setting_labels[1] == "0,1");  // party 1 is the least significant digit (TrialIndexer)
   CHECK(last.setting_labels[80] == "8,8");

@@ -12,7 +12,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
-#include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSplitter>
@@ -84,6 +83,10 @@ DevicePanel::DevicePanel(ExperimentPanel* experiment, QWidget* parent) : QWidget
   scroll->setWidgetResizable(true);
   edl->addWidget(scroll, 1);
   split->addWidget(ed);
+  status_ = new QLabel;
+  status_->setObjectName("deviceStatus");
+  status_->setWordWrap(true);
+  edl->addWidget(status_);
   connected_list_ = new QListWidget;
   connected_list_->setObjectName("connectedList");
   split->addWidget(connected_list_);
@@ -305,7 +308,7 @@ bool DevicePanel::connect_selected() {
   auto settings = entered_settings();
   if (!settings || !selected_) return false;
   if (!selected_->create) {
-    QMessageBox::warning(this, tr("Connect"), tr("Driver %1 cannot create devices").arg(selected_driver()));
+    status_->setText(tr("Driver %1 cannot create devices").arg(selected_driver()));
     return false;
   }
   try {
@@ -321,18 +324,23 @@ bool DevicePanel::connect_selected() {
         }
       }
     connected_list_->addItem(QString::fromStdString(label));
+    status_->setText(tr("Connected %1").arg(QString::fromStdString(label)));
     devices_.emplace_back(label, std::move(dev));
     return true;
   } catch (const std::exception& e) {
-    QMessageBox::warning(this, tr("Connect"), tr("Cannot open %1: %2").arg(selected_driver(), e.what()));
+    // Not a modal box: a failed connect is ordinary (device unplugged) and must not stop a script.
+    status_->setText(tr("Cannot open %1: %2").arg(selected_driver(), e.what()));
     return false;
   }
 }
 
 void DevicePanel::disconnect_all() {
   devices_.clear();
+  status_->setText(tr("All devices closed"));
   connected_list_->clear();
 }
+
+QString DevicePanel::status() const { return status_->text(); }
 
 QStringList DevicePanel::connected() const {
   QStringList out;

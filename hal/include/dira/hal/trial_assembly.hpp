@@ -80,6 +80,7 @@ class TrialAssembler {
   struct PartyTrial {
     std::uint32_t detections = 0;  // bit o set: detector o clicked
     std::uint32_t echoes = 0;      // bit s set: echo of setting s seen
+    std::int64_t sync_ps = 0;      // the trial's sync as this party's station saw it (or inferred)
   };
   struct Role {
     int party = -1;

@@ -17,6 +17,16 @@ class SvSource {
   virtual ~SvSource() = default;
   /// The next bit. Throws SourceExhausted when a finite source runs out.
   virtual bool next_bit() = 0;
+  /// The next `count` ≤ 64 bits, first drawn in the most significant place: exactly the bits
+  /// `count` calls of next_bit() would give, so a seeded source yields the same sequence
+  /// whichever way it is read. `*taken` counts the bits consumed so far, so a caller
+  /// catching an exception (SourceExhausted) knows how many were used. Sources override
+  /// this to avoid one virtual call per bit (settings take ~14 bits per trial at 10^7 trials/s).
+  virtual std::uint64_t next_bits(unsigned count, unsigned* taken) {
+    std::uint64_t v = 0;
+    for (*taken = 0; *taken < count; ++*taken) v = (v << 1) | (next_bit() ? 1u : 0u);
+    return v;
+  }
   /// ε the source is declared (or configured) to satisfy, when known.
   virtual std::optional<double> declared_epsilon() const { return std::nullopt; }
   /// One line for reports, e.g. "sim iid ε=0.01 seed=7".
@@ -78,7 +88,29 @@ class BitLedger {
 
   /// Draws `count` ≤ 64 bits for `purpose`, serving `item`; first bit drawn is the most
   /// significant bit of the result.
-  std::uint64_t draw(BitPurpose purpose, unsigned count, std::uint64_t item);
+  std::uint64_t draw(BitPurpose purpose, unsigned count, std::uint64_t item) {
+    // Hot path (setting bits, ~14 per trial): extend the open entry in place.
+    if (purpose == BitPurpose::setting && count <= 64 && !entries_.empty()) {
+      LedgerEntry& last = entries_.back();
+      if (last.purpose == purpose && last.first_bit + last.bit_count == position_ && item >= last.last_item) {
+        unsigned taken = 0;
+        std::uint64_t v = 0;
+        try {
+          v = source_->next_bits(count, &taken);
+        } catch (...) {
+          last.bit_count += taken;
+          position_ += taken;
+          if (taken) last.last_item = item;
+          throw;
+        }
+        last.bit_count += count;
+        last.last_item = item;
+        position_ += count;
+        return v;
+      }
+    }
+    return draw_checked(purpose, count, item);
+  }
 
   /// Declares that the device outputs of every trial so far are final. Extractor bits
   /// can only be drawn after this (seed 001, Protocol I: the extractor's second source
@@ -96,6 +128,7 @@ class BitLedger {
   const SvSource& source() const { return *source_; }
 
  private:
+  std::uint64_t draw_checked(BitPurpose purpose, unsigned count, std::uint64_t item);
   void record(BitPurpose purpose, std::uint64_t count, std::uint64_t item);
   SvSource* source_;
   std::vector<LedgerEntry> entries_;

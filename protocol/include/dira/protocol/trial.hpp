@@ -19,13 +19,14 @@ enum TrialFlag : std::uint32_t {
 };
 
 /// Settings and outcomes are 0-based per party (docs/labels.md). Plain value type,
-/// 24 bytes, so millions per second can be streamed through the protocol engines.
+/// 32 bytes, so millions per second can be streamed through the protocol engines.
 struct Trial {
   std::uint64_t index = 0;                 ///< position in the run (0-based)
   std::array<std::uint8_t, kMaxParties> u{};  ///< setting per party
   std::array<std::uint8_t, kMaxParties> x{};  ///< outcome per party
   std::uint32_t flags = 0;
   std::uint32_t device = 0;                ///< logical device (Protocol A), 0 otherwise
+  std::int64_t time_ps = 0;                ///< the trial's sync time (party 0's station, ps since its stream start); 0 if unknown
 };
 
 }  // namespace dira::protocol

@@ -92,7 +92,7 @@ struct PhysicalSettings {
   StationLayoutKind station_layout = StationLayoutKind::shared;
   int station = 0;                      ///< which station's tags this device delivers
   double pace = 0;                      ///< 0: as fast as possible; r: trial clock at r × real time
-  std::uint64_t block_trials = 65536;   ///< trials per TagBlock (at most)
+  std::uint64_t block_trials = 4096;    ///< trials per TagBlock (at most)
   std::uint64_t trials = 0;             ///< normal end after this many trials (0: never)
   std::uint64_t fail_after_trials = 0;  ///< StreamEnd{error} after this many trials (0: never)
 

@@ -15,12 +15,21 @@ namespace dira::sim {
 class IidSvSource final : public protocol::SvSource {
  public:
   IidSvSource(double bias, std::uint64_t seed);
-  bool next_bit() override { return !(rng_.uniform() < p0_); }
+  // bit = 0 iff uniform() < p0, i.e. iff the 53-bit integer m behind uniform() = m·2⁻⁵³ is
+  // below ⌈p0·2⁵³⌉: the same bits as the floating-point comparison, without the conversion.
+  bool next_bit() override { return (rng_.next() >> 11) >= zero_below_; }
+  std::uint64_t next_bits(unsigned count, unsigned* taken) override {
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < count; ++i) v = (v << 1) | ((rng_.next() >> 11) >= zero_below_ ? 1u : 0u);
+    *taken = count;  // cannot run out
+    return v;
+  }
   std::optional<double> declared_epsilon() const override;
   std::string describe() const override;
 
  private:
   double p0_, bias_;
+  std::uint64_t zero_below_;  // ⌈p0·2⁵³⌉
   std::uint64_t seed_;
   Rng rng_;
 };

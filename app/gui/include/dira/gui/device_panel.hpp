@@ -48,6 +48,8 @@ class DevicePanel : public QWidget {
   bool connect_selected();
   void disconnect_all();
   QStringList connected() const;
+  /// The last connect/disconnect message (errors included).
+  QString status() const;
   /// Writes the entered simulator settings into the experiment YAML.
   bool apply_to_experiment();
 
@@ -73,6 +75,7 @@ class DevicePanel : public QWidget {
   QWidget* editor_host_ = nullptr;
   QFormLayout* editor_form_ = nullptr;
   QLabel* editor_title_ = nullptr;
+  QLabel* status_ = nullptr;
   QListWidget* connected_list_ = nullptr;
   QPushButton* apply_ = nullptr;
   const hal::DriverInfo* selected_ = nullptr;
