@@ -1,0 +1,353 @@
+// The GUI's Qt-free logic: YAML edits, plot model, CSV/SVG export, decision banner.
+// Expected values are written out by hand from the definitions (not produced by the code).
+#include "dira/gui/decision.hpp"
+#include "dira/gui/plot_model.hpp"
+#include "dira/gui/yaml_edit.hpp"
+
+#include <QFile>
+#include <QXmlStreamReader>
+#include <QtTest>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+using namespace dira::gui;
+
+namespace {
+
+dira::app::Progress snapshot(std::uint64_t trials, double elapsed, double bell, double hw) {
+  dira::app::Progress p;
+  p.trials = trials;
+  p.planned = 1000;
+  p.elapsed_s = elapsed;
+  p.bell = bell;
+  p.bell_half_width = hw;
+  p.bell_threshold = 0.01;
+  p.ustar = 2 * bell;
+  p.ustar_half_width = hw;
+  p.ustar_threshold = 0.0005;
+  p.has_ustar = true;
+  return p;
+}
+
+const Curve* curve(const ChartData& c, const std::string& name) {
+  for (const auto& cv : c.curves)
+    if (cv.name == name) return &cv;
+  return nullptr;
+}
+
+}  // namespace
+
+class GuiLogicTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void yamlReadsScalarsWithoutComments();
+  void yamlSetKeepsCommentsAndLayout();
+  void yamlAddsMissingKeysAndSections();
+  void yamlRemovesKey();
+  void yamlKeyLineMatchesShippedFile();
+  void plotModelBandsAndThresholds();
+  void plotModelThinsKeepingEnds();
+  void plotModelIgnoresOlderSnapshots();
+  void plotModelChannelRatesAreDifferences();
+  void plotModelSettingFrequencies();
+  void protocolAChartIsRelativeToThreshold();
+  void csvExport();
+  void svgExportIsWellFormed();
+  void niceTicks();
+  void decisionAbort();
+  void decisionAcceptWithOutput();
+  void decisionHardwareFault();
+  void decisionInterrupted();
+};
+
+static const char* kYaml =
+    "name: demo\n"
+    "protocol:\n"
+    "  kind: B      # which protocol\n"
+    "  delta: 0.01  # accept iff L_n <= delta\n"
+    "  u_star: [0, 1]\n"
+    "weak_source:\n"
+    "  kind: iid\n"
+    "  path: \"a # b.bin\"\n";
+
+void GuiLogicTest::yamlReadsScalarsWithoutComments() {
+  QCOMPARE(yaml_scalar(kYaml, "protocol.delta").value_or("?"), std::string("0.01"));
+  QCOMPARE(yaml_scalar(kYaml, "protocol.kind").value_or("?"), std::string("B"));
+  QCOMPARE(yaml_scalar(kYaml, "protocol.u_star").value_or("?"), std::string("[0, 1]"));
+  // A '#' inside quotes is part of the value, not a comment.
+  QCOMPARE(yaml_scalar(kYaml, "weak_source.path").value_or("?"), std::string("a # b.bin"));
+  // Same leaf name under another parent is another key.
+  QCOMPARE(yaml_scalar(kYaml, "weak_source.kind").value_or("?"), std::string("iid"));
+  QVERIFY(!yaml_scalar(kYaml, "protocol").has_value());  // a mapping, not a scalar
+  QVERIFY(!yaml_scalar(kYaml, "protocol.mu1").has_value());
+}
+
+void GuiLogicTest::yamlSetKeepsCommentsAndLayout() {
+  const std::string out = yaml_set_scalar(kYaml, "protocol.delta", "0.02");
+  const std::string expected =
+      "name: demo\n"
+      "protocol:\n"
+      "  kind: B      # which protocol\n"
+      "  delta: 0.02  # accept iff L_n <= delta\n"
+      "  u_star: [0, 1]\n"
+      "weak_source:\n"
+      "  kind: iid\n"
+      "  path: \"a # b.bin\"\n";
+  QCOMPARE(out, expected);
+  // Only the key asked for changes, not the same leaf name under `protocol`.
+  const std::string kind = yaml_set_scalar(kYaml, "weak_source.kind", "file");
+  QCOMPARE(yaml_scalar(kind, "weak_source.kind").value_or("?"), std::string("file"));
+  QCOMPARE(yaml_scalar(kind, "protocol.kind").value_or("?"), std::string("B"));
+  // An empty key gets its value after ": ".
+  QCOMPARE(yaml_set_scalar("a:\nb: 1\n", "a", "2"), std::string("a: 2\nb: 1\n"));
+}
+
+void GuiLogicTest::yamlAddsMissingKeysAndSections() {
+  const std::string with_mu1 = yaml_set_scalar(kYaml, "protocol.mu1", "0.0005");
+  // Appended as the last key of `protocol`, with the children's indentation.
+  QCOMPARE(with_mu1,
+           std::string("name: demo\nprotocol:\n  kind: B      # which protocol\n  delta: 0.01  # accept iff L_n <= delta\n"
+                       "  u_star: [0, 1]\n  mu1: 0.0005\nweak_source:\n  kind: iid\n  path: \"a # b.bin\"\n"));
+  const std::string with_sim = yaml_set_scalar(kYaml, "simulator.visibility", "0.9");
+  QCOMPARE(yaml_scalar(with_sim, "simulator.visibility").value_or("?"), std::string("0.9"));
+  QCOMPARE(yaml_key_line(with_sim, "simulator"), 9);
+  QCOMPARE(yaml_key_line(with_sim, "simulator.visibility"), 10);
+  // The original content is untouched.
+  QCOMPARE(with_sim.substr(0, std::string(kYaml).size()), std::string(kYaml));
+}
+
+void GuiLogicTest::yamlRemovesKey() {
+  const std::string out = yaml_remove_key(kYaml, "protocol.delta");
+  QVERIFY(!yaml_scalar(out, "protocol.delta").has_value());
+  QCOMPARE(yaml_key_line(out, "protocol.u_star"), 4);
+  QCOMPARE(yaml_remove_key(kYaml, "protocol.nothing"), std::string(kYaml));
+}
+
+void GuiLogicTest::yamlKeyLineMatchesShippedFile() {
+  std::ifstream in(std::string(DIRA_SOURCE_CONFIG_DIR) + "/experiments/sim-ks294.yaml");
+  std::stringstream s;
+  s << in.rdbuf();
+  const std::string text = s.str();
+  // Independent count: the line that starts with "  mu1:" (the only one in the file).
+  int line = 0, found = 0;
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) {
+    ++line;
+    if (l.rfind("  mu1:", 0) == 0) found = line;
+  }
+  QVERIFY(found > 0);
+  QCOMPARE(yaml_key_line(text, "protocol.mu1"), found);
+  QCOMPARE(yaml_scalar(text, "protocol.mu1").value_or("?"), std::string("0.0005"));
+}
+
+void GuiLogicTest::plotModelBandsAndThresholds() {
+  PlotModel m;
+  m.add(snapshot(100, 0.1, 0.002, 0.004));
+  m.add(snapshot(200, 0.2, 0.003, 0.001));
+  const ChartData bell = m.chart("bell");
+  const Curve* band = curve(bell, "confidence band");
+  const Curve* value = curve(bell, "L_n");
+  const Curve* thr = curve(bell, "threshold δ");
+  QVERIFY(band && value && thr);
+  QCOMPARE(band->points.size(), std::size_t{2});
+  QCOMPARE(band->points[0].y, 0.002 - 0.004);
+  QCOMPARE(band->upper[1].y, 0.003 + 0.001);
+  QCOMPARE(value->points[1].x, 200.0);
+  QCOMPARE(thr->points[0].y, 0.01);
+  const ChartData ustar = m.chart("ustar");
+  QCOMPARE(curve(ustar, "S_n")->points[1].y, 0.006);
+  QCOMPARE(curve(ustar, "threshold μ1")->points[1].y, 0.0005);
+  QCOMPARE(m.charts().size(), std::size_t{4});
+}
+
+void GuiLogicTest::plotModelThinsKeepingEnds() {
+  PlotModel m(4);
+  for (std::uint64_t t = 1; t <= 9; ++t) m.add(snapshot(t, static_cast<double>(t), 0, 0));
+  // By hand: [1..4] → +5: [1,3,5] → +6: [1,3,5,6] → +7: [1,5,7] → +8: [1,5,7,8] → +9: [1,7,9].
+  std::vector<double> xs;
+  for (const auto& r : m.rows()) xs.push_back(r.trials);
+  QCOMPARE(xs, (std::vector<double>{1, 7, 9}));
+}
+
+void GuiLogicTest::plotModelIgnoresOlderSnapshots() {
+  PlotModel m;
+  m.add(snapshot(500, 1, 0.1, 0));
+  m.add(snapshot(400, 2, 0.2, 0));
+  m.add(snapshot(500, 3, 0.3, 0));  // same trial count (paused): replaces, does not add
+  QCOMPARE(m.rows().size(), std::size_t{1});
+  QCOMPARE(m.rows()[0].bell, 0.3);
+  QCOMPARE(m.snapshots(), std::size_t{2});
+}
+
+void GuiLogicTest::plotModelChannelRatesAreDifferences() {
+  PlotModel m;
+  auto p = snapshot(10, 1.0, 0, 0);
+  p.channel_names = {"A:0", "A:1"};
+  p.channel_counts = {10, 20};
+  m.add(p);
+  p.trials = 20;
+  p.elapsed_s = 3.0;
+  p.channel_counts = {30, 20};
+  m.add(p);
+  const ChartData c = m.chart("clicks");
+  QCOMPARE(c.curves.size(), std::size_t{2});
+  // (30 − 10) / (3 − 1) = 10 clicks/s; the first point is counts / elapsed.
+  QCOMPARE(c.curves[0].points[0].y, 10.0);
+  QCOMPARE(c.curves[0].points[1].y, 10.0);
+  QCOMPARE(c.curves[1].points[0].y, 20.0);
+  QCOMPARE(c.curves[1].points[1].y, 0.0);
+  QCOMPARE(c.curves[1].points[1].x, 3.0);
+}
+
+void GuiLogicTest::plotModelSettingFrequencies() {
+  PlotModel m;
+  auto p = snapshot(4, 1, 0, 0);
+  p.setting_labels = {"0,0", "0,1"};
+  p.setting_counts = {1, 3};
+  p.setting_probability_min = 0.4;
+  p.setting_probability_max = 0.6;
+  p.setting_probability_ideal = 0.5;
+  m.add(p);
+  const ChartData c = m.chart("settings");
+  const Curve* obs = curve(c, "observed");
+  QVERIFY(obs);
+  QCOMPARE(obs->points[0].y, 0.25);
+  QCOMPARE(obs->points[1].y, 0.75);
+  const Curve* band = curve(c, "ε-SV band");
+  QVERIFY(band);
+  QCOMPARE(band->points[0].y, 0.4);
+  QCOMPARE(band->upper[0].y, 0.6);
+  QCOMPARE(band->points.back().x, 1.5);  // spans the two bars: −0.5 … 1.5
+  QCOMPARE(curve(c, "ideal source")->points[0].y, 0.5);
+}
+
+void GuiLogicTest::protocolAChartIsRelativeToThreshold() {
+  PlotModel m;
+  auto p = snapshot(100, 1, 0.002, 0.001);
+  p.protocol_a = true;
+  p.has_ustar = false;
+  p.bell_threshold = 0.004;
+  m.add(p);
+  const auto charts = m.charts();
+  QCOMPARE(charts[1].id, std::string("zk"));
+  QCOMPARE(curve(charts[1], "Z_k / threshold")->points[0].y, 0.5);
+  QCOMPARE(curve(charts[1], "confidence band")->upper[0].y, 0.75);
+  QCOMPARE(curve(charts[1], "acceptance limit")->points[0].y, 1.0);
+  QVERIFY(curve(charts[0], "Z_k"));
+}
+
+void GuiLogicTest::csvExport() {
+  PlotModel m;
+  auto p = snapshot(100, 0.5, 0.25, 0.125);
+  p.setting_labels = {"0,0", "0,1"};
+  p.setting_counts = {1, 3};
+  p.channel_names = {"A:0 (ch 1)"};
+  p.channel_counts = {50};
+  m.add(p);
+  QCOMPARE(m.time_series_csv(),
+           std::string("elapsed_s,trials,bell,bell_half_width,bell_threshold,ustar,ustar_half_width,ustar_threshold\n"
+                       "0.5,100,0.25,0.125,0.01,0.5,0.125,0.0005\n"));
+  QCOMPARE(m.settings_csv(), std::string("index,label,count,frequency,probability_min,probability_max,probability_ideal\n"
+                                         "0,\"0,0\",1,0.25,0,0,0\n1,\"0,1\",3,0.75,0,0,0\n"));
+  QCOMPARE(m.channels_csv(), std::string("elapsed_s,A:0 (ch 1) clicks/s\n0.5,100\n"));
+}
+
+void GuiLogicTest::svgExportIsWellFormed() {
+  PlotModel m;
+  for (std::uint64_t t = 1; t <= 5; ++t) m.add(snapshot(t * 100, static_cast<double>(t), 0.001 * static_cast<double>(t), 0.002));
+  const std::string svg = chart_svg(m.chart("bell"));
+  QXmlStreamReader xml(QByteArray::fromStdString(svg));
+  int polylines = 0, polygons = 0;
+  QString polyline_points;
+  while (!xml.atEnd()) {
+    xml.readNext();
+    if (xml.isStartElement() && xml.name() == QLatin1String("polyline")) {
+      ++polylines;
+      if (polyline_points.isEmpty()) polyline_points = xml.attributes().value("points").toString();
+    }
+    if (xml.isStartElement() && xml.name() == QLatin1String("polygon")) ++polygons;
+  }
+  QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+  QCOMPARE(polygons, 1);   // the confidence band
+  QCOMPARE(polylines, 2);  // L_n and the threshold
+  QCOMPARE(polyline_points.trimmed().split(' ').size(), 5);
+  QVERIFY(svg.find("Bell statistic") != std::string::npos);
+}
+
+void GuiLogicTest::niceTicks() {
+  QCOMPARE(nice_ticks(0, 1, 5), (std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1}));
+  const auto t = nice_ticks(-0.013, 0.013, 6);
+  // raw step 0.0043 → 0.005: −0.01, −0.005, 0, 0.005, 0.01
+  QCOMPARE(t.size(), std::size_t{5});
+  QCOMPARE(t[2], 0.0);
+  QVERIFY(std::abs(t[0] + 0.01) < 1e-15);
+  QVERIFY(nice_ticks(1, 1).empty());
+}
+
+static nlohmann::json abort_report() {
+  return nlohmann::json::parse(R"({
+    "status": "aborted", "decision": "abort", "certified_bits": 0, "trials_recorded": 200000,
+    "device_independent": true, "run_directory": "/runs/sim-ks294-noisy-1",
+    "analysis": {"reasons": ["Bell test failed: L_n = 0.0384 is not <= 0.01"],
+      "certification": "aborted: nothing certified",
+      "decision_record": {"trials_used": 200000, "tests": [
+        {"name": "Bell test", "passed": false, "relation": "<=", "source": "seed 001, eq. 39", "statistic": "L_n",
+         "threshold": 0.01, "value": 0.0384},
+        {"name": "u* frequency test", "passed": true, "relation": ">=", "source": "seed 001, eq. 44",
+         "statistic": "S_n", "threshold": 0.0005, "value": 0.00087}]}}})");
+}
+
+void GuiLogicTest::decisionAbort() {
+  const auto s = summarize_report(abort_report());
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::abort));
+  QCOMPARE(s.headline, std::string("ABORT — Bell test failed: L_n = 0.0384 is not <= 0.01"));
+  QCOMPARE(s.numbers.size(), std::size_t{3});
+  QCOMPARE(s.numbers[0], std::string("Bell test: L_n = 0.0384 ≤ 0.01  ✘ failed  (seed 001, eq. 39)"));
+  QCOMPARE(s.numbers[1], std::string("u* frequency test: S_n = 0.00087 ≥ 0.0005  ✔ passed  (seed 001, eq. 44)"));
+  QCOMPARE(s.numbers[2], std::string("trials used: 200000 of 200000 recorded"));
+  QVERIFY(s.output_path.empty());
+  const std::string html = decision_html(s);
+  QVERIFY(html.find("certified output: 0 bits") != std::string::npos);
+  QVERIFY(html.find("L_n = 0.0384 is not &lt;= 0.01") != std::string::npos);  // escaped
+  QVERIFY(decision_colour(s.kind) != decision_colour(DecisionSummary::Kind::accept));
+}
+
+void GuiLogicTest::decisionAcceptWithOutput() {
+  auto j = abort_report();
+  j["status"] = "accepted";
+  j["decision"] = "accept";
+  j["analysis"]["reasons"] = nlohmann::json::array();
+  j["certified_bits"] = 64;
+  j["output_file"] = "output.bin";
+  const auto s = summarize_report(j);
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::accept));
+  QCOMPARE(s.headline, std::string("ACCEPT"));
+  QCOMPARE(s.output_path, std::string("/runs/sim-ks294-noisy-1/output.bin"));
+  QVERIFY(decision_html(s).find("64 bits</b> written to /runs/sim-ks294-noisy-1/output.bin") != std::string::npos);
+}
+
+void GuiLogicTest::decisionHardwareFault() {
+  nlohmann::json j{{"status", "hardware-fault"}, {"decision", "abort"}, {"fault", "sim: device failure after 5000 trials"},
+                   {"device_independent", false}};
+  const auto s = summarize_report(j);
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::hardware_fault));
+  QCOMPARE(s.headline, std::string("HARDWARE FAULT"));
+  QCOMPARE(s.reasons.front(), std::string("sim: device failure after 5000 trials"));
+  QCOMPARE(s.reasons.back(), std::string("fair-sampling mode: NOT device-independent"));
+}
+
+void GuiLogicTest::decisionInterrupted() {
+  nlohmann::json j{{"status", "interrupted"}, {"decision", "accept"},
+                   {"decision_note", "decision over the 1000 trials recorded before the run stopped (interrupted)"}};
+  const auto s = summarize_report(j);
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
+  QCOMPARE(s.headline, std::string("STOPPED — decision over the trials recorded: accept"));
+  QCOMPARE(s.reasons.size(), std::size_t{1});
+  // Nothing to read from: no banner content, but no crash either.
+  QCOMPARE(static_cast<int>(summarize_report(nlohmann::json(nullptr)).kind), static_cast<int>(DecisionSummary::Kind::none));
+}
+
+QTEST_APPLESS_MAIN(GuiLogicTest)
+#include "test_gui_logic.moc"

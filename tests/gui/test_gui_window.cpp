@@ -1,0 +1,297 @@
+// dira-gui end to end, offscreen: runs on the simulator through the same session as `dira run`.
+#include "dira/gui/chart_panel.hpp"
+#include "dira/gui/device_panel.hpp"
+#include "dira/gui/experiment_panel.hpp"
+#include "dira/gui/history.hpp"
+#include "dira/gui/main_window.hpp"
+#include "dira/gui/planner_dialog.hpp"
+#include "dira/gui/yaml_edit.hpp"
+
+#include <QDir>
+#include <QFile>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProcess>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+
+using namespace dira::gui;
+
+namespace {
+
+QString experiment(const char* name) { return QString(DIRA_SOURCE_CONFIG_DIR) + "/experiments/" + name; }
+
+nlohmann::json read_json(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) return nullptr;
+  return nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
+}
+
+// Runs the window's experiment to its decision; returns the status.
+QString run_to_end(MainWindow& w, int timeout_ms = 60000) {
+  QSignalSpy done(&w, &MainWindow::runFinished);
+  if (!w.start_run()) return "not started";
+  if (!done.wait(timeout_ms)) return "timeout";
+  return done.takeFirst().at(0).toString();
+}
+
+}  // namespace
+
+class GuiWindowTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void init();
+  void acceptRunShowsDecisionPlotsAndPassesAnalyze();
+  void invalidEditShowsErrorAndBlocksStart();
+  void noisyRunAbortsWithReason();
+  void hardwareFaultIsShown();
+  void protocolARunPlotsZk();
+  void pauseThenCloseStopsCleanly();
+  void deviceEditorFollowsCapabilities();
+  void plannerAppliesParameters();
+
+ private:
+  std::unique_ptr<QTemporaryDir> out_;
+};
+
+void GuiWindowTest::init() { out_ = std::make_unique<QTemporaryDir>(); }
+
+void GuiWindowTest::acceptRunShowsDecisionPlotsAndPassesAnalyze() {
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  w.show();
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  QVERIFY(w.start_button()->isEnabled());
+  QSignalSpy frames(&w, &MainWindow::frameDrawn);
+  QCOMPARE(run_to_end(w), QString("accepted"));
+  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accept));
+  QVERIFY(w.banner()->text().startsWith("<b style='font-size:14pt'>ACCEPT</b>"));
+  QVERIFY(w.banner()->text().contains("L_n = 0 ≤ 0.01"));
+  QVERIFY(w.banner()->text().contains("certified output: 0 bits"));
+  QVERIFY(frames.count() >= 1);
+  // Every plot shows data drawn from the session's snapshots.
+  QCOMPARE(w.chart_count(), 4);
+  for (int i = 0; i < 4; ++i) QVERIFY2(w.chart(i)->drawn_points() > 0, qPrintable(QString("chart %1 is empty").arg(i)));
+  QCOMPARE(w.chart(1)->data().id, std::string("ustar"));
+  QCOMPARE(w.plot_model().last().trials, std::uint64_t{200000});
+  // Never more frames than the 25 Hz cap allows over the run (plus the final frame).
+  QVERIFY(static_cast<double>(w.metrics().frames) <= 25.0 * w.metrics().wall_s + 2);
+
+  // The run directory is the one `dira run` writes, and `dira analyze` reproduces its decision.
+  const QString dir = w.run_directory();
+  QVERIFY(dir.startsWith(out_->path()));
+  for (const char* f : {"config.yaml", "run.h5", "report.json", "sv_bits.bin", "dira.log"})
+    QVERIFY2(QFile::exists(dir + "/" + f), f);
+  const auto report = read_json(dir + "/report.json");
+  QCOMPARE(QString::fromStdString(report.value("status", "")), QString("accepted"));
+  QProcess analyze;
+  analyze.start(DIRA_CLI, {"analyze", dir, "--json"});
+  QVERIFY(analyze.waitForFinished(60000));
+  QCOMPARE(analyze.exitCode(), 0);
+  const auto a = nlohmann::json::parse(analyze.readAllStandardOutput().toStdString(), nullptr, false);
+  QCOMPARE(QString::fromStdString(a.value("decision", "")), QString("accept"));
+  QCOMPARE(a.value("reproduces_live_decision", false), true);
+
+  // History: the directory is listed and replots with the same decision.
+  QVERIFY(w.history_panel()->count() >= 1);
+  QCOMPARE(w.history_panel()->directory_at(0), dir);
+  QVERIFY(w.open_run_directory(dir));
+  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accept));
+  for (int i = 0; i < 4; ++i) QVERIFY2(w.chart(i)->drawn_points() > 0, qPrintable(QString("replayed chart %1").arg(i)));
+  std::uint64_t replay_settings = 0;
+  for (auto n : w.plot_model().last().setting_counts) replay_settings += n;
+  QCOMPARE(replay_settings, std::uint64_t{200000});  // every recorded trial counted once
+
+  // Exports: a PNG and an SVG per chart, three CSV files with a header and data rows.
+  const QString ex = out_->path() + "/export";
+  QVERIFY(w.export_plots(ex));
+  QVERIFY(w.export_data(ex));
+  for (const char* id : {"bell", "ustar", "clicks", "settings"}) {
+    QVERIFY(QFileInfo(ex + "/" + id + ".png").size() > 1000);
+    QVERIFY(QFileInfo(ex + "/" + id + ".svg").size() > 300);
+  }
+  QFile csv(ex + "/settings.csv");
+  QVERIFY(csv.open(QIODevice::ReadOnly));
+  QCOMPARE(csv.readAll().count('\n'), 82);  // header + 81 joint settings of ks294 (9 × 9)
+}
+
+void GuiWindowTest::invalidEditShowsErrorAndBlocksStart() {
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  w.show();
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  auto* delta = qobject_cast<QLineEdit*>(w.experiment_panel()->field("protocol.delta"));
+  QVERIFY(delta);
+  delta->setFocus();
+  delta->selectAll();
+  QTest::keyClicks(delta, "-1");
+  QTest::keyClick(delta, Qt::Key_Return);
+  // The YAML now says δ = -1, the field shows the CLI's message, the line is marked.
+  const std::string yaml = w.experiment_panel()->text().toStdString();
+  QCOMPARE(yaml_scalar(yaml, "protocol.delta").value_or("?"), std::string("-1"));
+  QVERIFY(!w.experiment_panel()->config().has_value());
+  QVERIFY(!w.experiment_panel()->field_error("protocol.delta").isEmpty());
+  const int line = yaml_key_line(yaml, "protocol.delta");
+  const auto marked = w.experiment_panel()->error_lines();
+  QVERIFY(std::find(marked.begin(), marked.end(), line) != marked.end());
+  bool issue_has_line = false;
+  for (const auto& i : w.experiment_panel()->issues()) issue_has_line = issue_has_line || (i.key == "protocol.delta" && i.line == line);
+  QVERIFY(issue_has_line);
+  QVERIFY(!w.start_button()->isEnabled());
+  QVERIFY(!w.start_run());
+  QVERIFY(!w.running());
+  QVERIFY(w.banner()->text().contains("Cannot start"));
+  QVERIFY(QDir(out_->path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty());  // nothing written
+
+  // Fixing the value clears the error and enables Start again.
+  delta->setFocus();
+  delta->selectAll();
+  QTest::keyClicks(delta, "0.01");
+  QTest::keyClick(delta, Qt::Key_Return);
+  QVERIFY(w.experiment_panel()->config().has_value());
+  QVERIFY(w.experiment_panel()->field_error("protocol.delta").isEmpty());
+  QVERIFY(w.start_button()->isEnabled());
+}
+
+void GuiWindowTest::noisyRunAbortsWithReason() {
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  QVERIFY(w.load_experiment(experiment("sim-ks294-noisy.yaml")));
+  QCOMPARE(run_to_end(w), QString("aborted"));
+  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::abort));
+  QVERIFY(w.banner()->text().contains("ABORT — Bell test failed: L_n = 0.0384 is not &lt;= 0.01"));
+  QVERIFY(w.banner()->text().contains("✘ failed"));
+  QVERIFY(w.decision().output_path.empty());
+}
+
+void GuiWindowTest::hardwareFaultIsShown() {
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  w.experiment_panel()->set_value("simulator.fail_after_trials", "50000");
+  QVERIFY(w.experiment_panel()->config().has_value());
+  QCOMPARE(run_to_end(w), QString("hardware-fault"));
+  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::hardware_fault));
+  QVERIFY(w.banner()->text().contains("HARDWARE FAULT"));
+  QVERIFY(!w.decision().reasons.empty());
+  QVERIFY(QFile::exists(w.run_directory() + "/report.json"));  // a fault keeps what was acquired
+}
+
+void GuiWindowTest::protocolARunPlotsZk() {
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  QVERIFY(w.load_experiment(experiment("sim-guehne4.yaml")));
+  QCOMPARE(run_to_end(w), QString("accepted"));
+  QCOMPARE(w.chart(1)->data().id, std::string("zk"));
+  for (int i = 0; i < 4; ++i) QVERIFY(w.chart(i)->drawn_points() > 0);
+  QCOMPARE(w.plot_model().last().setting_counts.size(), std::size_t{16});  // 2^4 joint settings
+}
+
+void GuiWindowTest::pauseThenCloseStopsCleanly() {
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  w.show();
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  // Long enough (minutes at full speed) that only the close can end it.
+  w.experiment_panel()->set_value("protocol.trials", "2000000000");
+  QVERIFY(w.experiment_panel()->config().has_value());
+  QSignalSpy frames(&w, &MainWindow::frameDrawn);
+  QSignalSpy done(&w, &MainWindow::runFinished);
+  QVERIFY(w.start_run());
+  QVERIFY(frames.wait(20000));
+  w.set_paused(true);
+  // While paused the trial count stands still (the simulator waits) and snapshots say so.
+  QTRY_COMPARE_WITH_TIMEOUT(QString::fromStdString(w.plot_model().last().stage), QString("paused"), 10000);
+  const auto paused_at = w.plot_model().last().trials;
+  QTest::qWait(300);
+  QCOMPARE(w.plot_model().last().trials, paused_at);
+  w.set_paused(false);
+  QTRY_VERIFY_WITH_TIMEOUT(w.plot_model().last().trials > paused_at, 10000);
+
+  int asked = 0;
+  w.set_close_confirmation([&] {
+    ++asked;
+    return true;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  w.close();
+  // close() returned without waiting for the worker (the GUI thread never blocks on it).
+  QVERIFY(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
+  QCOMPARE(asked, 1);
+  QVERIFY(done.wait(60000));
+  QCOMPARE(done.takeFirst().at(0).toString(), QString("interrupted"));
+  QTRY_VERIFY_WITH_TIMEOUT(!w.isVisible(), 5000);
+  const auto report = read_json(w.run_directory() + "/report.json");
+  QCOMPARE(QString::fromStdString(report.value("status", "")), QString("interrupted"));
+  QVERIFY(report.value("trials_recorded", std::uint64_t{0}) >= paused_at);
+  QVERIFY(report.contains("decision_note"));
+}
+
+void GuiWindowTest::deviceEditorFollowsCapabilities() {
+  MainWindow w;
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  DevicePanel* d = w.device_panel();
+  QVERIFY(d->select_driver("sim"));
+  // One editor per declared capability, read-only ones disabled.
+  auto* vis = qobject_cast<QLineEdit*>(d->setting_widget("visibility"));
+  QVERIFY(vis);
+  QCOMPARE(vis->text(), QString("1"));  // from the experiment's simulator: section
+  QVERIFY(d->setting_widget("source") != nullptr);
+  vis->setText("1.5");  // declared range [0, 1]
+  QVERIFY(!d->entered_settings().has_value());
+  QVERIFY(!d->setting_error("visibility").isEmpty());
+  vis->setText("0.8");
+  QVERIFY(d->apply_to_experiment());
+  const auto& cfg = w.experiment_panel()->config();
+  QVERIFY(cfg.has_value());
+  QCOMPARE(std::get<double>(cfg->simulator.settings.at("visibility")), 0.8);
+  QVERIFY(d->setting_error("visibility").isEmpty());
+  // Other drivers get their own editors from their declarations.
+  QVERIFY(d->select_driver("ptu"));
+  QVERIFY(d->setting_widget("file") != nullptr);
+  QVERIFY(d->setting_widget("visibility") == nullptr);
+  // A PTU replay of a missing file cannot open: the error is reported, not thrown.
+  qobject_cast<QLineEdit*>(d->setting_widget("file"))->setText(out_->path() + "/missing.ptu");
+  QVERIFY(!d->connect_selected());
+  QVERIFY2(d->status().contains("missing.ptu"), qPrintable(d->status()));
+  QVERIFY(!d->status().isEmpty());
+  QVERIFY(d->connected().isEmpty());
+  QVERIFY(d->select_driver("sim"));
+  if (d->connect_selected()) QCOMPARE(d->connected().size(), 1);
+  else QVERIFY(d->status().startsWith("Cannot open sim"));
+}
+
+void GuiWindowTest::plannerAppliesParameters() {
+  MainWindow w;
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  PlannerDialog p(w.experiment_panel());
+  QSignalSpy done(&p, &PlannerDialog::planFinished);
+  p.plan();
+  QVERIFY(done.wait(60000));
+  QVERIFY(p.result().contains("verdict"));
+  // The same engine as `dira plan --protocol B` at the defaults.
+  QProcess cli;
+  cli.start(DIRA_CLI, {"plan", "--protocol", "B", "--json"});
+  QVERIFY(cli.waitForFinished(60000));
+  const auto j = nlohmann::json::parse(cli.readAllStandardOutput().toStdString(), nullptr, false);
+  QCOMPARE(p.result().value("feasible", false), j.value("feasible", false));
+  if (p.result().value("feasible", false)) {
+    QCOMPARE(p.result()["parameters"]["delta"].get<double>(), j["parameters"]["delta"].get<double>());
+    QVERIFY(p.apply());
+    const auto delta = yaml_scalar(w.experiment_panel()->text().toStdString(), "protocol.delta");
+    QVERIFY(delta.has_value());
+    QVERIFY(std::abs(std::stod(*delta) / j["parameters"]["delta"].get<double>() - 1) < 1e-6);
+  } else {
+    QVERIFY(!p.apply());
+  }
+}
+
+QTEST_MAIN(GuiWindowTest)
+#include "test_gui_window.moc"
