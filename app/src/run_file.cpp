@@ -178,6 +178,12 @@ void RunFileWriter::append_ledger(std::span<const protocol::LedgerEntry> entries
   append(impl_->ledger, impl_->ltype, rows.data(), rows.size(), impl_->n_ledger, "ledger");
 }
 
+void RunFileWriter::write_ledger_from(std::uint64_t row, std::span<const protocol::LedgerEntry> entries) {
+  if (row > impl_->n_ledger) throw std::logic_error("run file: ledger rows must be contiguous");
+  impl_->n_ledger = row;  // rows ≥ row are rewritten: the open entry grows between flushes
+  append_ledger(entries);
+}
+
 void RunFileWriter::append_statistics(const StatisticsRow& row) {
   append(impl_->stats, impl_->stype, &row, 1, impl_->n_stats, "statistics");
 }

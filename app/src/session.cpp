@@ -12,7 +12,14 @@
 
 #include "sha256.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <ctime>
@@ -108,6 +115,60 @@ std::string pack_bits(const std::vector<bool>& bits) {
     if (bits[i]) s[i / 8] = static_cast<char>(static_cast<unsigned char>(s[i / 8]) | (0x80u >> (i % 8)));
   return s;
 }
+
+/// HDF5 marks a file open for SWMR writing in its superblock; after a kill -9 that flag
+/// stays and standard tools (h5dump, HDFView, h5py without swmr=True) refuse the file until
+/// `h5clear -s` clears it. This watchdog is a shell started before run.h5 is opened, in its
+/// own session (so a Ctrl-C to the terminal's process group does not reach it), reading a
+/// pipe whose only writer is this process: if the pipe reaches end-of-file while the run is
+/// still open, dira died, and the watchdog runs the standard `h5clear -s` on run.h5. On a
+/// clean close dira kills the watchdog first. Power loss or killing the watchdog too still
+/// needs `h5clear -s` by hand (docs/run-file.md).
+class CrashFlagWatchdog {
+ public:
+  CrashFlagWatchdog(const std::filesystem::path& h5, const std::filesystem::path& log) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    const std::string script =
+        "read -r _; sleep 0.3; command -v h5clear >/dev/null || exit 0; "
+        "h5clear -s \"$1\" && echo \"watchdog: dira ended without closing $1; h5clear -s applied\"";
+    const std::string file = h5.string();
+    const char* argv[] = {"sh", "-c", script.c_str(), "dira-watchdog", file.c_str(), nullptr};
+    if (posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), ::environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[0]);
+    if (pid_ > 0) write_end_ = fds[1];
+    else ::close(fds[1]);
+  }
+  ~CrashFlagWatchdog() { disarm(); }
+  CrashFlagWatchdog(const CrashFlagWatchdog&) = delete;
+  CrashFlagWatchdog& operator=(const CrashFlagWatchdog&) = delete;
+  bool armed() const { return pid_ > 0; }
+  /// The file is closed cleanly: stop the watchdog without letting it act.
+  void disarm() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    ::close(write_end_);
+    write_end_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int write_end_ = -1;
+};
 
 /// The settings of every trial, drawn from the ledger in trial order and kept in a ring
 /// while the simulator and the assembler (which ask in increasing order, the assembler
@@ -208,6 +269,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   sim::PhysicalSimulator tagger(settings, c.inequality, schedule);
   hal::TrialAssembler assembler(tagger.layout(), schedule);
+  CrashFlagWatchdog watchdog(dir / "run.h5", dir / "dira.log");
   RunFileWriter recorder(dir / "run.h5", c.text,
                          json{{"software", std::string("dira ") + DIRA_VERSION}, {"tagger", tagger.identity()},
                               {"weak_source", source.describe()}}.dump());
@@ -311,9 +373,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     if (!final_flush && now - last_flush < std::chrono::seconds(1)) return;
     last_flush = now;
     const auto& entries = ledger.entries();
-    // Ledger entries may still grow at the end: write all but the last, which is rewritten later.
-    if (entries.size() > ledger_written + 1) {
-      recorder.append_ledger({entries.data() + ledger_written, entries.size() - 1 - ledger_written});
+    // Entries before the last are final; the last may still grow, so it is written now and
+    // rewritten at the next flush (a crash keeps the ledger up to the last flush).
+    if (entries.size() > ledger_written) {
+      recorder.write_ledger_from(ledger_written, {entries.data() + ledger_written, entries.size() - ledger_written});
       ledger_written = entries.size() - 1;
     }
     const P::LiveStatistics s = pb ? pb->live() : pa->live();
@@ -388,9 +451,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   say("acquisition ended: " + status + (fault.empty() ? "" : " — " + fault) + ", " + std::to_string(trials) + " trials");
 
   // --- decision, security statement, extraction: the same analysis `dira analyze` runs.
-  if (ledger_written < ledger.entries().size())
-    recorder.append_ledger({ledger.entries().data() + ledger_written, ledger.entries().size() - ledger_written});
-  publish(true);
+  publish(true);  // writes the ledger through its last entry
   recorder.flush();
   report_progress("analysing");
   source.start_recording();
@@ -455,6 +516,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   report["certified_bits"] = certified;
   recorder.append_report(report.dump());
   recorder.close();
+  watchdog.disarm();
   {
     std::ofstream rj(dir / "report.json");
     rj << report.dump(2) << "\n";

@@ -43,6 +43,10 @@ class RunFileWriter {
   void append_trials(std::span<const protocol::Trial> trials);
   /// Appends ledger entries (call with the entries added since the last call).
   void append_ledger(std::span<const protocol::LedgerEntry> entries);
+  /// Writes `entries` as ledger rows row, row+1, …, replacing what those rows held: the
+  /// ledger's last entry keeps growing during a run, and is rewritten at every flush so a
+  /// crash loses at most the bits drawn since then.
+  void write_ledger_from(std::uint64_t row, std::span<const protocol::LedgerEntry> entries);
   void append_statistics(const StatisticsRow& row);
   /// Appends to the JSON text log of decisions and the final report (bytes, UTF-8).
   void append_report(const std::string& json);
