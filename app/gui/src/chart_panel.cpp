@@ -63,10 +63,15 @@ void ChartPanel::show_data(const ChartData& d) {
         sc->setMarkerSize(6);
         sc->setColor(colour(cv.rgb));
         sc->setBorderColor(colour(cv.rgb));
+        sc->setPen(Qt::NoPen);
         s = sc;
       } else {
         auto* l = new QLineSeries;
-        l->setPen(QPen(colour(cv.rgb), 1.6));
+        // A 1-pixel cosmetic pen takes the raster engine's fast line path; wider pens are
+        // stroked into polygons (most of the GUI thread's time in profiles).
+        QPen pen(colour(cv.rgb), 1);
+        pen.setCosmetic(true);
+        l->setPen(pen);
         s = l;
       }
       s->setName(QString::fromStdString(cv.name));
@@ -74,11 +79,12 @@ void ChartPanel::show_data(const ChartData& d) {
       s->attachAxis(ax);
       s->attachAxis(ay);
     }
+    // Many curves (one per detector channel): a legend column on the right keeps names readable.
+    c->legend()->setAlignment(d.curves.size() > 4 ? Qt::AlignRight : Qt::AlignBottom);
+    x_lo_ = x_hi_ = y_lo_ = y_hi_ = 0;
     layout_ = layout;
   }
-  c->setTitle(QString::fromStdString(d.title));
-  // Many curves (one per detector channel): a legend column on the right keeps names readable.
-  c->legend()->setAlignment(d.curves.size() > 4 ? Qt::AlignRight : Qt::AlignBottom);
+  if (c->title() != QString::fromStdString(d.title)) c->setTitle(QString::fromStdString(d.title));
   const auto series = c->series();
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   auto extend = [&](const std::vector<Point>& pts) {
@@ -101,24 +107,52 @@ void ChartPanel::show_data(const ChartData& d) {
       xy->replace(to_qt(cv.points));
     }
   }
-  if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-  if (x1 <= x0) x1 = x0 + 1;
+  const bool empty = x0 > x1;
+  if (empty) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (y1 <= y0) y0 -= 0.5, y1 += 0.5;
-  const double pad = 0.05 * (y1 - y0);
   const auto axes_x = c->axes(Qt::Horizontal), axes_y = c->axes(Qt::Vertical);
   if (!axes_x.isEmpty()) {
     auto* ax = static_cast<QValueAxis*>(axes_x.front());
-    ax->setRange(x0, x1);
-    ax->setTitleText(QString::fromStdString(d.x_label));
-    ax->setLabelFormat(x1 >= 1e5 ? "%.3g" : "%g");
-    ax->applyNiceNumbers();
+    double lo = x_lo_, hi = x_hi_;
+    if (d.x_extent > 0) {
+      lo = 0;
+      hi = d.x_extent;
+    } else if (x0 < lo || x1 > hi || hi <= lo || (x1 - x0) < 0.25 * (hi - lo)) {
+      // Doubling headroom: the axis moves O(log) times over a run, not on every frame.
+      lo = x0;
+      hi = x0 + std::max(2 * (x1 - x0), 1e-9);
+    }
+    if (lo != x_lo_ || hi != x_hi_) {
+      x_lo_ = lo;
+      x_hi_ = hi;
+      ax->setRange(lo, hi);
+      ax->setLabelFormat(hi >= 1e5 ? "%.3g" : "%g");
+      ax->applyNiceNumbers();
+      x_lo_ = ax->min();
+      x_hi_ = ax->max();
+    }
+    if (ax->titleText() != QString::fromStdString(d.x_label)) ax->setTitleText(QString::fromStdString(d.x_label));
   }
   if (!axes_y.isEmpty()) {
     auto* ay = static_cast<QValueAxis*>(axes_y.front());
-    ay->setRange(y0 - pad, y1 + pad);
-    ay->setTitleText(QString::fromStdString(d.y_label));
-    ay->setLabelFormat("%.3g");
-    ay->applyNiceNumbers();
+    double lo = y_lo_, hi = y_hi_;
+    if (y0 < lo || y1 > hi || hi <= lo || (y1 - y0) < 0.4 * (hi - lo)) {
+      const double pad = 0.1 * (y1 - y0);
+      lo = y0 - pad;
+      hi = y1 + pad;
+    }
+    if (lo != y_lo_ || hi != y_hi_) {
+      y_lo_ = lo;
+      y_hi_ = hi;
+      ay->setRange(lo, hi);
+      ay->setLabelFormat("%.3g");
+      ay->applyNiceNumbers();
+      // applyNiceNumbers widens the range: remember what is shown so the next frame compares to it.
+      y_lo_ = ay->min();
+      y_hi_ = ay->max();
+      if (y0 < y_lo_ || y1 > y_hi_) y_lo_ = y_hi_ = 0;
+    }
+    if (ay->titleText() != QString::fromStdString(d.y_label)) ay->setTitleText(QString::fromStdString(d.y_label));
   }
   data_ = d;
 }

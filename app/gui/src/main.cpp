@@ -35,6 +35,7 @@ void write_metrics(const QString& file, const dira::gui::GuiMetrics& m, const QS
                          {"gui_cpu_percent_of_one_core", 100 * m.gui_cpu_fraction},
                          {"frames", m.frames},
                          {"frame_interval_mean_ms", m.frame_interval_mean_ms},
+                         {"frame_interval_p95_ms", m.frame_interval_p95_ms},
                          {"frame_interval_max_ms", m.frame_interval_max_ms},
                          {"frame_cost_max_ms", m.frame_cost_max_ms},
                          {"event_loop_stall_max_ms", m.stall_max_ms},

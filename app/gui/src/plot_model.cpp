@@ -135,6 +135,7 @@ std::vector<ChartData> PlotModel::charts() const {
 ChartData PlotModel::chart(const std::string& id) const {
   ChartData c;
   c.id = id;
+  if (id != "clicks" && id != "settings") c.x_extent = static_cast<double>(last_.planned);
   auto band = [&](const char* name, auto lower, auto upper) {
     Curve b{name, Curve::Style::band, {}, {}, kBand};
     for (const auto& r : rows_) {

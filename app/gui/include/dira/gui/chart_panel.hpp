@@ -20,6 +20,9 @@ class ChartPanel : public QChartView {
 
  private:
   ChartData data_;
+  // Axis ranges currently shown; changed only when the data leaves them or uses little of
+  // them, because every axis change re-lays out the labels (the dominant redraw cost).
+  double x_lo_ = 0, x_hi_ = 0, y_lo_ = 0, y_hi_ = 0;
   std::vector<std::pair<std::string, Curve::Style>> layout_;
 };
 

@@ -11,6 +11,8 @@
 #include <QMainWindow>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 class QLabel;
 class QProgressBar;
@@ -32,7 +34,8 @@ struct GuiMetrics {
   double gui_cpu_s = 0;          ///< CLOCK_THREAD_CPUTIME_ID of the GUI thread
   double gui_cpu_fraction = 0;   ///< gui_cpu_s / wall_s
   std::uint64_t frames = 0;      ///< plot redraws
-  double frame_interval_mean_ms = 0, frame_interval_max_ms = 0;
+  /// Time between consecutive redraws while acquiring (the analysis at the end sends none).
+  double frame_interval_mean_ms = 0, frame_interval_p95_ms = 0, frame_interval_max_ms = 0;
   double frame_cost_max_ms = 0;  ///< longest redraw (snapshot → charts and labels)
   double stall_max_ms = 0;       ///< worst lateness of a 10 ms heartbeat timer: the longest the event loop was blocked
   std::uint64_t snapshots_produced = 0, snapshots_notified = 0;
@@ -110,7 +113,7 @@ class MainWindow : public QMainWindow {
   std::vector<ChartPanel*> charts_;
   QTimer* frame_timer_ = nullptr;
   QTimer* heartbeat_ = nullptr;
-  PlotModel model_;
+  PlotModel model_{1000};  // ~2 points per horizontal pixel of a chart
   DecisionSummary decision_;
   GuiMetrics metrics_;
   QString out_dir_, run_directory_, shot_during_;
@@ -119,7 +122,8 @@ class MainWindow : public QMainWindow {
   bool close_after_run_ = false;
   // Timing of the current run, on the GUI thread.
   std::int64_t run_start_ns_ = 0, last_frame_ns_ = 0, last_beat_ns_ = 0, cpu_start_ns_ = 0;
-  double frame_interval_sum_ms_ = 0;
+  std::vector<double> frame_intervals_ms_;
+  std::string last_stage_;
 };
 
 }  // namespace dira::gui
