@@ -56,6 +56,7 @@ int run(const RunArgs& a) {
   o.duration_s = a.duration;
   o.interrupt = &g_interrupt;
   const bool tty = isatty(STDERR_FILENO);
+  o.warning = [tty](const std::string& w) { std::cerr << (tty ? "\r\033[K" : "") << "dira run: warning: " << w << "\n"; };
   o.progress = [tty](const app::Progress& p) {
     std::ostringstream os;
     os << std::setprecision(4) << p.trials << "/" << p.planned << " trials, " << p.rate / 1e6 << " M/s, Bell "

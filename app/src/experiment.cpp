@@ -261,8 +261,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     if (st["duration_s"]) c.stop.duration_s = positive_fraction(r, st["duration_s"], "stop.duration_s", 0, 1e9, true, false, 0);
   }
   if (const YAML::Node o = doc["outputs"]; o.IsDefined()) {
-    r.allowed_keys(o, "outputs", {"directory"});
+    r.allowed_keys(o, "outputs", {"directory", "raw_tags"});
     if (o["directory"]) c.outputs.directory = r.string(o["directory"], "outputs.directory").value_or("runs");
+    if (o["raw_tags"]) c.outputs.raw_tags = r.boolean(o["raw_tags"], "outputs.raw_tags").value_or(false);
   }
   if (!r.ok()) throw ConfigError(r.issues());
   return c;

@@ -18,6 +18,14 @@ struct TrialRow {
   std::uint32_t device;
   std::int64_t time_ps;
 };
+struct TagRow {  // hal::Tag with the station in its spare byte
+  std::uint8_t type;
+  std::uint8_t station;
+  std::uint16_t missed;
+  std::int32_t channel;
+  std::int64_t time_ps;
+};
+static_assert(sizeof(TagRow) == 16);
 struct LedgerRow {
   std::uint8_t purpose;
   std::uint64_t first_bit, bit_count, first_item, last_item;
@@ -34,6 +42,27 @@ hid_t trial_type() {
   H5Tinsert(t, "device", HOFFSET(TrialRow, device), H5T_NATIVE_UINT32);
   H5Tinsert(t, "time_ps", HOFFSET(TrialRow, time_ps), H5T_NATIVE_INT64);
   H5Tclose(arr);
+  return t;
+}
+/// Before the library's first use: errors become exceptions, not stderr noise; and no
+/// library clean-up at exit — after a failed close (disk full) HDF5's own exit handler
+/// crashes on the half-closed file (HDF5 1.10.8), while dira always closes what it opens.
+void init_hdf5() {
+  static const bool once = [] {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)once;
+}
+
+hid_t tag_type() {
+  const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(TagRow));
+  H5Tinsert(t, "type", HOFFSET(TagRow, type), H5T_NATIVE_UINT8);  // hal::TagType
+  H5Tinsert(t, "station", HOFFSET(TagRow, station), H5T_NATIVE_UINT8);
+  H5Tinsert(t, "missed", HOFFSET(TagRow, missed), H5T_NATIVE_UINT16);
+  H5Tinsert(t, "channel", HOFFSET(TagRow, channel), H5T_NATIVE_INT32);
+  H5Tinsert(t, "time_ps", HOFFSET(TagRow, time_ps), H5T_NATIVE_INT64);
   return t;
 }
 hid_t ledger_type() {
@@ -111,22 +140,24 @@ std::string read_string_attribute(hid_t obj, const char* name) {
 }  // namespace
 
 struct RunFileWriter::Impl {
-  hid_t file = -1, trials = -1, ledger = -1, stats = -1, report = -1;
-  hid_t ttype = -1, ltype = -1, stype = -1;
-  hsize_t n_trials = 0, n_ledger = 0, n_stats = 0, n_report = 0;
+  hid_t file = -1, trials = -1, ledger = -1, stats = -1, report = -1, tags = -1;
+  hid_t ttype = -1, ltype = -1, stype = -1, gtype = -1;
+  hsize_t n_trials = 0, n_ledger = 0, n_stats = 0, n_report = 0, n_tags = 0;
   std::vector<TrialRow> buffer;
+  std::vector<TagRow> tag_buffer;
   void close_all() {
-    for (hid_t* d : {&trials, &ledger, &stats, &report})
+    for (hid_t* d : {&trials, &ledger, &stats, &report, &tags})
       if (*d >= 0) H5Dclose(*d), *d = -1;
-    for (hid_t* t : {&ttype, &ltype, &stype})
+    for (hid_t* t : {&ttype, &ltype, &stype, &gtype})
       if (*t >= 0) H5Tclose(*t), *t = -1;
     if (file >= 0) H5Fclose(file), file = -1;
   }
 };
 
-RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json)
+RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json,
+                             bool raw_tags)
     : impl_(std::make_unique<Impl>()) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr noise
+  init_hdf5();
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // required for SWMR
   impl_->file = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
@@ -142,6 +173,10 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
   impl_->ledger = make_dataset(impl_->file, "ledger", impl_->ltype, 1024);
   impl_->stats = make_dataset(impl_->file, "statistics", impl_->stype, 1024);
   impl_->report = make_dataset(impl_->file, "report_json", H5T_NATIVE_UINT8, 4096);
+  if (raw_tags) {
+    impl_->gtype = tag_type();
+    impl_->tags = make_dataset(impl_->file, "tags", impl_->gtype, 65536);
+  }
   if (H5Fstart_swmr_write(impl_->file) < 0) {
     impl_->close_all();
     throw RunFileError("cannot switch " + path.string() + " to SWMR writing");
@@ -169,6 +204,16 @@ void RunFileWriter::append_trials(std::span<const protocol::Trial> trials) {
     r.time_ps = t.time_ps;
   }
   append(impl_->trials, impl_->ttype, b.data(), b.size(), impl_->n_trials, "trials");
+}
+
+void RunFileWriter::append_tags(int station, std::span<const hal::Tag> tags) {
+  if (impl_->tags < 0) throw std::logic_error("run file: raw tags were not enabled");
+  auto& b = impl_->tag_buffer;
+  b.resize(tags.size());
+  for (std::size_t i = 0; i < tags.size(); ++i)
+    b[i] = TagRow{static_cast<std::uint8_t>(tags[i].type), static_cast<std::uint8_t>(station), tags[i].missed, tags[i].channel,
+                  tags[i].time_ps};
+  append(impl_->tags, impl_->gtype, b.data(), b.size(), impl_->n_tags, "tags");
 }
 
 void RunFileWriter::append_ledger(std::span<const protocol::LedgerEntry> entries) {
@@ -206,7 +251,7 @@ std::uint64_t RunFileWriter::trials_written() const { return impl_->n_trials; }
 
 RunFileContents read_run_file(const std::filesystem::path& path,
                               const std::function<void(std::span<const protocol::Trial>)>& sink) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  init_hdf5();
   RunFileContents c;
   // SWMR read also works on a file a live (or killed) writer left in SWMR mode.
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
@@ -264,11 +309,58 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   read_all("report_json", H5T_NATIVE_UINT8, 1, [&](const std::uint8_t* p, std::size_t n) {
     c.report.append(reinterpret_cast<const char*>(p), n);
   });
+  if (H5Lexists(file, "tags", H5P_DEFAULT) > 0) {
+    const hid_t d = H5Dopen2(file, "tags", H5P_DEFAULT);
+    const hid_t space = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space, &n, nullptr);
+    c.tags = n;
+    H5Sclose(space);
+    H5Dclose(d);
+  }
   H5Tclose(tt);
   H5Tclose(lt);
   H5Tclose(st);
   H5Fclose(file);
   return c;
+}
+
+std::uint64_t read_run_file_tags(const std::filesystem::path& path,
+                                 const std::function<void(std::span<const RecordedTag>)>& sink) {
+  init_hdf5();
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  if (file < 0) file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) throw RunFileError("cannot open " + path.string() + " as an HDF5 run file");
+  if (H5Lexists(file, "tags", H5P_DEFAULT) <= 0) {
+    H5Fclose(file);
+    throw RunFileError(path.string() + " holds no raw tags (the run had outputs.raw_tags: false)");
+  }
+  const hid_t d = H5Dopen2(file, "tags", H5P_DEFAULT);
+  const hid_t type = tag_type();
+  const hid_t space = H5Dget_space(d);
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space, &n, nullptr);
+  const hsize_t block = 1 << 16;
+  std::vector<TagRow> rows(block);
+  std::vector<RecordedTag> out;
+  for (hsize_t at = 0; at < n; at += block) {
+    const hsize_t count[1] = {std::min(block, n - at)}, start[1] = {at};
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    const hid_t mspace = H5Screate_simple(1, count, nullptr);
+    const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, rows.data());
+    H5Sclose(mspace);
+    if (rc < 0) break;
+    out.resize(static_cast<std::size_t>(count[0]));
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = RecordedTag{rows[i].station, hal::Tag{static_cast<hal::TagType>(rows[i].type), 0, rows[i].missed, rows[i].channel,
+                                                     rows[i].time_ps}};
+    if (sink) sink(out);
+  }
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Dclose(d);
+  H5Fclose(file);
+  return n;
 }
 
 }  // namespace dira::app

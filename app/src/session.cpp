@@ -16,6 +16,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,6 +155,16 @@ class CrashFlagWatchdog {
   CrashFlagWatchdog(const CrashFlagWatchdog&) = delete;
   CrashFlagWatchdog& operator=(const CrashFlagWatchdog&) = delete;
   bool armed() const { return pid_ > 0; }
+  /// The file could not be closed: let the watchdog act now (h5clear -s) and wait for it.
+  void fire() {
+    if (pid_ <= 0) return;
+    ::close(write_end_);
+    write_end_ = -1;
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
   /// The file is closed cleanly: stop the watchdog without letting it act.
   void disarm() {
     if (pid_ <= 0) return;
@@ -270,9 +282,36 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   sim::PhysicalSimulator tagger(settings, c.inequality, schedule);
   hal::TrialAssembler assembler(tagger.layout(), schedule);
   CrashFlagWatchdog watchdog(dir / "run.h5", dir / "dira.log");
+  // Storage: a run that cannot fit is refused before any device starts; one that may not fit
+  // is warned about, and stops cleanly (status storage-error) when a write fails.
+  // Exceeding a file-size limit (ulimit -f) must be a write error, not SIGXFSZ killing the
+  // process before the data are flushed.
+  ::signal(SIGXFSZ, SIG_IGN);
+  std::string storage_warning;
+  {
+    const double per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);  // rows; tags: sync + ≤ 3 per party
+    const double need = static_cast<double>(planned) * per_trial * 1.05 + 4e6;
+    struct statvfs vfs {};
+    if (::statvfs(dir.c_str(), &vfs) == 0) {
+      double free_bytes = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);
+      struct rlimit rl {};
+      if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        free_bytes = std::min(free_bytes, static_cast<double>(rl.rlim_cur));  // ulimit -f: per file
+      auto mb = [](double b) { std::ostringstream os; os << std::fixed << std::setprecision(1) << b / 1e6 << " MB"; return os.str(); };
+      if (free_bytes < 16e6)
+        throw RunFileError("only " + mb(free_bytes) + " free in " + parent.string() + ": dira run needs at least 16 MB to start");
+      if (free_bytes < need) {
+        storage_warning = "the run may need " + mb(need) + " for " + std::to_string(planned) + " trials but only " + mb(free_bytes) +
+                          " is free in " + parent.string() + "; it will stop cleanly (status storage-error) when the disk is full";
+        say("warning: " + storage_warning);
+        if (o.warning) o.warning(storage_warning);
+      }
+    }
+  }
   RunFileWriter recorder(dir / "run.h5", c.text,
                          json{{"software", std::string("dira ") + DIRA_VERSION}, {"tagger", tagger.identity()},
-                              {"weak_source", source.describe()}}.dump());
+                              {"weak_source", source.describe()}}.dump(),
+                         c.outputs.raw_tags);
   say("run directory " + dir.string());
   say("tagger: " + tagger.identity());
   say("weak source: " + source.describe());
@@ -385,6 +424,25 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     recorder.flush();
   };
 
+  // Headroom: stop cleanly, with run.h5 closed properly, before the disk (or the file-size
+  // limit) is full, keeping room for two more checks' worth of data plus the final writes.
+  const auto run_h5_path = dir / "run.h5";
+  std::uint64_t trials_at_last_check = 0;
+  auto storage_headroom = [&]() -> double {
+    double room = 1e300;
+    struct statvfs vfs {};
+    if (::statvfs(dir.c_str(), &vfs) == 0) room = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      std::error_code fec;
+      const auto size = std::filesystem::file_size(run_h5_path, fec);
+      room = std::min(room, static_cast<double>(rl.rlim_cur) - static_cast<double>(fec ? 0 : size));
+    }
+    return room;
+  };
+  const double bytes_per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);
+  constexpr std::uint64_t kStorageCheckTrials = 1u << 16;
+
   const int station = phys.station;
   bool stopping = false;
   try {
@@ -420,6 +478,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
             } else if constexpr (std::is_same_v<E, hal::TagBlock>) {
               for (const auto& tag : e)
                 if (tag.channel >= 0 && tag.channel < 4096) ++tags_by_channel[static_cast<std::size_t>(tag.channel)];
+              if (c.outputs.raw_tags) recorder.append_tags(station, e);
               assembler.push(station, e);
             } else {
               ended = true;
@@ -440,6 +499,16 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
         recorder.append_trials(batch);
         for (const auto& t : batch) ++setting_counts[indexer.setting_index(t)];
         trials += batch.size();
+        if (!stopping && trials - trials_at_last_check >= kStorageCheckTrials) {
+          const double step = static_cast<double>(trials - trials_at_last_check) * bytes_per_trial;
+          trials_at_last_check = trials;
+          if (storage_headroom() < 4e6 + 4 * step) {
+            status = "storage-full";
+            fault = "stopped before the disk (or file-size limit) was full: " + std::to_string(trials) + " trials recorded";
+            stopping = true;
+            tagger.stop();
+          }
+        }
       }
       publish(false);
       if (ended) break;
@@ -447,12 +516,27 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   } catch (const hal::HardwareFault& e) {
     status = "hardware-fault";
     fault = e.what();
+  } catch (const RunFileError& e) {
+    // Disk full or the file became unwritable: stop acquiring; what was flushed is kept.
+    status = "storage-error";
+    fault = e.what();
+    try {
+      tagger.stop();
+    } catch (...) {
+    }
   }
   say("acquisition ended: " + status + (fault.empty() ? "" : " — " + fault) + ", " + std::to_string(trials) + " trials");
 
   // --- decision, security statement, extraction: the same analysis `dira analyze` runs.
-  publish(true);  // writes the ledger through its last entry
-  recorder.flush();
+  try {
+    publish(true);  // writes the ledger through its last entry
+    recorder.flush();
+  } catch (const RunFileError& e) {
+    if (status != "storage-error") {
+      status = "storage-error";
+      fault = e.what();
+    }
+  }
   report_progress("analysing");
   source.start_recording();
   AnalysisOptions ao;
@@ -473,7 +557,15 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       fault = fault.empty() ? std::string("analysis failed: ") + e.what() : fault;
     }
   }
-  write_private(dir / "sv_bits.bin", pack_bits(source.recorded()));
+  try {
+    write_private(dir / "sv_bits.bin", pack_bits(source.recorded()));
+  } catch (const std::exception& e) {
+    say(std::string("cannot write sv_bits.bin: ") + e.what());
+    if (status != "storage-error") {
+      status = "storage-error";
+      fault = e.what();
+    }
+  }
 
   json report;
   report["software"] = std::string("dira ") + DIRA_VERSION;
@@ -497,13 +589,17 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   } else if (status == "interrupted") {
     res.status = "interrupted";
     res.exit_code = 130;
+  } else if (status == "storage-error" || status == "storage-full") {
+    res.status = status;
+    res.exit_code = 1;
   } else {
     res.status = decision == "accept" ? "accepted" : "aborted";
     res.exit_code = decision == "accept" ? 0 : 3;
   }
   report["status"] = res.status;
   report["decision"] = decision;
-  if (status == "interrupted" || status == "hardware-fault" || status == "time-limit")
+  if (status == "interrupted" || status == "hardware-fault" || status == "time-limit" || status == "storage-error" ||
+      status == "storage-full")
     report["decision_note"] = "decision over the " + std::to_string(trials) + " trials recorded before the run stopped (" + status + ")";
   std::uint64_t certified = 0;
   if (analysed && ar.output_bits > 0 && res.status == "accepted") {
@@ -514,12 +610,21 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     certified = ar.output_bits;
   }
   report["certified_bits"] = certified;
-  recorder.append_report(report.dump());
-  recorder.close();
-  watchdog.disarm();
+  if (!storage_warning.empty()) report["storage_warning"] = storage_warning;
+  try {
+    recorder.append_report(report.dump());
+    recorder.close();
+    watchdog.disarm();
+  } catch (const RunFileError& e) {
+    // The file could not be closed cleanly: let the watchdog clear its SWMR flag now, so
+    // standard tools can still open what was flushed.
+    say(std::string("run.h5 not closed cleanly: ") + e.what());
+    watchdog.fire();
+  }
   {
     std::ofstream rj(dir / "report.json");
     rj << report.dump(2) << "\n";
+    if (!rj.flush()) say("cannot write report.json (disk full?); the report is in run.h5 if it could be written, and on stdout with --json");
   }
   say("report written: status " + res.status);
   report_progress("done");

@@ -87,3 +87,28 @@ n=$(sed -n 's/.*"trials_recorded": \([0-9]*\).*/\1/p' "$out/a.json" | head -1)
 ]=] sh $<TARGET_FILE:dira> ${dira_run_out}/killed ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
 list(APPEND dira_cli_tests cli.run.killed)
 set_tests_properties(cli.run.interrupted cli.run.killed PROPERTIES RUN_SERIAL TRUE)
+# Disk full: a file-size limit (ulimit -f 40000: 20 MB in dash's 512-byte blocks) stands in for a full disk. The run stops
+# before the limit with run.h5 closed cleanly (status storage-full, exit 1); everything
+# recorded opens with h5dump and `dira analyze` reproduces the decision over it.
+add_test(NAME cli.run.storage_full COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"
+sed -e 's/^  trials: 200000 /  trials: 5000000 /' "$3" > "$out/big.yaml"
+( ulimit -f 40000; "$1" run "$out/big.yaml" --out "$out" --json > "$out/r.json" 2> "$out/err" ); rc=$?
+[ "$rc" -eq 1 ] || { echo "exit $rc, expected 1"; cat "$out/err"; exit 1; }
+grep -q '"status": "storage-full"' "$out/r.json" || { cat "$out/r.json"; exit 1; }
+grep -q "warning: the run may need" "$out/err" || { echo "no storage warning before the run"; cat "$out/err"; exit 1; }
+d=$(ls -d "$out"/*/ | head -1)
+h5dump -H "$d/run.h5" > /dev/null || { echo "run.h5 not closed cleanly"; exit 1; }
+"$1" analyze "$d" --json > "$out/a.json"
+grep -q '"reproduces_live_decision": true' "$out/a.json" || { cat "$out/a.json"; exit 1; }
+n=$(sed -n 's/.*"trials_recorded": \([0-9]*\).*/\1/p' "$out/r.json" | head -1)
+[ "$n" -gt 100000 ] || { echo "only $n trials recorded"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/storage ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
+# An output directory that cannot be created: clear error, exit 2, before anything runs.
+add_test(NAME cli.run.unwritable_output COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"; : > "$out/file"
+"$1" run "$3" --out "$out/file/sub" 2> "$out/err"; rc=$?
+[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; exit 1; }
+grep -q "cannot create output directory" "$out/err" || { cat "$out/err"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/unwritable ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
+list(APPEND dira_cli_tests cli.run.storage_full cli.run.unwritable_output)

@@ -5,6 +5,9 @@
 
 #include <filesystem>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 using namespace dira::app;
 
 TEST_CASE("run file: trials, ledger, statistics and report round-trip", "[runfile]") {
@@ -50,5 +53,73 @@ TEST_CASE("run file: trials, ledger, statistics and report round-trip", "[runfil
   CHECK(c.report == "{\"decision\": \"accept\"}");
   // An existing file is never overwritten.
   CHECK_THROWS_AS(RunFileWriter(path, "", ""), RunFileError);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("run file: a write past the file-size limit is a RunFileError, not a crash", "[runfile]") {
+  // ulimit -f stands in for a full disk: the kernel answers EFBIG once the file would grow
+  // past the limit (SIGXFSZ ignored, as dira run does). Every append must either succeed or
+  // throw RunFileError; the rows written before stay readable.
+  const std::filesystem::path path = "dira-test-run-efbig.h5";
+  std::filesystem::remove(path);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old_limit {};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  std::vector<dira::protocol::Trial> block(4096);
+  for (std::size_t i = 0; i < block.size(); ++i) block[i].index = i;
+  std::uint64_t written = 0;
+  bool threw = false;
+  {
+    RunFileWriter w(path, "name: efbig\n", "{}");
+    w.flush();
+    struct rlimit lim = old_limit;
+    lim.rlim_cur = 4u << 20;  // 4 MiB ≈ 130 000 trials of 32 bytes
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    try {
+      for (int k = 0; k < 1000; ++k) {
+        w.append_trials(block);
+        written += block.size();
+        if (k % 8 == 0) w.flush();
+      }
+    } catch (const RunFileError&) {
+      threw = true;
+    }
+    try {
+      w.close();
+    } catch (const RunFileError&) {
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  }
+  ::signal(SIGXFSZ, old_handler);
+  CHECK(threw);
+  CHECK(written < 1000 * 4096);
+  CHECK(written > 0);
+}
+
+TEST_CASE("run file: raw tags round-trip with their station", "[runfile]") {
+  const std::filesystem::path path = "dira-test-run-tags.h5";
+  std::filesystem::remove(path);
+  std::vector<dira::hal::Tag> tags;
+  for (int i = 0; i < 70000; ++i)  // more than one read block (65 536)
+    tags.push_back({i % 50 == 0 ? dira::hal::TagType::missed_events : dira::hal::TagType::time_tag, 0,
+                    static_cast<std::uint16_t>(i % 50 == 0 ? 3 : 0), i % 7, 1000LL * i});
+  {
+    RunFileWriter w(path, "name: tags\n", "{}", true);
+    w.append_tags(1, {tags.data(), 40000});
+    w.append_tags(2, {tags.data() + 40000, 30000});
+    w.close();
+  }
+  std::vector<RecordedTag> back;
+  const auto n = read_run_file_tags(path, [&](std::span<const RecordedTag> b) { back.insert(back.end(), b.begin(), b.end()); });
+  REQUIRE(n == 70000);
+  REQUIRE(back.size() == 70000);
+  for (std::size_t i = 0; i < back.size(); ++i) {
+    CHECK(back[i].station == (i < 40000 ? 1 : 2));
+    if (back[i].tag.type != tags[i].type || back[i].tag.channel != tags[i].channel || back[i].tag.time_ps != tags[i].time_ps ||
+        back[i].tag.missed != tags[i].missed) {
+      FAIL("tag " << i << " differs");
+    }
+  }
+  CHECK(read_run_file(path, nullptr).tags == 70000);
   std::filesystem::remove(path);
 }

@@ -47,6 +47,7 @@ struct StopConfig {
 
 struct OutputConfig {
   std::string directory = "runs";  ///< run directories are created under this
+  bool raw_tags = false;           ///< also record every time tag in run.h5 (16 bytes per tag)
 };
 
 struct ExperimentConfig {

@@ -3,6 +3,7 @@
 /// `run.h5`: HDF5, written incrementally in SWMR mode so a reader (h5py, HDFView, h5dump) can
 /// follow a live run and a kill -9 leaves every flushed trial readable. Layout in docs/run-file.md.
 
+#include "dira/hal/tag.hpp"
 #include "dira/protocol/sv_source.hpp"
 #include "dira/protocol/trial.hpp"
 
@@ -34,13 +35,17 @@ class RunFileError : public std::runtime_error {
 class RunFileWriter {
  public:
   /// Creates the file (fails if it exists), writes `config_yaml` and `metadata_json` as
-  /// attributes, creates every dataset and switches to SWMR writing.
-  RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json);
+  /// attributes, creates every dataset (with `raw_tags`, also "tags") and switches to SWMR
+  /// writing (datasets cannot be added after that).
+  RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json,
+                bool raw_tags = false);
   ~RunFileWriter();
   RunFileWriter(const RunFileWriter&) = delete;
   RunFileWriter& operator=(const RunFileWriter&) = delete;
 
   void append_trials(std::span<const protocol::Trial> trials);
+  /// Appends a block of raw tags from `station` (only if created with raw_tags).
+  void append_tags(int station, std::span<const hal::Tag> tags);
   /// Appends ledger entries (call with the entries added since the last call).
   void append_ledger(std::span<const protocol::LedgerEntry> entries);
   /// Writes `entries` as ledger rows row, row+1, …, replacing what those rows held: the
@@ -66,7 +71,18 @@ struct RunFileContents {
   std::vector<protocol::LedgerEntry> ledger;
   std::vector<StatisticsRow> statistics;
   std::string report;  ///< concatenated report text (may be empty for a crashed run)
+  std::uint64_t tags = 0;  ///< raw tags recorded (0 unless outputs.raw_tags)
 };
+
+/// One recorded raw tag and the station it came from.
+struct RecordedTag {
+  int station = 0;
+  hal::Tag tag;
+};
+
+/// Streams the raw tags of a run file (outputs.raw_tags) in recording order; returns how many.
+std::uint64_t read_run_file_tags(const std::filesystem::path& path,
+                                 const std::function<void(std::span<const RecordedTag>)>& sink);
 
 /// Reads a run file written by RunFileWriter (complete, interrupted or crashed). Trials are
 /// streamed to `sink` in blocks so memory stays flat.

@@ -53,11 +53,12 @@ struct RunOptions {
   const std::atomic<bool>* interrupt = nullptr;   ///< set by a signal handler or the GUI: stop, flush, report
   const std::atomic<bool>* pause = nullptr;       ///< while true, no events are taken from the tagger (the simulator waits)
   std::function<void(const std::filesystem::path&)> on_directory;  ///< the run directory, once created
+  std::function<void(const std::string&)> warning;  ///< a problem that does not stop the run (e.g. disk may fill)
 };
 
 struct RunResult {
-  std::string status;       ///< accepted | aborted | interrupted | hardware-fault
-  int exit_code = 0;        ///< 0, 3, 130, 4
+  std::string status;       ///< accepted | aborted | interrupted | hardware-fault | storage-error
+  int exit_code = 0;        ///< 0, 3, 130, 4, 1
   std::filesystem::path directory;
   nlohmann::json report;
 };
