@@ -112,3 +112,14 @@ out="$2"; rm -rf "$out"; mkdir -p "$out"; : > "$out/file"
 grep -q "cannot create output directory" "$out/err" || { cat "$out/err"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${dira_run_out}/unwritable ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
 list(APPEND dira_cli_tests cli.run.storage_full cli.run.unwritable_output)
+# Every class of config error in one file, all reported at once, nothing created.
+add_test(NAME cli.run.many_config_errors COMMAND ${DIRA_SH} -c [=[
+out="$3"; rm -rf "$out"; mkdir -p "$out"
+"$1" run "$2" --out "$out/runs" 2> "$out/err"; rc=$?
+[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; cat "$out/err"; exit 1; }
+for want in ":9:11: protocol.trials" ":15:3: weak_source.seeed: unknown key" ":18:15: simulator.visibility" ":20:13: outputs.raw_tags"; do
+  grep -q -F "$want" "$out/err" || { echo "missing: $want"; cat "$out/err"; exit 1; }
+done
+[ ! -e "$out/runs" ] || { echo "a run directory was created"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-many-errors.yaml ${dira_run_out}/many_errors)
+list(APPEND dira_cli_tests cli.run.many_config_errors)
