@@ -49,8 +49,13 @@ std::string check_value(const Capability& c, const SettingValue& v) {
   auto range = [&](double x) -> std::string {
     if ((c.min && x < *c.min) || (c.max && x > *c.max)) {
       std::ostringstream os;
-      os << x << " out of range [" << (c.min ? std::to_string(*c.min) : "-inf") << ", "
-         << (c.max ? std::to_string(*c.max) : "inf") << "]" << (c.unit.empty() ? "" : " " + c.unit);
+      os << x << " out of range [";
+      if (c.min) os << *c.min;
+      else os << "-inf";
+      os << ", ";
+      if (c.max) os << *c.max;
+      else os << "inf";
+      os << "]" << (c.unit.empty() ? "" : " " + c.unit);
       return os.str();
     }
     return {};
