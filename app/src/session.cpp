@@ -247,7 +247,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   // --- weak source, ledger, schedule
   auto inner = make_source(c);
   RecordingSource source(*inner);
-  P::BitLedger ledger(source);
+  // Setting bits come straight from the source (nothing records them: `dira analyze` reads
+  // the settings from run.h5); the bits after them go through `source`, which keeps a copy.
+  P::BitLedger ledger(*inner);
   const auto& sc = c.inequality.expression.scenario();
   std::uint64_t planned = 0;
   auto settings = c.simulator.settings;
