@@ -199,6 +199,18 @@ void GuiLogicTest::plotModelChannelRatesAreDifferences() {
   QCOMPARE(c.curves[1].points[0].y, 20.0);
   QCOMPARE(c.curves[1].points[1].y, 0.0);
   QCOMPARE(c.curves[1].points[1].x, 3.0);
+  // Once acquisition has ended no rate is plotted (it would read as dead detectors).
+  p.stage = "analysing";
+  p.elapsed_s = 4.0;
+  m.add(p);
+  QCOMPARE(m.chart("clicks").curves[0].points.size(), std::size_t{2});
+  // …but a run that ended before its first snapshot still shows its mean rate.
+  PlotModel quick;
+  p.elapsed_s = 2.0;
+  p.channel_counts = {30, 20};
+  quick.add(p);
+  QCOMPARE(quick.chart("clicks").curves[0].points.size(), std::size_t{1});
+  QCOMPARE(quick.chart("clicks").curves[0].points[0].y, 15.0);
 }
 
 void GuiLogicTest::plotModelSettingFrequencies() {

@@ -114,9 +114,9 @@ void ChartPanel::show_data(const ChartData& d) {
   if (!axes_x.isEmpty()) {
     auto* ax = static_cast<QValueAxis*>(axes_x.front());
     double lo = x_lo_, hi = x_hi_;
-    if (d.x_extent > 0) {
-      lo = 0;
-      hi = d.x_extent;
+    if (d.x_max > d.x_min) {
+      lo = d.x_min;
+      hi = d.x_max;
     } else if (x0 < lo || x1 > hi || hi <= lo || (x1 - x0) < 0.25 * (hi - lo)) {
       // Doubling headroom: the axis moves O(log) times over a run, not on every frame.
       lo = x0;
@@ -127,7 +127,16 @@ void ChartPanel::show_data(const ChartData& d) {
       x_hi_ = hi;
       ax->setRange(lo, hi);
       ax->setLabelFormat(hi >= 1e5 ? "%.3g" : "%g");
-      ax->applyNiceNumbers();
+      // Fixed ranges (planned trials, histogram bins) are shown exactly.
+      if (!(d.x_max > d.x_min)) {
+        ax->setTickType(QValueAxis::TicksFixed);
+        ax->applyNiceNumbers();
+      } else if (const auto t = nice_ticks(lo, hi, 5); t.size() >= 2) {
+        // Ticks at round values (0, 20, 40 … bins; 0, 5e6 … trials) inside the exact range.
+        ax->setTickType(QValueAxis::TicksDynamic);
+        ax->setTickAnchor(0);
+        ax->setTickInterval(t[1] - t[0]);
+      }
       x_lo_ = ax->min();
       x_hi_ = ax->max();
     }
@@ -140,6 +149,7 @@ void ChartPanel::show_data(const ChartData& d) {
       const double pad = 0.1 * (y1 - y0);
       lo = y0 - pad;
       hi = y1 + pad;
+      if (y0 >= 0 && lo < 0) lo = 0;  // rates and frequencies: no negative axis
     }
     if (lo != y_lo_ || hi != y_hi_) {
       y_lo_ = lo;
@@ -148,6 +158,7 @@ void ChartPanel::show_data(const ChartData& d) {
       ay->setLabelFormat("%.3g");
       ay->applyNiceNumbers();
       // applyNiceNumbers widens the range: remember what is shown so the next frame compares to it.
+      if (lo == 0 && ay->min() < 0) ay->setMin(0);
       y_lo_ = ay->min();
       y_hi_ = ay->max();
       if (y0 < y_lo_ || y1 > y_hi_) y_lo_ = y_hi_ = 0;

@@ -115,7 +115,7 @@ Replay load_run_directory(const fs::path& dir) {
       p.ustar_threshold = ustar_threshold;
       p.has_ustar = has_ustar;
       p.protocol_a = pa;
-      p.stage = "done";
+      p.stage = "acquiring";  // each row was recorded during acquisition
       p.eta_s = 0;
       p.channel_names = channels;
       p.channel_counts = clicks;

@@ -113,7 +113,11 @@ void PlotModel::add(const app::Progress& p) {
       prev_elapsed_ = 0;
     }
     const double dt = p.elapsed_s - prev_elapsed_;
-    if (dt > 0) {
+    // After acquisition (analysing, done) no tags arrive: a rate then would read as a dead
+    // detector. A pause is shown as it is (zero rate). A run over before its first snapshot
+    // still gets one point: its mean rate.
+    const bool acquiring = p.stage.empty() || p.stage == "acquiring" || p.stage == "paused";
+    if (dt > 0 && (acquiring || channel_time_.empty())) {
       channel_time_.push_back(p.elapsed_s);
       for (std::size_t i = 0; i < channel_names_.size(); ++i) {
         const auto d = p.channel_counts[i] >= prev_counts_[i] ? p.channel_counts[i] - prev_counts_[i] : 0;
@@ -135,7 +139,7 @@ std::vector<ChartData> PlotModel::charts() const {
 ChartData PlotModel::chart(const std::string& id) const {
   ChartData c;
   c.id = id;
-  if (id != "clicks" && id != "settings") c.x_extent = static_cast<double>(last_.planned);
+  if (id != "clicks" && id != "settings") c.x_max = static_cast<double>(last_.planned);
   auto band = [&](const char* name, auto lower, auto upper) {
     Curve b{name, Curve::Style::band, {}, {}, kBand};
     for (const auto& r : rows_) {
@@ -211,6 +215,8 @@ ChartData PlotModel::chart(const std::string& id) const {
     for (std::size_t i = 0; i < p.setting_counts.size(); ++i)
       obs.points.push_back({static_cast<double>(i), static_cast<double>(p.setting_counts[i]) / static_cast<double>(total)});
     const double x0 = -0.5, x1 = static_cast<double>(p.setting_counts.size()) - 0.5;
+    c.x_min = x0;
+    c.x_max = x1;
     if (p.setting_probability_max > 0) {
       Curve b{"ε-SV band", Curve::Style::band, {{x0, p.setting_probability_min}, {x1, p.setting_probability_min}},
               {{x0, p.setting_probability_max}, {x1, p.setting_probability_max}}, kBand};

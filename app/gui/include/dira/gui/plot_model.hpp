@@ -31,9 +31,9 @@ struct ChartData {
   std::string id;  ///< "bell", "ustar", "clicks", "settings": file names of exports
   std::string title, x_label, y_label;
   std::vector<Curve> curves;
-  /// The x range the chart will need (planned trials), 0 when unknown: views fix their axis to
-  /// it instead of re-laying out the axis on every snapshot.
-  double x_extent = 0;
+  /// The x range the chart will need ([0, planned trials], the histogram's bins) when known
+  /// (x_max > x_min): views fix their axis to it instead of re-laying it out every snapshot.
+  double x_min = 0, x_max = 0;
   /// Number of points over all curves (bands count their lower edge).
   std::size_t point_count() const;
 };
