@@ -93,6 +93,8 @@ int run(const RunArgs& a) {
     }
     if (r.report.contains("fault")) std::cout << "  fault: " << r.report["fault"].get<std::string>() << "\n";
     std::cout << "  certified bits: " << r.report["certified_bits"] << "\n";
+    if (r.report.contains("what_would_certify"))
+      std::cout << "  what would certify (dira plan): " << r.report["what_would_certify"].value("verdict", "") << "\n";
   }
   return r.exit_code;
 }

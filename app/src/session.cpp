@@ -4,6 +4,7 @@
 #include "dira/app/run_file.hpp"
 #include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/protocol_a.hpp"
+#include "dira/protocol/planner.hpp"
 #include "dira/protocol/protocol_b.hpp"
 #include "dira/protocol/settings_rule.hpp"
 #include "dira/protocol/trial_index.hpp"
@@ -612,6 +613,39 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     certified = ar.output_bits;
   }
   report["certified_bits"] = certified;
+  if (certified == 0 && analysed) {
+    // Plain words and numbers from the planner (`dira plan`): what run, on this apparatus at
+    // the rate just measured, would make the seeds' bounds certify something.
+    try {
+      P::HardwareModel hw;
+      hw.visibility = phys.visibility;
+      hw.efficiency = phys.efficiency;
+      hw.dark_count = phys.dark_count_probability();
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      const double rate = el > 0 && trials > 0 ? static_cast<double>(trials) / el : 1e6;
+      json plan{{"hardware", {{"visibility", hw.visibility}, {"efficiency", hw.efficiency}, {"dark_count_probability", hw.dark_count}}},
+                {"trial_rate", rate}};
+      if (c.protocol == 'B') {
+        const auto pl = P::plan_protocol_b(c.inequality, c.b.epsilon, c.security_target, hw, rate);
+        plan["feasible"] = pl.feasible;
+        plan["verdict"] = pl.verdict;
+        plan["log10_trials_for_one_bit"] = pl.log10_trials;
+        plan["log10_seconds_at_this_rate"] = pl.log10_seconds;
+        plan["explicit_extractor_bits_at_that_size"] = pl.explicit_bits;
+        plan["parameters"] = {{"delta", pl.delta}, {"mu1", pl.mu1}, {"kappa", pl.kappa}, {"tau", pl.tau}};
+      } else {
+        const auto pl = P::plan_protocol_a(c.inequality, c.a.epsilon, c.security_target, hw, rate);
+        plan["feasible"] = pl.feasible;
+        plan["verdict"] = pl.verdict;
+        plan["log10_log10_trials"] = pl.log10_log10_trials;
+        plan["devices"] = pl.devices;
+        plan["parameters"] = {{"delta", pl.delta}, {"mu", pl.mu}, {"t", pl.t}};
+      }
+      report["what_would_certify"] = plan;
+    } catch (const std::exception& e) {
+      say(std::string("planner: ") + e.what());
+    }
+  }
   if (!storage_warning.empty()) report["storage_warning"] = storage_warning;
   try {
     recorder.append_report(report.dump());

@@ -8,6 +8,8 @@ rm -rf "$out"; mkdir -p "$out"
 [ "$rc" -eq "$want" ] || { echo "dira run exited $rc, expected $want"; cat "$out/stdout.json"; exit 1; }
 d=$(ls -d "$out"/*/ | head -1)
 for f in run.h5 report.json config.yaml dira.log; do [ -s "$d/$f" ] || { echo "missing $f"; exit 1; }; done
+# Demonstration sizes certify nothing; the report says what run would (the planner's verdict).
+grep -q '"certified_bits": 0' "$out/stdout.json" && { grep -q '"what_would_certify"' "$out/stdout.json" || { echo "no planner verdict"; exit 1; }; }
 if [ "$want" -eq 0 ] || [ "$want" -eq 3 ]; then
   "$dira" analyze "$d" --json > "$out/analyze.json"; arc=$?
   [ "$arc" -eq "$want" ] || { echo "dira analyze exited $arc, expected $want"; cat "$out/analyze.json"; exit 1; }
