@@ -94,6 +94,7 @@ TEST_CASE("run file: a write past the file-size limit is a RunFileError, not a c
   CHECK(threw);
   CHECK(written < 1000 * 4096);
   CHECK(written > 0);
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("run file: raw tags round-trip with their station", "[runfile]") {
