@@ -107,9 +107,10 @@ void GuiLogicTest::yamlSetKeepsCommentsAndLayout() {
 void GuiLogicTest::yamlAddsMissingKeysAndSections() {
   const std::string with_mu1 = yaml_set_scalar(kYaml, "protocol.mu1", "0.0005");
   // Appended as the last key of `protocol`, with the children's indentation.
-  QCOMPARE(with_mu1,
-           std::string("name: demo\nprotocol:\n  kind: B      # which protocol\n  delta: 0.01  # accept iff L_n <= delta\n"
-                       "  u_star: [0, 1]\n  mu1: 0.0005\nweak_source:\n  kind: iid\n  path: \"a # b.bin\"\n"));
+  QCOMPARE(
+      with_mu1,
+      std::string("name: demo\nprotocol:\n  kind: B      # which protocol\n  delta: 0.01  # accept iff L_n <= delta\n"
+                  "  u_star: [0, 1]\n  mu1: 0.0005\nweak_source:\n  kind: iid\n  path: \"a # b.bin\"\n"));
   const std::string with_sim = yaml_set_scalar(kYaml, "simulator.visibility", "0.9");
   QCOMPARE(yaml_scalar(with_sim, "simulator.visibility").value_or("?"), std::string("0.9"));
   QCOMPARE(yaml_key_line(with_sim, "simulator"), 9);
@@ -261,14 +262,16 @@ void GuiLogicTest::csvExport() {
   QCOMPARE(m.time_series_csv(),
            std::string("elapsed_s,trials,bell,bell_half_width,bell_threshold,ustar,ustar_half_width,ustar_threshold\n"
                        "0.5,100,0.25,0.125,0.01,0.5,0.125,0.0005\n"));
-  QCOMPARE(m.settings_csv(), std::string("index,label,count,frequency,probability_min,probability_max,probability_ideal\n"
-                                         "0,\"0,0\",1,0.25,0,0,0\n1,\"0,1\",3,0.75,0,0,0\n"));
+  QCOMPARE(m.settings_csv(),
+           std::string("index,label,count,frequency,probability_min,probability_max,probability_ideal\n"
+                       "0,\"0,0\",1,0.25,0,0,0\n1,\"0,1\",3,0.75,0,0,0\n"));
   QCOMPARE(m.channels_csv(), std::string("elapsed_s,A:0 (ch 1) clicks/s\n0.5,100\n"));
 }
 
 void GuiLogicTest::svgExportIsWellFormed() {
   PlotModel m;
-  for (std::uint64_t t = 1; t <= 5; ++t) m.add(snapshot(t * 100, static_cast<double>(t), 0.001 * static_cast<double>(t), 0.002));
+  for (std::uint64_t t = 1; t <= 5; ++t)
+    m.add(snapshot(t * 100, static_cast<double>(t), 0.001 * static_cast<double>(t), 0.002));
   const std::string svg = chart_svg(m.chart("bell"));
   QXmlStreamReader xml(QByteArray::fromStdString(svg));
   int polylines = 0, polygons = 0;
@@ -341,7 +344,9 @@ void GuiLogicTest::decisionAcceptWithOutput() {
 }
 
 void GuiLogicTest::decisionHardwareFault() {
-  nlohmann::json j{{"status", "hardware-fault"}, {"decision", "abort"}, {"fault", "sim: device failure after 5000 trials"},
+  nlohmann::json j{{"status", "hardware-fault"},
+                   {"decision", "abort"},
+                   {"fault", "sim: device failure after 5000 trials"},
                    {"device_independent", false}};
   const auto s = summarize_report(j);
   QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::hardware_fault));
@@ -351,14 +356,16 @@ void GuiLogicTest::decisionHardwareFault() {
 }
 
 void GuiLogicTest::decisionInterrupted() {
-  nlohmann::json j{{"status", "interrupted"}, {"decision", "accept"},
+  nlohmann::json j{{"status", "interrupted"},
+                   {"decision", "accept"},
                    {"decision_note", "decision over the 1000 trials recorded before the run stopped (interrupted)"}};
   const auto s = summarize_report(j);
   QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
   QCOMPARE(s.headline, std::string("STOPPED — decision over the trials recorded: accept"));
   QCOMPARE(s.reasons.size(), std::size_t{1});
   // Nothing to read from: no banner content, but no crash either.
-  QCOMPARE(static_cast<int>(summarize_report(nlohmann::json(nullptr)).kind), static_cast<int>(DecisionSummary::Kind::none));
+  QCOMPARE(static_cast<int>(summarize_report(nlohmann::json(nullptr)).kind),
+           static_cast<int>(DecisionSummary::Kind::none));
 }
 
 QTEST_APPLESS_MAIN(GuiLogicTest)

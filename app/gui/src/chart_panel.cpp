@@ -20,7 +20,9 @@ QList<QPointF> to_qt(const std::vector<Point>& pts) {
   return out;
 }
 
-QColor colour(std::uint32_t rgb) { return QColor(QRgb(rgb)); }
+QColor colour(std::uint32_t rgb) {
+  return QColor(QRgb(rgb));
+}
 
 }  // namespace
 
@@ -171,8 +173,10 @@ void ChartPanel::show_data(const ChartData& d) {
 int ChartPanel::drawn_points() const {
   int n = 0;
   for (auto* s : chart()->series()) {
-    if (auto* area = qobject_cast<QAreaSeries*>(s)) n += static_cast<int>(area->lowerSeries()->count());
-    else if (auto* xy = qobject_cast<QXYSeries*>(s)) n += static_cast<int>(xy->count());
+    if (auto* area = qobject_cast<QAreaSeries*>(s))
+      n += static_cast<int>(area->lowerSeries()->count());
+    else if (auto* xy = qobject_cast<QXYSeries*>(s))
+      n += static_cast<int>(xy->count());
   }
   return n;
 }

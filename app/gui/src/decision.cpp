@@ -26,10 +26,17 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -93,7 +100,9 @@ DecisionSummary summarize_report(const nlohmann::json& report) {
   const auto out = str(report, "output_file");
   if (!out.empty() && s.certified_bits > 0) {
     const std::filesystem::path p(out);
-    s.output_path = (p.is_absolute() || s.run_directory.empty()) ? p.string() : (std::filesystem::path(s.run_directory) / p).string();
+    s.output_path = (p.is_absolute() || s.run_directory.empty())
+                        ? p.string()
+                        : (std::filesystem::path(s.run_directory) / p).string();
   }
   return s;
 }
@@ -109,8 +118,10 @@ std::string decision_html(const DecisionSummary& s) {
   if (s.kind == DecisionSummary::Kind::accept || s.kind == DecisionSummary::Kind::abort ||
       s.kind == DecisionSummary::Kind::interrupted || s.kind == DecisionSummary::Kind::hardware_fault) {
     h += "<br><b>certified output: " + std::to_string(s.certified_bits) + " bits</b>";
-    if (!s.output_path.empty()) h += " written to " + html_escape(s.output_path);
-    else if (!s.certification.empty()) h += " — " + html_escape(s.certification);
+    if (!s.output_path.empty())
+      h += " written to " + html_escape(s.output_path);
+    else if (!s.certification.empty())
+      h += " — " + html_escape(s.certification);
     if (!s.run_directory.empty()) h += "<br>run directory: " + html_escape(s.run_directory);
   }
   return h;
@@ -118,10 +129,14 @@ std::string decision_html(const DecisionSummary& s) {
 
 std::uint32_t decision_colour(DecisionSummary::Kind k) {
   switch (k) {
-    case DecisionSummary::Kind::accept: return 0xc8e6c9;
-    case DecisionSummary::Kind::abort: return 0xffe0b2;
-    case DecisionSummary::Kind::hardware_fault: return 0xffcdd2;
-    default: return 0xe0e0e0;
+    case DecisionSummary::Kind::accept:
+      return 0xc8e6c9;
+    case DecisionSummary::Kind::abort:
+      return 0xffe0b2;
+    case DecisionSummary::Kind::hardware_fault:
+      return 0xffcdd2;
+    default:
+      return 0xe0e0e0;
   }
 }
 

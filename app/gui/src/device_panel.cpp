@@ -28,8 +28,8 @@ namespace {
 QString range_text(const hal::Capability& c) {
   QString s;
   if (c.min || c.max)
-    s = QString("[%1, %2]").arg(c.min ? QString::number(*c.min, 'g', 10) : "−∞",
-                                c.max ? QString::number(*c.max, 'g', 10) : "∞");
+    s = QString("[%1, %2]")
+            .arg(c.min ? QString::number(*c.min, 'g', 10) : "−∞", c.max ? QString::number(*c.max, 'g', 10) : "∞");
   if (!c.unit.empty()) s += (s.isEmpty() ? "" : " ") + QString::fromStdString(c.unit);
   return s;
 }
@@ -115,8 +115,8 @@ void DevicePanel::refresh(bool scan) {
   const QString current = selected_driver();
   tree_->clear();
   for (const auto* d : app::driver_registry().all()) {
-    auto* item = new QTreeWidgetItem(tree_, {QString::fromStdString(d->name), hal::to_string(d->kind),
-                                             QString::fromStdString(d->description)});
+    auto* item = new QTreeWidgetItem(
+        tree_, {QString::fromStdString(d->name), hal::to_string(d->kind), QString::fromStdString(d->description)});
     item->setToolTip(2, QString::fromStdString(d->description));
   }
   if (scan) {
@@ -168,7 +168,9 @@ bool DevicePanel::select_driver(const QString& name) {
   return true;
 }
 
-QString DevicePanel::selected_driver() const { return selected_ ? QString::fromStdString(selected_->name) : QString(); }
+QString DevicePanel::selected_driver() const {
+  return selected_ ? QString::fromStdString(selected_->name) : QString();
+}
 
 void DevicePanel::build_editor(const hal::DriverInfo* d) {
   selected_ = d;
@@ -183,18 +185,23 @@ void DevicePanel::build_editor(const hal::DriverInfo* d) {
     Row r;
     r.cap = c;
     switch (c.type) {
-      case hal::Capability::Type::boolean: r.edit = new QCheckBox; break;
+      case hal::Capability::Type::boolean:
+        r.edit = new QCheckBox;
+        break;
       case hal::Capability::Type::choice: {
         auto* cb = new QComboBox;
         for (const auto& ch : c.choices) cb->addItem(QString::fromStdString(ch));
         r.edit = cb;
         break;
       }
-      default: r.edit = new QLineEdit; break;
+      default:
+        r.edit = new QLineEdit;
+        break;
     }
     r.edit->setObjectName(QString::fromStdString("setting:" + c.key));
     r.edit->setEnabled(c.can_set);
-    r.edit->setToolTip(QString::fromStdString(c.description) + (c.can_set ? "" : tr("\n(read-only: reported by the device)")));
+    r.edit->setToolTip(QString::fromStdString(c.description) +
+                       (c.can_set ? "" : tr("\n(read-only: reported by the device)")));
     r.error = new QLabel;
     r.error->setStyleSheet("color: #b71c1c");
     r.error->setWordWrap(true);
@@ -221,8 +228,10 @@ void DevicePanel::set_row_value(Row& r, const hal::SettingValue& v) {
   } else if (auto* co = qobject_cast<QComboBox*>(r.edit)) {
     co->setCurrentText(QString::fromStdString(hal::to_string(v)));
   } else if (auto* le = qobject_cast<QLineEdit*>(r.edit)) {
-    if (const auto* d = std::get_if<double>(&v)) le->setText(QString::number(*d, 'g', 12));
-    else le->setText(QString::fromStdString(hal::to_string(v)));
+    if (const auto* d = std::get_if<double>(&v))
+      le->setText(QString::number(*d, 'g', 12));
+    else
+      le->setText(QString::fromStdString(hal::to_string(v)));
   }
 }
 
@@ -340,7 +349,9 @@ void DevicePanel::disconnect_all() {
   connected_list_->clear();
 }
 
-QString DevicePanel::status() const { return status_->text(); }
+QString DevicePanel::status() const {
+  return status_->text();
+}
 
 QStringList DevicePanel::connected() const {
   QStringList out;
@@ -362,10 +373,14 @@ bool DevicePanel::apply_to_experiment() {
     const hal::SettingValue& value = it == settings->end() ? r.cap.default_value : it->second;
     if (it == settings->end() && !yaml_scalar(yaml, key)) continue;
     std::string v;
-    if (const auto* d = std::get_if<double>(&value)) v = QString::number(*d, 'g', 12).toStdString();
-    else if (const auto* b = std::get_if<bool>(&value)) v = *b ? "true" : "false";
-    else if (const auto* s = std::get_if<std::string>(&value)) v = yaml_quote(*s);
-    else v = hal::to_string(value);
+    if (const auto* d = std::get_if<double>(&value))
+      v = QString::number(*d, 'g', 12).toStdString();
+    else if (const auto* b = std::get_if<bool>(&value))
+      v = *b ? "true" : "false";
+    else if (const auto* s = std::get_if<std::string>(&value))
+      v = yaml_quote(*s);
+    else
+      v = hal::to_string(value);
     if (yaml_scalar(yaml, key) != v) edits.emplace_back(key, v);
   }
   experiment_->set_values(edits);

@@ -181,7 +181,9 @@ void ExperimentPanel::set_text(const QString& yaml, const QString& file_name) {
   validate_now();
 }
 
-QString ExperimentPanel::text() const { return editor_->toPlainText(); }
+QString ExperimentPanel::text() const {
+  return editor_->toPlainText();
+}
 
 void ExperimentPanel::set_value(const std::string& key_path, const std::string& yaml_value) {
   set_values({{key_path, yaml_value}});
@@ -232,8 +234,8 @@ void ExperimentPanel::validate_now() {
   refresh_fields();
   show_issues();
   if (config_)
-    status_->setText(tr("%1 — valid, Protocol %2").arg(file_.isEmpty() ? "untitled" : QFileInfo(file_).fileName(),
-                                                           QChar(config_->protocol)));
+    status_->setText(tr("%1 — valid, Protocol %2")
+                         .arg(file_.isEmpty() ? "untitled" : QFileInfo(file_).fileName(), QChar(config_->protocol)));
   else
     status_->setText(tr("%1 — %n problem(s): fix them to run", nullptr, static_cast<int>(issues_.size()))
                          .arg(file_.isEmpty() ? "untitled" : QFileInfo(file_).fileName()));
@@ -314,6 +316,8 @@ QString ExperimentPanel::field_error(const std::string& key_path) const {
   return {};
 }
 
-std::vector<int> ExperimentPanel::error_lines() const { return error_lines_; }
+std::vector<int> ExperimentPanel::error_lines() const {
+  return error_lines_;
+}
 
 }  // namespace dira::gui

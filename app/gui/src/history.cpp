@@ -147,7 +147,8 @@ std::vector<fs::path> find_run_directories(const std::vector<fs::path>& roots) {
       if (!e.is_directory(ec)) continue;
       if (!fs::exists(e.path() / "run.h5", ec) && !fs::exists(e.path() / "report.json", ec)) continue;
       const auto t = fs::last_write_time(e.path(), ec);
-      if (std::none_of(found.begin(), found.end(), [&](const auto& f) { return fs::equivalent(f.second, e.path(), ec); }))
+      if (std::none_of(found.begin(), found.end(),
+                       [&](const auto& f) { return fs::equivalent(f.second, e.path(), ec); }))
         found.emplace_back(t, e.path());
     }
   }
@@ -187,14 +188,17 @@ void HistoryPanel::rescan() {
   for (const auto& d : find_run_directories(roots_)) {
     std::string status = "no report (crashed or running)";
     const auto rep = nlohmann::json::parse(read_all(d / "report.json"), nullptr, false);
-    if (rep.is_object()) status = rep.value("status", "?") + ", " + std::to_string(rep.value("trials_recorded", 0ull)) + " trials";
+    if (rep.is_object())
+      status = rep.value("status", "?") + ", " + std::to_string(rep.value("trials_recorded", 0ull)) + " trials";
     auto* item = new QListWidgetItem(QString::fromStdString(d.filename().string() + " — " + status), list_);
     item->setData(Qt::UserRole, QString::fromStdString(d.string()));
     item->setToolTip(QString::fromStdString(d.string()));
   }
 }
 
-int HistoryPanel::count() const { return list_->count(); }
+int HistoryPanel::count() const {
+  return list_->count();
+}
 
 QString HistoryPanel::directory_at(int row) const {
   auto* item = list_->item(row);

@@ -44,8 +44,10 @@ void write_metrics(const QString& file, const dira::gui::GuiMetrics& m, const QS
                          {"trials", m.trials},
                          {"trial_rate", m.trial_rate}};
   QFile f(file);
-  if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QByteArray::fromStdString(j.dump(2) + "\n"));
-  else std::cerr << "dira-gui: cannot write " << file.toStdString() << "\n";
+  if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+    f.write(QByteArray::fromStdString(j.dump(2) + "\n"));
+  else
+    std::cerr << "dira-gui: cannot write " << file.toStdString() << "\n";
 }
 
 }  // namespace
@@ -84,7 +86,8 @@ int main(int argc, char** argv) {
     if (!metrics.isEmpty()) write_metrics(metrics, w.metrics(), s);
     // Let the last frame and the banner paint before grabbing.
     QTimer::singleShot(300, &w, [&w, after, quit_when_done, s] {
-      if (!after.isEmpty() && !w.grab().save(after)) std::cerr << "dira-gui: cannot write " << after.toStdString() << "\n";
+      if (!after.isEmpty() && !w.grab().save(after))
+        std::cerr << "dira-gui: cannot write " << after.toStdString() << "\n";
       if (quit_when_done) QApplication::exit(exit_code(s));
     });
   });

@@ -42,7 +42,8 @@ constexpr int kMinFrameMs = 40;
 constexpr int kHeartbeatMs = 10;
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::int64_t thread_cpu_ns() {
@@ -168,7 +169,8 @@ MainWindow::~MainWindow() = default;
 void MainWindow::build_menus() {
   auto* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open experiment…"), QKeySequence::Open, this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, tr("Open experiment"), {}, tr("Experiment YAML (*.yaml *.yml)"));
+    const QString f =
+        QFileDialog::getOpenFileName(this, tr("Open experiment"), {}, tr("Experiment YAML (*.yaml *.yml)"));
     if (!f.isEmpty()) load_experiment(f);
   });
   file->addAction(tr("&Save experiment"), QKeySequence::Save, this, [this] {
@@ -207,7 +209,9 @@ void MainWindow::build_menus() {
   });
 }
 
-bool MainWindow::running() const { return worker_->running(); }
+bool MainWindow::running() const {
+  return worker_->running();
+}
 
 void MainWindow::set_out_directory(const QString& dir) {
   out_dir_ = dir;
@@ -256,7 +260,8 @@ bool MainWindow::start_run() {
   if (!worker_->start(*cfg, o)) return false;
   heartbeat_->start();
   pause_->setChecked(false);
-  banner_->setText(tr("<b>Running %1</b> — decision when the run ends").arg(QString::fromStdString(cfg->name).toHtmlEscaped()));
+  banner_->setText(
+      tr("<b>Running %1</b> — decision when the run ends").arg(QString::fromStdString(cfg->name).toHtmlEscaped()));
   banner_->setStyleSheet("background: #e3f2fd");
   for (std::size_t i = 0; i < charts_.size(); ++i) charts_[i]->show_data(model_.charts()[i]);
   update_controls();
@@ -298,7 +303,8 @@ void MainWindow::draw_frame() {
   time_label_->setText(tr("elapsed %1, remaining %2").arg(hms(p.elapsed_s), hms(eta)));
   stage_label_->setText(QString::fromStdString((p.stage.empty() ? std::string("acquiring") : p.stage) +
                                                (p.projected.empty() ? "" : ", projected: " + p.projected)));
-  progress_->setValue(p.planned ? static_cast<int>(1000.0 * static_cast<double>(p.trials) / static_cast<double>(p.planned)) : 0);
+  progress_->setValue(
+      p.planned ? static_cast<int>(1000.0 * static_cast<double>(p.trials) / static_cast<double>(p.planned)) : 0);
 
   const std::int64_t t1 = now_ns();
   if (worker_->running()) {
@@ -423,8 +429,10 @@ bool MainWindow::export_plots(const QString& dir) {
     const QString base = QDir(dir).filePath(QString::fromStdString(c->data().id));
     ok = c->grab().save(base + ".png") && ok;
     QFile f(base + ".svg");
-    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QByteArray::fromStdString(chart_svg(c->data())));
-    else ok = false;
+    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+      f.write(QByteArray::fromStdString(chart_svg(c->data())));
+    else
+      ok = false;
   }
   if (!ok) QMessageBox::warning(this, tr("Export plots"), tr("Could not write every file in %1").arg(dir));
   return ok;
@@ -438,8 +446,10 @@ bool MainWindow::export_data(const QString& dir) {
                                                        {"channels.csv", model_.channels_csv()}};
   for (const auto& [name, text] : files) {
     QFile f(QDir(dir).filePath(name));
-    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QByteArray::fromStdString(text));
-    else ok = false;
+    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+      f.write(QByteArray::fromStdString(text));
+    else
+      ok = false;
   }
   if (!ok) QMessageBox::warning(this, tr("Export data"), tr("Could not write every file in %1").arg(dir));
   return ok;

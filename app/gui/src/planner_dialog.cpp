@@ -19,7 +19,9 @@ namespace dira::gui {
 
 namespace {
 
-nlohmann::json finite(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json finite(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 QString fmt(const nlohmann::json& v) {
   if (v.is_number()) return QString::number(v.get<double>(), 'g', 6);
@@ -38,7 +40,8 @@ nlohmann::json run_plan(const PlanRequest& r) {
     const auto p = protocol::plan_protocol_b(ineq, r.epsilon, r.target, hw, r.trial_rate);
     j["feasible"] = p.feasible;
     j["verdict"] = p.verdict;
-    j["honest"] = {{"bell_value", p.honest_bell_value}, {"bell_statistic_max", p.honest_bell_statistic},
+    j["honest"] = {{"bell_value", p.honest_bell_value},
+                   {"bell_statistic_max", p.honest_bell_statistic},
                    {"ustar_rate_min", p.honest_ustar_rate}};
     if (p.feasible) {
       j["parameters"] = {{"epsilon", r.epsilon}, {"delta", p.delta}, {"mu1", p.mu1}};
@@ -151,7 +154,8 @@ void PlannerDialog::plan() {
           plan_button_->setEnabled(true);
           QString h;
           if (result_.contains("error")) {
-            h = "<b>" + tr("Planner failed: ") + QString::fromStdString(result_["error"].get<std::string>()).toHtmlEscaped() + "</b>";
+            h = "<b>" + tr("Planner failed: ") +
+                QString::fromStdString(result_["error"].get<std::string>()).toHtmlEscaped() + "</b>";
           } else {
             h = QString("<b>%1</b><br>").arg(result_.value("feasible", false) ? tr("Feasible") : tr("Not feasible"));
             h += QString::fromStdString(result_.value("verdict", "")).toHtmlEscaped() + "<br><table>";
@@ -161,8 +165,7 @@ void PlannerDialog::plan() {
                   h += QString("<tr><td>%1</td><td>%2</td></tr>").arg(QString::fromStdString(k), fmt(v));
             for (const char* k : {"log10_trials", "log10_log10_trials", "log10_seconds", "log10_bound",
                                   "log10_honest_abort_probability", "explicit_extractor_bits"})
-              if (result_.contains(k))
-                h += QString("<tr><td>%1</td><td>%2</td></tr>").arg(k, fmt(result_[k]));
+              if (result_.contains(k)) h += QString("<tr><td>%1</td><td>%2</td></tr>").arg(k, fmt(result_[k]));
             h += "</table>";
           }
           output_->setHtml(h);
@@ -184,8 +187,9 @@ bool PlannerDialog::apply() {
   // Protocol B's trial count is a planner output too, when it fits in an integer.
   if (result_.value("protocol", "") == "B" && result_.contains("log10_trials") && result_["log10_trials"].is_number() &&
       result_["log10_trials"].get<double>() < 18)
-    edits.emplace_back("protocol.trials",
-                       std::to_string(static_cast<long long>(std::ceil(std::pow(10.0, result_["log10_trials"].get<double>())))));
+    edits.emplace_back(
+        "protocol.trials",
+        std::to_string(static_cast<long long>(std::ceil(std::pow(10.0, result_["log10_trials"].get<double>())))));
   experiment_->set_values(edits);
   return true;
 }

@@ -35,11 +35,20 @@ std::string xml(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -100,8 +109,10 @@ void PlotModel::add(const app::Progress& p) {
   r.ustar_half_width = p.ustar_half_width;
   r.ustar_threshold = p.ustar_threshold;
   // Several snapshots at one trial count (paused, analysing) add nothing to a plot over trials.
-  if (!rows_.empty() && rows_.back().trials == r.trials) rows_.back() = r;
-  else rows_.push_back(r);
+  if (!rows_.empty() && rows_.back().trials == r.trials)
+    rows_.back() = r;
+  else
+    rows_.push_back(r);
   thin(rows_);
 
   if (!p.channel_counts.empty() && p.channel_counts.size() == p.channel_names.size()) {
@@ -167,8 +178,8 @@ ChartData PlotModel::chart(const std::string& id) const {
         "confidence band", [](const Row& r) { return r.bell - r.bell_half_width; },
         [](const Row& r) { return r.bell + r.bell_half_width; }));
     c.curves.push_back(line(protocol_a_ ? "Z_k" : "L_n", kPalette[0], [](const Row& r) { return r.bell; }));
-    c.curves.push_back(line(protocol_a_ ? "threshold" : "threshold δ", kThreshold,
-                            [](const Row& r) { return r.bell_threshold; }));
+    c.curves.push_back(
+        line(protocol_a_ ? "threshold" : "threshold δ", kThreshold, [](const Row& r) { return r.bell_threshold; }));
   } else if (id == "ustar") {
     c.title = "u* frequency S_n vs trials (accept iff S_n ≥ μ1)";
     c.x_label = "trials";
@@ -189,7 +200,8 @@ ChartData PlotModel::chart(const std::string& id) const {
     c.curves.push_back(band(
         "confidence band", [&](const Row& r) { return ratio(r.bell - r.bell_half_width, r.bell_threshold); },
         [&](const Row& r) { return ratio(r.bell + r.bell_half_width, r.bell_threshold); }));
-    c.curves.push_back(line("Z_k / threshold", kPalette[2], [&](const Row& r) { return ratio(r.bell, r.bell_threshold); }));
+    c.curves.push_back(
+        line("Z_k / threshold", kPalette[2], [&](const Row& r) { return ratio(r.bell, r.bell_threshold); }));
     c.curves.push_back(line("acceptance limit", kThreshold, [](const Row&) { return 1.0; }));
   } else if (id == "clicks") {
     c.title = "Click rates per detector channel";
@@ -213,18 +225,25 @@ ChartData PlotModel::chart(const std::string& id) const {
     if (total == 0) return c;
     Curve obs{"observed", Curve::Style::scatter, {}, {}, kPalette[0]};
     for (std::size_t i = 0; i < p.setting_counts.size(); ++i)
-      obs.points.push_back({static_cast<double>(i), static_cast<double>(p.setting_counts[i]) / static_cast<double>(total)});
+      obs.points.push_back(
+          {static_cast<double>(i), static_cast<double>(p.setting_counts[i]) / static_cast<double>(total)});
     const double x0 = -0.5, x1 = static_cast<double>(p.setting_counts.size()) - 0.5;
     c.x_min = x0;
     c.x_max = x1;
     if (p.setting_probability_max > 0) {
-      Curve b{"ε-SV band", Curve::Style::band, {{x0, p.setting_probability_min}, {x1, p.setting_probability_min}},
-              {{x0, p.setting_probability_max}, {x1, p.setting_probability_max}}, kBand};
+      Curve b{"ε-SV band",
+              Curve::Style::band,
+              {{x0, p.setting_probability_min}, {x1, p.setting_probability_min}},
+              {{x0, p.setting_probability_max}, {x1, p.setting_probability_max}},
+              kBand};
       c.curves.push_back(std::move(b));
     }
     if (p.setting_probability_ideal > 0)
-      c.curves.push_back({"ideal source", Curve::Style::line,
-                          {{x0, p.setting_probability_ideal}, {x1, p.setting_probability_ideal}}, {}, kPalette[2]});
+      c.curves.push_back({"ideal source",
+                          Curve::Style::line,
+                          {{x0, p.setting_probability_ideal}, {x1, p.setting_probability_ideal}},
+                          {},
+                          kPalette[2]});
     c.curves.push_back(std::move(obs));
   }
   return c;
@@ -316,12 +335,12 @@ std::string chart_svg(const ChartData& chart, int width, int height) {
     << "\" fill=\"none\" stroke=\"#444\"/>\n";
   for (double t : nice_ticks(x0, x1))
     o << "<line x1=\"" << sx(t) << "\" y1=\"" << bottom << "\" x2=\"" << sx(t) << "\" y2=\"" << bottom + 5
-      << "\" stroke=\"#444\"/><text x=\"" << sx(t) << "\" y=\"" << bottom + 18 << "\" text-anchor=\"middle\">"
-      << num(t) << "</text>\n";
+      << "\" stroke=\"#444\"/><text x=\"" << sx(t) << "\" y=\"" << bottom + 18 << "\" text-anchor=\"middle\">" << num(t)
+      << "</text>\n";
   for (double t : nice_ticks(y0, y1))
     o << "<line x1=\"" << left - 5 << "\" y1=\"" << sy(t) << "\" x2=\"" << left << "\" y2=\"" << sy(t)
-      << "\" stroke=\"#444\"/><text x=\"" << left - 8 << "\" y=\"" << sy(t) + 4 << "\" text-anchor=\"end\">"
-      << num(t) << "</text>\n";
+      << "\" stroke=\"#444\"/><text x=\"" << left - 8 << "\" y=\"" << sy(t) + 4 << "\" text-anchor=\"end\">" << num(t)
+      << "</text>\n";
   o << "<text x=\"" << (left + right) / 2 << "\" y=\"" << height - 12 << "\" text-anchor=\"middle\">"
     << xml(chart.x_label) << "</text>\n";
   o << "<text transform=\"translate(16," << (top + bottom) / 2 << ") rotate(-90)\" text-anchor=\"middle\">"

@@ -43,12 +43,14 @@ bool RunWorker::start(const app::ExperimentConfig& config, app::RunOptions optio
     // One queued notification at a time: the GUI takes the newest snapshot when it gets to it.
     if (!pending_.exchange(true)) {
       ++notified_;
-      QMetaObject::invokeMethod(this, [this] { emit snapshotReady(); }, Qt::QueuedConnection);
+      QMetaObject::invokeMethod(
+          this, [this] { emit snapshotReady(); }, Qt::QueuedConnection);
     }
   };
   options.on_directory = [this](const std::filesystem::path& d) {
     const QString dir = QString::fromStdString(d.string());
-    QMetaObject::invokeMethod(this, [this, dir] { emit directoryCreated(dir); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, dir] { emit directoryCreated(dir); }, Qt::QueuedConnection);
   };
   thread_ = std::thread([this, config, options] {
     QString status, report, directory, error;
@@ -67,15 +69,19 @@ bool RunWorker::start(const app::ExperimentConfig& config, app::RunOptions optio
         [this, status, report, directory, error] {
           running_ = false;
           join();
-          if (error.isEmpty()) emit finished(status, report, directory);
-          else emit failed(error);
+          if (error.isEmpty())
+            emit finished(status, report, directory);
+          else
+            emit failed(error);
         },
         Qt::QueuedConnection);
   });
   return true;
 }
 
-void RunWorker::set_paused(bool paused) { pause_ = paused; }
+void RunWorker::set_paused(bool paused) {
+  pause_ = paused;
+}
 
 void RunWorker::stop() {
   pause_ = false;

@@ -174,7 +174,8 @@ std::string yaml_remove_key(std::string_view text, std::string_view key_path) {
   const KeyLine* k = find(p, key_path);
   if (!k) return std::string(text);
   const std::size_t first = k->line, last = block_end(p, *k);
-  p.lines.erase(p.lines.begin() + static_cast<std::ptrdiff_t>(first), p.lines.begin() + static_cast<std::ptrdiff_t>(last + 1));
+  p.lines.erase(p.lines.begin() + static_cast<std::ptrdiff_t>(first),
+                p.lines.begin() + static_cast<std::ptrdiff_t>(last + 1));
   return join(p);
 }
 

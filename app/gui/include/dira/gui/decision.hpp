@@ -20,7 +20,7 @@ struct DecisionSummary {
   std::vector<std::string> numbers;  ///< one line per test: statistic, value, relation, threshold, source
   std::string certification;         ///< what was certified, or why nothing was
   std::uint64_t certified_bits = 0;
-  std::string output_path;           ///< absolute path of the certified output, empty if none
+  std::string output_path;  ///< absolute path of the certified output, empty if none
   std::string run_directory;
   std::uint64_t trials = 0;
   bool device_independent = true;

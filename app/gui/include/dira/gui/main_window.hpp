@@ -31,9 +31,9 @@ class RunWorker;
 /// itself, from the run's start to its decision.
 struct GuiMetrics {
   double wall_s = 0;
-  double gui_cpu_s = 0;          ///< CLOCK_THREAD_CPUTIME_ID of the GUI thread
-  double gui_cpu_fraction = 0;   ///< gui_cpu_s / wall_s
-  std::uint64_t frames = 0;      ///< plot redraws
+  double gui_cpu_s = 0;         ///< CLOCK_THREAD_CPUTIME_ID of the GUI thread
+  double gui_cpu_fraction = 0;  ///< gui_cpu_s / wall_s
+  std::uint64_t frames = 0;     ///< plot redraws
   /// Time between consecutive redraws while acquiring (the analysis at the end sends none).
   double frame_interval_mean_ms = 0, frame_interval_p95_ms = 0, frame_interval_max_ms = 0;
   double frame_cost_max_ms = 0;  ///< longest redraw (snapshot → charts and labels)

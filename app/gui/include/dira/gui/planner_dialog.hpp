@@ -46,8 +46,8 @@ class PlannerDialog : public QDialog {
  private:
   ExperimentPanel* experiment_;
   QComboBox* protocol_ = nullptr;
-  QLineEdit *epsilon_ = nullptr, *target_ = nullptr, *visibility_ = nullptr, *efficiency_ = nullptr,
-            *dark_ = nullptr, *rate_ = nullptr;
+  QLineEdit *epsilon_ = nullptr, *target_ = nullptr, *visibility_ = nullptr, *efficiency_ = nullptr, *dark_ = nullptr,
+            *rate_ = nullptr;
   QPushButton *plan_button_ = nullptr, *apply_button_ = nullptr;
   QTextBrowser* output_ = nullptr;
   nlohmann::json result_;
