@@ -106,7 +106,10 @@ void GuiWindowTest::acceptRunShowsDecisionPlotsAndPassesAnalyze() {
   // History: the directory is listed and replots with the same decision.
   QVERIFY(w.history_panel()->count() >= 1);
   QCOMPARE(w.history_panel()->directory_at(0), dir);
+  QSignalSpy replayed(&w, &MainWindow::replayLoaded);
   QVERIFY(w.open_run_directory(dir));
+  QVERIFY(replayed.wait(30000));
+  QCOMPARE(replayed.takeFirst().at(0).toBool(), true);
   QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accept));
   for (int i = 0; i < 4; ++i) QVERIFY2(w.chart(i)->drawn_points() > 0, qPrintable(QString("replayed chart %1").arg(i)));
   std::uint64_t replay_settings = 0;

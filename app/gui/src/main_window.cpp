@@ -164,7 +164,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   update_controls();
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() {
+  if (replay_thread_.joinable()) replay_thread_.join();
+}
 
 void MainWindow::build_menus() {
   auto* file = menuBar()->addMenu(tr("&File"));
@@ -396,13 +398,30 @@ void MainWindow::update_controls() {
 }
 
 bool MainWindow::open_run_directory(const QString& dir) {
-  if (worker_->running()) return false;
-  const Replay r = load_run_directory(dir.toStdString());
+  if (worker_->running() || replay_thread_.joinable()) return false;
+  stage_label_->setText(tr("reading %1…").arg(dir));
+  // A long run's run.h5 takes seconds to stream: never on the GUI thread.
+  replay_thread_ = std::thread([this, dir] {
+    auto r = std::make_shared<Replay>(load_run_directory(dir.toStdString()));
+    QMetaObject::invokeMethod(
+        this,
+        [this, dir, r] {
+          if (replay_thread_.joinable()) replay_thread_.join();
+          show_replay(dir, *r);
+        },
+        Qt::QueuedConnection);
+  });
+  return true;
+}
+
+void MainWindow::show_replay(const QString& dir, const Replay& r) {
   if (!r.error.empty()) {
     decision_ = {};
     decision_.headline = "Cannot replot " + dir.toStdString() + ": " + r.error;
     show_banner(decision_);
-    return false;
+    stage_label_->clear();
+    emit replayLoaded(false);
+    return;
   }
   model_.reset();
   for (const auto& s : r.snapshots) model_.add(s);
@@ -419,7 +438,7 @@ bool MainWindow::open_run_directory(const QString& dir) {
     time_label_->setText(tr("elapsed %1").arg(hms(r.snapshots.back().elapsed_s)));
   }
   stage_label_->setText(tr("replay of %1").arg(QDir(dir).dirName()));
-  return true;
+  emit replayLoaded(true);
 }
 
 bool MainWindow::export_plots(const QString& dir) {

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 class QLabel;
@@ -26,6 +27,7 @@ class DevicePanel;
 class ExperimentPanel;
 class HistoryPanel;
 class RunWorker;
+struct Replay;
 
 /// What the GUI thread spent during the last run (docs/gui.md): measured on the GUI thread
 /// itself, from the run's start to its decision.
@@ -76,7 +78,8 @@ class MainWindow : public QMainWindow {
   bool start_run();
   void set_paused(bool paused);
   void stop_run();
-  /// Replots a finished (or crashed) run directory and shows its decision.
+  /// Replots a finished (or crashed) run directory and shows its decision. Reading run.h5
+  /// happens on a worker thread; replayLoaded() follows. False if a run or a replay is under way.
   bool open_run_directory(const QString& dir);
   /// Writes every chart as NAME.png and NAME.svg into `dir`.
   bool export_plots(const QString& dir);
@@ -88,6 +91,8 @@ class MainWindow : public QMainWindow {
   /// The run ended and the banner shows its decision (status as in report.json, or "failed").
   void runFinished(const QString& status);
   void frameDrawn();
+  /// A replay requested by open_run_directory() is shown (ok) or failed (reason in the banner).
+  void replayLoaded(bool ok);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -101,6 +106,7 @@ class MainWindow : public QMainWindow {
   void update_controls();
   void show_banner(const DecisionSummary& s);
   void heartbeat();
+  void show_replay(const QString& dir, const Replay& r);
 
   ExperimentPanel* experiment_ = nullptr;
   DevicePanel* devices_ = nullptr;
@@ -119,6 +125,7 @@ class MainWindow : public QMainWindow {
   QString out_dir_, run_directory_, shot_during_;
   std::uint64_t max_trials_ = 0;
   std::function<bool()> confirm_close_;
+  std::thread replay_thread_;
   bool close_after_run_ = false;
   // Timing of the current run, on the GUI thread.
   std::int64_t run_start_ns_ = 0, last_frame_ns_ = 0, last_beat_ns_ = 0, cpu_start_ns_ = 0;
