@@ -15,6 +15,8 @@
 
 #include <cmath>
 
+#include <glpk.h>
+
 namespace dira::gui {
 
 namespace {
@@ -145,6 +147,7 @@ void PlannerDialog::plan() {
     } catch (const std::exception& e) {
       j = {{"error", e.what()}};
     }
+    glp_free_env();  // the planner's LPs used this thread's GLPK environment (see run_worker.cpp)
     const QString text = QString::fromStdString(j.dump());
     QMetaObject::invokeMethod(
         this,

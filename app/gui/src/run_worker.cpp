@@ -4,6 +4,8 @@
 
 #include <QMetaObject>
 
+#include <glpk.h>
+
 namespace dira::gui {
 
 RunWorker::RunWorker(QObject* parent) : QObject(parent) {}
@@ -64,6 +66,9 @@ bool RunWorker::start(const app::ExperimentConfig& config, app::RunOptions optio
     } catch (const std::exception& e) {
       error = QString::fromStdString(e.what());
     }
+    // GLPK keeps a per-thread environment (the analysis' LPs ran here); this thread ends now,
+    // so free it or every run of a long GUI session leaks one.
+    glp_free_env();
     QMetaObject::invokeMethod(
         this,
         [this, status, report, directory, error] {
