@@ -270,4 +270,6 @@ LpSolution NoSignallingLp::maximize(const LinearObjective& objective, const std:
   return sol;
 }
 
+void release_thread_lp_environment() { glp_free_env(); }
+
 }  // namespace dira::protocol

@@ -60,6 +60,7 @@ class GuiLogicTest : public QObject {
   void decisionAcceptWithOutput();
   void decisionHardwareFault();
   void decisionInterrupted();
+  void decisionStorageFullAndPlan();
 };
 
 static const char* kYaml =
@@ -366,6 +367,21 @@ void GuiLogicTest::decisionInterrupted() {
   // Nothing to read from: no banner content, but no crash either.
   QCOMPARE(static_cast<int>(summarize_report(nlohmann::json(nullptr)).kind),
            static_cast<int>(DecisionSummary::Kind::none));
+}
+
+void GuiLogicTest::decisionStorageFullAndPlan() {
+  nlohmann::json j{{"status", "storage-full"},
+                   {"decision", "accept"},
+                   {"fault", "stopped before the disk (or file-size limit) was full: 200703 trials recorded"},
+                   {"certified_bits", 0},
+                   {"what_would_certify", {{"verdict", "One certified bit needs about 10^13.15 trials"}}}};
+  const auto s = summarize_report(j);
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
+  QCOMPARE(s.headline, std::string("STOPPED: DISK FULL — decision over the trials recorded: accept"));
+  QCOMPARE(s.reasons.front(), std::string("stopped before the disk (or file-size limit) was full: 200703 trials recorded"));
+  QCOMPARE(s.what_would_certify, std::string("One certified bit needs about 10^13.15 trials"));
+  QVERIFY(decision_html(s).find("what would certify (dira plan):</i> One certified bit needs about 10^13.15 trials") !=
+          std::string::npos);
 }
 
 QTEST_APPLESS_MAIN(GuiLogicTest)

@@ -63,6 +63,8 @@ DecisionSummary summarize_report(const nlohmann::json& report) {
   s.device_independent = report.value("device_independent", true);
   s.certified_bits = report.value("certified_bits", std::uint64_t{0});
   s.certification = str(analysis, "certification");
+  if (const auto plan = report.value("what_would_certify", nlohmann::json::object()); plan.is_object())
+    s.what_would_certify = str(plan, "verdict");
 
   for (const auto& t : record.value("tests", nlohmann::json::array())) {
     std::string line = str(t, "name") + ": " + str(t, "statistic") + " = " + num(t.value("value", nlohmann::json()));
@@ -84,6 +86,11 @@ DecisionSummary summarize_report(const nlohmann::json& report) {
   } else if (status == "interrupted") {
     s.kind = DecisionSummary::Kind::interrupted;
     s.headline = "STOPPED — decision over the trials recorded: " + (decision.empty() ? "undecided" : decision);
+  } else if (status == "storage-full" || status == "storage-error") {
+    s.kind = DecisionSummary::Kind::interrupted;
+    s.headline = std::string(status == "storage-full" ? "STOPPED: DISK FULL" : "STOPPED: WRITE ERROR") +
+                 " — decision over the trials recorded: " + (decision.empty() ? "undecided" : decision);
+    if (const auto fault = str(report, "fault"); !fault.empty()) s.reasons.insert(s.reasons.begin(), fault);
   } else if (status == "accepted" || decision == "accept") {
     s.kind = DecisionSummary::Kind::accept;
     s.headline = "ACCEPT";
@@ -122,6 +129,8 @@ std::string decision_html(const DecisionSummary& s) {
       h += " written to " + html_escape(s.output_path);
     else if (!s.certification.empty())
       h += " — " + html_escape(s.certification);
+    if (s.certified_bits == 0 && !s.what_would_certify.empty())
+      h += "<br><i>what would certify (dira plan):</i> " + html_escape(s.what_would_certify);
     if (!s.run_directory.empty()) h += "<br>run directory: " + html_escape(s.run_directory);
   }
   return h;

@@ -15,7 +15,7 @@
 
 #include <cmath>
 
-#include <glpk.h>
+#include "dira/protocol/ns_lp.hpp"
 
 namespace dira::gui {
 
@@ -147,7 +147,7 @@ void PlannerDialog::plan() {
     } catch (const std::exception& e) {
       j = {{"error", e.what()}};
     }
-    glp_free_env();  // the planner's LPs used this thread's GLPK environment (see run_worker.cpp)
+    protocol::release_thread_lp_environment();  // the planner's LPs used this thread's GLPK environment (see run_worker.cpp)
     const QString text = QString::fromStdString(j.dump());
     QMetaObject::invokeMethod(
         this,

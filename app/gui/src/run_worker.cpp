@@ -4,7 +4,7 @@
 
 #include <QMetaObject>
 
-#include <glpk.h>
+#include "dira/protocol/ns_lp.hpp"
 
 namespace dira::gui {
 
@@ -68,7 +68,7 @@ bool RunWorker::start(const app::ExperimentConfig& config, app::RunOptions optio
     }
     // GLPK keeps a per-thread environment (the analysis' LPs ran here); this thread ends now,
     // so free it or every run of a long GUI session leaks one.
-    glp_free_env();
+    protocol::release_thread_lp_environment();
     QMetaObject::invokeMethod(
         this,
         [this, status, report, directory, error] {

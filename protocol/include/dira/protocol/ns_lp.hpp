@@ -93,4 +93,9 @@ class NoSignallingLp {
   std::unique_ptr<Glpk> glpk_;
 };
 
+/// GLPK keeps one environment per thread, allocated by the first LP made on it and never
+/// freed when the thread ends. A thread that solved LPs (the analysis of a run, the planner)
+/// calls this just before it ends, once no NoSignallingLp made on it is alive.
+void release_thread_lp_environment();
+
 }  // namespace dira::protocol

@@ -19,6 +19,7 @@ struct DecisionSummary {
   std::vector<std::string> reasons;  ///< why (abort reasons, the fault, the stop)
   std::vector<std::string> numbers;  ///< one line per test: statistic, value, relation, threshold, source
   std::string certification;         ///< what was certified, or why nothing was
+  std::string what_would_certify;    ///< the planner's verdict when nothing was certified (report "what_would_certify")
   std::uint64_t certified_bits = 0;
   std::string output_path;  ///< absolute path of the certified output, empty if none
   std::string run_directory;
