@@ -79,6 +79,9 @@ int run(const RunArgs& a) {
   } catch (const std::invalid_argument& e) {
     std::cerr << (tty ? "\n" : "") << "dira run: invalid setting: " << e.what() << "\n";
     return usage_error;
+  } catch (const hal::HardwareFault& e) {
+    std::cerr << (tty ? "\n" : "") << "dira run: hardware fault before acquisition: " << e.what() << "\n";
+    return 4;
   }
   if (tty) std::cerr << "\n";
   if (a.json) {

@@ -44,6 +44,207 @@ std::uint64_t count(Reader& r, const YAML::Node& n, const std::string& key, std:
 
 }  // namespace
 
+namespace {
+
+/// Settings of `driver`, typed and range-checked by its capability declarations (every problem
+/// reported with its line); unknown keys name the known ones.
+std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const YAML::Node& node, const std::string& prefix,
+                                                              const hal::DriverInfo* driver) {
+  std::map<std::string, hal::SettingValue> out;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string path = prefix + "." + key;
+    const hal::Capability* cap = nullptr;
+    if (driver)
+      for (const auto& cp : driver->capabilities)
+        if (cp.key == key) cap = &cp;
+    if (!cap) {
+      std::string known;
+      if (driver)
+        for (const auto& cp : driver->capabilities)
+          if (cp.can_set) known += (known.empty() ? "" : ", ") + cp.key;
+      r.issue(kv.first, path, "unknown setting of driver " + (driver ? driver->name : std::string("?")) + " (known: " + known + ")");
+      continue;
+    }
+    hal::SettingValue v;
+    bool ok = true;
+    switch (cap->type) {
+      case hal::Capability::Type::boolean: {
+        auto b = r.boolean(kv.second, path);
+        ok = b.has_value();
+        if (b) v = *b;
+        break;
+      }
+      case hal::Capability::Type::integer: {
+        auto x = r.number(kv.second, path);  // accepts 1e6
+        ok = x && std::floor(*x) == *x;
+        if (x && !ok) r.issue(kv.second, path, "expected a whole number");
+        if (ok) v = static_cast<std::int64_t>(*x);
+        break;
+      }
+      case hal::Capability::Type::real: {
+        auto x = r.number(kv.second, path);
+        ok = x.has_value();
+        if (x) v = *x;
+        break;
+      }
+      default: {
+        auto t = r.string(kv.second, path);
+        ok = t.has_value();
+        if (t) v = *t;
+      }
+    }
+    if (!ok) continue;
+    if (auto msg = hal::check_value(*cap, v); !msg.empty()) {
+      r.issue(kv.second, path, msg);
+      continue;
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
+/// `driver: NAME` + `settings: {…}` of one device of the given kind.
+DeviceConfig read_device(Reader& r, const YAML::Node& node, const std::string& path, hal::DeviceKind kind) {
+  DeviceConfig d;
+  if (!node.IsMap()) {
+    r.issue(node, path, "expected driver: and settings:");
+    return d;
+  }
+  r.allowed_keys(node, path, {"driver", "settings"});
+  d.driver = r.string(node["driver"], path + ".driver").value_or("");
+  const hal::DriverInfo* info = d.driver.empty() ? nullptr : driver_registry().find(d.driver, kind);
+  if (!d.driver.empty() && !info) {
+    std::string known;
+    for (const auto* di : driver_registry().all())
+      if (di->kind == kind) known += (known.empty() ? "" : ", ") + di->name;
+    r.issue(node["driver"], path + ".driver", "no " + std::string(hal::to_string(kind)) + " driver '" + d.driver + "' (known: " + known + ")");
+  }
+  if (d.driver.empty() && !node["driver"]) r.issue(node, path + ".driver", "missing");
+  if (const YAML::Node st = node["settings"]; st.IsDefined()) {
+    if (!st.IsMap()) r.issue(st, path + ".settings", "expected a map of settings (dira devices lists them)");
+    else if (info) d.settings = read_driver_settings(r, st, path + ".settings", info);
+  }
+  return d;
+}
+
+std::vector<int> read_channels(Reader& r, const YAML::Node& n, const std::string& path) {
+  std::vector<int> out;
+  if (!n.IsSequence()) {
+    r.issue(n, path, "expected a list of channel numbers");
+    return out;
+  }
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const auto x = r.number(n[i], path + "[" + std::to_string(i) + "]");
+    if (!x) continue;
+    if (*x < 0 || *x > 4095 || std::floor(*x) != *x) r.issue(n[i], path + "[" + std::to_string(i) + "]", "a channel is a whole number 0…4095");
+    else out.push_back(static_cast<int>(*x));
+  }
+  return out;
+}
+
+/// devices: {tagger, layout, modulators} — a tagger from any driver, the channel layout trial
+/// assembly needs for it (hal::TrialAssemblyConfig), and optionally one modulator per party.
+void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
+  if (!dev.IsMap()) {
+    r.issue(dev, "devices", "expected tagger:, layout: and optionally modulators:");
+    return;
+  }
+  r.allowed_keys(dev, "devices", {"tagger", "layout", "modulators"});
+  // A tagger (with its layout) replaces the simulator; modulators alone go with either.
+  c.devices.present = dev["tagger"].IsDefined();
+  if (c.devices.present) c.devices.tagger = read_device(r, dev["tagger"], "devices.tagger", hal::DeviceKind::time_tagger);
+  else if (dev["layout"]) r.issue(dev["layout"], "devices.layout", "a layout belongs to devices.tagger (the simulator has its own)");
+  const int parties = c.inequality.expression.scenario().parties();
+  const YAML::Node lay = dev["layout"];
+  if (!c.devices.present) {
+  } else if (!lay) {
+    r.issue(dev, "devices.layout", "missing: trial assembly needs the sync channel, the detector channels per party and the windows");
+  } else if (!lay.IsMap()) {
+    r.issue(lay, "devices.layout", "expected a map");
+  } else {
+    r.allowed_keys(lay, "devices.layout", {"sync_channel", "sync_period_ps", "detectors", "echoes", "detection_offset_ps", "detection_width_ps",
+                                           "echo_offset_ps", "echo_width_ps", "reorder_window_ps", "fair_sampling"});
+    auto& L = c.devices.layout;
+    auto integer = [&](const char* key, std::int64_t lo, bool required) -> std::int64_t {
+      const std::string path = std::string("devices.layout.") + key;
+      if (!lay[key]) {
+        if (required) r.issue(lay, path, "missing");
+        return 0;
+      }
+      const auto x = r.number(lay[key], path);
+      if (!x) return 0;
+      if (std::floor(*x) != *x || *x < static_cast<double>(lo)) {
+        r.issue(lay[key], path, "expected a whole number ≥ " + std::to_string(lo));
+        return 0;
+      }
+      return static_cast<std::int64_t>(*x);
+    };
+    const int sync = static_cast<int>(integer("sync_channel", 0, true));
+    L.sync_period_ps = integer("sync_period_ps", 1, true);
+    L.detection_offset_ps = integer("detection_offset_ps", 0, true);
+    L.detection_width_ps = integer("detection_width_ps", 1, true);
+    L.echo_offset_ps = integer("echo_offset_ps", 0, false);
+    L.echo_width_ps = integer("echo_width_ps", 0, false);
+    L.reorder_window_ps = integer("reorder_window_ps", 0, false);
+    if (lay["fair_sampling"]) L.fair_sampling = r.boolean(lay["fair_sampling"], "devices.layout.fair_sampling").value_or(false);
+    std::vector<std::vector<int>> det, echo;
+    if (const YAML::Node d = lay["detectors"]; !d) {
+      r.issue(lay, "devices.layout.detectors", "missing: one list of detector channels per party (index = outcome)");
+    } else if (!d.IsSequence() || static_cast<int>(d.size()) != parties) {
+      r.issue(d, "devices.layout.detectors", "expected one list per party (" + std::to_string(parties) + " parties)");
+    } else {
+      for (std::size_t p = 0; p < d.size(); ++p) {
+        det.push_back(read_channels(r, d[p], "devices.layout.detectors[" + std::to_string(p) + "]"));
+        const int outcomes = c.inequality.expression.scenario().outcomes(static_cast<int>(p));
+        if (static_cast<int>(det.back().size()) != outcomes)
+          r.issue(d[p], "devices.layout.detectors[" + std::to_string(p) + "]",
+                  "expected " + std::to_string(outcomes) + " channels (one per outcome of party " + std::to_string(p) + ")");
+      }
+    }
+    if (const YAML::Node e = lay["echoes"]; e) {
+      if (!e.IsSequence() || static_cast<int>(e.size()) != parties) {
+        r.issue(e, "devices.layout.echoes", "expected one list per party (" + std::to_string(parties) + " parties)");
+      } else {
+        for (std::size_t p = 0; p < e.size(); ++p) {
+          echo.push_back(read_channels(r, e[p], "devices.layout.echoes[" + std::to_string(p) + "]"));
+          const int settings = c.inequality.expression.scenario().settings(static_cast<int>(p));
+          if (static_cast<int>(echo.back().size()) != settings)
+            r.issue(e[p], "devices.layout.echoes[" + std::to_string(p) + "]",
+                    "expected " + std::to_string(settings) + " channels (one per setting of party " + std::to_string(p) + ")");
+        }
+        if (lay["echoes"] && L.echo_width_ps <= 0) r.issue(lay, "devices.layout.echo_width_ps", "needed with echoes");
+      }
+    }
+    for (int p = 0; p < parties && static_cast<std::size_t>(p) < det.size(); ++p) {
+      hal::StationLayout sl;
+      sl.station = 0;  // one tagger delivers every party's tags
+      sl.sync_channel = sync;
+      sl.detector_channels = det[static_cast<std::size_t>(p)];
+      if (static_cast<std::size_t>(p) < echo.size()) sl.echo_channels = echo[static_cast<std::size_t>(p)];
+      L.parties.push_back(sl);
+    }
+    if (r.ok() && static_cast<int>(L.parties.size()) == parties) {
+      try {
+        hal::validate(L);
+      } catch (const std::exception& ex) {
+        r.issue(lay, "devices.layout", ex.what());
+      }
+    }
+  }
+  if (const YAML::Node mods = dev["modulators"]; mods) {
+    if (!mods.IsSequence() || static_cast<int>(mods.size()) != parties) {
+      r.issue(mods, "devices.modulators", "expected one modulator per party, in party order (" + std::to_string(parties) + ")");
+    } else {
+      for (std::size_t p = 0; p < mods.size(); ++p)
+        c.devices.modulators.push_back(
+            read_device(r, mods[p], "devices.modulators[" + std::to_string(p) + "]", hal::DeviceKind::modulator));
+    }
+  }
+}
+
+}  // namespace
+
 ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& file,
                                       const std::filesystem::path& config_dir) {
   YAML::Node doc;
@@ -59,7 +260,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     r.issue(doc, "", "expected a YAML map at the top level");
     throw ConfigError(r.issues());
   }
-  r.allowed_keys(doc, "", {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "stop", "outputs"});
+  r.allowed_keys(doc, "", {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop", "outputs"});
   c.text = std::string(yaml);
   c.name = doc["name"] ? r.string(doc["name"], "name").value_or("") : "";
   c.security_target = positive_fraction(r, doc["security_target"], "security_target", 0, 1, true, true, 1e-6);
@@ -203,58 +404,12 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       r.issue(sim, "simulator", "expected a map of simulator settings (dira devices lists them)");
     } else {
       c.simulator.present = true;
-      const auto* driver = driver_registry().find("sim", hal::DeviceKind::time_tagger);
-      for (const auto& kv : sim) {
-        const std::string key = kv.first.as<std::string>();
-        const std::string path = "simulator." + key;
-        const hal::Capability* cap = nullptr;
-        if (driver)
-          for (const auto& cp : driver->capabilities)
-            if (cp.key == key) cap = &cp;
-        if (!cap) {
-          std::string known;
-          if (driver)
-            for (const auto& cp : driver->capabilities) known += (known.empty() ? "" : ", ") + cp.key;
-          r.issue(kv.first, path, "unknown simulator setting (known: " + known + ")");
-          continue;
-        }
-        hal::SettingValue v;
-        bool ok = true;
-        switch (cap->type) {
-          case hal::Capability::Type::boolean: {
-            auto b = r.boolean(kv.second, path);
-            ok = b.has_value();
-            if (b) v = *b;
-            break;
-          }
-          case hal::Capability::Type::integer: {
-            auto x = r.number(kv.second, path);  // accepts 1e6
-            ok = x && std::floor(*x) == *x;
-            if (x && !ok) r.issue(kv.second, path, "expected a whole number");
-            if (ok) v = static_cast<std::int64_t>(*x);
-            break;
-          }
-          case hal::Capability::Type::real: {
-            auto x = r.number(kv.second, path);
-            ok = x.has_value();
-            if (x) v = *x;
-            break;
-          }
-          default: {
-            auto t = r.string(kv.second, path);
-            ok = t.has_value();
-            if (t) v = *t;
-          }
-        }
-        if (!ok) continue;
-        if (auto msg = hal::check_value(*cap, v); !msg.empty()) {
-          r.issue(kv.second, path, msg);
-          continue;
-        }
-        c.simulator.settings[key] = v;
-      }
+      c.simulator.settings = read_driver_settings(r, sim, "simulator", driver_registry().find("sim", hal::DeviceKind::time_tagger));
     }
   }
+  if (const YAML::Node dev = doc["devices"]; dev.IsDefined()) read_devices(r, dev, c);
+  if (c.simulator.present && c.devices.present)
+    r.issue(doc["devices"]["tagger"], "devices.tagger", "give either simulator: (driver sim) or devices.tagger, not both");
   if (const YAML::Node st = doc["stop"]; st.IsDefined()) {
     r.allowed_keys(st, "stop", {"trials", "duration_s"});
     if (st["trials"]) c.stop.max_trials = count(r, st["trials"], "stop.trials", 0);

@@ -1,6 +1,7 @@
 #include "dira/app/session.hpp"
 
 #include "dira/app/analysis.hpp"
+#include "dira/app/devices.hpp"
 #include "dira/app/run_file.hpp"
 #include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/protocol_a.hpp"
@@ -196,6 +197,8 @@ class SettingCache {
     ring_.resize(cap);
     mask_ = cap - 1;
   }
+  /// Called with each batch of trials as soon as their settings are drawn (modulators).
+  void on_drawn(std::function<void(std::uint64_t, std::span<const P::Trial>)> f) { on_drawn_ = std::move(f); }
   const P::Trial& operator()(std::uint64_t i) {
     if (i >= end_) fill(i);
     if (end_ > i + ring_.size()) throw std::logic_error("setting schedule: trial " + std::to_string(i) + " no longer cached");
@@ -206,12 +209,18 @@ class SettingCache {
   static constexpr std::size_t kBatch = 256;
   void fill(std::uint64_t i) {
     std::uint64_t to = std::max<std::uint64_t>(i + 1, std::min<std::uint64_t>(end_ + kBatch, limit_));
+    const std::uint64_t first = end_;
+    if (on_drawn_) drawn_.clear();
     for (; end_ < to; ++end_) {
       P::Trial& t = ring_[static_cast<std::size_t>(end_) & mask_];
       t = P::Trial{};
       draw_(end_, t);
+      if (on_drawn_) drawn_.push_back(t);
     }
+    if (on_drawn_) on_drawn_(first, drawn_);
   }
+  std::function<void(std::uint64_t, std::span<const P::Trial>)> on_drawn_;
+  std::vector<P::Trial> drawn_;
   std::function<void(std::uint64_t, P::Trial&)> draw_;
   std::uint64_t limit_;
   std::vector<P::Trial> ring_;
@@ -223,6 +232,9 @@ class SettingCache {
 
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   RunResult res;
+  if (!c.simulator.present && !c.devices.present)
+    throw ConfigError({ConfigIssue{c.file, 0, 0, "simulator",
+                                   "nothing to drive: add a simulator: section (driver sim) or a devices: section (docs/experiment-yaml.md)"}});
   const auto t_start = std::chrono::steady_clock::now();
   // --- run directory (errors before any device opens)
   std::filesystem::path parent = o.out.empty() ? std::filesystem::path(c.outputs.directory) : o.out;
@@ -242,8 +254,6 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     log << std::fixed << std::setprecision(3) << t << " " << s << std::endl;
   };
   { std::ofstream cy(dir / "config.yaml"); cy << c.text; }
-  if (!c.simulator.present)
-    throw ConfigError({ConfigIssue{c.file, 0, 0, "simulator", "dira run drives the simulator today: add a simulator: section (real devices: issue 4 drivers)"}});
 
   // --- weak source, ledger, schedule
   auto inner = make_source(c);
@@ -279,11 +289,70 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       P::draw_setting_rejection(ledger, i, parties, s0, t);
     };
   const auto phys = sim::PhysicalSettings::from(settings);
+  // Modulators (devices.modulators, one per party) get each batch of settings as soon as it
+  // is drawn, ahead of the trials that use them.
+  std::vector<std::unique_ptr<hal::Modulator>> modulators;
+  for (std::size_t p = 0; p < c.devices.modulators.size(); ++p) {
+    const auto& d = c.devices.modulators[p];
+    const auto* info = driver_registry().find(d.driver, hal::DeviceKind::modulator);
+    if (!info) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", "no modulator driver " + d.driver}});
+    std::unique_ptr<hal::Device> dev;
+    try {
+      dev = info->create(d.settings);
+    } catch (const std::exception& e) {
+      throw hal::HardwareFault("modulator of party " + std::to_string(p) + " (" + d.driver + "): " + e.what());
+    }
+    auto* m = dynamic_cast<hal::Modulator*>(dev.get());
+    if (!m) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", d.driver + " is not a modulator"}});
+    for (const auto& cap : m->capabilities())
+      if (cap.key == "settings") {
+        const auto v = m->get("settings");
+        if (const auto* n = std::get_if<std::int64_t>(&v); n && *n < sc.settings(static_cast<int>(p)))
+          throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators[" + std::to_string(p) + "]",
+                                         "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) + " needs " +
+                                             std::to_string(sc.settings(static_cast<int>(p)))}});
+      }
+    dev.release();
+    modulators.emplace_back(m);
+  }
   auto cache = std::make_shared<SettingCache>(draw, static_cast<std::size_t>(8 * phys.block_trials + 1024), planned);
+  if (!modulators.empty())
+    cache->on_drawn([&modulators](std::uint64_t first, std::span<const P::Trial> batch) {
+      std::vector<std::uint8_t> party_settings(batch.size());
+      for (std::size_t p = 0; p < modulators.size(); ++p) {
+        for (std::size_t i = 0; i < batch.size(); ++i) party_settings[i] = batch[i].u[p];
+        modulators[p]->schedule(first, party_settings);
+      }
+    });
   sim::SettingSchedule schedule = sim::with_logical_devices([cache](std::uint64_t i) { return (*cache)(i); }, phys);
 
-  sim::PhysicalSimulator tagger(settings, c.inequality, schedule);
-  hal::TrialAssembler assembler(tagger.layout(), schedule);
+  // The tagger: driver `sim` bound to this run's inequality and schedule, or any tagger driver
+  // with the channel layout the experiment file gives (devices.layout).
+  std::unique_ptr<hal::TimeTagger> tagger_owned;
+  hal::TrialAssemblyConfig tagger_layout;
+  int station = 0;
+  if (c.simulator.present) {
+    auto simulator = std::make_unique<sim::PhysicalSimulator>(settings, c.inequality, schedule);
+    tagger_layout = simulator->layout();
+    station = phys.station;
+    tagger_owned = std::move(simulator);
+  } else {
+    const auto* info = driver_registry().find(c.devices.tagger.driver, hal::DeviceKind::time_tagger);
+    if (!info) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.tagger.driver", "no time tagger driver " + c.devices.tagger.driver}});
+    std::unique_ptr<hal::Device> dev;
+    try {
+      dev = info->create(c.devices.tagger.settings);
+    } catch (const std::exception& e) {
+      throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.tagger", c.devices.tagger.driver + ": " + e.what()}});
+    }
+    auto* t = dynamic_cast<hal::TimeTagger*>(dev.get());
+    if (!t) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.tagger", c.devices.tagger.driver + " is not a time tagger"}});
+    dev.release();
+    tagger_owned.reset(t);
+    tagger_layout = c.devices.layout;
+  }
+  hal::TimeTagger& tagger = *tagger_owned;
+  hal::TrialAssembler assembler(tagger_layout, schedule);
   CrashFlagWatchdog watchdog(dir / "run.h5", dir / "dira.log");
   // Storage: a run that cannot fit is refused before any device starts; one that may not fit
   // is warned about, and stops cleanly (status storage-error) when a write fails.
@@ -328,7 +397,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   const P::TrialIndexer indexer(sc);
   std::vector<std::string> channel_names;
   std::vector<int> channel_of_slot;  // hardware channel per (party, outcome) slot
-  const auto& layout = tagger.layout();
+  const auto& layout = tagger_layout;
   for (std::size_t p = 0; p < layout.parties.size(); ++p)
     for (std::size_t k = 0; k < layout.parties[p].detector_channels.size(); ++k) {
       channel_names.push_back(std::string(1, static_cast<char>('A' + p)) + ":" + std::to_string(k) + " (ch " +
@@ -446,7 +515,6 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   const double bytes_per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);
   constexpr std::uint64_t kStorageCheckTrials = 1u << 16;
 
-  const int station = phys.station;
   bool stopping = false;
   try {
     tagger.start();
@@ -502,6 +570,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
         recorder.append_trials(batch);
         for (const auto& t : batch) ++setting_counts[indexer.setting_index(t)];
         trials += batch.size();
+        if (trials >= planned && !stopping) {  // a replay or a free-running tagger has more to give
+          stopping = true;
+          tagger.stop();
+        }
         if (!stopping && trials - trials_at_last_check >= kStorageCheckTrials) {
           const double step = static_cast<double>(trials - trials_at_last_check) * bytes_per_trial;
           trials_at_last_check = trials;
@@ -576,6 +648,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   report["experiment"] = c.name;
   report["run_directory"] = dir.string();
   report["devices"] = {{"tagger", tagger.identity()}, {"weak_source", source.describe()}};
+  for (const auto& m : modulators) report["devices"]["modulators"].push_back(m->identity());
   report["trials_recorded"] = trials;
   report["trials_planned"] = planned;
   report["assembly"] = {{"no_click", assembler.counters().no_click}, {"multi_click", assembler.counters().multi_click},

@@ -125,3 +125,20 @@ done
 [ ! -e "$out/runs" ] || { echo "a run directory was created"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-many-errors.yaml ${dira_run_out}/many_errors)
 list(APPEND dira_cli_tests cli.run.many_config_errors)
+# Modulators from drivers: four usbtmc-awg devices on the fake USBTMC instrument get every
+# batch of settings; the run decides and the report names them. A profile with too few
+# settings for the party is refused before anything runs (exit 2).
+add_test(NAME cli.run.fake_modulators COMMAND ${DIRA_SH} -c [=[
+out="$3"; rm -rf "$out"; mkdir -p "$out"
+"$1" run "$2" --out "$out" --json > "$out/r.json" 2> "$out/err"; rc=$?
+[ "$rc" -eq 0 ] || { echo "exit $rc"; cat "$out/err"; exit 1; }
+n=$(grep -c 'FAKE-AWG' "$out/r.json")
+[ "$n" -eq 4 ] || { echo "expected 4 modulators in the report, found $n"; cat "$out/r.json"; exit 1; }
+sed -e 's/^inequality: guehne4/inequality: ks294/' -e 's/^  kind: A/  kind: B\n  trials: 1000\n  delta: 0.01\n  mu1: 0.0005/' \
+    -e '/^  delta: 0.2/d' -e '/^  mu: 0.3/d' -e '/^  devices: 8/d' -e '/^  uses_per_device/d' "$2" > "$out/ks.yaml"
+sed -i -e '/^    - {driver: usbtmc-awg/{x;s/^/x/;/^x\{3,\}$/{x;d};x}' "$out/ks.yaml"
+"$1" run "$out/ks.yaml" --out "$out" 2> "$out/err2"; rc=$?
+[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; cat "$out/err2"; exit 1; }
+grep -q "its profile maps 2 settings, party 0 needs 9" "$out/err2" || { cat "$out/err2"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-guehne4-fake-modulators.yaml ${dira_run_out}/modulators)
+list(APPEND dira_cli_tests cli.run.fake_modulators)

@@ -4,6 +4,7 @@
 #include "dira/app/experiment.hpp"
 #include "dira/app/run_file.hpp"
 #include "dira/app/session.hpp"
+#include "dira/drivers/picoquant/ptu.hpp"
 #include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/trial_index.hpp"
 #include "dira/sim/physical.hpp"
@@ -177,4 +178,103 @@ TEST_CASE("session raw tags: re-assembling the recorded tags gives the recorded 
   CHECK(differ == 0);
   CHECK(no_click > 0);  // the noisy simulator loses photons: the fixed outcome rule was exercised
   std::filesystem::remove_all(o.out);
+}
+
+TEST_CASE("session with devices: a PTU replay of a simulated run gives the same trials and decision", "[session][devices]") {
+  // Record a simulated run with its raw tags, write those tags as a PicoQuant generic-T2 file
+  // (sim sync channel 1 → PTU sync, dira channel 0; detectors and echoes keep their numbers),
+  // then run the same experiment with devices: {tagger: ptu, layout: …} and the same weak
+  // source. The replay must rebuild every trial (settings, outcomes, flags, sync times) and
+  // reach the same decision: the devices path and the simulator path agree trial by trial.
+  auto c = app::load_experiment_file(experiment("sim-ks294.yaml"));
+  c.outputs.raw_tags = true;
+  app::RunOptions o;
+  o.out = scratch("ptu");
+  o.max_trials = 20000;
+  const auto a = app::run_experiment(c, o);
+  std::vector<protocol::Trial> first;
+  app::read_run_file(a.directory / "run.h5", [&](std::span<const protocol::Trial> b) { first.insert(first.end(), b.begin(), b.end()); });
+
+  auto settings = c.simulator.settings;
+  settings["trials"] = static_cast<std::int64_t>(20000);
+  const auto layout = sim::sim_layout(settings, c.inequality.expression.scenario());
+  std::vector<drivers::picoquant::PtuEvent> events;
+  app::read_run_file_tags(a.directory / "run.h5", [&](std::span<const app::RecordedTag> b) {
+    for (const auto& rt : b) {
+      drivers::picoquant::PtuEvent e;
+      e.kind = rt.tag.channel == layout.parties[0].sync_channel ? drivers::picoquant::PtuEvent::Kind::sync
+                                                                : drivers::picoquant::PtuEvent::Kind::photon;
+      e.channel = rt.tag.channel;
+      e.time = static_cast<std::uint64_t>(rt.tag.time_ps);
+      events.push_back(e);
+    }
+  });
+  const auto ptu = o.out / "sim.ptu";
+  drivers::picoquant::PtuFileSpec spec;  // generic T2, 1 ps resolution
+  drivers::picoquant::write_ptu_file(ptu.string(), spec, events);
+
+  auto list = [](const std::vector<int>& v) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+    return s + "]";
+  };
+  std::string yaml = c.text.substr(0, c.text.find("simulator:"));
+  yaml += "devices:\n  tagger:\n    driver: ptu\n    settings:\n      file: " + ptu.string() + "\n  layout:\n    sync_channel: 0\n";
+  yaml += "    sync_period_ps: " + std::to_string(layout.sync_period_ps) + "\n";
+  yaml += "    detection_offset_ps: " + std::to_string(layout.detection_offset_ps) + "\n";
+  yaml += "    detection_width_ps: " + std::to_string(layout.detection_width_ps) + "\n";
+  yaml += "    echo_offset_ps: " + std::to_string(layout.echo_offset_ps) + "\n";
+  yaml += "    echo_width_ps: " + std::to_string(layout.echo_width_ps) + "\n";
+  yaml += "    detectors: [" + list(layout.parties[0].detector_channels) + ", " + list(layout.parties[1].detector_channels) + "]\n";
+  yaml += "    echoes: [" + list(layout.parties[0].echo_channels) + ", " + list(layout.parties[1].echo_channels) + "]\n";
+  const auto replay_config = app::load_experiment_text(yaml, "replay.yaml");
+  REQUIRE(replay_config.devices.present);
+  const auto b = app::run_experiment(replay_config, o);
+  CHECK(b.report["trials_recorded"] == 20000);
+  CHECK(b.report["decision"] == a.report["decision"]);
+  CHECK(b.report["devices"]["tagger"].get<std::string>().find("ptu") != std::string::npos);
+  std::vector<protocol::Trial> second;
+  app::read_run_file(b.directory / "run.h5", [&](std::span<const protocol::Trial> blk) { second.insert(second.end(), blk.begin(), blk.end()); });
+  REQUIRE(second.size() == first.size());
+  std::uint64_t differ = 0;
+  for (std::size_t i = 0; i < first.size(); ++i)
+    if (first[i].index != second[i].index || first[i].u != second[i].u || first[i].x != second[i].x ||
+        first[i].flags != second[i].flags || first[i].time_ps != second[i].time_ps)
+      ++differ;
+  CHECK(differ == 0);
+  std::filesystem::remove_all(o.out);
+}
+
+TEST_CASE("experiment devices section: every problem reported with its line", "[session][devices]") {
+  const std::string yaml = R"(name: bad-devices
+inequality: ks294
+protocol:
+  kind: B
+  demonstration: true
+  epsilon: 0.01
+  trials: 1000
+  delta: 0.01
+  mu1: 0.0005
+devices:
+  tagger:
+    driver: nosuch
+  layout:
+    sync_channel: 0
+    sync_period_ps: 1000000
+    detection_offset_ps: 9000
+    detection_width_ps: 2000
+    detectors: [[1, 2, 3, 4]]
+  modulators:
+    - driver: usbtmc-awg
+      settings: {profile: awg-generic, colour: blue}
+)";
+  try {
+    (void)app::load_experiment_text(yaml, "bad.yaml");
+    FAIL("expected a ConfigError");
+  } catch (const app::ConfigError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("bad.yaml:12:13: devices.tagger.driver: no time_tagger driver 'nosuch'") != std::string::npos);
+    CHECK(what.find("bad.yaml:18:16: devices.layout.detectors: expected one list per party (2 parties)") != std::string::npos);
+    CHECK(what.find("bad.yaml:20:5: devices.modulators: expected one modulator per party") != std::string::npos);
+  }
 }

@@ -5,6 +5,7 @@
 
 #include "dira/app/config_error.hpp"
 #include "dira/hal/capability.hpp"
+#include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/inequality.hpp"
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
@@ -39,6 +40,22 @@ struct SimulatorConfig {
   std::map<std::string, hal::SettingValue> settings;
 };
 
+/// One device from a driver: `driver:` and its `settings:` (checked against the driver's
+/// capability declarations).
+struct DeviceConfig {
+  std::string driver;
+  std::map<std::string, hal::SettingValue> settings;
+};
+
+/// Real (or replayed) apparatus: a time tagger from any driver, the channel layout trial
+/// assembly needs for it, and optionally one modulator per party (in party order).
+struct DevicesConfig {
+  bool present = false;
+  DeviceConfig tagger;
+  hal::TrialAssemblyConfig layout;
+  std::vector<DeviceConfig> modulators;
+};
+
 /// When a run stops (whichever comes first); Protocol B also stops at its planned n.
 struct StopConfig {
   std::uint64_t max_trials = 0;  ///< 0: the protocol's own size
@@ -69,6 +86,7 @@ struct ExperimentConfig {
   std::string device_mapping;     ///< how logical devices map onto apparatus (Protocol A)
   SimulatorConfig simulator;
   StopConfig stop;
+  DevicesConfig devices;          ///< instead of `simulator`
   OutputConfig outputs;
   std::string text;               ///< the exact YAML text the config was read from
 };
