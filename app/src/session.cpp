@@ -236,6 +236,34 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     throw ConfigError({ConfigIssue{c.file, 0, 0, "simulator",
                                    "nothing to drive: add a simulator: section (driver sim) or a devices: section (docs/experiment-yaml.md)"}});
   const auto t_start = std::chrono::steady_clock::now();
+  // Devices are opened before the run directory exists, so a refusal leaves nothing behind.
+  // Modulators (devices.modulators, one per party) get each batch of settings as soon as it
+  // is drawn, ahead of the trials that use them.
+  std::vector<std::unique_ptr<hal::Modulator>> modulators;
+  for (std::size_t p = 0; p < c.devices.modulators.size(); ++p) {
+    const auto& d = c.devices.modulators[p];
+    const auto* info = driver_registry().find(d.driver, hal::DeviceKind::modulator);
+    if (!info) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", "no modulator driver " + d.driver}});
+    std::unique_ptr<hal::Device> dev;
+    try {
+      dev = info->create(d.settings);
+    } catch (const std::exception& e) {
+      throw hal::HardwareFault("modulator of party " + std::to_string(p) + " (" + d.driver + "): " + e.what());
+    }
+    auto* m = dynamic_cast<hal::Modulator*>(dev.get());
+    if (!m) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", d.driver + " is not a modulator"}});
+    for (const auto& cap : m->capabilities())
+      if (cap.key == "settings") {
+        const auto v = m->get("settings");
+        if (const auto* n = std::get_if<std::int64_t>(&v); n && *n < c.inequality.expression.scenario().settings(static_cast<int>(p)))
+          throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators[" + std::to_string(p) + "]",
+                                         "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) + " needs " +
+                                             std::to_string(c.inequality.expression.scenario().settings(static_cast<int>(p)))}});
+      }
+    dev.release();
+    modulators.emplace_back(m);
+  }
+
   // --- run directory (errors before any device opens)
   std::filesystem::path parent = o.out.empty() ? std::filesystem::path(c.outputs.directory) : o.out;
   std::error_code ec;
@@ -289,32 +317,6 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       P::draw_setting_rejection(ledger, i, parties, s0, t);
     };
   const auto phys = sim::PhysicalSettings::from(settings);
-  // Modulators (devices.modulators, one per party) get each batch of settings as soon as it
-  // is drawn, ahead of the trials that use them.
-  std::vector<std::unique_ptr<hal::Modulator>> modulators;
-  for (std::size_t p = 0; p < c.devices.modulators.size(); ++p) {
-    const auto& d = c.devices.modulators[p];
-    const auto* info = driver_registry().find(d.driver, hal::DeviceKind::modulator);
-    if (!info) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", "no modulator driver " + d.driver}});
-    std::unique_ptr<hal::Device> dev;
-    try {
-      dev = info->create(d.settings);
-    } catch (const std::exception& e) {
-      throw hal::HardwareFault("modulator of party " + std::to_string(p) + " (" + d.driver + "): " + e.what());
-    }
-    auto* m = dynamic_cast<hal::Modulator*>(dev.get());
-    if (!m) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", d.driver + " is not a modulator"}});
-    for (const auto& cap : m->capabilities())
-      if (cap.key == "settings") {
-        const auto v = m->get("settings");
-        if (const auto* n = std::get_if<std::int64_t>(&v); n && *n < sc.settings(static_cast<int>(p)))
-          throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators[" + std::to_string(p) + "]",
-                                         "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) + " needs " +
-                                             std::to_string(sc.settings(static_cast<int>(p)))}});
-      }
-    dev.release();
-    modulators.emplace_back(m);
-  }
   auto cache = std::make_shared<SettingCache>(draw, static_cast<std::size_t>(8 * phys.block_trials + 1024), planned);
   if (!modulators.empty())
     cache->on_drawn([&modulators](std::uint64_t first, std::span<const P::Trial> batch) {

@@ -140,5 +140,6 @@ sed -i -e '/^    - {driver: usbtmc-awg/{x;s/^/x/;/^x\{3,\}$/{x;d};x}' "$out/ks.y
 "$1" run "$out/ks.yaml" --out "$out" 2> "$out/err2"; rc=$?
 [ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; cat "$out/err2"; exit 1; }
 grep -q "its profile maps 2 settings, party 0 needs 9" "$out/err2" || { cat "$out/err2"; exit 1; }
+[ "$(ls -d "$out"/*/ | wc -l)" -eq 1 ] || { echo "the refused run left a run directory"; ls "$out"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-guehne4-fake-modulators.yaml ${dira_run_out}/modulators)
 list(APPEND dira_cli_tests cli.run.fake_modulators)
