@@ -48,9 +48,15 @@ void run_benchmark(benchmark::State& state, const std::string& file, bool raw_ta
   state.counters["acquisition_per_s"] = acquisition_s > 0 ? static_cast<double>(trials) / acquisition_s : 0;
 }
 
-void BM_DiraRun_ks294(benchmark::State& state) { run_benchmark(state, "sim-ks294.yaml", false); }
-void BM_DiraRun_ks294_raw_tags(benchmark::State& state) { run_benchmark(state, "sim-ks294.yaml", true); }
-void BM_DiraRun_guehne4(benchmark::State& state) { run_benchmark(state, "sim-guehne4.yaml", false); }
+void BM_DiraRun_ks294(benchmark::State& state) {
+  run_benchmark(state, "sim-ks294.yaml", false);
+}
+void BM_DiraRun_ks294_raw_tags(benchmark::State& state) {
+  run_benchmark(state, "sim-ks294.yaml", true);
+}
+void BM_DiraRun_guehne4(benchmark::State& state) {
+  run_benchmark(state, "sim-guehne4.yaml", false);
+}
 
 }  // namespace
 

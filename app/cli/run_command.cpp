@@ -20,7 +20,9 @@ namespace dira::cli {
 
 namespace {
 std::atomic<bool> g_interrupt{false};
-extern "C" void on_signal(int) { g_interrupt.store(true); }
+extern "C" void on_signal(int) {
+  g_interrupt.store(true);
+}
 
 struct RunArgs {
   std::string config, out, config_dir;
@@ -56,16 +58,20 @@ int run(const RunArgs& a) {
   o.duration_s = a.duration;
   o.interrupt = &g_interrupt;
   const bool tty = isatty(STDERR_FILENO);
-  o.warning = [tty](const std::string& w) { std::cerr << (tty ? "\r\033[K" : "") << "dira run: warning: " << w << "\n"; };
+  o.warning = [tty](const std::string& w) {
+    std::cerr << (tty ? "\r\033[K" : "") << "dira run: warning: " << w << "\n";
+  };
   o.progress = [tty](const app::Progress& p) {
     std::ostringstream os;
-    os << std::setprecision(4) << p.trials << "/" << p.planned << " trials, " << p.rate / 1e6 << " M/s, Bell "
-       << p.bell << " ± " << p.bell_half_width << " (≤ " << p.bell_threshold << ")";
+    os << std::setprecision(4) << p.trials << "/" << p.planned << " trials, " << p.rate / 1e6 << " M/s, Bell " << p.bell
+       << " ± " << p.bell_half_width << " (≤ " << p.bell_threshold << ")";
     if (p.has_ustar) os << ", u* " << p.ustar << " ± " << p.ustar_half_width << " (≥ " << p.ustar_threshold << ")";
     os << ", projected " << p.projected << ", " << eta(p.elapsed_s) << " elapsed, ETA "
        << eta(p.rate > 0 ? static_cast<double>(p.planned - p.trials) / p.rate : -1);
-    if (tty) std::cerr << "\r\033[K" << os.str() << std::flush;
-    else std::cerr << os.str() << "\n";
+    if (tty)
+      std::cerr << "\r\033[K" << os.str() << std::flush;
+    else
+      std::cerr << os.str() << "\n";
   };
   app::RunResult r;
   try {
@@ -91,7 +97,8 @@ int run(const RunArgs& a) {
               << " trials; run directory " << r.directory.string() << "\n";
     if (r.report.contains("analysis")) {
       const auto& an = r.report["analysis"];
-      for (const auto& reason : an.value("reasons", nlohmann::json::array())) std::cout << "  - " << reason.get<std::string>() << "\n";
+      for (const auto& reason : an.value("reasons", nlohmann::json::array()))
+        std::cout << "  - " << reason.get<std::string>() << "\n";
       if (an.contains("certification")) std::cout << "  " << an["certification"].get<std::string>() << "\n";
     }
     if (r.report.contains("fault")) std::cout << "  fault: " << r.report["fault"].get<std::string>() << "\n";
@@ -105,7 +112,8 @@ int run(const RunArgs& a) {
 
 std::function<int()> register_run_commands(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* c = app.add_subcommand("run", "Acquire: drive the (simulated) apparatus from weak-source bits, decide, record, extract");
+  auto* c = app.add_subcommand(
+      "run", "Acquire: drive the (simulated) apparatus from weak-source bits, decide, record, extract");
   c->add_option("experiment", a->config, "Experiment YAML (config/experiments/)")->required();
   c->add_option("--out", a->out, "Parent directory for the run directory (default: outputs.directory)");
   c->add_option("--max-trials", a->max_trials, "Stop after N trials");
@@ -115,7 +123,8 @@ std::function<int()> register_run_commands(CLI::App& app) {
 
   auto dir = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* an = app.add_subcommand("analyze", "Re-run the protocol from a run directory; reproduces the decision and output hash");
+  auto* an = app.add_subcommand("analyze",
+                                "Re-run the protocol from a run directory; reproduces the decision and output hash");
   an->add_option("run_dir", *dir, "Run directory written by dira run")->required();
   an->add_flag("--json", *json, "JSON output");
   return [=]() -> int {
@@ -131,10 +140,11 @@ std::function<int()> register_run_commands(CLI::App& app) {
     if (*json) {
       std::cout << r.dump(2) << "\n";
     } else {
-      std::cout << "decision " << r["decision"].get<std::string>() << " over " << r["trials_recorded"] << " trials; live run: "
-                << r.value("live_status", "") << "\n";
+      std::cout << "decision " << r["decision"].get<std::string>() << " over " << r["trials_recorded"]
+                << " trials; live run: " << r.value("live_status", "") << "\n";
       if (r.contains("reproduces_live_decision"))
-        std::cout << "  reproduces the live decision: " << (r["reproduces_live_decision"].get<bool>() ? "yes" : "NO") << "\n";
+        std::cout << "  reproduces the live decision: " << (r["reproduces_live_decision"].get<bool>() ? "yes" : "NO")
+                  << "\n";
       if (r.contains("reproduces_output"))
         std::cout << "  reproduces the output hash: " << (r["reproduces_output"].get<bool>() ? "yes" : "NO") << "\n";
     }

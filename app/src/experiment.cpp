@@ -1,8 +1,8 @@
 #include "dira/app/experiment.hpp"
 
 #include "dira/app/devices.hpp"
-#include "dira/protocol/security_b.hpp"
 #include "dira/app/inequality_loader.hpp"
+#include "dira/protocol/security_b.hpp"
 
 #include "yaml_reader.hpp"
 
@@ -48,7 +48,8 @@ namespace {
 
 /// Settings of `driver`, typed and range-checked by its capability declarations (every problem
 /// reported with its line); unknown keys name the known ones.
-std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const YAML::Node& node, const std::string& prefix,
+std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const YAML::Node& node,
+                                                              const std::string& prefix,
                                                               const hal::DriverInfo* driver) {
   std::map<std::string, hal::SettingValue> out;
   for (const auto& kv : node) {
@@ -63,7 +64,8 @@ std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const Y
       if (driver)
         for (const auto& cp : driver->capabilities)
           if (cp.can_set) known += (known.empty() ? "" : ", ") + cp.key;
-      r.issue(kv.first, path, "unknown setting of driver " + (driver ? driver->name : std::string("?")) + " (known: " + known + ")");
+      r.issue(kv.first, path,
+              "unknown setting of driver " + (driver ? driver->name : std::string("?")) + " (known: " + known + ")");
       continue;
     }
     hal::SettingValue v;
@@ -118,12 +120,15 @@ DeviceConfig read_device(Reader& r, const YAML::Node& node, const std::string& p
     std::string known;
     for (const auto* di : driver_registry().all())
       if (di->kind == kind) known += (known.empty() ? "" : ", ") + di->name;
-    r.issue(node["driver"], path + ".driver", "no " + std::string(hal::to_string(kind)) + " driver '" + d.driver + "' (known: " + known + ")");
+    r.issue(node["driver"], path + ".driver",
+            "no " + std::string(hal::to_string(kind)) + " driver '" + d.driver + "' (known: " + known + ")");
   }
   if (d.driver.empty() && !node["driver"]) r.issue(node, path + ".driver", "missing");
   if (const YAML::Node st = node["settings"]; st.IsDefined()) {
-    if (!st.IsMap()) r.issue(st, path + ".settings", "expected a map of settings (dira devices lists them)");
-    else if (info) d.settings = read_driver_settings(r, st, path + ".settings", info);
+    if (!st.IsMap())
+      r.issue(st, path + ".settings", "expected a map of settings (dira devices lists them)");
+    else if (info)
+      d.settings = read_driver_settings(r, st, path + ".settings", info);
   }
   return d;
 }
@@ -137,8 +142,10 @@ std::vector<int> read_channels(Reader& r, const YAML::Node& n, const std::string
   for (std::size_t i = 0; i < n.size(); ++i) {
     const auto x = r.number(n[i], path + "[" + std::to_string(i) + "]");
     if (!x) continue;
-    if (*x < 0 || *x > 4095 || std::floor(*x) != *x) r.issue(n[i], path + "[" + std::to_string(i) + "]", "a channel is a whole number 0…4095");
-    else out.push_back(static_cast<int>(*x));
+    if (*x < 0 || *x > 4095 || std::floor(*x) != *x)
+      r.issue(n[i], path + "[" + std::to_string(i) + "]", "a channel is a whole number 0…4095");
+    else
+      out.push_back(static_cast<int>(*x));
   }
   return out;
 }
@@ -153,18 +160,22 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
   r.allowed_keys(dev, "devices", {"tagger", "layout", "modulators"});
   // A tagger (with its layout) replaces the simulator; modulators alone go with either.
   c.devices.present = dev["tagger"].IsDefined();
-  if (c.devices.present) c.devices.tagger = read_device(r, dev["tagger"], "devices.tagger", hal::DeviceKind::time_tagger);
-  else if (dev["layout"]) r.issue(dev["layout"], "devices.layout", "a layout belongs to devices.tagger (the simulator has its own)");
+  if (c.devices.present)
+    c.devices.tagger = read_device(r, dev["tagger"], "devices.tagger", hal::DeviceKind::time_tagger);
+  else if (dev["layout"])
+    r.issue(dev["layout"], "devices.layout", "a layout belongs to devices.tagger (the simulator has its own)");
   const int parties = c.inequality.expression.scenario().parties();
   const YAML::Node lay = dev["layout"];
   if (!c.devices.present) {
   } else if (!lay) {
-    r.issue(dev, "devices.layout", "missing: trial assembly needs the sync channel, the detector channels per party and the windows");
+    r.issue(dev, "devices.layout",
+            "missing: trial assembly needs the sync channel, the detector channels per party and the windows");
   } else if (!lay.IsMap()) {
     r.issue(lay, "devices.layout", "expected a map");
   } else {
-    r.allowed_keys(lay, "devices.layout", {"sync_channel", "sync_period_ps", "detectors", "echoes", "detection_offset_ps", "detection_width_ps",
-                                           "echo_offset_ps", "echo_width_ps", "reorder_window_ps", "fair_sampling"});
+    r.allowed_keys(lay, "devices.layout",
+                   {"sync_channel", "sync_period_ps", "detectors", "echoes", "detection_offset_ps",
+                    "detection_width_ps", "echo_offset_ps", "echo_width_ps", "reorder_window_ps", "fair_sampling"});
     auto& L = c.devices.layout;
     auto integer = [&](const char* key, std::int64_t lo, bool required) -> std::int64_t {
       const std::string path = std::string("devices.layout.") + key;
@@ -187,7 +198,8 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
     L.echo_offset_ps = integer("echo_offset_ps", 0, false);
     L.echo_width_ps = integer("echo_width_ps", 0, false);
     L.reorder_window_ps = integer("reorder_window_ps", 0, false);
-    if (lay["fair_sampling"]) L.fair_sampling = r.boolean(lay["fair_sampling"], "devices.layout.fair_sampling").value_or(false);
+    if (lay["fair_sampling"])
+      L.fair_sampling = r.boolean(lay["fair_sampling"], "devices.layout.fair_sampling").value_or(false);
     std::vector<std::vector<int>> det, echo;
     if (const YAML::Node d = lay["detectors"]; !d) {
       r.issue(lay, "devices.layout.detectors", "missing: one list of detector channels per party (index = outcome)");
@@ -199,7 +211,8 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
         const int outcomes = c.inequality.expression.scenario().outcomes(static_cast<int>(p));
         if (static_cast<int>(det.back().size()) != outcomes)
           r.issue(d[p], "devices.layout.detectors[" + std::to_string(p) + "]",
-                  "expected " + std::to_string(outcomes) + " channels (one per outcome of party " + std::to_string(p) + ")");
+                  "expected " + std::to_string(outcomes) + " channels (one per outcome of party " + std::to_string(p) +
+                      ")");
       }
     }
     if (const YAML::Node e = lay["echoes"]; e) {
@@ -211,7 +224,8 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
           const int settings = c.inequality.expression.scenario().settings(static_cast<int>(p));
           if (static_cast<int>(echo.back().size()) != settings)
             r.issue(e[p], "devices.layout.echoes[" + std::to_string(p) + "]",
-                    "expected " + std::to_string(settings) + " channels (one per setting of party " + std::to_string(p) + ")");
+                    "expected " + std::to_string(settings) + " channels (one per setting of party " +
+                        std::to_string(p) + ")");
         }
         if (lay["echoes"] && L.echo_width_ps <= 0) r.issue(lay, "devices.layout.echo_width_ps", "needed with echoes");
       }
@@ -234,7 +248,8 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
   }
   if (const YAML::Node mods = dev["modulators"]; mods) {
     if (!mods.IsSequence() || static_cast<int>(mods.size()) != parties) {
-      r.issue(mods, "devices.modulators", "expected one modulator per party, in party order (" + std::to_string(parties) + ")");
+      r.issue(mods, "devices.modulators",
+              "expected one modulator per party, in party order (" + std::to_string(parties) + ")");
     } else {
       for (std::size_t p = 0; p < mods.size(); ++p)
         c.devices.modulators.push_back(
@@ -260,7 +275,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     r.issue(doc, "", "expected a YAML map at the top level");
     throw ConfigError(r.issues());
   }
-  r.allowed_keys(doc, "", {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop", "outputs"});
+  r.allowed_keys(
+      doc, "",
+      {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop", "outputs"});
   c.text = std::string(yaml);
   c.name = doc["name"] ? r.string(doc["name"], "name").value_or("") : "";
   c.security_target = positive_fraction(r, doc["security_target"], "security_target", 0, 1, true, true, 1e-6);
@@ -287,8 +304,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     const bool have_ineq = !c.inequality.name.empty();
     if (kind == "A") {
       c.protocol = 'A';
-      r.allowed_keys(p, "protocol", {"kind", "epsilon", "delta", "mu", "devices", "uses_per_device", "majority_parties",
-                                     "device_mapping", "demonstration"});
+      r.allowed_keys(p, "protocol",
+                     {"kind", "epsilon", "delta", "mu", "devices", "uses_per_device", "majority_parties",
+                      "device_mapping", "demonstration"});
       auto& a = c.a;
       a.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, a.epsilon);
       a.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 8, true, false, a.delta);
@@ -306,13 +324,15 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       }
       if (p["device_mapping"]) c.device_mapping = r.string(p["device_mapping"], "protocol.device_mapping").value_or("");
       if (have_ineq && c.inequality.expression.scenario().parties() != 4)
-        r.issue(p["kind"], "protocol.kind", "Protocol A needs a four-party inequality (guehne4); '" + c.inequality.name +
-                                                "' has " + std::to_string(c.inequality.expression.scenario().parties()));
+        r.issue(p["kind"], "protocol.kind",
+                "Protocol A needs a four-party inequality (guehne4); '" + c.inequality.name + "' has " +
+                    std::to_string(c.inequality.expression.scenario().parties()));
       // Fig. 2 step 3 needs the threshold (½−ε)^4·(δ/2)·(1−μ) to be reachable by Z_k ≥ 0,
       // and Lemma 7's bound is only informative for δ ≤ 8 (the largest Bell value).
     } else if (kind == "B") {
       c.protocol = 'B';
-      r.allowed_keys(p, "protocol", {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration"});
+      r.allowed_keys(p, "protocol",
+                     {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration"});
       auto& b = c.b;
       b.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, b.epsilon);
       b.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 1, false, false, b.delta);
@@ -337,7 +357,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
         }
         if (sc.valid_setting(b.u_star) && sc.valid_outcome(b.x_star) &&
             c.inequality.expression.coefficient(sc.index(b.u_star, b.x_star)) != 0)
-          r.issue(p["x_star"] ? p["x_star"] : p, "protocol.x_star", "(u*, x*) is a term of the Bell expression: it has probability 0 at maximal violation");
+          r.issue(p["x_star"] ? p["x_star"] : p, "protocol.x_star",
+                  "(u*, x*) is a term of the Bell expression: it has probability 0 at maximal violation");
       }
       if (const YAML::Node e = p["extractor"]; e.IsDefined()) {
         r.allowed_keys(e, "protocol.extractor", {"kind", "log2_error", "side_information"});
@@ -348,11 +369,14 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
         }
         if (e["log2_error"]) {
           auto v = r.number(e["log2_error"], "protocol.extractor.log2_error");
-          if (v && !(*v < 0 && *v >= -1000)) r.issue(e["log2_error"], "protocol.extractor.log2_error", "must be in [-1000, 0)");
-          else if (v) c.extractor.log2_error = *v;
+          if (v && !(*v < 0 && *v >= -1000))
+            r.issue(e["log2_error"], "protocol.extractor.log2_error", "must be in [-1000, 0)");
+          else if (v)
+            c.extractor.log2_error = *v;
         }
         if (e["side_information"])
-          c.extractor.side_information = r.boolean(e["side_information"], "protocol.extractor.side_information").value_or(true);
+          c.extractor.side_information =
+              r.boolean(e["side_information"], "protocol.extractor.side_information").value_or(true);
       }
     } else if (kind) {
       r.issue(p["kind"], "protocol.kind", "must be A or B, got '" + *kind + "'");
@@ -374,7 +398,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     if (s.kind == "file" && s.path.empty()) r.issue(w, "weak_source.path", "a file source needs a path");
     if (w["avoid_setting"] && !c.inequality.name.empty()) {
       std::vector<int> S;
-      for (int q = 0; q < c.inequality.expression.scenario().parties(); ++q) S.push_back(c.inequality.expression.scenario().settings(q));
+      for (int q = 0; q < c.inequality.expression.scenario().parties(); ++q)
+        S.push_back(c.inequality.expression.scenario().settings(q));
       if (auto u = r.tuple(w["avoid_setting"], "weak_source.avoid_setting", S, "setting")) s.avoid_setting = *u;
     }
     const double eps = c.protocol == 'A' ? c.a.epsilon : c.b.epsilon;
@@ -396,7 +421,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     sec.u_star = c.b.u_star;
     const auto k = protocol::protocol_b_constants(sec);
     for (const auto& v : k.violations)
-      r.issue(p, "protocol", v + " (set protocol.demonstration: true to run anyway; dira plan --protocol B shows valid parameters)");
+      r.issue(p, "protocol",
+              v + " (set protocol.demonstration: true to run anyway; dira plan --protocol B shows valid parameters)");
   }
   if (const YAML::Node sim = doc["simulator"]; sim.IsDefined()) {
     // Settings of driver `sim`, typed and range-checked by its capability declarations.
@@ -404,16 +430,19 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       r.issue(sim, "simulator", "expected a map of simulator settings (dira devices lists them)");
     } else {
       c.simulator.present = true;
-      c.simulator.settings = read_driver_settings(r, sim, "simulator", driver_registry().find("sim", hal::DeviceKind::time_tagger));
+      c.simulator.settings =
+          read_driver_settings(r, sim, "simulator", driver_registry().find("sim", hal::DeviceKind::time_tagger));
     }
   }
   if (const YAML::Node dev = doc["devices"]; dev.IsDefined()) read_devices(r, dev, c);
   if (c.simulator.present && c.devices.present)
-    r.issue(doc["devices"]["tagger"], "devices.tagger", "give either simulator: (driver sim) or devices.tagger, not both");
+    r.issue(doc["devices"]["tagger"], "devices.tagger",
+            "give either simulator: (driver sim) or devices.tagger, not both");
   if (const YAML::Node st = doc["stop"]; st.IsDefined()) {
     r.allowed_keys(st, "stop", {"trials", "duration_s"});
     if (st["trials"]) c.stop.max_trials = count(r, st["trials"], "stop.trials", 0);
-    if (st["duration_s"]) c.stop.duration_s = positive_fraction(r, st["duration_s"], "stop.duration_s", 0, 1e9, true, false, 0);
+    if (st["duration_s"])
+      c.stop.duration_s = positive_fraction(r, st["duration_s"], "stop.duration_s", 0, 1e9, true, false, 0);
   }
   if (const YAML::Node o = doc["outputs"]; o.IsDefined()) {
     r.allowed_keys(o, "outputs", {"directory", "raw_tags"});

@@ -154,8 +154,8 @@ struct RunFileWriter::Impl {
   }
 };
 
-RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml, const std::string& metadata_json,
-                             bool raw_tags)
+RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml,
+                             const std::string& metadata_json, bool raw_tags)
     : impl_(std::make_unique<Impl>()) {
   init_hdf5();
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -211,8 +211,8 @@ void RunFileWriter::append_tags(int station, std::span<const hal::Tag> tags) {
   auto& b = impl_->tag_buffer;
   b.resize(tags.size());
   for (std::size_t i = 0; i < tags.size(); ++i)
-    b[i] = TagRow{static_cast<std::uint8_t>(tags[i].type), static_cast<std::uint8_t>(station), tags[i].missed, tags[i].channel,
-                  tags[i].time_ps};
+    b[i] = TagRow{static_cast<std::uint8_t>(tags[i].type), static_cast<std::uint8_t>(station), tags[i].missed,
+                  tags[i].channel, tags[i].time_ps};
   append(impl_->tags, impl_->gtype, b.data(), b.size(), impl_->n_tags, "tags");
 }
 
@@ -247,7 +247,9 @@ void RunFileWriter::close() {
   impl_->close_all();
 }
 
-std::uint64_t RunFileWriter::trials_written() const { return impl_->n_trials; }
+std::uint64_t RunFileWriter::trials_written() const {
+  return impl_->n_trials;
+}
 
 RunFileContents read_run_file(const std::filesystem::path& path,
                               const std::function<void(std::span<const protocol::Trial>)>& sink) {
@@ -306,9 +308,8 @@ RunFileContents read_run_file(const std::filesystem::path& path,
     const auto* rows = reinterpret_cast<const StatisticsRow*>(p);
     c.statistics.insert(c.statistics.end(), rows, rows + n);
   });
-  read_all("report_json", H5T_NATIVE_UINT8, 1, [&](const std::uint8_t* p, std::size_t n) {
-    c.report.append(reinterpret_cast<const char*>(p), n);
-  });
+  read_all("report_json", H5T_NATIVE_UINT8, 1,
+           [&](const std::uint8_t* p, std::size_t n) { c.report.append(reinterpret_cast<const char*>(p), n); });
   if (H5Lexists(file, "tags", H5P_DEFAULT) > 0) {
     const hid_t d = H5Dopen2(file, "tags", H5P_DEFAULT);
     const hid_t space = H5Dget_space(d);
@@ -352,8 +353,8 @@ std::uint64_t read_run_file_tags(const std::filesystem::path& path,
     if (rc < 0) break;
     out.resize(static_cast<std::size_t>(count[0]));
     for (std::size_t i = 0; i < out.size(); ++i)
-      out[i] = RecordedTag{rows[i].station, hal::Tag{static_cast<hal::TagType>(rows[i].type), 0, rows[i].missed, rows[i].channel,
-                                                     rows[i].time_ps}};
+      out[i] = RecordedTag{rows[i].station, hal::Tag{static_cast<hal::TagType>(rows[i].type), 0, rows[i].missed,
+                                                     rows[i].channel, rows[i].time_ps}};
     if (sink) sink(out);
   }
   H5Sclose(space);

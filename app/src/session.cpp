@@ -4,8 +4,8 @@
 #include "dira/app/devices.hpp"
 #include "dira/app/run_file.hpp"
 #include "dira/hal/trial_assembly.hpp"
-#include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/planner.hpp"
+#include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
 #include "dira/protocol/settings_rule.hpp"
 #include "dira/protocol/trial_index.hpp"
@@ -17,8 +17,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,10 +76,12 @@ std::unique_ptr<P::SvSource> make_source(const ExperimentConfig& c) {
   const auto& w = c.weak_source;
   if (w.kind == "adversarial") {
     if (w.avoid_setting.empty())
-      throw ConfigError({ConfigIssue{c.file, 0, 0, "weak_source.avoid_setting", "an adversarial source needs the setting to avoid"}});
+      throw ConfigError(
+          {ConfigIssue{c.file, 0, 0, "weak_source.avoid_setting", "an adversarial source needs the setting to avoid"}});
     const unsigned bits = c.protocol == 'A' ? 1 : 4;  // A: one bit per party; B: 4-bit attempts
-    return std::make_unique<sim::AdversarialSvSource>(eps, sim::AdversarialSvSource::steer(bits, static_cast<std::uint64_t>(w.avoid_setting[0]), true),
-                                                      "avoid setting " + std::to_string(w.avoid_setting[0]), w.seed);
+    return std::make_unique<sim::AdversarialSvSource>(
+        eps, sim::AdversarialSvSource::steer(bits, static_cast<std::uint64_t>(w.avoid_setting[0]), true),
+        "avoid setting " + std::to_string(w.avoid_setting[0]), w.seed);
   }
   if (w.kind == "file") {
     std::ifstream in(w.path, std::ios::binary);
@@ -150,8 +152,10 @@ class CrashFlagWatchdog {
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     ::close(fds[0]);
-    if (pid_ > 0) write_end_ = fds[1];
-    else ::close(fds[1]);
+    if (pid_ > 0)
+      write_end_ = fds[1];
+    else
+      ::close(fds[1]);
   }
   ~CrashFlagWatchdog() { disarm(); }
   CrashFlagWatchdog(const CrashFlagWatchdog&) = delete;
@@ -201,7 +205,8 @@ class SettingCache {
   void on_drawn(std::function<void(std::uint64_t, std::span<const P::Trial>)> f) { on_drawn_ = std::move(f); }
   const P::Trial& operator()(std::uint64_t i) {
     if (i >= end_) fill(i);
-    if (end_ > i + ring_.size()) throw std::logic_error("setting schedule: trial " + std::to_string(i) + " no longer cached");
+    if (end_ > i + ring_.size())
+      throw std::logic_error("setting schedule: trial " + std::to_string(i) + " no longer cached");
     return ring_[static_cast<std::size_t>(i) & mask_];
   }
 
@@ -233,8 +238,9 @@ class SettingCache {
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   RunResult res;
   if (!c.simulator.present && !c.devices.present)
-    throw ConfigError({ConfigIssue{c.file, 0, 0, "simulator",
-                                   "nothing to drive: add a simulator: section (driver sim) or a devices: section (docs/experiment-yaml.md)"}});
+    throw ConfigError({ConfigIssue{
+        c.file, 0, 0, "simulator",
+        "nothing to drive: add a simulator: section (driver sim) or a devices: section (docs/experiment-yaml.md)"}});
   const auto t_start = std::chrono::steady_clock::now();
   // Devices are opened before the run directory exists, so a refusal leaves nothing behind.
   // Modulators (devices.modulators, one per party) get each batch of settings as soon as it
@@ -255,10 +261,12 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     for (const auto& cap : m->capabilities())
       if (cap.key == "settings") {
         const auto v = m->get("settings");
-        if (const auto* n = std::get_if<std::int64_t>(&v); n && *n < c.inequality.expression.scenario().settings(static_cast<int>(p)))
-          throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators[" + std::to_string(p) + "]",
-                                         "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) + " needs " +
-                                             std::to_string(c.inequality.expression.scenario().settings(static_cast<int>(p)))}});
+        if (const auto* n = std::get_if<std::int64_t>(&v);
+            n && *n < c.inequality.expression.scenario().settings(static_cast<int>(p)))
+          throw ConfigError({ConfigIssue{
+              c.file, 0, 0, "devices.modulators[" + std::to_string(p) + "]",
+              "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) + " needs " +
+                  std::to_string(c.inequality.expression.scenario().settings(static_cast<int>(p)))}});
       }
     dev.release();
     modulators.emplace_back(m);
@@ -270,7 +278,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   std::filesystem::create_directories(parent, ec);
   if (ec) throw RunFileError("cannot create output directory " + parent.string() + ": " + ec.message());
   std::filesystem::path dir = parent / ((c.name.empty() ? "run" : c.name) + "-" + utc_stamp());
-  for (int k = 2; std::filesystem::exists(dir); ++k) dir = parent / ((c.name.empty() ? "run" : c.name) + "-" + utc_stamp() + "-" + std::to_string(k));
+  for (int k = 2; std::filesystem::exists(dir); ++k)
+    dir = parent / ((c.name.empty() ? "run" : c.name) + "-" + utc_stamp() + "-" + std::to_string(k));
   if (!std::filesystem::create_directory(dir, ec) || ec)
     throw RunFileError("cannot create run directory " + dir.string() + " (not writable?)");
   res.directory = dir;
@@ -281,7 +290,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     log << std::fixed << std::setprecision(3) << t << " " << s << std::endl;
   };
-  { std::ofstream cy(dir / "config.yaml"); cy << c.text; }
+  {
+    std::ofstream cy(dir / "config.yaml");
+    cy << c.text;
+  }
 
   // --- weak source, ledger, schedule
   auto inner = make_source(c);
@@ -293,10 +305,13 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   std::uint64_t planned = 0;
   auto settings = c.simulator.settings;
   if (c.protocol == 'A') {
-    if (c.uses_per_device.empty()) throw ConfigError({ConfigIssue{c.file, 0, 0, "protocol.uses_per_device", "needed for a simulated Protocol A run"}});
+    if (c.uses_per_device.empty())
+      throw ConfigError(
+          {ConfigIssue{c.file, 0, 0, "protocol.uses_per_device", "needed for a simulated Protocol A run"}});
     for (auto m : c.uses_per_device) {
       if (m != c.uses_per_device[0])
-        throw ConfigError({ConfigIssue{c.file, 0, 0, "protocol.uses_per_device", "the simulator assigns equal blocks: give one number"}});
+        throw ConfigError({ConfigIssue{c.file, 0, 0, "protocol.uses_per_device",
+                                       "the simulator assigns equal blocks: give one number"}});
       planned += m;
     }
     settings["logical_devices"] = static_cast<std::int64_t>(c.a.devices);
@@ -340,7 +355,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     tagger_owned = std::move(simulator);
   } else {
     const auto* info = driver_registry().find(c.devices.tagger.driver, hal::DeviceKind::time_tagger);
-    if (!info) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.tagger.driver", "no time tagger driver " + c.devices.tagger.driver}});
+    if (!info)
+      throw ConfigError(
+          {ConfigIssue{c.file, 0, 0, "devices.tagger.driver", "no time tagger driver " + c.devices.tagger.driver}});
     std::unique_ptr<hal::Device> dev;
     try {
       dev = info->create(c.devices.tagger.settings);
@@ -348,7 +365,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.tagger", c.devices.tagger.driver + ": " + e.what()}});
     }
     auto* t = dynamic_cast<hal::TimeTagger*>(dev.get());
-    if (!t) throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.tagger", c.devices.tagger.driver + " is not a time tagger"}});
+    if (!t)
+      throw ConfigError(
+          {ConfigIssue{c.file, 0, 0, "devices.tagger", c.devices.tagger.driver + " is not a time tagger"}});
     dev.release();
     tagger_owned.reset(t);
     tagger_layout = c.devices.layout;
@@ -363,7 +382,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   ::signal(SIGXFSZ, SIG_IGN);
   std::string storage_warning;
   {
-    const double per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);  // rows; tags: sync + ≤ 3 per party
+    const double per_trial =
+        32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);  // rows; tags: sync + ≤ 3 per party
     const double need = static_cast<double>(planned) * per_trial * 1.05 + 4e6;
     struct statvfs vfs {};
     if (::statvfs(dir.c_str(), &vfs) == 0) {
@@ -371,20 +391,28 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       struct rlimit rl {};
       if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         free_bytes = std::min(free_bytes, static_cast<double>(rl.rlim_cur));  // ulimit -f: per file
-      auto mb = [](double b) { std::ostringstream os; os << std::fixed << std::setprecision(1) << b / 1e6 << " MB"; return os.str(); };
+      auto mb = [](double b) {
+        std::ostringstream os;
+        os << std::fixed << std::setprecision(1) << b / 1e6 << " MB";
+        return os.str();
+      };
       if (free_bytes < 16e6)
-        throw RunFileError("only " + mb(free_bytes) + " free in " + parent.string() + ": dira run needs at least 16 MB to start");
+        throw RunFileError("only " + mb(free_bytes) + " free in " + parent.string() +
+                           ": dira run needs at least 16 MB to start");
       if (free_bytes < need) {
-        storage_warning = "the run may need " + mb(need) + " for " + std::to_string(planned) + " trials but only " + mb(free_bytes) +
-                          " is free in " + parent.string() + "; it will stop cleanly (status storage-error) when the disk is full";
+        storage_warning = "the run may need " + mb(need) + " for " + std::to_string(planned) + " trials but only " +
+                          mb(free_bytes) + " is free in " + parent.string() +
+                          "; it will stop cleanly (status storage-error) when the disk is full";
         say("warning: " + storage_warning);
         if (o.warning) o.warning(storage_warning);
       }
     }
   }
   RunFileWriter recorder(dir / "run.h5", c.text,
-                         json{{"software", std::string("dira ") + DIRA_VERSION}, {"tagger", tagger.identity()},
-                              {"weak_source", source.describe()}}.dump(),
+                         json{{"software", std::string("dira ") + DIRA_VERSION},
+                              {"tagger", tagger.identity()},
+                              {"weak_source", source.describe()}}
+                             .dump(),
                          c.outputs.raw_tags);
   say("run directory " + dir.string());
   say("tagger: " + tagger.identity());
@@ -392,8 +420,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   std::unique_ptr<P::ProtocolB> pb;
   std::unique_ptr<P::ProtocolA> pa;
-  if (c.protocol == 'B') pb = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
-  else pa = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
+  if (c.protocol == 'B')
+    pb = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
+  else
+    pa = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
 
   // --- live snapshot state for progress displays (GUI plots, terminal line)
   const P::TrialIndexer indexer(sc);
@@ -471,7 +501,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     if (planned <= trials) p.eta_s = 0;
     p.channel_names = channel_names;
     p.channel_counts.reserve(channel_names.size());
-    for (int ch : channel_of_slot) p.channel_counts.push_back(ch >= 0 && ch < 4096 ? tags_by_channel[static_cast<std::size_t>(ch)] : 0);
+    for (int ch : channel_of_slot)
+      p.channel_counts.push_back(ch >= 0 && ch < 4096 ? tags_by_channel[static_cast<std::size_t>(ch)] : 0);
     p.channel_counts.push_back(assembler.counters().no_click);
     p.setting_labels = setting_labels;
     p.setting_counts = setting_counts;
@@ -482,7 +513,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   };
   auto publish = [&](bool final_flush) {
     const auto now = std::chrono::steady_clock::now();
-    if (!final_flush && now - last_progress >= std::chrono::duration<double>(progress_interval)) report_progress("acquiring");
+    if (!final_flush && now - last_progress >= std::chrono::duration<double>(progress_interval))
+      report_progress("acquiring");
     if (!final_flush && now - last_flush < std::chrono::seconds(1)) return;
     last_flush = now;
     const auto& entries = ledger.entries();
@@ -567,8 +599,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       assembler.pop(batch);
       if (!batch.empty()) {
         if (trials + batch.size() > planned) batch.resize(static_cast<std::size_t>(planned - trials));
-        if (pb) pb->add(batch);
-        else pa->add(batch);
+        if (pb)
+          pb->add(batch);
+        else
+          pa->add(batch);
         recorder.append_trials(batch);
         for (const auto& t : batch) ++setting_counts[indexer.setting_index(t)];
         trials += batch.size();
@@ -581,7 +615,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
           trials_at_last_check = trials;
           if (storage_headroom() < 4e6 + 4 * step) {
             status = "storage-full";
-            fault = "stopped before the disk (or file-size limit) was full: " + std::to_string(trials) + " trials recorded";
+            fault =
+                "stopped before the disk (or file-size limit) was full: " + std::to_string(trials) + " trials recorded";
             stopping = true;
             tagger.stop();
           }
@@ -602,7 +637,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     } catch (...) {
     }
   }
-  say("acquisition ended: " + status + (fault.empty() ? "" : " — " + fault) + ", " + std::to_string(trials) + " trials");
+  say("acquisition ended: " + status + (fault.empty() ? "" : " — " + fault) + ", " + std::to_string(trials) +
+      " trials");
 
   // --- decision, security statement, extraction: the same analysis `dira analyze` runs.
   try {
@@ -653,8 +689,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   for (const auto& m : modulators) report["devices"]["modulators"].push_back(m->identity());
   report["trials_recorded"] = trials;
   report["trials_planned"] = planned;
-  report["assembly"] = {{"no_click", assembler.counters().no_click}, {"multi_click", assembler.counters().multi_click},
-                        {"missing_syncs", assembler.counters().missing_syncs}, {"stray_tags", assembler.counters().stray_tags},
+  report["assembly"] = {{"no_click", assembler.counters().no_click},
+                        {"multi_click", assembler.counters().multi_click},
+                        {"missing_syncs", assembler.counters().missing_syncs},
+                        {"stray_tags", assembler.counters().stray_tags},
                         {"fair_sampling", assembler.fair_sampling()}};
   report["device_independent"] = !assembler.fair_sampling();
   report["setting_bits"] = ledger.bits_drawn(P::BitPurpose::setting);
@@ -678,7 +716,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   report["decision"] = decision;
   if (status == "interrupted" || status == "hardware-fault" || status == "time-limit" || status == "storage-error" ||
       status == "storage-full")
-    report["decision_note"] = "decision over the " + std::to_string(trials) + " trials recorded before the run stopped (" + status + ")";
+    report["decision_note"] =
+        "decision over the " + std::to_string(trials) + " trials recorded before the run stopped (" + status + ")";
   std::uint64_t certified = 0;
   if (analysed && ar.output_bits > 0 && res.status == "accepted") {
     const std::string bytes(ar.output.begin(), ar.output.end());
@@ -698,8 +737,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       hw.dark_count = phys.dark_count_probability();
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       const double rate = el > 0 && trials > 0 ? static_cast<double>(trials) / el : 1e6;
-      json plan{{"hardware", {{"visibility", hw.visibility}, {"efficiency", hw.efficiency}, {"dark_count_probability", hw.dark_count}}},
-                {"trial_rate", rate}};
+      json plan{
+          {"hardware",
+           {{"visibility", hw.visibility}, {"efficiency", hw.efficiency}, {"dark_count_probability", hw.dark_count}}},
+          {"trial_rate", rate}};
       if (c.protocol == 'B') {
         const auto pl = P::plan_protocol_b(c.inequality, c.b.epsilon, c.security_target, hw, rate);
         plan["feasible"] = pl.feasible;
@@ -735,7 +776,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   {
     std::ofstream rj(dir / "report.json");
     rj << report.dump(2) << "\n";
-    if (!rj.flush()) say("cannot write report.json (disk full?); the report is in run.h5 if it could be written, and on stdout with --json");
+    if (!rj.flush())
+      say("cannot write report.json (disk full?); the report is in run.h5 if it could be written, and on stdout with "
+          "--json");
   }
   say("report written: status " + res.status);
   report_progress("done");
@@ -786,7 +829,8 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     if (live.contains("output_sha256") || out.contains("output_sha256"))
       out["reproduces_output"] = live.value("output_sha256", "") == out.value("output_sha256", "");
   } else {
-    out["live_status"] = "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
+    out["live_status"] =
+        "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
   }
   return out;
 }

@@ -15,7 +15,8 @@ void validate(const TrialAssemblyConfig& c) {
     throw std::invalid_argument("trial assembly: 1 to 4 parties");
   if (c.sync_period_ps <= 0) throw std::invalid_argument("trial assembly: sync_period_ps must be positive");
   if (c.detection_width_ps <= 0) throw std::invalid_argument("trial assembly: detection_width_ps must be positive");
-  if (c.detection_offset_ps < 0 || c.echo_offset_ps < 0) throw std::invalid_argument("trial assembly: window offsets must be ≥ 0");
+  if (c.detection_offset_ps < 0 || c.echo_offset_ps < 0)
+    throw std::invalid_argument("trial assembly: window offsets must be ≥ 0");
   if (c.detection_width_ps > c.sync_period_ps || c.echo_width_ps > c.sync_period_ps)
     throw std::invalid_argument("trial assembly: a window longer than the trial period would give a tag two trials");
   if (c.reorder_window_ps < 0) throw std::invalid_argument("trial assembly: reorder_window_ps must be ≥ 0");
@@ -29,15 +30,18 @@ void validate(const TrialAssemblyConfig& c) {
       throw std::invalid_argument("trial assembly: echo channels need echo_width_ps > 0");
     for (int ch : s.detector_channels)
       if (!used.insert({s.station, ch}).second)
-        throw std::invalid_argument("trial assembly: channel " + std::to_string(ch) + " of station " + std::to_string(s.station) + " used twice");
+        throw std::invalid_argument("trial assembly: channel " + std::to_string(ch) + " of station " +
+                                    std::to_string(s.station) + " used twice");
     for (int ch : s.echo_channels)
       if (!used.insert({s.station, ch}).second)
-        throw std::invalid_argument("trial assembly: channel " + std::to_string(ch) + " of station " + std::to_string(s.station) + " used twice");
+        throw std::invalid_argument("trial assembly: channel " + std::to_string(ch) + " of station " +
+                                    std::to_string(s.station) + " used twice");
   }
   // A station's sync channel may be shared by the parties it serves, but it must not be a detector.
   for (const auto& s : c.parties)
     if (used.count({s.station, s.sync_channel}))
-      throw std::invalid_argument("trial assembly: sync channel " + std::to_string(s.sync_channel) + " is also a detector or echo channel");
+      throw std::invalid_argument("trial assembly: sync channel " + std::to_string(s.sync_channel) +
+                                  " is also a detector or echo channel");
 }
 
 TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protocol::Trial(std::uint64_t)> intended)
@@ -49,8 +53,11 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
   for (std::size_t p = 0; p < config_.parties.size(); ++p) {
     const auto& s = config_.parties[p];
     auto& roles = stations_[static_cast<std::size_t>(s.station)].roles;
-    const auto has = [&](int ch) { return std::any_of(roles.begin(), roles.end(), [&](const auto& r) { return r.first == ch; }); };
-    if (!has(s.sync_channel)) roles.push_back({s.sync_channel, Role{-1, 0, 0}});
+    const auto has = [&](int ch) {
+      return std::any_of(roles.begin(), roles.end(), [&](const auto& r) { return r.first == ch; });
+    };
+    if (!has(s.sync_channel))
+      roles.push_back({s.sync_channel, Role{-1, 0, 0}});
     else
       for (auto& r : roles)
         if (r.first == s.sync_channel && r.second.kind != 0)
@@ -61,7 +68,8 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
       roles.push_back({s.echo_channels[v], Role{static_cast<int>(p), 2, static_cast<int>(v)}});
   }
   for (std::size_t st = 0; st < stations_.size(); ++st) {
-    const bool used = std::any_of(config_.parties.begin(), config_.parties.end(), [&](const StationLayout& l) { return l.station == static_cast<int>(st); });
+    const bool used = std::any_of(config_.parties.begin(), config_.parties.end(),
+                                  [&](const StationLayout& l) { return l.station == static_cast<int>(st); });
     if (!used) stations_[st].ended = true;  // a station number nobody uses never holds trials back
   }
   for (auto& st : stations_) {
@@ -72,7 +80,8 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
     for (const auto& [ch, r] : st.roles)
       if (ch >= 0 && ch < 4096) st.role_by_channel[static_cast<std::size_t>(ch)] = r;
   }
-  window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps, config_.echo_offset_ps + config_.echo_width_ps);
+  window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps,
+                         config_.echo_offset_ps + config_.echo_width_ps);
   // Tags of a trial come no earlier than the smallest window offset after its sync; when that
   // offset is 0 (a tag could share the sync's timestamp) wait half a period instead.
   std::int64_t earliest = config_.detection_offset_ps;
@@ -93,7 +102,8 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
 
 [[gnu::always_inline]] inline TrialAssembler::PartyTrial& TrialAssembler::slot(std::uint64_t trial, int party) {
   const std::size_t np = config_.parties.size();
-  const std::size_t at = trials_head_ + static_cast<std::size_t>(trial - trials_base_) * np + static_cast<std::size_t>(party);
+  const std::size_t at =
+      trials_head_ + static_cast<std::size_t>(trial - trials_base_) * np + static_cast<std::size_t>(party);
   if (trials_.size() <= at) trials_.resize(at + 1 + np);
   return trials_[at];
 }
@@ -108,7 +118,8 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
     ++st.recent_base;
   }
   if (st.recent_head > 1024 && st.recent_head * 2 > st.recent_syncs.size()) {
-    st.recent_syncs.erase(st.recent_syncs.begin(), st.recent_syncs.begin() + static_cast<std::ptrdiff_t>(st.recent_head));
+    st.recent_syncs.erase(st.recent_syncs.begin(),
+                          st.recent_syncs.begin() + static_cast<std::ptrdiff_t>(st.recent_head));
     st.recent_head = 0;
   }
 }
@@ -156,7 +167,8 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
       st.first_sync = t.time_ps;
     } else {
       // Index by elapsed periods: a missing sync does not shift later trials.
-      idx = static_cast<std::uint64_t>((t.time_ps - st.first_sync + config_.sync_period_ps / 2) / config_.sync_period_ps);
+      idx =
+          static_cast<std::uint64_t>((t.time_ps - st.first_sync + config_.sync_period_ps / 2) / config_.sync_period_ps);
       if (idx < st.syncs) {
         ++counters_.stray_tags;  // a duplicate edge within the same period
         advance(station, t.time_ps);
@@ -189,8 +201,10 @@ TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protoco
     if (t.time_ps < start) continue;
     if (t.time_ps < start + width) {
       PartyTrial& pt = slot(st.recent_base + (i - st.recent_head), r->party);
-      if (r->kind == 1) pt.detections |= 1u << r->index;
-      else pt.echoes |= 1u << r->index;
+      if (r->kind == 1)
+        pt.detections |= 1u << r->index;
+      else
+        pt.echoes |= 1u << r->index;
       placed = true;
     }
     break;
@@ -208,7 +222,8 @@ void TrialAssembler::push(int station, const TagBlock& tags) {
   } else {
     // Keep tags younger than the reorder window pending; process the rest in time order.
     st.pending.insert(st.pending.end(), tags.begin(), tags.end());
-    std::stable_sort(st.pending.begin(), st.pending.end(), [](const Tag& a, const Tag& b) { return a.time_ps < b.time_ps; });
+    std::stable_sort(st.pending.begin(), st.pending.end(),
+                     [](const Tag& a, const Tag& b) { return a.time_ps < b.time_ps; });
     std::int64_t newest = INT64_MIN;
     for (const Tag& t : tags) newest = std::max(newest, t.time_ps);
     const std::int64_t horizon = newest - config_.reorder_window_ps;

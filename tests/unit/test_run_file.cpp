@@ -35,7 +35,8 @@ TEST_CASE("run file: trials, ledger, statistics and report round-trip", "[runfil
     w.close();
   }
   std::vector<dira::protocol::Trial> back;
-  const auto c = read_run_file(path, [&](std::span<const dira::protocol::Trial> b) { back.insert(back.end(), b.begin(), b.end()); });
+  const auto c = read_run_file(
+      path, [&](std::span<const dira::protocol::Trial> b) { back.insert(back.end(), b.begin(), b.end()); });
   CHECK(c.config_yaml == "name: test\n");
   CHECK(c.metadata_json == "{\"software\": \"dira\"}");
   REQUIRE(back.size() == trials.size());
@@ -111,13 +112,14 @@ TEST_CASE("run file: raw tags round-trip with their station", "[runfile]") {
     w.close();
   }
   std::vector<RecordedTag> back;
-  const auto n = read_run_file_tags(path, [&](std::span<const RecordedTag> b) { back.insert(back.end(), b.begin(), b.end()); });
+  const auto n =
+      read_run_file_tags(path, [&](std::span<const RecordedTag> b) { back.insert(back.end(), b.begin(), b.end()); });
   REQUIRE(n == 70000);
   REQUIRE(back.size() == 70000);
   for (std::size_t i = 0; i < back.size(); ++i) {
     CHECK(back[i].station == (i < 40000 ? 1 : 2));
-    if (back[i].tag.type != tags[i].type || back[i].tag.channel != tags[i].channel || back[i].tag.time_ps != tags[i].time_ps ||
-        back[i].tag.missed != tags[i].missed) {
+    if (back[i].tag.type != tags[i].type || back[i].tag.channel != tags[i].channel ||
+        back[i].tag.time_ps != tags[i].time_ps || back[i].tag.missed != tags[i].missed) {
       FAIL("tag " << i << " differs");
     }
   }

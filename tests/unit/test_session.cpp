@@ -63,9 +63,12 @@ TEST_CASE("session snapshots count settings and clicks as the recorded trials do
   app::read_run_file(r.directory / "run.h5", [&](std::span<const protocol::Trial> b) {
     for (const auto& t : b) {
       ++n_read;
-      if (t.index == 0) t0 = t.time_ps;
-      else if (t.index == 1) period = t.time_ps - t0;
-      else if (t.time_ps != t0 + static_cast<std::int64_t>(t.index) * period) ++bad_times;
+      if (t.index == 0)
+        t0 = t.time_ps;
+      else if (t.index == 1)
+        period = t.time_ps - t0;
+      else if (t.time_ps != t0 + static_cast<std::int64_t>(t.index) * period)
+        ++bad_times;
     }
   });
   CHECK(n_read == 30000);
@@ -137,7 +140,8 @@ TEST_CASE("session raw tags: re-assembling the recorded tags gives the recorded 
   const auto r = app::run_experiment(c, o);
   const auto h5 = r.directory / "run.h5";
   std::vector<protocol::Trial> recorded;
-  const auto contents = app::read_run_file(h5, [&](std::span<const protocol::Trial> b) { recorded.insert(recorded.end(), b.begin(), b.end()); });
+  const auto contents = app::read_run_file(
+      h5, [&](std::span<const protocol::Trial> b) { recorded.insert(recorded.end(), b.begin(), b.end()); });
   REQUIRE(recorded.size() == 20000);
   REQUIRE(contents.tags > 3 * 20000);  // sync + a click or more per party, most trials
 
@@ -180,7 +184,8 @@ TEST_CASE("session raw tags: re-assembling the recorded tags gives the recorded 
   std::filesystem::remove_all(o.out);
 }
 
-TEST_CASE("session with devices: a PTU replay of a simulated run gives the same trials and decision", "[session][devices]") {
+TEST_CASE("session with devices: a PTU replay of a simulated run gives the same trials and decision",
+          "[session][devices]") {
   // Record a simulated run with its raw tags, write those tags as a PicoQuant generic-T2 file
   // (sim sync channel 1 → PTU sync, dira channel 0; detectors and echoes keep their numbers),
   // then run the same experiment with devices: {tagger: ptu, layout: …} and the same weak
@@ -193,7 +198,8 @@ TEST_CASE("session with devices: a PTU replay of a simulated run gives the same 
   o.max_trials = 20000;
   const auto a = app::run_experiment(c, o);
   std::vector<protocol::Trial> first;
-  app::read_run_file(a.directory / "run.h5", [&](std::span<const protocol::Trial> b) { first.insert(first.end(), b.begin(), b.end()); });
+  app::read_run_file(a.directory / "run.h5",
+                     [&](std::span<const protocol::Trial> b) { first.insert(first.end(), b.begin(), b.end()); });
 
   auto settings = c.simulator.settings;
   settings["trials"] = static_cast<std::int64_t>(20000);
@@ -219,14 +225,17 @@ TEST_CASE("session with devices: a PTU replay of a simulated run gives the same 
     return s + "]";
   };
   std::string yaml = c.text.substr(0, c.text.find("simulator:"));
-  yaml += "devices:\n  tagger:\n    driver: ptu\n    settings:\n      file: " + ptu.string() + "\n  layout:\n    sync_channel: 0\n";
+  yaml += "devices:\n  tagger:\n    driver: ptu\n    settings:\n      file: " + ptu.string() +
+          "\n  layout:\n    sync_channel: 0\n";
   yaml += "    sync_period_ps: " + std::to_string(layout.sync_period_ps) + "\n";
   yaml += "    detection_offset_ps: " + std::to_string(layout.detection_offset_ps) + "\n";
   yaml += "    detection_width_ps: " + std::to_string(layout.detection_width_ps) + "\n";
   yaml += "    echo_offset_ps: " + std::to_string(layout.echo_offset_ps) + "\n";
   yaml += "    echo_width_ps: " + std::to_string(layout.echo_width_ps) + "\n";
-  yaml += "    detectors: [" + list(layout.parties[0].detector_channels) + ", " + list(layout.parties[1].detector_channels) + "]\n";
-  yaml += "    echoes: [" + list(layout.parties[0].echo_channels) + ", " + list(layout.parties[1].echo_channels) + "]\n";
+  yaml += "    detectors: [" + list(layout.parties[0].detector_channels) + ", " +
+          list(layout.parties[1].detector_channels) + "]\n";
+  yaml +=
+      "    echoes: [" + list(layout.parties[0].echo_channels) + ", " + list(layout.parties[1].echo_channels) + "]\n";
   const auto replay_config = app::load_experiment_text(yaml, "replay.yaml");
   REQUIRE(replay_config.devices.present);
   const auto b = app::run_experiment(replay_config, o);
@@ -234,7 +243,9 @@ TEST_CASE("session with devices: a PTU replay of a simulated run gives the same 
   CHECK(b.report["decision"] == a.report["decision"]);
   CHECK(b.report["devices"]["tagger"].get<std::string>().find("ptu") != std::string::npos);
   std::vector<protocol::Trial> second;
-  app::read_run_file(b.directory / "run.h5", [&](std::span<const protocol::Trial> blk) { second.insert(second.end(), blk.begin(), blk.end()); });
+  app::read_run_file(b.directory / "run.h5", [&](std::span<const protocol::Trial> blk) {
+    second.insert(second.end(), blk.begin(), blk.end());
+  });
   REQUIRE(second.size() == first.size());
   std::uint64_t differ = 0;
   for (std::size_t i = 0; i < first.size(); ++i)
@@ -274,7 +285,8 @@ devices:
   } catch (const app::ConfigError& e) {
     const std::string what = e.what();
     CHECK(what.find("bad.yaml:12:13: devices.tagger.driver: no time_tagger driver 'nosuch'") != std::string::npos);
-    CHECK(what.find("bad.yaml:18:16: devices.layout.detectors: expected one list per party (2 parties)") != std::string::npos);
+    CHECK(what.find("bad.yaml:18:16: devices.layout.detectors: expected one list per party (2 parties)") !=
+          std::string::npos);
     CHECK(what.find("bad.yaml:20:5: devices.modulators: expected one modulator per party") != std::string::npos);
   }
 }

@@ -23,13 +23,13 @@ struct WeakSourceConfig {
   double bias = 0;                ///< iid: P(0) = ½ + bias
   std::optional<double> epsilon;  ///< declared ε (defaults to the protocol's ε)
   std::uint64_t seed = 1;
-  std::string path;               ///< file: bytes, most significant bit first
-  std::vector<int> avoid_setting; ///< adversarial: the setting to make rare
+  std::string path;                ///< file: bytes, most significant bit first
+  std::vector<int> avoid_setting;  ///< adversarial: the setting to make rare
 };
 
 struct ExtractorConfig {
-  std::string kind = "auto";      ///< auto | dodis | circulant
-  double log2_error = -20;        ///< target extractor error 2^log2_error
+  std::string kind = "auto";     ///< auto | dodis | circulant
+  double log2_error = -20;       ///< target extractor error 2^log2_error
   bool side_information = true;  ///< error bound in the Markov model of (classical or quantum) side information
 };
 
@@ -72,23 +72,23 @@ struct ExperimentConfig {
   std::string file;
   std::string inequality_name;
   protocol::Inequality inequality;
-  char protocol = 'B';            ///< 'A' or 'B'
+  char protocol = 'B';  ///< 'A' or 'B'
   protocol::ProtocolAParameters a;
   protocol::ProtocolBParameters b;
   std::vector<std::uint64_t> uses_per_device;  ///< Protocol A: m_j (trials per logical device)
-  double security_target = 1e-6;  ///< target distance from uniform d_c (for reports and the planner)
+  double security_target = 1e-6;               ///< target distance from uniform d_c (for reports and the planner)
   /// Run even though the parameters violate the protocol's security conditions (seed 001 eq. 87,
   /// completeness): a demonstration; the report states that nothing is certified and why.
   /// Without it such parameters are configuration errors.
   bool demonstration = false;
   WeakSourceConfig weak_source;
   ExtractorConfig extractor;
-  std::string device_mapping;     ///< how logical devices map onto apparatus (Protocol A)
+  std::string device_mapping;  ///< how logical devices map onto apparatus (Protocol A)
   SimulatorConfig simulator;
   StopConfig stop;
-  DevicesConfig devices;          ///< instead of `simulator`
+  DevicesConfig devices;  ///< instead of `simulator`
   OutputConfig outputs;
-  std::string text;               ///< the exact YAML text the config was read from
+  std::string text;  ///< the exact YAML text the config was read from
 };
 
 /// Parses and validates, including the protocol's own parameter conditions; throws

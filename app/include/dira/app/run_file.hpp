@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <stdexcept>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -70,7 +70,7 @@ struct RunFileContents {
   std::uint64_t trials = 0;
   std::vector<protocol::LedgerEntry> ledger;
   std::vector<StatisticsRow> statistics;
-  std::string report;  ///< concatenated report text (may be empty for a crashed run)
+  std::string report;      ///< concatenated report text (may be empty for a crashed run)
   std::uint64_t tags = 0;  ///< raw tags recorded (0 unless outputs.raw_tags)
 };
 

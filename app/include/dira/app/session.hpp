@@ -25,10 +25,10 @@ struct Progress {
   double bell = 0, bell_half_width = 0, bell_threshold = 0;
   double ustar = 0, ustar_half_width = 0, ustar_threshold = 0;
   bool has_ustar = false;
-  bool protocol_a = false;        ///< true: `bell` is the running estimate of Z_k (seed 000 eq. 54)
-  std::string projected;          ///< accept | abort | undecided, if the live intervals held
-  std::string stage;              ///< acquiring | paused | analysing | done
-  double eta_s = -1;              ///< estimated seconds to the planned trial count (-1: unknown)
+  bool protocol_a = false;  ///< true: `bell` is the running estimate of Z_k (seed 000 eq. 54)
+  std::string projected;    ///< accept | abort | undecided, if the live intervals held
+  std::string stage;        ///< acquiring | paused | analysing | done
+  double eta_s = -1;        ///< estimated seconds to the planned trial count (-1: unknown)
   std::uint64_t trials_in_test = 0;
 
   /// Cumulative detector clicks: one channel per (party, outcome) in `channel_names` order
@@ -45,20 +45,20 @@ struct Progress {
 };
 
 struct RunOptions {
-  std::filesystem::path out;          ///< parent directory of the run directory (default: config outputs.directory)
-  std::uint64_t max_trials = 0;       ///< overrides stop.trials when > 0
-  double duration_s = 0;              ///< overrides stop.duration_s when > 0
+  std::filesystem::path out;     ///< parent directory of the run directory (default: config outputs.directory)
+  std::uint64_t max_trials = 0;  ///< overrides stop.trials when > 0
+  double duration_s = 0;         ///< overrides stop.duration_s when > 0
   std::function<void(const Progress&)> progress;  ///< called every progress_interval_s (from the run's thread)
-  double progress_interval_s = 1.0;               ///< ≥ 0.04 for a GUI (25 snapshots/s); run.h5 is flushed ≤ 1 s regardless
-  const std::atomic<bool>* interrupt = nullptr;   ///< set by a signal handler or the GUI: stop, flush, report
-  const std::atomic<bool>* pause = nullptr;       ///< while true, no events are taken from the tagger (the simulator waits)
+  double progress_interval_s = 1.0;  ///< ≥ 0.04 for a GUI (25 snapshots/s); run.h5 is flushed ≤ 1 s regardless
+  const std::atomic<bool>* interrupt = nullptr;  ///< set by a signal handler or the GUI: stop, flush, report
+  const std::atomic<bool>* pause = nullptr;  ///< while true, no events are taken from the tagger (the simulator waits)
   std::function<void(const std::filesystem::path&)> on_directory;  ///< the run directory, once created
   std::function<void(const std::string&)> warning;  ///< a problem that does not stop the run (e.g. disk may fill)
 };
 
 struct RunResult {
-  std::string status;       ///< accepted | aborted | interrupted | hardware-fault | storage-error
-  int exit_code = 0;        ///< 0, 3, 130, 4, 1
+  std::string status;  ///< accepted | aborted | interrupted | hardware-fault | storage-error
+  int exit_code = 0;   ///< 0, 3, 130, 4, 1
   std::filesystem::path directory;
   nlohmann::json report;
 };

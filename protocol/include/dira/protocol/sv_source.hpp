@@ -67,7 +67,7 @@ const char* to_string(BitPurpose purpose);
 /// are merged, so the ledger stays small for 10^8 trials.
 struct LedgerEntry {
   BitPurpose purpose = BitPurpose::setting;
-  std::uint64_t first_bit = 0;   ///< position in the source's stream (0-based)
+  std::uint64_t first_bit = 0;  ///< position in the source's stream (0-based)
   std::uint64_t bit_count = 0;
   std::uint64_t first_item = 0;  ///< first trial / device / output block the bits served
   std::uint64_t last_item = 0;
@@ -115,7 +115,10 @@ class BitLedger {
   /// Declares that the device outputs of every trial so far are final. Extractor bits
   /// can only be drawn after this (seed 001, Protocol I: the extractor's second source
   /// must be independent of the device outputs given the adversary).
-  void fix_device_outputs(std::uint64_t trials) { outputs_fixed_ = true; fixed_trials_ = trials; }
+  void fix_device_outputs(std::uint64_t trials) {
+    outputs_fixed_ = true;
+    fixed_trials_ = trials;
+  }
   bool device_outputs_fixed() const { return outputs_fixed_; }
   std::uint64_t fixed_trials() const { return fixed_trials_; }
 
