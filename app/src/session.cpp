@@ -235,6 +235,23 @@ class SettingCache {
 
 }  // namespace
 
+std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
+  const auto& sc = c.inequality.expression.scenario();
+  double lo = 1, hi = 1;
+  const double eps = c.protocol == 'A' ? c.a.epsilon : c.b.epsilon;
+  for (int p = 0; p < sc.parties(); ++p) {
+    if (c.protocol == 'A') {  // one SV bit per party (seed 000 Fig. 2 step 1)
+      lo *= 0.5 - eps;
+      hi *= 0.5 + eps;
+    } else {
+      const auto nb = P::rejection_sampling_bounds(eps, sc.settings(p));
+      lo *= nb.nu_min_all;
+      hi *= nb.nu_max_all;
+    }
+  }
+  return {lo, hi};
+}
+
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   RunResult res;
   if (!c.simulator.present && !c.devices.present)
@@ -451,20 +468,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     }
     setting_labels[j] = label;
   }
-  double nu_lo = 1, nu_hi = 1;
-  {
-    const double eps = c.protocol == 'A' ? c.a.epsilon : c.b.epsilon;
-    for (int p = 0; p < sc.parties(); ++p) {
-      if (c.protocol == 'A') {  // one SV bit per party (seed 000 Fig. 2 step 1)
-        nu_lo *= 0.5 - eps;
-        nu_hi *= 0.5 + eps;
-      } else {
-        const auto nb = P::rejection_sampling_bounds(eps, sc.settings(p));
-        nu_lo *= nb.nu_min_all;
-        nu_hi *= nb.nu_max_all;
-      }
-    }
-  }
+  const auto [nu_lo, nu_hi] = setting_probability_band(c);
   const double progress_interval = o.progress_interval_s > 0 ? o.progress_interval_s : 1.0;
   auto last_progress = std::chrono::steady_clock::now();
 

@@ -115,6 +115,10 @@ void GuiWindowTest::acceptRunShowsDecisionPlotsAndPassesAnalyze() {
   std::uint64_t replay_settings = 0;
   for (auto n : w.plot_model().last().setting_counts) replay_settings += n;
   QCOMPARE(replay_settings, std::uint64_t{200000});  // every recorded trial counted once
+  // The replay draws the histogram against the same ε-SV band as the live run did.
+  QVERIFY(w.plot_model().last().setting_probability_min > 0);
+  QVERIFY(w.plot_model().last().setting_probability_min < 1.0 / 81);
+  QVERIFY(w.plot_model().last().setting_probability_max > 1.0 / 81);
 
   // Exports: a PNG and an SVG per chart, three CSV files with a header and data rows.
   const QString ex = out_->path() + "/export";

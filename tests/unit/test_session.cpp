@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <set>
@@ -289,4 +290,14 @@ devices:
           std::string::npos);
     CHECK(what.find("bad.yaml:20:5: devices.modulators: expected one modulator per party") != std::string::npos);
   }
+}
+
+TEST_CASE("setting probability band: Protocol A is (½∓ε)^4 per joint setting", "[session]") {
+  // Seed 000 Fig. 2 step 1: one SV bit per party, so each of the 16 joint settings has
+  // probability between (½−ε)^4 and (½+ε)^4 given everything before (SV definition).
+  const auto c = app::load_experiment_file(experiment("sim-guehne4.yaml"));
+  const auto [lo, hi] = app::setting_probability_band(c);
+  const double eps = c.a.epsilon;
+  CHECK(lo == Approx(std::pow(0.5 - eps, 4)).epsilon(1e-12));
+  CHECK(hi == Approx(std::pow(0.5 + eps, 4)).epsilon(1e-12));
 }

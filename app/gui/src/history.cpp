@@ -79,6 +79,7 @@ Replay load_run_directory(const fs::path& dir) {
       }
     });
     const bool pa = c.protocol == 'A';
+    const auto band = app::setting_probability_band(c);  // the ε-SV band, from the run's own config
     double bell_threshold = 0, ustar_threshold = 0;
     bool has_ustar = !pa;
     if (r.report.is_object()) {
@@ -121,6 +122,8 @@ Replay load_run_directory(const fs::path& dir) {
       p.channel_counts = clicks;
       p.setting_counts = settings;
       p.setting_probability_ideal = 1.0 / static_cast<double>(joint);
+      p.setting_probability_min = band.first;
+      p.setting_probability_max = band.second;
       r.snapshots.push_back(std::move(p));
     }
     // The last snapshot holds every recorded trial, whatever the last row says.

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dira::app {
@@ -62,6 +63,12 @@ struct RunResult {
   std::filesystem::path directory;
   nlohmann::json report;
 };
+
+/// The band [min, max] of the probability of each joint setting that the weak-source model
+/// allows (product over parties of the exact worst-case ν bounds of the setting rule: one SV
+/// bit per party for Protocol A, rejection sampling for B). What the setting histogram of a
+/// live run or a replayed one is drawn against.
+std::pair<double, double> setting_probability_band(const ExperimentConfig& config);
 
 /// Runs the experiment on its simulator (the only apparatus dira can drive today). Throws
 /// ConfigError / RunFileError before acquisition starts when the run cannot be set up.
