@@ -251,39 +251,69 @@ std::uint64_t RunFileWriter::trials_written() const {
   return impl_->n_trials;
 }
 
-RunFileContents read_run_file(const std::filesystem::path& path,
-                              const std::function<void(std::span<const protocol::Trial>)>& sink) {
+namespace {
+
+/// Opens a run file for reading; SWMR read also works on a file a live (or killed) writer
+/// left in SWMR mode.
+hid_t open_run_file(const std::filesystem::path& path) {
   init_hdf5();
-  RunFileContents c;
-  // SWMR read also works on a file a live (or killed) writer left in SWMR mode.
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   if (file < 0) file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) throw RunFileError("cannot open " + path.string() + " as an HDF5 run file");
+  return file;
+}
+
+/// Reads dataset `name` in blocks of 65 536 rows of `row` bytes each, handing every block to
+/// each_block(bytes, rows); memory stays flat however long the run. Returns the dataset's row
+/// count (0 when it does not exist). Stops at a read error.
+template <class EachBlock>
+hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, EachBlock&& each_block) {
+  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return 0;
+  const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+  if (d < 0) return 0;
+  H5Drefresh(d);
+  const hid_t space = H5Dget_space(d);
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space, &n, nullptr);
+  const hsize_t block = 1 << 16;
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min(block, n)) * row);
+  for (hsize_t at = 0; at < n; at += block) {
+    const hsize_t count[1] = {std::min(block, n - at)}, start[1] = {at};
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    const hid_t mspace = H5Screate_simple(1, count, nullptr);
+    const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, buf.data());
+    H5Sclose(mspace);
+    if (rc < 0) break;
+    each_block(buf.data(), static_cast<std::size_t>(count[0]));
+  }
+  H5Sclose(space);
+  H5Dclose(d);
+  return n;
+}
+
+/// Rows of dataset `name` (0 when it does not exist).
+hsize_t dataset_rows(hid_t file, const char* name) {
+  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return 0;
+  const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+  const hid_t space = H5Dget_space(d);
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space, &n, nullptr);
+  H5Sclose(space);
+  H5Dclose(d);
+  return n;
+}
+
+}  // namespace
+
+RunFileContents read_run_file(const std::filesystem::path& path,
+                              const std::function<void(std::span<const protocol::Trial>)>& sink) {
+  RunFileContents c;
+  const hid_t file = open_run_file(path);
   c.config_yaml = read_string_attribute(file, "config_yaml");
   c.metadata_json = read_string_attribute(file, "metadata_json");
-  auto read_all = [&](const char* name, hid_t type, std::size_t row, auto&& each_block) {
-    const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    if (d < 0) return;
-    H5Drefresh(d);
-    const hid_t space = H5Dget_space(d);
-    hsize_t n = 0;
-    H5Sget_simple_extent_dims(space, &n, nullptr);
-    const hsize_t block = 1 << 16;
-    std::vector<std::uint8_t> buf(block * row);
-    for (hsize_t at = 0; at < n; at += block) {
-      const hsize_t count[1] = {std::min(block, n - at)}, start[1] = {at};
-      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
-      const hid_t mspace = H5Screate_simple(1, count, nullptr);
-      H5Dread(d, type, mspace, space, H5P_DEFAULT, buf.data());
-      H5Sclose(mspace);
-      each_block(buf.data(), static_cast<std::size_t>(count[0]));
-    }
-    H5Sclose(space);
-    H5Dclose(d);
-  };
   const hid_t tt = trial_type(), lt = ledger_type(), st = stats_type();
   std::vector<protocol::Trial> trials;
-  read_all("trials", tt, sizeof(TrialRow), [&](const std::uint8_t* p, std::size_t n) {
+  read_blocks(file, "trials", tt, sizeof(TrialRow), [&](const std::uint8_t* p, std::size_t n) {
     trials.resize(n);
     const auto* rows = reinterpret_cast<const TrialRow*>(p);
     for (std::size_t i = 0; i < n; ++i) {
@@ -298,27 +328,19 @@ RunFileContents read_run_file(const std::filesystem::path& path,
     c.trials += n;
     if (sink) sink(trials);
   });
-  read_all("ledger", lt, sizeof(LedgerRow), [&](const std::uint8_t* p, std::size_t n) {
+  read_blocks(file, "ledger", lt, sizeof(LedgerRow), [&](const std::uint8_t* p, std::size_t n) {
     const auto* rows = reinterpret_cast<const LedgerRow*>(p);
     for (std::size_t i = 0; i < n; ++i)
       c.ledger.push_back({static_cast<protocol::BitPurpose>(rows[i].purpose), rows[i].first_bit, rows[i].bit_count,
                           rows[i].first_item, rows[i].last_item});
   });
-  read_all("statistics", st, sizeof(StatisticsRow), [&](const std::uint8_t* p, std::size_t n) {
+  read_blocks(file, "statistics", st, sizeof(StatisticsRow), [&](const std::uint8_t* p, std::size_t n) {
     const auto* rows = reinterpret_cast<const StatisticsRow*>(p);
     c.statistics.insert(c.statistics.end(), rows, rows + n);
   });
-  read_all("report_json", H5T_NATIVE_UINT8, 1,
-           [&](const std::uint8_t* p, std::size_t n) { c.report.append(reinterpret_cast<const char*>(p), n); });
-  if (H5Lexists(file, "tags", H5P_DEFAULT) > 0) {
-    const hid_t d = H5Dopen2(file, "tags", H5P_DEFAULT);
-    const hid_t space = H5Dget_space(d);
-    hsize_t n = 0;
-    H5Sget_simple_extent_dims(space, &n, nullptr);
-    c.tags = n;
-    H5Sclose(space);
-    H5Dclose(d);
-  }
+  read_blocks(file, "report_json", H5T_NATIVE_UINT8, 1,
+              [&](const std::uint8_t* p, std::size_t n) { c.report.append(reinterpret_cast<const char*>(p), n); });
+  c.tags = dataset_rows(file, "tags");
   H5Tclose(tt);
   H5Tclose(lt);
   H5Tclose(st);
@@ -328,38 +350,22 @@ RunFileContents read_run_file(const std::filesystem::path& path,
 
 std::uint64_t read_run_file_tags(const std::filesystem::path& path,
                                  const std::function<void(std::span<const RecordedTag>)>& sink) {
-  init_hdf5();
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  if (file < 0) file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) throw RunFileError("cannot open " + path.string() + " as an HDF5 run file");
+  const hid_t file = open_run_file(path);
   if (H5Lexists(file, "tags", H5P_DEFAULT) <= 0) {
     H5Fclose(file);
     throw RunFileError(path.string() + " holds no raw tags (the run had outputs.raw_tags: false)");
   }
-  const hid_t d = H5Dopen2(file, "tags", H5P_DEFAULT);
   const hid_t type = tag_type();
-  const hid_t space = H5Dget_space(d);
-  hsize_t n = 0;
-  H5Sget_simple_extent_dims(space, &n, nullptr);
-  const hsize_t block = 1 << 16;
-  std::vector<TagRow> rows(block);
   std::vector<RecordedTag> out;
-  for (hsize_t at = 0; at < n; at += block) {
-    const hsize_t count[1] = {std::min(block, n - at)}, start[1] = {at};
-    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
-    const hid_t mspace = H5Screate_simple(1, count, nullptr);
-    const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, rows.data());
-    H5Sclose(mspace);
-    if (rc < 0) break;
-    out.resize(static_cast<std::size_t>(count[0]));
-    for (std::size_t i = 0; i < out.size(); ++i)
+  const hsize_t n = read_blocks(file, "tags", type, sizeof(TagRow), [&](const std::uint8_t* p, std::size_t count) {
+    const auto* rows = reinterpret_cast<const TagRow*>(p);
+    out.resize(count);
+    for (std::size_t i = 0; i < count; ++i)
       out[i] = RecordedTag{rows[i].station, hal::Tag{static_cast<hal::TagType>(rows[i].type), 0, rows[i].missed,
                                                      rows[i].channel, rows[i].time_ps}};
     if (sink) sink(out);
-  }
-  H5Sclose(space);
+  });
   H5Tclose(type);
-  H5Dclose(d);
   H5Fclose(file);
   return n;
 }
