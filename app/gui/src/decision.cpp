@@ -1,5 +1,7 @@
 #include "dira/gui/decision.hpp"
 
+#include "markup.hpp"
+
 #include <cstdio>
 #include <filesystem>
 
@@ -20,26 +22,6 @@ std::string num(const nlohmann::json& v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.6g", v.get<double>());
   return b;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // The relation symbol as an operator reads it.
@@ -115,23 +97,23 @@ DecisionSummary summarize_report(const nlohmann::json& report) {
 }
 
 std::string decision_html(const DecisionSummary& s) {
-  std::string h = "<b style='font-size:14pt'>" + html_escape(s.headline) + "</b>";
-  for (const auto& r : s.reasons) h += "<br>" + html_escape(r);
+  std::string h = "<b style='font-size:14pt'>" + escape_markup(s.headline) + "</b>";
+  for (const auto& r : s.reasons) h += "<br>" + escape_markup(r);
   if (!s.numbers.empty()) {
     h += "<br><span style='font-family:monospace'>";
-    for (std::size_t i = 0; i < s.numbers.size(); ++i) h += (i ? "<br>" : "") + html_escape(s.numbers[i]);
+    for (std::size_t i = 0; i < s.numbers.size(); ++i) h += (i ? "<br>" : "") + escape_markup(s.numbers[i]);
     h += "</span>";
   }
   if (s.kind == DecisionSummary::Kind::accept || s.kind == DecisionSummary::Kind::abort ||
       s.kind == DecisionSummary::Kind::interrupted || s.kind == DecisionSummary::Kind::hardware_fault) {
     h += "<br><b>certified output: " + std::to_string(s.certified_bits) + " bits</b>";
     if (!s.output_path.empty())
-      h += " written to " + html_escape(s.output_path);
+      h += " written to " + escape_markup(s.output_path);
     else if (!s.certification.empty())
-      h += " — " + html_escape(s.certification);
+      h += " — " + escape_markup(s.certification);
     if (s.certified_bits == 0 && !s.what_would_certify.empty())
-      h += "<br><i>what would certify (dira plan):</i> " + html_escape(s.what_would_certify);
-    if (!s.run_directory.empty()) h += "<br>run directory: " + html_escape(s.run_directory);
+      h += "<br><i>what would certify (dira plan):</i> " + escape_markup(s.what_would_certify);
+    if (!s.run_directory.empty()) h += "<br>run directory: " + escape_markup(s.run_directory);
   }
   return h;
 }

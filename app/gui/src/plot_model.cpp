@@ -1,5 +1,7 @@
 #include "dira/gui/plot_model.hpp"
 
+#include "markup.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,29 +31,6 @@ std::string csv_field(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-std::string xml(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string hex(std::uint32_t rgb) {
@@ -329,7 +308,7 @@ std::string chart_svg(const ChartData& chart, int width, int height) {
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  o << "<text x=\"" << width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << xml(chart.title)
+  o << "<text x=\"" << width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << escape_markup(chart.title)
     << "</text>\n";
   o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << right - left << "\" height=\"" << bottom - top
     << "\" fill=\"none\" stroke=\"#444\"/>\n";
@@ -342,14 +321,14 @@ std::string chart_svg(const ChartData& chart, int width, int height) {
       << "\" stroke=\"#444\"/><text x=\"" << left - 8 << "\" y=\"" << sy(t) + 4 << "\" text-anchor=\"end\">" << num(t)
       << "</text>\n";
   o << "<text x=\"" << (left + right) / 2 << "\" y=\"" << height - 12 << "\" text-anchor=\"middle\">"
-    << xml(chart.x_label) << "</text>\n";
+    << escape_markup(chart.x_label) << "</text>\n";
   o << "<text transform=\"translate(16," << (top + bottom) / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
-    << xml(chart.y_label) << "</text>\n";
+    << escape_markup(chart.y_label) << "</text>\n";
   int legend = 0;
   for (const auto& c : chart.curves) {
     if (c.points.empty()) continue;
     const std::string col = hex(c.rgb);
-    o << "<g><title>" << xml(c.name) << "</title>";
+    o << "<g><title>" << escape_markup(c.name) << "</title>";
     if (c.style == Curve::Style::band) {
       o << "<polygon fill=\"" << col << "\" fill-opacity=\"0.5\" stroke=\"none\" points=\"";
       for (const auto& p : c.points) o << sx(p.x) << ',' << sy(p.y) << ' ';
@@ -366,7 +345,7 @@ std::string chart_svg(const ChartData& chart, int width, int height) {
     o << "</g>\n";
     const double ly = top + 10 + 18 * legend++;
     o << "<rect x=\"" << right + 12 << "\" y=\"" << ly - 8 << "\" width=\"14\" height=\"10\" fill=\"" << col
-      << "\"/><text x=\"" << right + 32 << "\" y=\"" << ly + 1 << "\">" << xml(c.name) << "</text>\n";
+      << "\"/><text x=\"" << right + 32 << "\" y=\"" << ly + 1 << "\">" << escape_markup(c.name) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();
