@@ -188,6 +188,21 @@ class CrashFlagWatchdog {
   int write_end_ = -1;
 };
 
+/// Bytes run.h5 can still grow by: free space in `dir` for this user, and the file-size limit
+/// (ulimit -f) less the file's size. 1e300 when neither can be read.
+double room_for_run_file(const std::filesystem::path& dir, const std::filesystem::path& file) {
+  double room = 1e300;
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) == 0) room = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(file, ec);
+    room = std::min(room, static_cast<double>(rl.rlim_cur) - static_cast<double>(ec ? 0 : size));
+  }
+  return room;
+}
+
 /// The settings of every trial, drawn from the ledger in trial order and kept in a ring
 /// while the simulator and the assembler (which ask in increasing order, the assembler
 /// behind) need them. Draws run ahead in small batches, never past the planned trial count,
@@ -392,22 +407,18 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   hal::TimeTagger& tagger = *tagger_owned;
   hal::TrialAssembler assembler(tagger_layout, schedule);
   CrashFlagWatchdog watchdog(dir / "run.h5", dir / "dira.log");
-  // Storage: a run that cannot fit is refused before any device starts; one that may not fit
-  // is warned about, and stops cleanly (status storage-error) when a write fails.
-  // Exceeding a file-size limit (ulimit -f) must be a write error, not SIGXFSZ killing the
-  // process before the data are flushed.
+  // Storage: a run that cannot start is refused before acquisition; one that may not fit is
+  // warned about, and stops cleanly (status storage-full) before the disk or the file-size
+  // limit is reached. Exceeding a file-size limit (ulimit -f) must be a write error, not
+  // SIGXFSZ killing the process before the data are flushed.
   ::signal(SIGXFSZ, SIG_IGN);
+  const auto run_h5_path = dir / "run.h5";
+  // run.h5 rows per trial; with raw tags also the tags (a sync and up to 3 clicks per party).
+  const double bytes_per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);
   std::string storage_warning;
   {
-    const double per_trial =
-        32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);  // rows; tags: sync + ≤ 3 per party
-    const double need = static_cast<double>(planned) * per_trial * 1.05 + 4e6;
-    struct statvfs vfs {};
-    if (::statvfs(dir.c_str(), &vfs) == 0) {
-      double free_bytes = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);
-      struct rlimit rl {};
-      if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        free_bytes = std::min(free_bytes, static_cast<double>(rl.rlim_cur));  // ulimit -f: per file
+    const double need = static_cast<double>(planned) * bytes_per_trial * 1.05 + 4e6;
+    if (const double free_bytes = room_for_run_file(dir, run_h5_path); free_bytes < 1e300) {
       auto mb = [](double b) {
         std::ostringstream os;
         os << std::fixed << std::setprecision(1) << b / 1e6 << " MB";
@@ -419,7 +430,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       if (free_bytes < need) {
         storage_warning = "the run may need " + mb(need) + " for " + std::to_string(planned) + " trials but only " +
                           mb(free_bytes) + " is free in " + parent.string() +
-                          "; it will stop cleanly (status storage-error) when the disk is full";
+                          "; it will stop cleanly (status storage-full) before the disk is full";
         say("warning: " + storage_warning);
         if (o.warning) o.warning(storage_warning);
       }
@@ -536,21 +547,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   // Headroom: stop cleanly, with run.h5 closed properly, before the disk (or the file-size
   // limit) is full, keeping room for two more checks' worth of data plus the final writes.
-  const auto run_h5_path = dir / "run.h5";
   std::uint64_t trials_at_last_check = 0;
-  auto storage_headroom = [&]() -> double {
-    double room = 1e300;
-    struct statvfs vfs {};
-    if (::statvfs(dir.c_str(), &vfs) == 0) room = static_cast<double>(vfs.f_bavail) * static_cast<double>(vfs.f_frsize);
-    struct rlimit rl {};
-    if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-      std::error_code fec;
-      const auto size = std::filesystem::file_size(run_h5_path, fec);
-      room = std::min(room, static_cast<double>(rl.rlim_cur) - static_cast<double>(fec ? 0 : size));
-    }
-    return room;
-  };
-  const double bytes_per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);
   constexpr std::uint64_t kStorageCheckTrials = 1u << 16;
 
   bool stopping = false;
@@ -617,7 +614,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
         if (!stopping && trials - trials_at_last_check >= kStorageCheckTrials) {
           const double step = static_cast<double>(trials - trials_at_last_check) * bytes_per_trial;
           trials_at_last_check = trials;
-          if (storage_headroom() < 4e6 + 4 * step) {
+          if (room_for_run_file(dir, run_h5_path) < 4e6 + 4 * step) {
             status = "storage-full";
             fault =
                 "stopped before the disk (or file-size limit) was full: " + std::to_string(trials) + " trials recorded";
