@@ -15,9 +15,12 @@ const char* to_string(TagType t) {
     case TagType::overflow_begin: return "overflow_begin";
     case TagType::overflow_end: return "overflow_end";
     case TagType::missed_events: return "missed_events";
+    case TagType::time_mark: return "time_mark";
   }
   return "?";
 }
+
+const char* to_string(SettingDelivery d) { return d == SettingDelivery::segment ? "segment" : "streaming"; }
 
 std::string to_string(const SettingValue& v) {
   return std::visit(

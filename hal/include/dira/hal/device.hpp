@@ -67,6 +67,14 @@ struct AppliedSetting {
   int setting = 0;
 };
 
+/// How a modulator takes its settings (declared as its capability `delivery`; the
+/// SettingScheduler reads it, setting_scheduler.hpp):
+/// - streaming: batches are appended while the apparatus runs, kept a look-ahead ahead of it;
+/// - segment: an AWG's sequence memory: a segment of K settings is uploaded, confirmed and
+///   armed, the apparatus plays exactly those K trials, then the next segment is uploaded.
+enum class SettingDelivery { streaming, segment };
+const char* to_string(SettingDelivery d);
+
 class Modulator : public Device {
  public:
   /// Settings to apply on the trial-clock edges starting at trial `first_trial`.
@@ -75,6 +83,18 @@ class Modulator : public Device {
   virtual std::vector<AppliedSetting> readback() = 0;
   /// Time the modulator needs after a clock edge before the setting is valid.
   virtual double settling_time_ns() const = 0;
+  /// Streaming or segment delivery (capability `delivery`; streaming unless declared).
+  virtual SettingDelivery delivery() const { return SettingDelivery::streaming; }
+  /// Segment delivery: how many trials one segment (the sequence memory) holds.
+  virtual std::uint64_t segment_capacity() const { return 0; }
+  /// True once every setting scheduled for trials < `end` is loaded in the device (its
+  /// readback or operation-complete query). A device that cannot tell returns true once
+  /// schedule() returned without error. The scheduler polls this before it lets the tagger
+  /// record those trials.
+  virtual bool confirm(std::uint64_t /*end*/) { return true; }
+  /// Segment delivery: play the uploaded segment from the next trigger edge (exactly the
+  /// uploaded trials, then stop).
+  virtual void arm() {}
 };
 
 /// Weak-source bits from a device; ε where the device declares it.

@@ -16,6 +16,9 @@ enum class TagType : std::uint8_t {
   overflow_begin = 2,  ///< the device's buffer overflowed from here: tags are being dropped
   overflow_end = 3,    ///< tags are complete again from here
   missed_events = 4,   ///< `missed` detections on `channel` were lost (counted, not time-stamped)
+  /// The device (or its driver) states that every tag with time < `time_ps` has been delivered.
+  /// Lets trial assembly close the last trials of a segment after which no sync follows.
+  time_mark = 5,
 };
 const char* to_string(TagType type);
 

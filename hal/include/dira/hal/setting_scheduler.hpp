@@ -1,0 +1,98 @@
+#pragma once
+/// @file setting_scheduler.hpp
+/// The stage between the weak-source ledger and the modulators (../shared/DESIGN.md, "Data
+/// flow"): it draws the settings of trials ahead of the apparatus and pushes them to every
+/// modulator before the tagger can record those trials. Nothing downstream pulls: trial
+/// assembly looks up settings already delivered (`intended`), and a trial recorded before its
+/// settings were confirmed delivered is a hardware fault that names the trial.
+///
+/// Delivery modes (declared by the modulators, `Modulator::delivery`):
+/// - streaming: before the tagger starts, trials [0, lookahead) are delivered and confirmed;
+///   afterwards delivery is kept `lookahead` trials ahead of the last assembled trial, in
+///   batches of `batch` trials. The look-ahead must cover what the apparatus records between
+///   two calls of advance() (one tagger block): docs/experiment-yaml.md, "scheduler".
+/// - segment: draw K settings, upload them to every modulator, confirm, arm, let the
+///   apparatus play exactly K trials, then the next segment. A trial past the armed segment is
+///   a count mismatch (hardware fault); the echo of each trial is compared with what was
+///   uploaded by trial assembly.
+/// With no modulators at all (settings applied elsewhere, e.g. a replayed file), settings are
+/// still drawn ahead in the same way, so the ledger accounts for the same bits.
+
+#include "dira/hal/device.hpp"
+#include "dira/protocol/trial.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace dira::hal {
+
+struct SchedulerConfig {
+  std::uint64_t planned = 0;        ///< trials of the run: nothing is drawn past this (0: none)
+  std::uint64_t lookahead = 65536;  ///< streaming: trials delivered beyond the last assembled one
+  std::uint64_t batch = 4096;       ///< streaming: trials per upload
+  std::uint64_t segment_trials = 0;  ///< segment: K (0: the smallest segment capacity of the modulators)
+  std::chrono::milliseconds confirm_timeout{5000};  ///< a modulator that does not confirm in time is a fault
+};
+
+/// Draws trial `trial`'s settings into out.u (and out.device for Protocol A) from the weak
+/// source, through the ledger. Called once per trial, in increasing order.
+using SettingDraw = std::function<void(std::uint64_t trial, protocol::Trial& out)>;
+
+struct SchedulerCounters {
+  std::uint64_t drawn = 0;      ///< trials whose settings were drawn
+  std::uint64_t delivered = 0;  ///< trials confirmed at every modulator
+  std::uint64_t uploads = 0;    ///< schedule() calls per modulator
+  std::uint64_t segments = 0;   ///< segments armed (segment mode)
+};
+
+class SettingScheduler {
+ public:
+  /// Throws std::invalid_argument when the modulators disagree on the delivery mode or a
+  /// segment-mode modulator declares no capacity.
+  SettingScheduler(SettingDraw draw, std::vector<Modulator*> modulators, SchedulerConfig config);
+
+  SettingDelivery mode() const { return mode_; }
+  std::uint64_t segment_trials() const { return segment_; }
+
+  /// Before the tagger starts: streaming delivers and confirms [0, lookahead); segment mode
+  /// uploads, confirms and arms the first segment.
+  void prime();
+  /// Trials < `assembled` are final. Streaming: tops delivery up to assembled + lookahead.
+  /// Segment: once `assembled` reaches the end of the armed segment, draws, uploads, confirms
+  /// and arms the next one. Throws HardwareFault if a modulator does not confirm.
+  void advance(std::uint64_t assembled);
+
+  /// Settings of trial i as delivered. Throws HardwareFault when trial i was not delivered:
+  /// recorded before its settings reached the modulators, or (segment mode) past the armed
+  /// segment — the apparatus played more trials than were uploaded.
+  const protocol::Trial& intended(std::uint64_t i) const {
+    if (i >= delivered_ || i < base_) fault_not_delivered(i);
+    return ring_[static_cast<std::size_t>(i) & mask_];
+  }
+  /// Trials [0, delivered()) are confirmed at every modulator.
+  std::uint64_t delivered() const { return delivered_; }
+  /// True when every planned trial has been delivered.
+  bool complete() const { return delivered_ >= config_.planned; }
+  const SchedulerCounters& counters() const { return counters_; }
+
+ private:
+  [[noreturn]] void fault_not_delivered(std::uint64_t i) const;
+  void deliver(std::uint64_t end);  // draws, uploads and confirms trials [delivered_, end)
+  void confirm(std::uint64_t end);
+
+  SettingDraw draw_;
+  std::vector<Modulator*> modulators_;
+  SchedulerConfig config_;
+  SettingDelivery mode_ = SettingDelivery::streaming;
+  std::uint64_t segment_ = 0;
+  std::vector<protocol::Trial> ring_;
+  std::size_t mask_ = 0;
+  std::uint64_t base_ = 0;       // oldest trial still held
+  std::uint64_t delivered_ = 0;  // trials [0, delivered_) confirmed
+  std::vector<std::uint8_t> party_settings_;
+  SchedulerCounters counters_;
+};
+
+}  // namespace dira::hal

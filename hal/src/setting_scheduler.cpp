@@ -1,0 +1,115 @@
+#include "dira/hal/setting_scheduler.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace dira::hal {
+
+SettingScheduler::SettingScheduler(SettingDraw draw, std::vector<Modulator*> modulators, SchedulerConfig config)
+    : draw_(std::move(draw)), modulators_(std::move(modulators)), config_(config) {
+  if (!draw_) throw std::invalid_argument("setting scheduler: no draw function");
+  if (!modulators_.empty()) {
+    mode_ = modulators_.front()->delivery();
+    for (std::size_t p = 0; p < modulators_.size(); ++p)
+      if (modulators_[p]->delivery() != mode_)
+        throw std::invalid_argument("setting scheduler: modulator of party " + std::to_string(p) + " (" +
+                                    modulators_[p]->driver() + ") takes " + to_string(modulators_[p]->delivery()) +
+                                    " delivery, party 0's takes " + to_string(mode_) +
+                                    ": all parties must use one mode");
+  }
+  if (mode_ == SettingDelivery::segment) {
+    std::uint64_t capacity = UINT64_MAX;
+    for (const auto* m : modulators_) capacity = std::min(capacity, m->segment_capacity());
+    if (capacity == 0) throw std::invalid_argument("setting scheduler: a segment-mode modulator declares no capacity");
+    // A segment is held in memory until assembled: cap it (4 M trials, 128 MB) whatever the device holds.
+    segment_ = std::min<std::uint64_t>(config_.segment_trials ? std::min(config_.segment_trials, capacity) : capacity,
+                                       std::uint64_t{1} << 22);
+  }
+  if (config_.batch == 0) config_.batch = 1;
+  // The ring holds what is delivered and not yet assembled, plus what trial assembly may
+  // still look up behind the last assembled trial (none: it asks in increasing order).
+  const std::uint64_t hold = mode_ == SettingDelivery::segment ? segment_ : config_.lookahead + config_.batch;
+  std::size_t cap = 1024;
+  while (cap < hold + 1) cap *= 2;
+  ring_.resize(cap);
+  mask_ = cap - 1;
+}
+
+void SettingScheduler::fault_not_delivered(std::uint64_t i) const {
+  if (i < base_)
+    throw std::logic_error("setting scheduler: trial " + std::to_string(i) + " was asked for after it was assembled");
+  if (mode_ == SettingDelivery::segment)
+    throw HardwareFault("trial " + std::to_string(i) + " was recorded past the armed segment, which ends at trial " +
+                        std::to_string(delivered_) + ": the apparatus played more trials than were uploaded");
+  throw HardwareFault("trial " + std::to_string(i) + " was recorded before its settings were delivered (delivered: " +
+                      std::to_string(delivered_) +
+                      " trials): the modulators fell behind the apparatus; raise the scheduler's look-ahead");
+}
+
+void SettingScheduler::confirm(std::uint64_t end) {
+  const auto deadline = std::chrono::steady_clock::now() + config_.confirm_timeout;
+  for (std::size_t p = 0; p < modulators_.size(); ++p) {
+    auto backoff = std::chrono::microseconds(50);
+    while (!modulators_[p]->confirm(end)) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw HardwareFault("modulator of party " + std::to_string(p) + " (" + modulators_[p]->identity() +
+                            ") did not confirm the settings of trials up to " + std::to_string(end) + " within " +
+                            std::to_string(config_.confirm_timeout.count()) + " ms");
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::microseconds(20000));
+    }
+  }
+}
+
+void SettingScheduler::deliver(std::uint64_t end) {
+  end = std::min(end, config_.planned);
+  if (end <= delivered_) return;
+  const std::uint64_t first = delivered_;
+  for (std::uint64_t i = first; i < end; ++i) {
+    protocol::Trial& t = ring_[static_cast<std::size_t>(i) & mask_];
+    t = protocol::Trial{};
+    draw_(i, t);
+    t.index = i;
+  }
+  counters_.drawn = end;
+  if (!modulators_.empty()) {
+    party_settings_.resize(static_cast<std::size_t>(end - first));
+    for (std::size_t p = 0; p < modulators_.size(); ++p) {
+      for (std::uint64_t i = first; i < end; ++i)
+        party_settings_[static_cast<std::size_t>(i - first)] = ring_[static_cast<std::size_t>(i) & mask_].u[p];
+      modulators_[p]->schedule(first, party_settings_);
+      ++counters_.uploads;
+    }
+    confirm(end);
+  }
+  delivered_ = end;
+  counters_.delivered = end;
+}
+
+void SettingScheduler::prime() {
+  if (mode_ == SettingDelivery::segment) {
+    deliver(segment_);
+    for (auto* m : modulators_) m->arm();
+    if (delivered_ > 0) ++counters_.segments;
+    return;
+  }
+  deliver(config_.lookahead);
+}
+
+void SettingScheduler::advance(std::uint64_t assembled) {
+  base_ = std::max(base_, assembled);
+  if (mode_ == SettingDelivery::segment) {
+    if (assembled < delivered_ || complete()) return;
+    deliver(delivered_ + segment_);
+    for (auto* m : modulators_) m->arm();
+    ++counters_.segments;
+    return;
+  }
+  // Top up in whole batches, so a modulator is not sent a handful of settings at a time.
+  if (delivered_ < assembled + config_.lookahead && !complete())
+    deliver(std::max(assembled + config_.lookahead, delivered_ + config_.batch));
+}
+
+}  // namespace dira::hal
