@@ -10,6 +10,7 @@
 #include "dira/protocol/settings_rule.hpp"
 
 #include <cmath>
+#include <optional>
 #include <limits>
 
 namespace dira::app {
@@ -82,14 +83,16 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
                             ? "not stated: the config does not say how the k logical devices map onto apparatus; "
                               "no-signalling between them is then an assumption, not enforced by separation"
                             : c.device_mapping;
-  if (!o.weak_bits) {
+  if (!o.weak_bits && !o.ledger) {
     r["decision"] = "undecided";
     r["reasons"] = {"Protocol A chooses one box per device with weak-source bits (Fig. 2 step 2): give --sv-bits"};
     r["certified_bits"] = 0;
     res.report = r;
     return res;
   }
-  P::BitLedger ledger(*o.weak_bits);
+  std::optional<P::BitLedger> own;
+  if (!o.ledger) own.emplace(*o.weak_bits);
+  P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
   const auto out = a.finalize(ledger);
   r["decision"] = P::to_string(out.decision.verdict);
   r["reasons"] = out.decision.reasons;
@@ -233,7 +236,7 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
 
   std::uint64_t m = 0;
   if (d.verdict == P::Verdict::accept && explicit_plan.bits >= 1) {
-    if (!o.weak_bits) {
+    if (!o.weak_bits && !o.ledger) {
       r["certification"] = "accepted with a positive certified length, but no weak-source bits were given for the extractor";
     } else {
       // Extract (docs/protocol-b-security.md §1.1 steps 6–7): the device outputs are fixed
@@ -242,7 +245,9 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
                                               explicit_plan.k_x, static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon),
                                               log2_target - 1, c.extractor.side_information);
       if (params && params->m >= 1) {
-        P::BitLedger ledger(*o.weak_bits);
+        std::optional<P::BitLedger> own;
+        if (!o.ledger) own.emplace(*o.weak_bits);
+        P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
         ledger.fix_device_outputs(b.trials());
         P::BitVector x = P::BitVector::zeros(params->n1);
         for (std::size_t i = 0; i < params->n1 && i < 4 * n; ++i)

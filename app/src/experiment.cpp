@@ -157,7 +157,19 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
     r.issue(dev, "devices", "expected tagger:, layout: and optionally modulators:");
     return;
   }
-  r.allowed_keys(dev, "devices", {"tagger", "layout", "modulators"});
+  r.allowed_keys(dev, "devices", {"tagger", "layout", "modulators", "scheduler"});
+  if (const YAML::Node sch = dev["scheduler"]; sch.IsDefined()) {
+    if (!sch.IsMap()) {
+      r.issue(sch, "devices.scheduler", "expected lookahead:, batch: and/or segment_trials:");
+    } else {
+      r.allowed_keys(sch, "devices.scheduler", {"lookahead", "batch", "segment_trials"});
+      auto& S = c.devices.scheduler;
+      if (sch["lookahead"]) S.lookahead = count(r, sch["lookahead"], "devices.scheduler.lookahead", S.lookahead);
+      if (sch["batch"]) S.batch = count(r, sch["batch"], "devices.scheduler.batch", S.batch);
+      if (sch["segment_trials"])
+        S.segment_trials = count(r, sch["segment_trials"], "devices.scheduler.segment_trials", 0);
+    }
+  }
   // A tagger (with its layout) replaces the simulator; modulators alone go with either.
   c.devices.present = dev["tagger"].IsDefined();
   if (c.devices.present)
@@ -277,7 +289,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   }
   r.allowed_keys(
       doc, "",
-      {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop", "outputs"});
+      {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop", "outputs",
+       "hardware"});
   c.text = std::string(yaml);
   c.name = doc["name"] ? r.string(doc["name"], "name").value_or("") : "";
   c.security_target = positive_fraction(r, doc["security_target"], "security_target", 0, 1, true, true, 1e-6);
@@ -384,9 +397,18 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   }
 
   if (const YAML::Node w = doc["weak_source"]; w.IsDefined()) {
-    r.allowed_keys(w, "weak_source", {"kind", "bias", "epsilon", "seed", "path", "avoid_setting"});
     auto& s = c.weak_source;
-    if (w["kind"]) {
+    if (w.IsMap() && w["driver"]) {
+      if (w["kind"]) r.issue(w["kind"], "weak_source.kind", "give either driver: (and settings:) or kind:, not both");
+      const DeviceConfig d = read_device(r, w, "weak_source", hal::DeviceKind::entropy_source);
+      s.driver = d.driver;
+      s.settings = d.settings;
+    } else if (!w.IsMap()) {
+      r.issue(w, "weak_source", "expected driver: and settings: (or the short form kind: …)");
+    } else {
+      r.allowed_keys(w, "weak_source", {"kind", "bias", "epsilon", "seed", "path", "avoid_setting"});
+    }
+    if (s.driver.empty() && w.IsMap() && w["kind"]) {
       s.kind = r.string(w["kind"], "weak_source.kind").value_or("iid");
       if (s.kind != "iid" && s.kind != "adversarial" && s.kind != "file")
         r.issue(w["kind"], "weak_source.kind", "must be iid, adversarial or file");
@@ -402,8 +424,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
         S.push_back(c.inequality.expression.scenario().settings(q));
       if (auto u = r.tuple(w["avoid_setting"], "weak_source.avoid_setting", S, "setting")) s.avoid_setting = *u;
     }
-    const double eps = c.protocol == 'A' ? c.a.epsilon : c.b.epsilon;
-    if (s.kind == "iid" && std::fabs(s.bias) > eps + 1e-12) {
+    const double eps = c.epsilon();
+    if (s.driver.empty() && s.kind == "iid" && std::fabs(s.bias) > eps + 1e-12) {
       std::ostringstream os;
       os << "|bias| = " << std::fabs(s.bias) << " exceeds the protocol's ε = " << eps
          << ": the source would not be the ε-SV source the security statement assumes";
@@ -438,6 +460,20 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   if (c.simulator.present && c.devices.present)
     r.issue(doc["devices"]["tagger"], "devices.tagger",
             "give either simulator: (driver sim) or devices.tagger, not both");
+  if (const YAML::Node hw = doc["hardware"]; hw.IsDefined()) {
+    // Real devices: what the planner assumes of them (a simulator reports its own).
+    if (!hw.IsMap()) {
+      r.issue(hw, "hardware", "expected visibility:, efficiency: and dark_count_probability:");
+    } else {
+      r.allowed_keys(hw, "hardware", {"visibility", "efficiency", "dark_count_probability"});
+      protocol::HardwareModel m;
+      m.visibility = positive_fraction(r, hw["visibility"], "hardware.visibility", 0, 1, true, true, 1);
+      m.efficiency = positive_fraction(r, hw["efficiency"], "hardware.efficiency", 0, 1, false, true, 1);
+      m.dark_count =
+          positive_fraction(r, hw["dark_count_probability"], "hardware.dark_count_probability", 0, 1, true, true, 0);
+      c.hardware = m;
+    }
+  }
   if (const YAML::Node st = doc["stop"]; st.IsDefined()) {
     r.allowed_keys(st, "stop", {"trials", "duration_s"});
     if (st["trials"]) c.stop.max_trials = count(r, st["trials"], "stop.trials", 0);

@@ -7,21 +7,23 @@
 
 namespace dira::hal {
 
-SettingScheduler::SettingScheduler(SettingDraw draw, std::vector<Modulator*> modulators, SchedulerConfig config)
+SettingScheduler::SettingScheduler(SettingDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config)
     : draw_(std::move(draw)), modulators_(std::move(modulators)), config_(config) {
   if (!draw_) throw std::invalid_argument("setting scheduler: no draw function");
   if (!modulators_.empty()) {
-    mode_ = modulators_.front()->delivery();
-    for (std::size_t p = 0; p < modulators_.size(); ++p)
-      if (modulators_[p]->delivery() != mode_)
-        throw std::invalid_argument("setting scheduler: modulator of party " + std::to_string(p) + " (" +
-                                    modulators_[p]->driver() + ") takes " + to_string(modulators_[p]->delivery()) +
-                                    " delivery, party 0's takes " + to_string(mode_) +
-                                    ": all parties must use one mode");
+    mode_ = modulators_.front().device->delivery();
+    for (const auto& m : modulators_) {
+      if (!m.device || m.party < 0 || m.party >= protocol::kMaxParties)
+        throw std::invalid_argument("setting scheduler: a modulator without a device or party");
+      if (m.device->delivery() != mode_)
+        throw std::invalid_argument("setting scheduler: modulator of party " + std::to_string(m.party) + " (" +
+                                    m.device->driver() + ") takes " + to_string(m.device->delivery()) +
+                                    " delivery, another takes " + to_string(mode_) + ": all must use one mode");
+    }
   }
   if (mode_ == SettingDelivery::segment) {
     std::uint64_t capacity = UINT64_MAX;
-    for (const auto* m : modulators_) capacity = std::min(capacity, m->segment_capacity());
+    for (const auto& m : modulators_) capacity = std::min(capacity, m.device->segment_capacity());
     if (capacity == 0) throw std::invalid_argument("setting scheduler: a segment-mode modulator declares no capacity");
     // A segment is held in memory until assembled: cap it (4 M trials, 128 MB) whatever the device holds.
     segment_ = std::min<std::uint64_t>(config_.segment_trials ? std::min(config_.segment_trials, capacity) : capacity,
@@ -50,11 +52,11 @@ void SettingScheduler::fault_not_delivered(std::uint64_t i) const {
 
 void SettingScheduler::confirm(std::uint64_t end) {
   const auto deadline = std::chrono::steady_clock::now() + config_.confirm_timeout;
-  for (std::size_t p = 0; p < modulators_.size(); ++p) {
+  for (const auto& m : modulators_) {
     auto backoff = std::chrono::microseconds(50);
-    while (!modulators_[p]->confirm(end)) {
+    while (!m.device->confirm(end)) {
       if (std::chrono::steady_clock::now() > deadline)
-        throw HardwareFault("modulator of party " + std::to_string(p) + " (" + modulators_[p]->identity() +
+        throw HardwareFault("modulator of party " + std::to_string(m.party) + " (" + m.device->identity() +
                             ") did not confirm the settings of trials up to " + std::to_string(end) + " within " +
                             std::to_string(config_.confirm_timeout.count()) + " ms");
       std::this_thread::sleep_for(backoff);
@@ -76,10 +78,11 @@ void SettingScheduler::deliver(std::uint64_t end) {
   counters_.drawn = end;
   if (!modulators_.empty()) {
     party_settings_.resize(static_cast<std::size_t>(end - first));
-    for (std::size_t p = 0; p < modulators_.size(); ++p) {
+    for (const auto& m : modulators_) {
       for (std::uint64_t i = first; i < end; ++i)
-        party_settings_[static_cast<std::size_t>(i - first)] = ring_[static_cast<std::size_t>(i) & mask_].u[p];
-      modulators_[p]->schedule(first, party_settings_);
+        party_settings_[static_cast<std::size_t>(i - first)] =
+            ring_[static_cast<std::size_t>(i) & mask_].u[static_cast<std::size_t>(m.party)];
+      m.device->schedule(first, party_settings_);
       ++counters_.uploads;
     }
     confirm(end);
@@ -91,7 +94,7 @@ void SettingScheduler::deliver(std::uint64_t end) {
 void SettingScheduler::prime() {
   if (mode_ == SettingDelivery::segment) {
     deliver(segment_);
-    for (auto* m : modulators_) m->arm();
+    for (const auto& m : modulators_) m.device->arm();
     if (delivered_ > 0) ++counters_.segments;
     return;
   }
@@ -103,7 +106,7 @@ void SettingScheduler::advance(std::uint64_t assembled) {
   if (mode_ == SettingDelivery::segment) {
     if (assembled < delivered_ || complete()) return;
     deliver(delivered_ + segment_);
-    for (auto* m : modulators_) m->arm();
+    for (const auto& m : modulators_) m.device->arm();
     ++counters_.segments;
     return;
   }

@@ -19,6 +19,10 @@ struct AnalysisOptions {
   /// Weak-source bits for box choice (A) and the extractor (B); none: the decision is still
   /// made, nothing is extracted, and the report says why.
   protocol::SvSource* weak_bits = nullptr;
+  /// The run's own ledger (live runs): box-choice and extractor bits are drawn through it, after
+  /// the setting bits it already accounts for, so one ledger records every purpose. When set,
+  /// `weak_bits` is not used.
+  protocol::BitLedger* ledger = nullptr;
   /// Feeds every trial, in order, to the callback it is given.
   std::function<void(const std::function<void(const protocol::Trial&)>&)> trials;
 };

@@ -7,6 +7,7 @@
 #include "dira/hal/capability.hpp"
 #include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/inequality.hpp"
+#include "dira/protocol/planner.hpp"
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
 
@@ -18,8 +19,13 @@
 
 namespace dira::app {
 
+/// The weak source: an entropy driver (`driver:` + `settings:`: iid, adversarial, file,
+/// hwrng, command; `dira devices` lists them), or the legacy short form `kind:` with its keys,
+/// which names one of those drivers (docs/experiment-yaml.md).
 struct WeakSourceConfig {
-  std::string kind = "iid";       ///< iid | adversarial | file
+  std::string driver;                                ///< entropy driver; empty: from `kind`
+  std::map<std::string, hal::SettingValue> settings;  ///< its settings (checked against its capabilities)
+  std::string kind = "iid";       ///< legacy form: iid | adversarial | file
   double bias = 0;                ///< iid: P(0) = ½ + bias
   std::optional<double> epsilon;  ///< declared ε (defaults to the protocol's ε)
   std::uint64_t seed = 1;
@@ -47,6 +53,13 @@ struct DeviceConfig {
   std::map<std::string, hal::SettingValue> settings;
 };
 
+/// How settings reach the modulators ahead of the trials (hal::SettingScheduler).
+struct SchedulerSettings {
+  std::uint64_t lookahead = 65536;   ///< streaming: trials delivered beyond the last assembled one
+  std::uint64_t batch = 4096;        ///< streaming: trials per upload
+  std::uint64_t segment_trials = 0;  ///< segment mode: trials per segment (0: the modulators' capacity)
+};
+
 /// Real (or replayed) apparatus: a time tagger from any driver, the channel layout trial
 /// assembly needs for it, and optionally one modulator per party (in party order).
 struct DevicesConfig {
@@ -54,6 +67,7 @@ struct DevicesConfig {
   DeviceConfig tagger;
   hal::TrialAssemblyConfig layout;
   std::vector<DeviceConfig> modulators;
+  SchedulerSettings scheduler;
 };
 
 /// When a run stops (whichever comes first); Protocol B also stops at its planned n.
@@ -88,7 +102,14 @@ struct ExperimentConfig {
   StopConfig stop;
   DevicesConfig devices;  ///< instead of `simulator`
   OutputConfig outputs;
+  /// The apparatus in the planner's terms, for real devices (`hardware:`); a simulator
+  /// reports its own.
+  std::optional<protocol::HardwareModel> hardware;
   std::string text;  ///< the exact YAML text the config was read from
+
+  /// The one ε of the experiment (`protocol.epsilon`): the SV parameter every security
+  /// statement of the run assumes.
+  double epsilon() const { return protocol == 'A' ? a.epsilon : b.epsilon; }
 };
 
 /// Parses and validates, including the protocol's own parameter conditions; throws

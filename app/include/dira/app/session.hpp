@@ -4,6 +4,7 @@
 /// Used by `dira run` and (issue 6) the GUI, so both write the same run directory.
 
 #include "dira/app/experiment.hpp"
+#include "dira/hal/registry.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,8 @@ struct RunOptions {
   const std::atomic<bool>* pause = nullptr;  ///< while true, no events are taken from the tagger (the simulator waits)
   std::function<void(const std::filesystem::path&)> on_directory;  ///< the run directory, once created
   std::function<void(const std::string&)> warning;  ///< a problem that does not stop the run (e.g. disk may fill)
+  /// Drivers to create the devices from (tests inject fakes); null: every driver dira ships.
+  const hal::DriverRegistry* registry = nullptr;
 };
 
 struct RunResult {
@@ -70,8 +73,10 @@ struct RunResult {
 /// live run or a replayed one is drawn against.
 std::pair<double, double> setting_probability_band(const ExperimentConfig& config);
 
-/// Runs the experiment on its simulator (the only apparatus dira can drive today). Throws
-/// ConfigError / RunFileError before acquisition starts when the run cannot be set up.
+/// Runs the experiment on its devices (the simulator, or a tagger and modulators from any
+/// driver): the wiring of the stages in app/src (device_set, run_directory, acquisition,
+/// run_statistics, run_report). Throws ConfigError / RunFileError before anything is
+/// created when the run cannot be set up.
 RunResult run_experiment(const ExperimentConfig& config, const RunOptions& options);
 
 /// Re-runs the protocol from a run directory's config.yaml, run.h5 and sv_bits.bin; the

@@ -40,6 +40,13 @@ struct SchedulerConfig {
 /// source, through the ledger. Called once per trial, in increasing order.
 using SettingDraw = std::function<void(std::uint64_t trial, protocol::Trial& out)>;
 
+/// A modulator and the party whose settings it applies (a party may have several: e.g. an
+/// external modulator and the simulator's own).
+struct PartyModulator {
+  Modulator* device = nullptr;
+  int party = 0;
+};
+
 struct SchedulerCounters {
   std::uint64_t drawn = 0;      ///< trials whose settings were drawn
   std::uint64_t delivered = 0;  ///< trials confirmed at every modulator
@@ -51,7 +58,7 @@ class SettingScheduler {
  public:
   /// Throws std::invalid_argument when the modulators disagree on the delivery mode or a
   /// segment-mode modulator declares no capacity.
-  SettingScheduler(SettingDraw draw, std::vector<Modulator*> modulators, SchedulerConfig config);
+  SettingScheduler(SettingDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config);
 
   SettingDelivery mode() const { return mode_; }
   std::uint64_t segment_trials() const { return segment_; }
@@ -83,7 +90,7 @@ class SettingScheduler {
   void confirm(std::uint64_t end);
 
   SettingDraw draw_;
-  std::vector<Modulator*> modulators_;
+  std::vector<PartyModulator> modulators_;
   SchedulerConfig config_;
   SettingDelivery mode_ = SettingDelivery::streaming;
   std::uint64_t segment_ = 0;

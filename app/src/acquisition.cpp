@@ -1,0 +1,230 @@
+#include "acquisition.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+namespace dira::app {
+
+const char* to_string(RunStatus s) {
+  switch (s) {
+    case RunStatus::complete: return "complete";
+    case RunStatus::time_limit: return "time-limit";
+    case RunStatus::interrupted: return "interrupted";
+    case RunStatus::hardware_fault: return "hardware-fault";
+    case RunStatus::storage_full: return "storage-full";
+    case RunStatus::storage_error: return "storage-error";
+  }
+  return "?";
+}
+
+namespace {
+
+/// Bounded single-producer single-consumer queue of blocks, with a free list so block
+/// buffers are reused (no allocation per block once warm).
+class BlockQueue {
+ public:
+  explicit BlockQueue(std::size_t capacity) : capacity_(capacity) {}
+  AcquiredBlock take_free() {
+    std::lock_guard lk(m_);
+    if (free_.empty()) return {};
+    AcquiredBlock b = std::move(free_.back());
+    free_.pop_back();
+    b.trials.clear();
+    b.tags.clear();
+    return b;
+  }
+  void give_back(AcquiredBlock&& b) {
+    std::lock_guard lk(m_);
+    free_.push_back(std::move(b));
+  }
+  /// Waits while full unless `abandon` becomes true (the consumer stopped taking).
+  void push(AcquiredBlock&& b) {
+    std::unique_lock lk(m_);
+    not_full_.wait(lk, [&] { return q_.size() < capacity_ || abandoned_; });
+    if (abandoned_) return;
+    q_.push_back(std::move(b));
+    not_empty_.notify_one();
+  }
+  void finish() {
+    std::lock_guard lk(m_);
+    done_ = true;
+    not_empty_.notify_one();
+  }
+  void abandon() {
+    std::lock_guard lk(m_);
+    abandoned_ = true;
+    not_full_.notify_one();
+  }
+  /// A block, or nothing after `timeout`; `done` is set when the producer finished and the queue is empty.
+  std::optional<AcquiredBlock> pop(std::chrono::milliseconds timeout, bool& done) {
+    std::unique_lock lk(m_);
+    not_empty_.wait_for(lk, timeout, [&] { return !q_.empty() || done_; });
+    done = q_.empty() && done_;
+    if (q_.empty()) return std::nullopt;
+    AcquiredBlock b = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return b;
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<AcquiredBlock> q_;
+  std::vector<AcquiredBlock> free_;
+  std::size_t capacity_;
+  bool done_ = false, abandoned_ = false;
+};
+
+}  // namespace
+
+AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssembler& assembler,
+                          hal::SettingScheduler& scheduler, const protocol::BitLedger& ledger,
+                          const AcquisitionControl& ctl,
+                          const std::function<std::optional<RunStatus>(const AcquiredBlock&)>& consume,
+                          const std::function<void(bool)>& idle) {
+  BlockQueue queue(8);
+  std::atomic<int> stop_request{-1};  // a RunStatus the consumer asks to stop with
+  AcquisitionResult produced;
+  std::exception_ptr failure;
+  const auto t0 = std::chrono::steady_clock::now();
+
+  std::thread producer([&] {
+    bool stopping = false;
+    std::uint64_t trials = 0;
+    auto stop_with = [&](RunStatus s) {
+      produced.status = s;
+      stopping = true;
+      tagger.stop();
+    };
+    try {
+      // The tagger records nothing before the settings of its first trials are confirmed
+      // delivered (streaming look-ahead, or the first armed segment).
+      scheduler.prime();
+      tagger.start();
+      for (;;) {
+        if (!stopping) {
+          if (const int s = stop_request.load(); s >= 0)
+            stop_with(static_cast<RunStatus>(s));
+          else if (ctl.interrupt && ctl.interrupt->load())
+            stop_with(RunStatus::interrupted);
+          else if (ctl.duration_s > 0 &&
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= ctl.duration_s)
+            stop_with(RunStatus::time_limit);
+          else if (ctl.pause && ctl.pause->load()) {
+            // Paused: nothing is taken from the tagger (the simulator generates on demand, so it waits).
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            continue;
+          }
+        }
+        AcquiredBlock block = queue.take_free();
+        block.clicks.assign(ctl.slots, 0);
+        const hal::TaggerEvent ev = tagger.next(std::chrono::milliseconds(100));
+        bool ended = false;
+        if (const auto* tags = std::get_if<hal::TagBlock>(&ev)) {
+          if (ctl.slot_of_channel)
+            for (const auto& tag : *tags)
+              if (tag.channel >= 0 && tag.channel < 4096)
+                if (const int s = (*ctl.slot_of_channel)[static_cast<std::size_t>(tag.channel)]; s >= 0)
+                  ++block.clicks[static_cast<std::size_t>(s)];
+          if (ctl.raw_tags) block.tags.assign(tags->begin(), tags->end());
+          assembler.push(station, *tags);
+        } else if (const auto* end = std::get_if<hal::StreamEnd>(&ev)) {
+          ended = true;
+          if (end->error) {
+            produced.status = RunStatus::hardware_fault;
+            produced.fault = end->reason;
+          }
+          assembler.end(station);
+        }
+        bool beyond = false;
+        try {
+          assembler.pop(block.trials);
+        } catch (const BeyondPlannedTrials&) {
+          beyond = true;  // trials up to the plan are in the assembler's output; take them
+          assembler.pop(block.trials);
+        }
+        if (trials + block.trials.size() > ctl.planned)
+          block.trials.resize(static_cast<std::size_t>(ctl.planned - trials));
+        trials += block.trials.size();
+        // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
+        scheduler.advance(assembler.counters().trials + assembler.counters().dropped_fair_sampling);
+        block.no_click_total = assembler.counters().no_click;
+        block.ledger = ledger.entries();
+        if (!block.trials.empty() || !block.tags.empty()) queue.push(std::move(block));
+        if ((trials >= ctl.planned || beyond) && !stopping) {  // a replay or a free-running tagger has more
+          stopping = true;
+          tagger.stop();
+        }
+        if (ended || (beyond && stopping)) break;
+      }
+    } catch (const hal::HardwareFault& e) {
+      produced.status = RunStatus::hardware_fault;
+      produced.fault = e.what();
+      try {
+        tagger.stop();
+      } catch (...) {
+      }
+    } catch (const protocol::SourceExhausted& e) {
+      produced.status = RunStatus::hardware_fault;
+      produced.fault = std::string("weak source exhausted: ") + e.what();
+      try {
+        tagger.stop();
+      } catch (...) {
+      }
+    } catch (...) {
+      failure = std::current_exception();
+      try {
+        tagger.stop();
+      } catch (...) {
+      }
+    }
+    queue.finish();
+  });
+
+  AcquisitionResult result;
+  std::optional<RunStatus> consumer_stop;
+  try {
+    for (;;) {
+      bool done = false;
+      auto block = queue.pop(std::chrono::milliseconds(20), done);
+      if (block) {
+        // Every block is handed on, also after a stop was asked for (the consumer decides
+        // what it can still record).
+        if (auto s = consume(*block); s && !consumer_stop) {
+          consumer_stop = s;
+          stop_request.store(static_cast<int>(*s));
+        }
+        queue.give_back(std::move(*block));
+      } else if (done) {
+        break;
+      } else {
+        idle(ctl.pause && ctl.pause->load());
+      }
+    }
+  } catch (...) {
+    stop_request.store(static_cast<int>(RunStatus::storage_error));
+    queue.abandon();
+    producer.join();
+    throw;
+  }
+  producer.join();
+  if (failure) std::rethrow_exception(failure);
+  // A hardware fault seen first stands; otherwise the consumer's reason to stop.
+  if (produced.status == RunStatus::hardware_fault) {
+    result.status = produced.status;
+    result.fault = produced.fault;
+  } else if (consumer_stop) {
+    result.status = *consumer_stop;
+  } else {
+    result.status = produced.status;
+  }
+  return result;
+}
+
+}  // namespace dira::app

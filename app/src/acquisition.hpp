@@ -1,0 +1,70 @@
+#pragma once
+/// @file acquisition.hpp
+/// The acquisition loop: settings ahead of the trials (SettingScheduler), tags from the tagger,
+/// trials from TrialAssembler — on a thread of its own — handed in blocks through a bounded
+/// queue to the caller's thread, which records and tests them. Two cores are used: tag
+/// generation or reading, weak-source bits and assembly on one; run.h5 and the protocol on
+/// the other. Back-pressure: the acquisition thread waits when the queue is full, so memory
+/// stays bounded whatever the recorder's speed.
+
+#include "dira/hal/device.hpp"
+#include "dira/hal/setting_scheduler.hpp"
+#include "dira/hal/trial_assembly.hpp"
+#include "dira/protocol/sv_source.hpp"
+#include "dira/protocol/trial.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dira::app {
+
+/// How acquisition ended (report.json "status" is derived from it and the verdict).
+enum class RunStatus { complete, time_limit, interrupted, hardware_fault, storage_full, storage_error };
+const char* to_string(RunStatus s);
+
+/// One block handed from the acquisition thread to the recording thread.
+struct AcquiredBlock {
+  std::vector<protocol::Trial> trials;        ///< in index order, never past the planned count
+  std::vector<hal::Tag> tags;                 ///< the raw tags of this block (only with raw-tag recording)
+  std::vector<std::uint64_t> clicks;          ///< detector clicks in this block, per detector slot
+  std::uint64_t no_click_total = 0;           ///< party-trials without a click so far
+  std::vector<protocol::LedgerEntry> ledger;  ///< the ledger as of this block (it is tiny: merged runs)
+};
+
+struct AcquisitionControl {
+  std::uint64_t planned = 0;  ///< trials of the run
+  double duration_s = 0;      ///< 0: no limit
+  const std::atomic<bool>* interrupt = nullptr;
+  const std::atomic<bool>* pause = nullptr;
+  bool raw_tags = false;
+  const std::vector<int>* slot_of_channel = nullptr;  ///< channel → detector slot (−1: none); 4096 entries
+  std::size_t slots = 0;
+};
+
+struct AcquisitionResult {
+  RunStatus status = RunStatus::complete;
+  std::string fault;
+};
+
+/// Runs the acquisition: primes the scheduler (settings of the first trials confirmed
+/// delivered before the tagger starts), starts the tagger, and hands blocks to `consume` on the
+/// calling thread until the stream ends. `consume` sees every block and returns a status to
+/// stop with (storage full or failed: the first one given stands) or nothing; `idle` is called at least every 20 ms while no block arrives
+/// (with `paused` true while paused). A HardwareFault (a device, a setting delivered late, an
+/// echo mismatch) ends acquisition with status hardware_fault; every block before it is
+/// handed on. Other exceptions from the acquisition thread are rethrown here.
+AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssembler& assembler,
+                          hal::SettingScheduler& scheduler, const protocol::BitLedger& ledger,
+                          const AcquisitionControl& control,
+                          const std::function<std::optional<RunStatus>(const AcquiredBlock&)>& consume,
+                          const std::function<void(bool paused)>& idle);
+
+/// Thrown by the intended-settings lookup for a trial past the planned count: a replay or a
+/// free-running tagger has more to give than the run takes. Acquisition stops there.
+struct BeyondPlannedTrials {};
+
+}  // namespace dira::app

@@ -1,0 +1,61 @@
+#pragma once
+/// @file run_report.hpp
+/// report.json of a run: what ran (devices, weak source, scheduler), what happened (status,
+/// trials, assembly counters, ledger), what was decided (the analysis), and — when nothing
+/// was certified — what run would certify, from the planner (docs/run-file.md).
+
+#include "acquisition.hpp"
+
+#include "dira/app/analysis.hpp"
+#include "dira/app/experiment.hpp"
+#include "dira/hal/setting_scheduler.hpp"
+#include "dira/hal/trial_assembly.hpp"
+#include "dira/protocol/planner.hpp"
+#include "dira/protocol/sv_source.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dira::app {
+
+/// Everything the report states about a run.
+struct RunFacts {
+  const ExperimentConfig* config = nullptr;
+  std::filesystem::path directory;
+  std::string tagger, weak_source;
+  std::vector<std::string> modulators;
+  std::uint64_t trials = 0, planned = 0;
+  hal::AssemblyCounters assembly;
+  bool fair_sampling = false;
+  hal::SettingDelivery delivery = hal::SettingDelivery::streaming;
+  hal::SchedulerCounters scheduler;
+  const protocol::BitLedger* ledger = nullptr;
+  RunStatus status = RunStatus::complete;
+  std::string fault;
+  const AnalysisResult* analysis = nullptr;  ///< null: not analysed
+  std::optional<protocol::HardwareModel> hardware;
+  double trial_rate = 0;  ///< measured, trials per second
+  std::string storage_warning;
+};
+
+/// What the run ends as: report "status", the process exit code, and the decision.
+struct RunOutcome {
+  std::string status;  ///< accepted | aborted | interrupted | hardware-fault | storage-full | storage-error
+  int exit_code = 0;   ///< 0, 3, 130, 4, 1
+  std::string decision;
+};
+RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis);
+
+/// report.json without the output fields (the session adds them once output.bin is written).
+nlohmann::json build_report(const RunFacts& facts, const RunOutcome& outcome);
+
+/// The planner's verdict at the measured rate and hardware: what run would make the
+/// protocol's bounds certify something. Throws what the planner throws.
+nlohmann::json what_would_certify(const ExperimentConfig& config, const protocol::HardwareModel& hardware,
+                                  double trial_rate);
+
+}  // namespace dira::app
