@@ -96,6 +96,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
 
   std::thread producer([&] {
     bool stopping = false;
+    bool beyond = false;  // the apparatus delivered trials past the plan: the rest is not the run's
     std::uint64_t trials = 0;
     auto stop_with = [&](RunStatus s) {
       produced.status = s;
@@ -133,35 +134,39 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
                 if (const int s = (*ctl.slot_of_channel)[static_cast<std::size_t>(tag.channel)]; s >= 0)
                   ++block.clicks[static_cast<std::size_t>(s)];
           if (ctl.raw_tags) block.tags.assign(tags->begin(), tags->end());
-          assembler.push(station, *tags);
+          if (!beyond) try {
+              assembler.push(station, *tags);
+            } catch (const BeyondPlannedTrials&) {
+              beyond = true;  // the trials up to the plan are in the assembler's output
+            }
         } else if (const auto* end = std::get_if<hal::StreamEnd>(&ev)) {
           ended = true;
           if (end->error) {
             produced.status = RunStatus::hardware_fault;
             produced.fault = end->reason;
           }
-          assembler.end(station);
+          if (!beyond) try {
+              assembler.end(station);
+            } catch (const BeyondPlannedTrials&) {
+              beyond = true;
+            }
         }
-        bool beyond = false;
-        try {
-          assembler.pop(block.trials);
-        } catch (const BeyondPlannedTrials&) {
-          beyond = true;  // trials up to the plan are in the assembler's output; take them
-          assembler.pop(block.trials);
-        }
+        assembler.pop(block.trials);
         if (trials + block.trials.size() > ctl.planned)
           block.trials.resize(static_cast<std::size_t>(ctl.planned - trials));
         trials += block.trials.size();
-        // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
-        scheduler.advance(assembler.counters().trials + assembler.counters().dropped_fair_sampling);
         block.no_click_total = assembler.counters().no_click;
         block.ledger = ledger.entries();
+        // Handed on before the scheduler's checks: a fault found there keeps these trials.
         if (!block.trials.empty() || !block.tags.empty()) queue.push(std::move(block));
+        // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
+        scheduler.advance(assembler.counters().trials + assembler.counters().dropped_fair_sampling,
+                          assembler.recorded_trials());
         if ((trials >= ctl.planned || beyond) && !stopping) {  // a replay or a free-running tagger has more
           stopping = true;
           tagger.stop();
         }
-        if (ended || (beyond && stopping)) break;
+        if (ended) break;
       }
     } catch (const hal::HardwareFault& e) {
       produced.status = RunStatus::hardware_fault;

@@ -44,7 +44,8 @@ void SettingScheduler::fault_not_delivered(std::uint64_t i) const {
     throw std::logic_error("setting scheduler: trial " + std::to_string(i) + " was asked for after it was assembled");
   if (mode_ == SettingDelivery::segment)
     throw HardwareFault("trial " + std::to_string(i) + " was recorded past the armed segment, which ends at trial " +
-                        std::to_string(delivered_) + ": the apparatus played more trials than were uploaded");
+                        std::to_string(delivered_) + ": the apparatus played more trials than were uploaded (" +
+                        std::to_string(segment_) + " per segment)");
   throw HardwareFault("trial " + std::to_string(i) + " was recorded before its settings were delivered (delivered: " +
                       std::to_string(delivered_) +
                       " trials): the modulators fell behind the apparatus; raise the scheduler's look-ahead");
@@ -101,7 +102,9 @@ void SettingScheduler::prime() {
   deliver(config_.lookahead);
 }
 
-void SettingScheduler::advance(std::uint64_t assembled) {
+void SettingScheduler::advance(std::uint64_t assembled, std::uint64_t recorded) {
+  // Past the plan the trials are not the run's (a replay or a free-running tagger has more).
+  if (recorded > delivered_ && !complete()) fault_not_delivered(delivered_);
   base_ = std::max(base_, assembled);
   if (mode_ == SettingDelivery::segment) {
     if (assembled < delivered_ || complete()) return;

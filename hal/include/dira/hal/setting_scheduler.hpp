@@ -66,10 +66,14 @@ class SettingScheduler {
   /// Before the tagger starts: streaming delivers and confirms [0, lookahead); segment mode
   /// uploads, confirms and arms the first segment.
   void prime();
-  /// Trials < `assembled` are final. Streaming: tops delivery up to assembled + lookahead.
-  /// Segment: once `assembled` reaches the end of the armed segment, draws, uploads, confirms
-  /// and arms the next one. Throws HardwareFault if a modulator does not confirm.
-  void advance(std::uint64_t assembled);
+  /// Trials < `assembled` are final; the apparatus has begun `recorded` trials (syncs seen).
+  /// Throws HardwareFault when recorded > delivered(): trials were recorded before their
+  /// settings were delivered (streaming), or past the armed segment (segment: a count
+  /// mismatch, checked before the next segment is armed). Streaming: tops delivery up to
+  /// assembled + lookahead. Segment: once `assembled` reaches the end of the armed segment,
+  /// draws, uploads, confirms and arms the next one. Throws HardwareFault if a modulator does
+  /// not confirm.
+  void advance(std::uint64_t assembled, std::uint64_t recorded = 0);
 
   /// Settings of trial i as delivered. Throws HardwareFault when trial i was not delivered:
   /// recorded before its settings reached the modulators, or (segment mode) past the armed

@@ -8,6 +8,7 @@
 #include "dira/hal/tag.hpp"
 #include "dira/protocol/trial.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <deque>
@@ -74,6 +75,12 @@ class TrialAssembler {
   void pop(std::vector<protocol::Trial>& out);
 
   const AssemblyCounters& counters() const { return counters_; }
+  /// Trials the apparatus has begun: syncs seen (or inferred) by the station furthest ahead.
+  std::uint64_t recorded_trials() const {
+    std::uint64_t n = 0;
+    for (const auto& st : stations_) n = std::max(n, st.syncs);
+    return n;
+  }
   bool fair_sampling() const { return config_.fair_sampling; }
 
  private:

@@ -1,0 +1,241 @@
+// The acquisition pipeline of issue 10: settings are pushed to the modulators ahead of the
+// trials they steer (hal::SettingScheduler), never pulled by trial assembly. The expected
+// values are the causal order itself: every arrival and every emission is stamped by one
+// event counter in an in-process fake apparatus (fake_apparatus.hpp), so "modulator p had trial
+// i's setting before trial i's tags existed" is checked trial by trial, independently of the
+// code under test.
+#include "fake_apparatus.hpp"
+
+#include "dira/app/experiment.hpp"
+#include "dira/app/run_file.hpp"
+#include "dira/app/session.hpp"
+#include "dira/drivers/register.hpp"
+#include "dira/hal/setting_scheduler.hpp"
+#include "dira/sim/register.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+using namespace dira;
+
+namespace {
+
+std::filesystem::path scratch(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / ("dira-test-pipeline-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+/// Settings drawn by a counter, so a test knows what trial i's settings are.
+hal::SettingDraw counter_draw(int parties, int settings, std::uint64_t& draws) {
+  return [=, &draws](std::uint64_t i, protocol::Trial& t) {
+    ++draws;
+    for (int p = 0; p < parties; ++p) t.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>((i + static_cast<std::uint64_t>(p)) % static_cast<std::uint64_t>(settings));
+  };
+}
+
+/// ks294 (Protocol B, sim-ks294.yaml) on the fake apparatus: a free-running tagger and one
+/// fake modulator per party; the weak source a file of seeded random bytes (driver `file`).
+struct FakeRun {
+  test::FakeLab lab;
+  hal::DriverRegistry registry;
+  app::ExperimentConfig config;
+  app::RunOptions options;
+  std::filesystem::path dir;
+
+  explicit FakeRun(const std::string& name) {
+    dir = scratch(name);
+    drivers::register_drivers(registry);
+    sim::register_sim(registry);
+    test::register_fake_apparatus(registry, lab);
+    config = app::load_experiment_file(std::filesystem::path(DIRA_TEST_SOURCE_DIR) / "config" / "experiments" /
+                                       "sim-ks294.yaml");
+    lab.parties = 2;
+    lab.settings = config.inequality.expression.scenario().settings(0);
+    lab.outcomes = config.inequality.expression.scenario().outcomes(0);
+    config.simulator = {};
+    config.devices.present = true;
+    config.devices.tagger = {"fake-tagger", {}};
+    config.devices.layout = lab.layout();
+    config.devices.modulators = {{"fake-modulator", {{"party", std::int64_t{0}}}},
+                                 {"fake-modulator", {{"party", std::int64_t{1}}}}};
+    config.devices.scheduler.lookahead = 4096;
+    config.devices.scheduler.batch = 512;
+    std::mt19937_64 rng(7);
+    std::string bytes(1 << 20, '\0');
+    for (auto& b : bytes) b = static_cast<char>(rng() & 0xff);
+    std::ofstream(dir / "sv.bin", std::ios::binary) << bytes;
+    config.weak_source.driver = "file";
+    config.weak_source.settings = {{"path", (dir / "sv.bin").string()}, {"epsilon", 0.01}};
+    options.out = dir / "runs";
+    options.registry = &registry;
+    options.max_trials = 20000;
+  }
+  ~FakeRun() { std::filesystem::remove_all(dir); }
+
+  /// Trials whose tags were emitted before some modulator had their setting.
+  std::uint64_t acausal(std::uint64_t n) const {
+    std::uint64_t bad = 0;
+    for (std::uint64_t i = 0; i < n; ++i)
+      for (int p = 0; p < lab.parties; ++p)
+        if (!(lab.arrival[static_cast<std::size_t>(p)][i] < lab.emitted[i])) {
+          ++bad;
+          break;
+        }
+    return bad;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("scheduler, streaming: delivers the look-ahead before start and keeps it ahead, never past the plan",
+          "[pipeline][scheduler]") {
+  test::FakeLab lab;
+  test::FakeModulator m0(lab, 0), m1(lab, 1);
+  std::uint64_t draws = 0;
+  hal::SchedulerConfig cfg;
+  cfg.planned = 10000;
+  cfg.lookahead = 3000;
+  cfg.batch = 1000;
+  hal::SettingScheduler s(counter_draw(2, 2, draws), {{&m0, 0}, {&m1, 1}}, cfg);
+  CHECK(s.mode() == hal::SettingDelivery::streaming);
+  CHECK(s.delivered() == 0);
+  s.prime();
+  CHECK(s.delivered() == 3000);
+  CHECK(draws == 3000);
+  CHECK(lab.setting[1][2999] == (2999 + 1) % 2);
+  CHECK(s.intended(2999).u[0] == 2999 % 2);
+  CHECK_THROWS_AS(s.intended(3000), hal::HardwareFault);  // not delivered yet: recorded too early
+  s.advance(500);   // still 2500 ahead: top up to 500 + 3000 in one batch of ≥ 1000
+  CHECK(s.delivered() == 4000);
+  s.advance(9000);
+  CHECK(s.delivered() == 10000);  // capped at the plan
+  CHECK(draws == 10000);
+  s.advance(10000);
+  CHECK(draws == 10000);
+  CHECK(s.complete());
+  CHECK_THROWS_AS(s.intended(10000), hal::HardwareFault);
+}
+
+TEST_CASE("scheduler, segment: upload K, confirm, arm; the next segment only after the last trial is assembled",
+          "[pipeline][scheduler]") {
+  test::FakeLab lab;
+  lab.mode = hal::SettingDelivery::segment;
+  lab.segment_capacity = 400;
+  test::FakeModulator m0(lab, 0), m1(lab, 1);
+  std::uint64_t draws = 0;
+  hal::SchedulerConfig cfg;
+  cfg.planned = 1000;
+  hal::SettingScheduler s(counter_draw(2, 2, draws), {{&m0, 0}, {&m1, 1}}, cfg);
+  CHECK(s.mode() == hal::SettingDelivery::segment);
+  CHECK(s.segment_trials() == 400);
+  s.prime();
+  CHECK(lab.arms == 1);
+  CHECK(lab.armed_end == 400);
+  CHECK(draws == 400);
+  s.advance(399);  // segment not finished: nothing new
+  CHECK(lab.arms == 1);
+  CHECK_THROWS_WITH(s.intended(400), Catch::Contains("past the armed segment"));
+  s.advance(400);
+  CHECK(lab.arms == 2);
+  CHECK(lab.armed_end == 800);
+  s.advance(800);
+  CHECK(lab.armed_end == 1000);  // the last segment is shorter: never past the plan
+  CHECK(draws == 1000);
+  CHECK(s.counters().segments == 3);
+}
+
+TEST_CASE("scheduler: modulators with different delivery modes are refused", "[pipeline][scheduler]") {
+  test::FakeLab a, b;
+  b.mode = hal::SettingDelivery::segment;
+  b.segment_capacity = 10;
+  test::FakeModulator m0(a, 0), m1(b, 1);
+  std::uint64_t draws = 0;
+  CHECK_THROWS_AS(hal::SettingScheduler(counter_draw(2, 2, draws), {{&m0, 0}, {&m1, 1}}, {}), std::invalid_argument);
+}
+
+TEST_CASE("pipeline, streaming: every modulator has trial i's setting before trial i's tags are emitted",
+          "[pipeline]") {
+  FakeRun run("stream");
+  const auto r = app::run_experiment(run.config, run.options);
+  INFO(r.report.dump(2));
+  CHECK((r.exit_code == 0 || r.exit_code == 3));  // accept or abort: a result, not a fault
+  CHECK(r.report["trials_recorded"] == 20000);
+  CHECK(run.acausal(20000) == 0);
+  CHECK(r.report["settings_delivery"]["mode"] == "streaming");
+  // The echo of every trial matched the intended setting (a mismatch is a hardware fault),
+  // and the recorded settings are what the modulators were given.
+  std::vector<protocol::Trial> trials;
+  app::read_run_file(r.directory / "run.h5",
+                     [&](std::span<const protocol::Trial> b) { trials.insert(trials.end(), b.begin(), b.end()); });
+  REQUIRE(trials.size() == 20000);
+  std::uint64_t differ = 0;
+  for (const auto& t : trials)
+    for (int p = 0; p < 2; ++p)
+      if (t.u[static_cast<std::size_t>(p)] != run.lab.setting[static_cast<std::size_t>(p)][t.index]) ++differ;
+  CHECK(differ == 0);
+}
+
+TEST_CASE("pipeline, streaming: a tagger that outruns the look-ahead is a hardware fault, data kept",
+          "[pipeline]") {
+  FakeRun run("outrun");
+  run.config.devices.scheduler.lookahead = 300;  // the tagger emits 1000 trials per block
+  run.config.devices.scheduler.batch = 100;
+  const auto r = app::run_experiment(run.config, run.options);
+  CHECK(r.exit_code == 4);
+  CHECK(r.status == "hardware-fault");
+  CHECK_THAT(r.report["fault"].get<std::string>(), Catch::Contains("before its settings were delivered"));
+  CHECK(run.lab.late > 0);  // the fake apparatus saw it too
+  CHECK(std::filesystem::exists(r.directory / "run.h5"));
+  const auto again = app::analyze_run_directory(r.directory);
+  CHECK(again["trials_recorded"] == r.report["trials_recorded"]);
+}
+
+TEST_CASE("pipeline, segment: exactly K trials per armed segment, each setting uploaded before its trial",
+          "[pipeline]") {
+  FakeRun run("segment");
+  run.lab.mode = hal::SettingDelivery::segment;
+  run.lab.segment_capacity = 3000;
+  const auto r = app::run_experiment(run.config, run.options);
+  INFO(r.report.dump(2));
+  CHECK((r.exit_code == 0 || r.exit_code == 3));
+  CHECK(r.report["trials_recorded"] == 20000);
+  CHECK(r.report["settings_delivery"]["mode"] == "segment");
+  CHECK(r.report["settings_delivery"]["segments"] == 7);  // ⌈20000 / 3000⌉
+  CHECK(run.lab.arms == 7);
+  CHECK(run.acausal(20000) == 0);
+}
+
+TEST_CASE("pipeline, segment: more trials than uploaded is a count mismatch (hardware fault, data kept)",
+          "[pipeline]") {
+  FakeRun run("segment-count");
+  run.lab.mode = hal::SettingDelivery::segment;
+  run.lab.segment_capacity = 3000;
+  run.lab.extra_per_segment = 1;  // an extra trigger edge
+  const auto r = app::run_experiment(run.config, run.options);
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.report["fault"].get<std::string>(), Catch::Contains("past the armed segment"));
+  CHECK(r.report["trials_recorded"].get<std::uint64_t>() == 3000);  // the first segment, all of it
+}
+
+TEST_CASE("pipeline, segment: an echo that disagrees with the upload ends the run as a hardware fault; analyze "
+          "decides over the recorded trials",
+          "[pipeline]") {
+  FakeRun run("segment-echo");
+  run.lab.mode = hal::SettingDelivery::segment;
+  run.lab.segment_capacity = 3000;
+  run.lab.corrupt_echo_trial = 4500;
+  const auto r = app::run_experiment(run.config, run.options);
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.report["fault"].get<std::string>(), Catch::Contains("trial 4500"));
+  const auto n = r.report["trials_recorded"].get<std::uint64_t>();
+  CHECK(n >= 3000);  // every trial before the mismatch that was handed on is kept
+  CHECK(n <= 4500);
+  const auto again = app::analyze_run_directory(r.directory);
+  CHECK(again["trials_recorded"] == n);
+  CHECK(again["decision"].get<std::string>() != "");
+}
