@@ -59,13 +59,8 @@ std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const Y
     if (driver)
       for (const auto& cp : driver->capabilities)
         if (cp.key == key) cap = &cp;
-    if (!cap) {
-      std::string known;
-      if (driver)
-        for (const auto& cp : driver->capabilities)
-          if (cp.can_set) known += (known.empty() ? "" : ", ") + cp.key;
-      r.issue(kv.first, path,
-              "unknown setting of driver " + (driver ? driver->name : std::string("?")) + " (known: " + known + ")");
+    if (!cap || !cap->can_set) {  // the message is the registry's, as for every other path
+      r.issue(kv.first, path, driver ? hal::check_setting(*driver, key, hal::SettingValue{}) : "unknown driver");
       continue;
     }
     hal::SettingValue v;
@@ -97,7 +92,7 @@ std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const Y
       }
     }
     if (!ok) continue;
-    if (auto msg = hal::check_value(*cap, v); !msg.empty()) {
+    if (auto msg = hal::check_setting(*driver, key, v); !msg.empty()) {
       r.issue(kv.second, path, msg);
       continue;
     }

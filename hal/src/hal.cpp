@@ -114,23 +114,24 @@ std::vector<const DriverInfo*> DriverRegistry::all() const {
   return out;
 }
 
+std::string check_setting(const DriverInfo& d, const std::string& key, const SettingValue& value) {
+  const auto it =
+      std::find_if(d.capabilities.begin(), d.capabilities.end(), [&](const Capability& c) { return c.key == key; });
+  if (it == d.capabilities.end()) {
+    std::string known;
+    for (const auto& c : d.capabilities)
+      if (c.can_set) known += (known.empty() ? "" : ", ") + c.key;
+    return "unknown setting of driver '" + d.name + "' (known: " + known + ")";
+  }
+  if (!it->can_set) return "read-only (driver '" + d.name + "' reports it, it cannot be set)";
+  return check_value(*it, value);
+}
+
 std::vector<std::pair<std::string, std::string>> DriverRegistry::validate(
     const DriverInfo& d, const std::map<std::string, SettingValue>& settings) const {
   std::vector<std::pair<std::string, std::string>> problems;
-  for (const auto& [key, value] : settings) {
-    const auto it = std::find_if(d.capabilities.begin(), d.capabilities.end(), [&](const Capability& c) { return c.key == key; });
-    if (it == d.capabilities.end()) {
-      std::string known;
-      for (const auto& c : d.capabilities) known += (known.empty() ? "" : ", ") + c.key;
-      problems.emplace_back(key, "unknown setting for driver '" + d.name + "' (known: " + known + ")");
-      continue;
-    }
-    if (!it->can_set) {
-      problems.emplace_back(key, "read-only");
-      continue;
-    }
-    if (auto msg = check_value(*it, value); !msg.empty()) problems.emplace_back(key, msg);
-  }
+  for (const auto& [key, value] : settings)
+    if (auto msg = check_setting(d, key, value); !msg.empty()) problems.emplace_back(key, msg);
   return problems;
 }
 

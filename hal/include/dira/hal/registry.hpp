@@ -32,6 +32,11 @@ struct DriverInfo {
   std::function<std::vector<FoundDevice>()> scan;  ///< may be empty
 };
 
+/// The one check of one setting of a driver, used by every path that accepts settings (YAML
+/// experiment files, the GUI's device editor, DriverRegistry::validate): unknown key (naming
+/// the known ones), read-only key, or a value outside the declaration. Empty: accepted.
+std::string check_setting(const DriverInfo& driver, const std::string& key, const SettingValue& value);
+
 class DriverRegistry {
  public:
   void add(DriverInfo info);
