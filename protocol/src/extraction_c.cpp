@@ -3,6 +3,7 @@
 
 #include "dira/protocol/extraction_c.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -42,10 +43,15 @@ ExtractionPlanC plan_extraction_c(std::size_t device_bits, double device_min_ent
   const double per_bit = -std::log2(0.5 + sv_epsilon);
   const double deficiency_per_bit = std::log2(1.0 + 2.0 * sv_epsilon);
 
+  // The two-source extractors use at most device_bits + 1 weak bits (circulant: n2 = n1 + 1).
+  // Any ℓ-bit prefix of an ε-SV stream has min-entropy ℓ·(−log2(½+ε)) by itself, so we offer
+  // only that many bits instead of letting plan_extractor charge the generic cut penalty
+  // (docs/extractors.md, "Cutting a source"), which would cost the cut bits in full.
+  const std::size_t weak_offered = std::min(max_weak_bits, device_bits + 1);
   std::optional<ExtractorParameters> two;
-  if (device_bits >= 1 && max_weak_bits >= 1)
-    two = choose_extractor(device_bits, max_weak_bits, device_min_entropy,
-                           std::min(static_cast<double>(max_weak_bits), static_cast<double>(max_weak_bits) * per_bit),
+  if (device_bits >= 1 && weak_offered >= 1)
+    two = choose_extractor(device_bits, weak_offered, device_min_entropy,
+                           std::min(static_cast<double>(weak_offered), static_cast<double>(weak_offered) * per_bit),
                            log2_error_target, /*side_information=*/true);
   std::optional<TrevisanParameters> trev =
       plan_trevisan(device_bits, device_min_entropy, log2_error_target, deficiency_per_bit, max_weak_bits);
