@@ -51,7 +51,8 @@ BENCHMARK(BM_Trevisan_Extract)->Arg(256)->Arg(4096)->Unit(benchmark::kMillisecon
 
 void BM_Trevisan_Plan(benchmark::State& state) {
   for (auto _ : state) {
-    auto p = dira::protocol::plan_trevisan(kInputBits, 6000, -40, 0, SIZE_MAX, static_cast<std::size_t>(state.range(0)));
+    auto p =
+        dira::protocol::plan_trevisan(kInputBits, 6000, -40, 0, SIZE_MAX, static_cast<std::size_t>(state.range(0)));
     benchmark::DoNotOptimize(p);
   }
 }
@@ -62,7 +63,8 @@ void BM_Trevisan_ReferenceXorPopcount(benchmark::State& state) {
   const BitVector x = random_bits(kInputBits, 1), y = random_bits(kInputBits, 2);
   for (auto _ : state) {
     std::uint64_t acc = 0;
-    for (std::size_t k = 0; k < x.words.size(); ++k) acc += static_cast<std::uint64_t>(__builtin_popcountll(x.words[k] ^ y.words[k]));
+    for (std::size_t k = 0; k < x.words.size(); ++k)
+      acc += static_cast<std::uint64_t>(__builtin_popcountll(x.words[k] ^ y.words[k]));
     benchmark::DoNotOptimize(acc);
   }
 }

@@ -24,9 +24,12 @@ std::string fmt(const char* format, double v) {
 
 const char* to_string(ExtractionPlanC::Kind kind) {
   switch (kind) {
-    case ExtractionPlanC::Kind::none: return "none";
-    case ExtractionPlanC::Kind::two_source: return "two-source";
-    case ExtractionPlanC::Kind::trevisan_weak_seed: return "trevisan-weak-seed";
+    case ExtractionPlanC::Kind::none:
+      return "none";
+    case ExtractionPlanC::Kind::two_source:
+      return "two-source";
+    case ExtractionPlanC::Kind::trevisan_weak_seed:
+      return "trevisan-weak-seed";
   }
   return "?";
 }
@@ -60,14 +63,14 @@ ExtractionPlanC plan_extraction_c(std::size_t device_bits, double device_min_ent
   ExtractionPlanC plan;
   const std::string common =
       "Inputs: device string of " + std::to_string(device_bits) + " bits with certified smooth min-entropy " +
-      fmt("%.3f", device_min_entropy) + " given classical side information E; weak source ε-SV with ε = " +
-      fmt("%.6g", sv_epsilon) + " (min-entropy " + fmt("%.6f", per_bit) + " per bit), at most " +
-      std::to_string(max_weak_bits) +
+      fmt("%.3f", device_min_entropy) +
+      " given classical side information E; weak source ε-SV with ε = " + fmt("%.6g", sv_epsilon) + " (min-entropy " +
+      fmt("%.6f", per_bit) + " per bit), at most " + std::to_string(max_weak_bits) +
       " bits, drawn after the device outputs are fixed and independent of them given E (Markov condition); error "
       "target 2^" +
-      fmt("%.2f", log2_error_target) + ". Not covered: quantum side information. Two-source route: m = " +
-      std::to_string(m_two) + (two ? "" : " (no admissible length)") + "; Trevisan weak-seed route: m = " +
-      std::to_string(m_trev) + ". ";
+      fmt("%.2f", log2_error_target) +
+      ". Not covered: quantum side information. Two-source route: m = " + std::to_string(m_two) +
+      (two ? "" : " (no admissible length)") + "; Trevisan weak-seed route: m = " + std::to_string(m_trev) + ". ";
 
   const bool pick_two = m_two > 0 && (m_two > m_trev || (m_two == m_trev && two->log2_error <= trev->log2_error));
   if (pick_two) {
@@ -102,7 +105,8 @@ BitVector extract_c(const ExtractionPlanC& plan, const BitVector& device, const 
   if (device.size != plan.device_bits || weak.size != plan.weak_bits)
     throw std::invalid_argument("extract_c: device or weak block length differs from the plan");
   switch (plan.kind) {
-    case ExtractionPlanC::Kind::none: return BitVector::zeros(0);
+    case ExtractionPlanC::Kind::none:
+      return BitVector::zeros(0);
     case ExtractionPlanC::Kind::two_source:
       if (!plan.two_source) throw std::invalid_argument("extract_c: two-source plan without parameters");
       return extract(*plan.two_source, device, weak);

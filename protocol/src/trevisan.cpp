@@ -19,7 +19,9 @@ namespace dira::protocol {
 
 namespace {
 
-constexpr std::size_t words_for(std::size_t bits) { return (bits + 63) / 64; }
+constexpr std::size_t words_for(std::size_t bits) {
+  return (bits + 63) / 64;
+}
 
 /// Field GF(2)[z]/(z^s + g) with deg g < 64.
 struct FieldSpec {
@@ -59,7 +61,7 @@ struct PortableClmul {
 #ifdef DIRA_TREVISAN_PCLMUL
 struct HardwareClmul {
   __attribute__((target("pclmul,sse4.1"))) static inline void mul(std::uint64_t a, std::uint64_t b, std::uint64_t& lo,
-                                                                   std::uint64_t& hi) {
+                                                                  std::uint64_t& hi) {
     const __m128i x = _mm_cvtsi64_si128(static_cast<long long>(a));
     const __m128i y = _mm_cvtsi64_si128(static_cast<long long>(b));
     const __m128i p = _mm_clmulepi64_si128(x, y, 0);
@@ -168,13 +170,13 @@ void horner_portable(const std::uint64_t* coeffs, std::size_t N, const std::uint
 // flatten: inline the whole kernel here so the PCLMUL products are inlined too.
 template <unsigned W>
 __attribute__((target("pclmul,sse4.1"), flatten)) void mul_hardware(const std::uint64_t* a, const std::uint64_t* b,
-                                                                     std::uint64_t* out, const FieldSpec& f) {
+                                                                    std::uint64_t* out, const FieldSpec& f) {
   field_mul<W, HardwareClmul>(a, b, out, f);
 }
 template <unsigned W>
 __attribute__((target("pclmul,sse4.1"), flatten)) void horner_hardware(const std::uint64_t* coeffs, std::size_t N,
-                                                                        const std::uint64_t* alphas, std::size_t count,
-                                                                        std::uint64_t* results, const FieldSpec& f) {
+                                                                       const std::uint64_t* alphas, std::size_t count,
+                                                                       std::uint64_t* results, const FieldSpec& f) {
   horner_all<W, HardwareClmul>(coeffs, N, alphas, count, results, f);
 }
 #endif
@@ -200,28 +202,46 @@ HornerFn pick_horner() {
 
 MulFn mul_for(std::size_t words) {
   switch (words) {
-    case 1: return pick_mul<1>();
-    case 2: return pick_mul<2>();
-    case 3: return pick_mul<3>();
-    case 4: return pick_mul<4>();
-    case 5: return pick_mul<5>();
-    case 6: return pick_mul<6>();
-    case 7: return pick_mul<7>();
-    case 8: return pick_mul<8>();
-    default: throw std::invalid_argument("trevisan: field degree above 512");
+    case 1:
+      return pick_mul<1>();
+    case 2:
+      return pick_mul<2>();
+    case 3:
+      return pick_mul<3>();
+    case 4:
+      return pick_mul<4>();
+    case 5:
+      return pick_mul<5>();
+    case 6:
+      return pick_mul<6>();
+    case 7:
+      return pick_mul<7>();
+    case 8:
+      return pick_mul<8>();
+    default:
+      throw std::invalid_argument("trevisan: field degree above 512");
   }
 }
 HornerFn horner_for(std::size_t words) {
   switch (words) {
-    case 1: return pick_horner<1>();
-    case 2: return pick_horner<2>();
-    case 3: return pick_horner<3>();
-    case 4: return pick_horner<4>();
-    case 5: return pick_horner<5>();
-    case 6: return pick_horner<6>();
-    case 7: return pick_horner<7>();
-    case 8: return pick_horner<8>();
-    default: throw std::invalid_argument("trevisan: field degree above 512");
+    case 1:
+      return pick_horner<1>();
+    case 2:
+      return pick_horner<2>();
+    case 3:
+      return pick_horner<3>();
+    case 4:
+      return pick_horner<4>();
+    case 5:
+      return pick_horner<5>();
+    case 6:
+      return pick_horner<6>();
+    case 7:
+      return pick_horner<7>();
+    case 8:
+      return pick_horner<8>();
+    default:
+      throw std::invalid_argument("trevisan: field degree above 512");
   }
 }
 
@@ -332,7 +352,8 @@ std::uint64_t gf2_irreducible_low_terms(unsigned degree) {
 
 std::vector<std::uint64_t> gf2_field_multiply(const std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b,
                                               unsigned degree, std::uint64_t low_terms) {
-  if (degree < 2 || degree > kTrevisanMaxFieldDegree) throw std::invalid_argument("trevisan: field degree outside [2, 512]");
+  if (degree < 2 || degree > kTrevisanMaxFieldDegree)
+    throw std::invalid_argument("trevisan: field degree outside [2, 512]");
   const std::size_t W = words_for(degree);
   if (a.size() != W || b.size() != W) throw std::invalid_argument("trevisan: element size");
   const std::uint64_t tail = degree % 64 == 0 ? ~std::uint64_t{0} : (std::uint64_t{1} << (degree % 64)) - 1;
@@ -345,8 +366,10 @@ std::vector<std::uint64_t> gf2_field_multiply(const std::vector<std::uint64_t>& 
 }
 
 bool polynomial_hash_bit(const BitVector& input, unsigned degree, std::uint64_t low_terms, const BitVector& seed) {
-  if (degree < 2 || degree > kTrevisanMaxFieldDegree) throw std::invalid_argument("trevisan: field degree outside [2, 512]");
-  if (seed.size != 2 * static_cast<std::size_t>(degree)) throw std::invalid_argument("trevisan: one-bit seed is not 2s bits");
+  if (degree < 2 || degree > kTrevisanMaxFieldDegree)
+    throw std::invalid_argument("trevisan: field degree outside [2, 512]");
+  if (seed.size != 2 * static_cast<std::size_t>(degree))
+    throw std::invalid_argument("trevisan: one-bit seed is not 2s bits");
   if (input.size == 0) throw std::invalid_argument("trevisan: empty input");
   const std::size_t W = words_for(degree), N = (input.size + degree - 1) / degree;
   std::vector<std::uint64_t> coeffs(N * W), alpha(W), beta(W), value(W);
@@ -374,7 +397,9 @@ std::vector<std::size_t> weak_design_set(const WeakDesign& design, std::size_t i
   return set;
 }
 
-std::size_t weak_design_seed_length(const WeakDesign& design) { return design.t * std::min(design.m, design.q); }
+std::size_t weak_design_seed_length(const WeakDesign& design) {
+  return design.t * std::min(design.m, design.q);
+}
 
 std::uint64_t weak_design_overlap_sum(const WeakDesign& design) {
   if (design.m <= 1) return 0;
@@ -394,7 +419,8 @@ double weak_design_r(const WeakDesign& design) {
 TrevisanParameters trevisan_structure(std::size_t n, std::size_t m, unsigned s, std::size_t q) {
   if (n < 1 || m < 1) throw std::invalid_argument("trevisan: n and m must be ≥ 1");
   if (s < 2 || s > kTrevisanMaxFieldDegree) throw std::invalid_argument("trevisan: s outside [2, 512]");
-  if (q < 2 * static_cast<std::size_t>(s) || !is_prime(q)) throw std::invalid_argument("trevisan: q must be a prime ≥ 2s");
+  if (q < 2 * static_cast<std::size_t>(s) || !is_prime(q))
+    throw std::invalid_argument("trevisan: q must be a prime ≥ 2s");
   if (q > (std::size_t{1} << 31) || m > q * q) throw std::invalid_argument("trevisan: m > q² (or q too large)");
   TrevisanParameters p;
   p.n = n;
@@ -425,8 +451,7 @@ BitVector trevisan_extract(const TrevisanParameters& p, const BitVector& input, 
   if (input.size != p.n || seed.size != p.d) throw std::invalid_argument("trevisan: input or seed length mismatch");
   const std::size_t W = words_for(p.s), s = p.s, t = p.t(), N = (p.n + s - 1) / s;
   std::vector<std::uint64_t> coeffs(N * W);
-  for (std::size_t j = 0; j < N; ++j)
-    copy_bits(input, j * s, std::min(s, p.n - j * s), coeffs.data() + j * W, W);
+  for (std::size_t j = 0; j < N; ++j) copy_bits(input, j * s, std::min(s, p.n - j * s), coeffs.data() + j * W, W);
   // One-bit seeds y_{S_i}: element a of S_i is position b_i(a)·t + a, b_i(a) = u + v·a mod q (T3).
   std::vector<std::uint64_t> alphas(p.m * W, 0), betas(p.m * W, 0), values(p.m * W, 0);
   for (std::size_t i = 0; i < p.m; ++i) {
@@ -529,7 +554,8 @@ Evaluation evaluate(std::size_t n, double k, double target, double rate, std::si
   e.deficiency = rate * static_cast<double>(e.d);
   // (T2): ε₁ = ½·sqrt(δ + 2^(1−k₁)), δ = (N−1)/2^s. (T5): k ≥ k₁ + r·m + log2(1/ε₁).
   // Largest L = log2(1/ε₁) with k₁ = k − rm − L and δ + 2^(1−k₁) ≤ 4·2^(−2L).
-  const double log2_delta = N > 1 ? std::log2(static_cast<double>(N - 1)) - s : -std::numeric_limits<double>::infinity();
+  const double log2_delta =
+      N > 1 ? std::log2(static_cast<double>(N - 1)) - s : -std::numeric_limits<double>::infinity();
   const double a = 1.0 - k + e.rm;  // log2 of 2^(1−k₁)·2^(−L)
   const double l_delta = (2.0 - log2_delta) / 2.0, l_c = (2.0 - a) / 3.0;
   double hi = std::min(l_delta, l_c), lo = hi - 1.0;  // lo is feasible (docs: bracket)
@@ -608,8 +634,9 @@ std::optional<TrevisanParameters> plan_trevisan(std::size_t n, double k, double 
     best.log2_error = -std::numeric_limits<double>::infinity();
     best.statement = "Trevisan's extractor [Trevisan 2001; RRV 2002; DPVR 2012]: no output length m ≥ 1 meets 2^" +
                      fmt("%.2f", log2_error_target) + " for n = " + std::to_string(n) +
-                     " bits of min-entropy k = " + fmt("%.3f", k) + " with field degree s ∈ [8, 512], seed deficiency " +
-                     fmt("%.6f", deficiency_per_bit) + " per seed bit" +
+                     " bits of min-entropy k = " + fmt("%.3f", k) +
+                     " with field degree s ∈ [8, 512], seed deficiency " + fmt("%.6f", deficiency_per_bit) +
+                     " per seed bit" +
                      (max_seed_bits == std::numeric_limits<std::size_t>::max()
                           ? std::string()
                           : " and at most " + std::to_string(max_seed_bits) + " seed bits") +
@@ -629,15 +656,17 @@ std::optional<TrevisanParameters> plan_trevisan(std::size_t n, double k, double 
   best.statement =
       "Trevisan's extractor [Trevisan 2001; weak designs RRV 2002; side information DPVR 2012, Thm. 4.6 as restated in "
       "MPS arXiv:1212.0520]: m = " +
-      std::to_string(best.m) + " output bits from n = " + std::to_string(n) + " input bits of min-entropy k = " +
-      fmt("%.3f", k) + " (given classical side information E). One-bit extractor: polynomial hashing over GF(2^" +
-      std::to_string(best.s) + ") = GF(2)[z]/(z^" + std::to_string(best.s) + " + g), g = " + g_hex + ", N = " +
-      std::to_string(N) + " coefficients, then a dot product; collision probability ½(1 + (N−1)/2^s), so by the "
+      std::to_string(best.m) + " output bits from n = " + std::to_string(n) +
+      " input bits of min-entropy k = " + fmt("%.3f", k) +
+      " (given classical side information E). One-bit extractor: polynomial hashing over GF(2^" +
+      std::to_string(best.s) + ") = GF(2)[z]/(z^" + std::to_string(best.s) + " + g), g = " + g_hex +
+      ", N = " + std::to_string(N) +
+      " coefficients, then a dot product; collision probability ½(1 + (N−1)/2^s), so by the "
       "δ-almost two-universal leftover hash lemma [TSSR 2011] it is a (k₁, ε₁)-strong extractor with ε₁ = "
       "½·sqrt((N−1)/2^s + 2^(1−k₁)) = 2^" +
       fmt("%.3f", best.log2_eps1) + " at k₁ = " + fmt("%.3f", best.k1) + ". Weak design: lines over GF(" +
-      std::to_string(best.q) + "), t = " + std::to_string(best.t()) + ", d = " + std::to_string(best.d) + " seed bits, r = " +
-      fmt("%.6f", best.r) + " (exact). Requirement k ≥ k₁ + r·m + log2(1/ε₁) = " +
+      std::to_string(best.q) + "), t = " + std::to_string(best.t()) + ", d = " + std::to_string(best.d) +
+      " seed bits, r = " + fmt("%.6f", best.r) + " (exact). Requirement k ≥ k₁ + r·m + log2(1/ε₁) = " +
       fmt("%.3f", best.k1 + best.r * static_cast<double>(best.m) - best.log2_eps1) + ". Error m·ε₁" +
       (best.seed_deficiency > 0 ? "·2^Δ with seed deficiency Δ = " + fmt("%.3f", best.seed_deficiency) +
                                       " bits (weak seed independent of the input given E; docs/extractors.md (T6))"

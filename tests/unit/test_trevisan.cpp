@@ -30,7 +30,9 @@ int deg(const Poly& p) {
     if ((p[i / 64] >> (i % 64)) & 1U) return static_cast<int>(i);
   return -1;
 }
-bool bit(const Poly& p, std::size_t i) { return i / 64 < p.size() && ((p[i / 64] >> (i % 64)) & 1U); }
+bool bit(const Poly& p, std::size_t i) {
+  return i / 64 < p.size() && ((p[i / 64] >> (i % 64)) & 1U);
+}
 void flip(Poly& p, std::size_t i) {
   if (i / 64 >= p.size()) p.resize(i / 64 + 1, 0);
   p[i / 64] ^= std::uint64_t{1} << (i % 64);
@@ -130,7 +132,7 @@ TEST_CASE("the field polynomials are irreducible (trial division, Rabin's test) 
   CHECK(rabin_irreducible(64, 0x1B));
   CHECK(rabin_irreducible(128, 0x87));
   CHECK_FALSE(rabin_irreducible(64, 0x3));
-  CHECK(irreducible_by_trial_division(8, 0x1B));    // AES's z^8 + z^4 + z^3 + z + 1
+  CHECK(irreducible_by_trial_division(8, 0x1B));       // AES's z^8 + z^4 + z^3 + z + 1
   CHECK_FALSE(irreducible_by_trial_division(8, 0x3));  // z^8 + z + 1 = (z²+z+1)(z⁶+z⁵+z³+z²+1)
 
   for (unsigned s = 2; s <= 20; ++s) {

@@ -64,17 +64,17 @@ double weak_design_r(const WeakDesign& design);
 
 /// A fully specified Trevisan extractor and its security statement (plan_trevisan).
 struct TrevisanParameters {
-  std::size_t n = 0;                ///< input length (bits)
-  std::size_t m = 0;                ///< output length; 0 when nothing can be certified
-  unsigned s = 0;                   ///< field degree; one-bit seed t = 2s
+  std::size_t n = 0;                  ///< input length (bits)
+  std::size_t m = 0;                  ///< output length; 0 when nothing can be certified
+  unsigned s = 0;                     ///< field degree; one-bit seed t = 2s
   std::uint64_t field_low_terms = 0;  ///< GF(2^s) = GF(2)[z]/(z^s + g), g = field_low_terms
-  std::size_t q = 0;                ///< prime of the line design (T3)
-  std::size_t d = 0;                ///< seed length t·min(m, q)
-  double r = 0;                     ///< weak-design parameter (T4)
-  double k = 0;                     ///< min-entropy of the input the plan assumes (given E)
-  double k1 = 0;                    ///< min-entropy the one-bit extractor is run at (T5)
-  double log2_eps1 = 0;             ///< log2 of the one-bit extractor's error (T2)
-  double seed_deficiency = 0;       ///< Δ = d − H∞(seed) (0 for a uniform seed)
+  std::size_t q = 0;                  ///< prime of the line design (T3)
+  std::size_t d = 0;                  ///< seed length t·min(m, q)
+  double r = 0;                       ///< weak-design parameter (T4)
+  double k = 0;                       ///< min-entropy of the input the plan assumes (given E)
+  double k1 = 0;                      ///< min-entropy the one-bit extractor is run at (T5)
+  double log2_eps1 = 0;               ///< log2 of the one-bit extractor's error (T2)
+  double seed_deficiency = 0;         ///< Δ = d − H∞(seed) (0 for a uniform seed)
   /// log2(2^Δ · m · ε₁) (T5, T6): distance from uniform given the seed and classical side
   /// information; −infinity when m = 0.
   double log2_error = 0;
