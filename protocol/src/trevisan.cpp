@@ -27,6 +27,12 @@ constexpr std::size_t words_for(std::size_t bits) {
 struct FieldSpec {
   unsigned s = 0;
   std::uint64_t g = 0;
+  bool two_rounds = false;  ///< 2·deg g − 2 < s: reduce in exactly two rounds (see reduce)
+
+  FieldSpec(unsigned degree, std::uint64_t low_terms) : s(degree), g(low_terms) {
+    const int e = low_terms == 0 ? 0 : 63 - __builtin_clzll(low_terms);
+    two_rounds = 2 * e - 2 < static_cast<int>(degree) && e < 63;
+  }
 };
 
 // ---- carry-less 64×64 → 128 products ----------------------------------------------------------
@@ -87,12 +93,39 @@ inline std::uint64_t word_at(const std::uint64_t* p, std::size_t size, std::size
   return w;
 }
 
-/// out = p mod (z^s + g) for p of 2W words and degree < 2s − 1. Each round replaces the part
-/// H·z^s (H = p div z^s) by H·g, which lowers the degree since deg g < s; for deg g < s/2 two
-/// rounds suffice.
+/// Clears the bits ≥ s of a 2W-word array.
+template <unsigned W>
+inline void clear_from(std::uint64_t* p, unsigned s) {
+  const unsigned sw = s / 64, sb = s % 64;
+  if (sw < 2 * W) p[sw] &= sb == 0 ? 0 : (std::uint64_t{1} << sb) - 1;
+  for (unsigned k = sw + 1; k < 2 * W; ++k) p[k] = 0;
+}
+
+/// out = p mod (z^s + g) for p of 2W words and degree ≤ 2s − 2. Each round replaces the part
+/// H·z^s (H = p div z^s) by H·g, which lowers the degree since deg g < s. When 2·deg g − 2 < s
+/// (every table polynomial for s ≥ 8) exactly two rounds do it: after the first the degree is
+/// ≤ s − 2 + deg g, so the second H has degree ≤ deg g − 2 and H·g degree ≤ 2·deg g − 2 < s.
 template <unsigned W, class C>
 inline void reduce(std::uint64_t* p, std::uint64_t* out, const FieldSpec& f) {
-  const unsigned sw = f.s / 64, sb = f.s % 64;
+  if (f.two_rounds) {
+    std::uint64_t h[W];
+    for (unsigned k = 0; k < W; ++k) h[k] = word_at(p, 2 * W, f.s + 64 * static_cast<std::size_t>(k));
+    clear_from<W>(p, f.s);
+    for (unsigned k = 0; k < W; ++k) {
+      std::uint64_t lo, hi;
+      C::mul(h[k], f.g, lo, hi);
+      p[k] ^= lo;
+      p[k + 1] ^= hi;
+    }
+    const std::uint64_t h2 = word_at(p, 2 * W, f.s);
+    clear_from<W>(p, f.s);
+    std::uint64_t lo, hi;
+    C::mul(h2, f.g, lo, hi);
+    p[0] ^= lo;
+    p[1] ^= hi;  // p has 2W ≥ 2 words; for W = 1, hi = 0 (degree < s ≤ 64)
+    for (unsigned k = 0; k < W; ++k) out[k] = p[k];
+    return;
+  }
   for (;;) {
     std::uint64_t h[W];
     std::uint64_t any = 0;
@@ -101,8 +134,7 @@ inline void reduce(std::uint64_t* p, std::uint64_t* out, const FieldSpec& f) {
       any |= h[k];
     }
     if (any == 0) break;
-    if (sw < 2 * W) p[sw] &= sb == 0 ? 0 : (std::uint64_t{1} << sb) - 1;
-    for (unsigned k = sw + 1; k < 2 * W; ++k) p[k] = 0;
+    clear_from<W>(p, f.s);
     for (unsigned k = 0; k < W; ++k) {
       if (h[k] == 0) continue;
       std::uint64_t lo, hi;
