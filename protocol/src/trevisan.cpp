@@ -599,7 +599,9 @@ Evaluation evaluate(std::size_t n, double k, double target, double rate, std::si
       hi = mid;
   }
   e.k1 = k - e.rm - lo;
-  e.log2_eps1 = -1.0 + 0.5 * log2_sum(log2_delta, 1.0 - e.k1);
+  // Claim ε₁ = 2^(−L): the (T2) bound at k₁ is ≤ 2^(−L) by the bisection's invariant, and with
+  // this claim (T5)'s requirement k₁ + r·m + log2(1/ε₁) = k holds with equality.
+  e.log2_eps1 = -lo;
   e.log2_error = e.deficiency + std::log2(static_cast<double>(m)) + e.log2_eps1;
   e.ok = std::isfinite(e.log2_error) && e.log2_error <= target;
   return e;
