@@ -84,7 +84,7 @@ class BlockQueue {
 }  // namespace
 
 AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssembler& assembler,
-                          hal::SettingScheduler& scheduler, const protocol::BitLedger& ledger,
+                          hal::SettingScheduler* scheduler, const protocol::BitLedger& ledger,
                           const AcquisitionControl& ctl,
                           const std::function<std::optional<RunStatus>(const AcquiredBlock&)>& consume,
                           const std::function<void(bool)>& idle) {
@@ -106,7 +106,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
     try {
       // The tagger records nothing before the settings of its first trials are confirmed
       // delivered (streaming look-ahead, or the first armed segment).
-      scheduler.prime();
+      if (scheduler) scheduler->prime();
       tagger.start();
       for (;;) {
         if (!stopping) {
@@ -155,13 +155,15 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         if (trials + block.trials.size() > ctl.planned)
           block.trials.resize(static_cast<std::size_t>(ctl.planned - trials));
         trials += block.trials.size();
+        if (ctl.label && !block.trials.empty()) ctl.label(block.trials);
         block.no_click_total = assembler.counters().no_click;
-        block.ledger = ledger.entries();
+        if (scheduler) block.ledger = ledger.entries();  // else the consumer owns the ledger (observed bits)
         // Handed on before the scheduler's checks: a fault found there keeps these trials.
         if (!block.trials.empty() || !block.tags.empty()) queue.push(std::move(block));
         // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
-        scheduler.advance(assembler.counters().trials + assembler.counters().dropped_fair_sampling,
-                          assembler.recorded_trials());
+        if (scheduler)
+          scheduler->advance(assembler.counters().trials + assembler.counters().dropped_fair_sampling,
+                             assembler.recorded_trials());
         if ((trials >= ctl.planned || beyond) && !stopping) {  // a replay or a free-running tagger has more
           stopping = true;
           tagger.stop();

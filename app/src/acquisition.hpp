@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct AcquisitionControl {
   bool raw_tags = false;
   const std::vector<int>* slot_of_channel = nullptr;  ///< channel → detector slot (−1: none); 4096 entries
   std::size_t slots = 0;
+  /// Applied to each block of assembled trials before it is handed on (e.g. Protocol A's
+  /// logical device of each trial when the settings come from the hardware).
+  std::function<void(std::span<protocol::Trial>)> label;
 };
 
 struct AcquisitionResult {
@@ -57,8 +61,10 @@ struct AcquisitionResult {
 /// (with `paused` true while paused). A HardwareFault (a device, a setting delivered late, an
 /// echo mismatch) ends acquisition with status hardware_fault; every block before it is
 /// handed on. Other exceptions from the acquisition thread are rethrown here.
+/// `scheduler` null: the settings are not dira's to deliver (hardware-chosen settings, read
+/// from the echo by trial assembly).
 AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssembler& assembler,
-                          hal::SettingScheduler& scheduler, const protocol::BitLedger& ledger,
+                          hal::SettingScheduler* scheduler, const protocol::BitLedger& ledger,
                           const AcquisitionControl& control,
                           const std::function<std::optional<RunStatus>(const AcquiredBlock&)>& consume,
                           const std::function<void(bool paused)>& idle);

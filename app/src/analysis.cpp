@@ -41,7 +41,8 @@ json ledger_json(const P::BitLedger& l) {
           {"by_purpose",
            {{"setting", l.bits_drawn(P::BitPurpose::setting)},
             {"box_choice", l.bits_drawn(P::BitPurpose::box_choice)},
-            {"extractor", l.bits_drawn(P::BitPurpose::extractor)}}},
+            {"extractor", l.bits_drawn(P::BitPurpose::extractor)},
+            {"observed_setting", l.bits_drawn(P::BitPurpose::observed_setting)}}},
           {"device_outputs_fixed", l.device_outputs_fixed()},
           {"entries", entries}};
 }

@@ -152,7 +152,14 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
     r.issue(dev, "devices", "expected tagger:, layout: and optionally modulators:");
     return;
   }
-  r.allowed_keys(dev, "devices", {"tagger", "layout", "modulators", "scheduler"});
+  r.allowed_keys(dev, "devices", {"tagger", "layout", "modulators", "scheduler", "settings_chosen_by"});
+  if (const YAML::Node by = dev["settings_chosen_by"]; by.IsDefined()) {
+    const auto v = r.string(by, "devices.settings_chosen_by").value_or("dira");
+    if (v == "hardware")
+      c.devices.hardware_chosen_settings = true;
+    else if (v != "dira")
+      r.issue(by, "devices.settings_chosen_by", "must be dira or hardware, got '" + v + "'");
+  }
   if (const YAML::Node sch = dev["scheduler"]; sch.IsDefined()) {
     if (!sch.IsMap()) {
       r.issue(sch, "devices.scheduler", "expected lookahead:, batch: and/or segment_trials:");
@@ -262,6 +269,21 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
         c.devices.modulators.push_back(
             read_device(r, mods[p], "devices.modulators[" + std::to_string(p) + "]", hal::DeviceKind::modulator));
     }
+  }
+  if (c.devices.hardware_chosen_settings) {
+    // The settings are read from the echo channels, one weak-source bit per party and trial:
+    // the setting rule must be the identity on single bits (Protocol A; not B's rejection
+    // sampling, which the hardware cannot be seen doing).
+    if (c.protocol == 'B')
+      r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
+              "hardware-chosen settings need one weak-source bit per party's setting (Protocol A); Protocol B draws "
+              "its settings by rejection sampling, which dira must do itself");
+    if (c.devices.layout.parties.empty() || c.devices.layout.parties[0].echo_channels.empty())
+      r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
+              "hardware-chosen settings are read from the setting echo: give devices.layout.echoes");
+    if (dev["modulators"])
+      r.issue(dev["modulators"], "devices.modulators",
+              "with hardware-chosen settings the weak source drives the modulators, not dira: remove modulators");
   }
 }
 

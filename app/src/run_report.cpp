@@ -46,10 +46,14 @@ json build_report(const RunFacts& f, const RunOutcome& outcome) {
                         {"fair_sampling", f.fair_sampling}};
   // How the settings reached the modulators: ahead of the trials, confirmed before the tagger
   // recorded them (hal::SettingScheduler).
-  report["settings_delivery"] = {{"mode", hal::to_string(f.delivery)},
-                                 {"trials_delivered", f.scheduler.delivered},
-                                 {"uploads", f.scheduler.uploads},
-                                 {"segments", f.scheduler.segments}};
+  if (f.hardware_chosen_settings)
+    report["settings_delivery"] = {{"mode", "hardware-chosen"},
+                                   {"bits_observed", f.ledger ? f.ledger->bits_observed() : 0}};
+  else
+    report["settings_delivery"] = {{"mode", hal::to_string(f.delivery)},
+                                   {"trials_delivered", f.scheduler.delivered},
+                                   {"uploads", f.scheduler.uploads},
+                                   {"segments", f.scheduler.segments}};
   report["device_independent"] = !f.fair_sampling;
   if (f.ledger) report["setting_bits"] = f.ledger->bits_drawn(P::BitPurpose::setting);
   if (!f.fault.empty()) report["fault"] = f.fault;

@@ -33,6 +33,7 @@ struct RunFacts {
   bool fair_sampling = false;
   hal::SettingDelivery delivery = hal::SettingDelivery::streaming;
   hal::SchedulerCounters scheduler;
+  bool hardware_chosen_settings = false;
   const protocol::BitLedger* ledger = nullptr;
   RunStatus status = RunStatus::complete;
   std::string fault;

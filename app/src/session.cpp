@@ -85,9 +85,32 @@ std::uint64_t planned_trials(const ExperimentConfig& c, const RunOptions& o) {
   return planned;
 }
 
+/// Protocol A's logical device of each trial: device j takes the m_j consecutive trials after
+/// those of devices 0 … j−1 (seed 000, Fig. 2: M = Σ m_j uses in all).
+class DeviceBlocks {
+ public:
+  explicit DeviceBlocks(const std::vector<std::uint64_t>& uses) {
+    std::uint64_t end = 0;
+    for (auto m : uses) ends_.push_back(end += m);
+  }
+  std::uint32_t device_of(std::uint64_t trial) {
+    while (current_ + 1 < ends_.size() && trial >= ends_[current_]) ++current_;  // trials come in order
+    while (current_ > 0 && trial < ends_[current_ - 1]) --current_;
+    return static_cast<std::uint32_t>(current_);
+  }
+
+ private:
+  std::vector<std::uint64_t> ends_;
+  std::size_t current_ = 0;
+};
+
 /// The setting rule of the protocol, drawing through the run's ledger.
 hal::SettingDraw setting_rule(const ExperimentConfig& c, P::BitLedger& ledger) {
-  if (c.protocol == 'A') return [&ledger](std::uint64_t i, P::Trial& t) { P::draw_setting_guehne(ledger, i, t); };
+  if (c.protocol == 'A')
+    return [&ledger, blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::uint64_t i, P::Trial& t) {
+      P::draw_setting_guehne(ledger, i, t);
+      t.device = blocks->device_of(i);
+    };
   const auto& sc = c.inequality.expression.scenario();
   return [&ledger, parties = sc.parties(), s0 = sc.settings(0)](std::uint64_t i, P::Trial& t) {
     P::draw_setting_rejection(ledger, i, parties, s0, t);
@@ -154,17 +177,24 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   sched_config.lookahead = c.devices.scheduler.lookahead;
   sched_config.batch = c.devices.scheduler.batch;
   sched_config.segment_trials = c.devices.scheduler.segment_trials;
+  const bool hardware_chosen = c.devices.present && c.devices.hardware_chosen_settings;
   std::optional<hal::SettingScheduler> scheduler;
-  try {
-    scheduler.emplace(setting_rule(c, ledger), devices.modulators, sched_config);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", e.what()}});
-  }
-  // Trial assembly looks up settings already delivered; it never causes a draw.
-  hal::TrialAssembler assembler(devices.layout, [&sched = *scheduler, planned](std::uint64_t i) -> P::Trial {
-    if (i >= planned) throw BeyondPlannedTrials{};
-    return sched.intended(i);
-  });
+  if (!hardware_chosen) try {
+      scheduler.emplace(setting_rule(c, ledger), devices.modulators, sched_config);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", e.what()}});
+    }
+  // Trial assembly looks up settings already delivered; it never causes a draw. With
+  // hardware-chosen settings it reads them from the echo channels instead.
+  std::function<P::Trial(std::uint64_t)> intended;
+  if (scheduler)
+    intended = [&sched = *scheduler, planned](std::uint64_t i) -> P::Trial {
+      if (i >= planned) throw BeyondPlannedTrials{};
+      return sched.intended(i);
+    };
+  hal::TrialAssemblyConfig layout = devices.layout;
+  if (hardware_chosen) layout.settings_from_echo = true;
+  hal::TrialAssembler assembler(layout, intended);
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
   RunFileWriter recorder(dir.file("run.h5"), c.text,
@@ -176,7 +206,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   dir.log("run directory " + dir.path().string());
   dir.log("tagger: " + devices.tagger->identity());
   dir.log("weak source: " + source.describe());
-  dir.log(std::string("settings delivery: ") + hal::to_string(scheduler->mode()));
+  dir.log(scheduler ? std::string("settings delivery: ") + hal::to_string(scheduler->mode())
+                    : std::string("settings chosen by the hardware, read from the setting echo"));
 
   std::unique_ptr<P::ProtocolB> pb;
   std::unique_ptr<P::ProtocolA> pa;
@@ -222,6 +253,11 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   std::string fault;
   auto consume = [&](const AcquiredBlock& b) -> std::optional<RunStatus> {
     stats.add_clicks(b.clicks, b.no_click_total);
+    if (hardware_chosen) {
+      // The hardware's weak source chose these settings: one bit per party and trial (Protocol A
+      // draws exactly that), recorded as observed bits in the run's one ledger.
+      for (const auto& t : b.trials) ledger.observe(static_cast<std::uint64_t>(sc.parties()), t.index);
+    }
     if (!recording) return std::nullopt;
     try {
       if (c.outputs.raw_tags && !b.tags.empty()) recorder.append_tags(devices.station, b.tags);
@@ -234,7 +270,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
         stats.add_trials(b.trials);
         trials += b.trials.size();
       }
-      ledger_seen = b.ledger;
+      ledger_seen = hardware_chosen ? ledger.entries() : b.ledger;
       publish(false);
     } catch (const RunFileError& e) {
       // Disk full or the file became unwritable: stop acquiring; what was flushed is kept.
@@ -272,7 +308,12 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   ctl.raw_tags = c.outputs.raw_tags;
   ctl.slot_of_channel = &stats.slot_of_channel();
   ctl.slots = stats.slots();
-  AcquisitionResult acq = acquire(*devices.tagger, devices.station, assembler, *scheduler, ledger, ctl, consume, idle);
+  if (hardware_chosen && c.protocol == 'A')
+    ctl.label = [blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::span<P::Trial> ts) {
+      for (auto& t : ts) t.device = blocks->device_of(t.index);
+    };
+  AcquisitionResult acq = acquire(*devices.tagger, devices.station, assembler, scheduler ? &*scheduler : nullptr,
+                                  ledger, ctl, consume, idle);
   if (!acq.fault.empty()) fault = acq.fault;
   RunStatus status = acq.status;
   dir.log(std::string("acquisition ended: ") + to_string(status) + (fault.empty() ? "" : " — " + fault) + ", " +
@@ -338,8 +379,11 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   facts.planned = planned;
   facts.assembly = assembler.counters();
   facts.fair_sampling = assembler.fair_sampling();
-  facts.delivery = scheduler->mode();
-  facts.scheduler = scheduler->counters();
+  if (scheduler) {
+    facts.delivery = scheduler->mode();
+    facts.scheduler = scheduler->counters();
+  }
+  facts.hardware_chosen_settings = hardware_chosen;
   facts.ledger = &ledger;
   facts.status = status;
   facts.fault = fault;

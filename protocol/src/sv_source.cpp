@@ -25,6 +25,7 @@ const char* to_string(BitPurpose p) {
     case BitPurpose::setting: return "setting";
     case BitPurpose::box_choice: return "box_choice";
     case BitPurpose::extractor: return "extractor";
+    case BitPurpose::observed_setting: return "observed_setting";
   }
   return "?";
 }

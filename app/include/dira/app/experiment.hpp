@@ -68,6 +68,11 @@ struct DevicesConfig {
   hal::TrialAssemblyConfig layout;
   std::vector<DeviceConfig> modulators;
   SchedulerSettings scheduler;
+  /// `settings_chosen_by: hardware`: a physical weak source drives the modulators directly (as
+  /// in loophole-free tests); trial assembly reads each party's setting from its echo channels
+  /// and the ledger records those bits as observed. The `weak_source:` then supplies only the
+  /// bits drawn after the outputs are fixed (box choice, extractor), from a separate stream.
+  bool hardware_chosen_settings = false;
 };
 
 /// When a run stops (whichever comes first); Protocol B also stops at its planned n.

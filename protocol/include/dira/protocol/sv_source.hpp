@@ -60,7 +60,10 @@ class BufferSvSource final : public SvSource {
 };
 
 /// What a weak-source bit was consumed for (../shared/DESIGN.md: "Every SV bit is accounted for").
-enum class BitPurpose { setting, box_choice, extractor };
+/// `observed_setting`: hardware-chosen settings — the weak source drives the modulators
+/// directly and dira reads the bits back from the tagger's setting echo (docs/experiment-yaml.md);
+/// their positions count the hardware's stream, not the stream dira draws from.
+enum class BitPurpose { setting, box_choice, extractor, observed_setting };
 const char* to_string(BitPurpose purpose);
 
 /// A run of consecutive bits drawn for one purpose. Consecutive draws for the same purpose
@@ -112,6 +115,25 @@ class BitLedger {
     return draw_checked(purpose, count, item);
   }
 
+  /// Records `count` setting bits the hardware's weak source chose for `item` (read from the
+  /// setting echo), as purpose observed_setting, numbered in the hardware's own stream.
+  void observe(std::uint64_t count, std::uint64_t item) {
+    if (!entries_.empty()) {
+      LedgerEntry& last = entries_.back();
+      if (last.purpose == BitPurpose::observed_setting && last.first_bit + last.bit_count == observed_ &&
+          item >= last.last_item) {
+        last.bit_count += count;
+        last.last_item = item;
+        observed_ += count;
+        return;
+      }
+    }
+    entries_.push_back(LedgerEntry{BitPurpose::observed_setting, observed_, count, item, item});
+    observed_ += count;
+  }
+  /// Bits observed on the setting echo (hardware-chosen settings).
+  std::uint64_t bits_observed() const { return observed_; }
+
   /// Declares that the device outputs of every trial so far are final. Extractor bits
   /// can only be drawn after this (seed 001, Protocol I: the extractor's second source
   /// must be independent of the device outputs given the adversary).
@@ -136,6 +158,7 @@ class BitLedger {
   SvSource* source_;
   std::vector<LedgerEntry> entries_;
   std::uint64_t position_ = 0;
+  std::uint64_t observed_ = 0;
   bool outputs_fixed_ = false;
   std::uint64_t fixed_trials_ = 0;
 };
