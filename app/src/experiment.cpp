@@ -276,7 +276,7 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
     // sampling, which the hardware cannot be seen doing).
     if (c.protocol == 'B')
       r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
-              "hardware-chosen settings need one weak-source bit per party's setting (Protocol A); Protocol B draws "
+              "hardware-chosen settings need one weak-source bit per party's setting (Protocols A and C); Protocol B draws "
               "its settings by rejection sampling, which dira must do itself");
     if (c.devices.layout.parties.empty() || c.devices.layout.parties[0].echo_channels.empty())
       r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
@@ -327,7 +327,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   }
 
   const YAML::Node p = r.require(doc, "", "protocol");
-  if (p.IsDefined() && !p.IsMap()) r.issue(p, "protocol", "expected a map with kind: A or B and its parameters");
+  if (p.IsDefined() && !p.IsMap()) r.issue(p, "protocol", "expected a map with kind: A, B or C and its parameters");
   if (p.IsMap()) {
     const auto kind = r.string(r.require(p, "protocol", "kind"), "protocol.kind");
     if (p["demonstration"]) c.demonstration = r.boolean(p["demonstration"], "protocol.demonstration").value_or(false);
@@ -359,6 +359,33 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
                     std::to_string(c.inequality.expression.scenario().parties()));
       // Fig. 2 step 3 needs the threshold (½−ε)^4·(δ/2)·(1−μ) to be reachable by Z_k ≥ 0,
       // and Lemma 7's bound is only informative for δ ≤ 8 (the largest Bell value).
+    } else if (kind == "C") {
+      c.protocol = 'C';
+      r.allowed_keys(p, "protocol",
+                     {"kind", "epsilon", "bits", "error", "trials", "stop_when_certified", "behaviour_model",
+                      "demonstration"});
+      auto& pc = c.c;
+      pc.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, true, true, pc.epsilon);
+      pc.bits = count(r, p["bits"], "protocol.bits", pc.bits);
+      pc.error = positive_fraction(r, p["error"], "protocol.error", 0, 1, true, true, pc.error);
+      pc.trials = count(r, p["trials"], "protocol.trials", pc.trials);
+      if (p["stop_when_certified"])
+        pc.stop_when_certified =
+            r.boolean(p["stop_when_certified"], "protocol.stop_when_certified").value_or(pc.stop_when_certified);
+      if (p["behaviour_model"]) {
+        pc.behaviour_model = r.string(p["behaviour_model"], "protocol.behaviour_model").value_or(pc.behaviour_model);
+        if (pc.behaviour_model != "no-signalling")
+          r.issue(p["behaviour_model"], "protocol.behaviour_model",
+                  "only no-signalling is implemented (the seeds' adversary); got '" + pc.behaviour_model + "'");
+      }
+      if (have_ineq) {
+        const auto& sc = c.inequality.expression.scenario();
+        if (sc.parties() != 2 || sc.settings(0) != 2 || sc.settings(1) != 2 || sc.outcomes(0) != 2 ||
+            sc.outcomes(1) != 2)
+          r.issue(p["kind"], "protocol.kind",
+                  "Protocol C needs a two-party, two-setting, two-outcome inequality (chsh); '" + c.inequality.name +
+                      "' is not");
+      }
     } else if (kind == "B") {
       c.protocol = 'B';
       r.allowed_keys(p, "protocol",
@@ -409,7 +436,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
               r.boolean(e["side_information"], "protocol.extractor.side_information").value_or(true);
       }
     } else if (kind) {
-      r.issue(p["kind"], "protocol.kind", "must be A or B, got '" + *kind + "'");
+      r.issue(p["kind"], "protocol.kind", "must be A, B or C, got '" + *kind + "'");
     }
   }
 

@@ -33,6 +33,18 @@ struct WeakSourceConfig {
   std::vector<int> avoid_setting;  ///< adversarial: the setting to make rare
 };
 
+/// Protocol C (issue 11, docs/protocol-c-security.md): CHSH trials steered by one ε-SV stream,
+/// scored by probability estimation factors. Everything here is fixed before the first trial
+/// and written into the run directory (pef.json, report) before acquisition starts.
+struct ProtocolCParameters {
+  double epsilon = 1e-3;            ///< the weak source's SV parameter (one bit per party per trial)
+  std::uint64_t bits = 256;         ///< output length M the run aims to certify
+  double error = 1e-9;              ///< total error: half estimation (ε_est), half extractor
+  std::uint64_t trials = 1000000;   ///< trial budget n
+  bool stop_when_certified = true;  ///< stop at the first trial where the target is certified (Ville, docs §5.4)
+  std::string behaviour_model = "no-signalling";  ///< the adversary's devices (no-signalling only, so far)
+};
+
 struct ExtractorConfig {
   std::string kind = "auto";     ///< auto | dodis | circulant
   double log2_error = -20;       ///< target extractor error 2^log2_error
@@ -91,9 +103,10 @@ struct ExperimentConfig {
   std::string file;
   std::string inequality_name;
   protocol::Inequality inequality;
-  char protocol = 'B';  ///< 'A' or 'B'
+  char protocol = 'B';  ///< 'A', 'B' or 'C'
   protocol::ProtocolAParameters a;
   protocol::ProtocolBParameters b;
+  ProtocolCParameters c;
   std::vector<std::uint64_t> uses_per_device;  ///< Protocol A: m_j (trials per logical device)
   double security_target = 1e-6;               ///< target distance from uniform d_c (for reports and the planner)
   /// Run even though the parameters violate the protocol's security conditions (seed 001 eq. 87,
@@ -114,7 +127,7 @@ struct ExperimentConfig {
 
   /// The one ε of the experiment (`protocol.epsilon`): the SV parameter every security
   /// statement of the run assumes.
-  double epsilon() const { return protocol == 'A' ? a.epsilon : b.epsilon; }
+  double epsilon() const { return protocol == 'A' ? a.epsilon : protocol == 'C' ? c.epsilon : b.epsilon; }
 };
 
 /// Parses and validates, including the protocol's own parameter conditions; throws
