@@ -113,10 +113,12 @@ TEST_CASE("No-signalling vertices: 16 deterministic + 8 PR boxes, normalised and
     // Alice's marginal does not depend on y, Bob's on x.
     for (int x = 0; x < 2; ++x)
       for (int a = 0; a < 2; ++a)
-        CHECK(p[chsh_cell(a, 0, x, 0)] + p[chsh_cell(a, 1, x, 0)] == p[chsh_cell(a, 0, x, 1)] + p[chsh_cell(a, 1, x, 1)]);
+        CHECK(p[chsh_cell(a, 0, x, 0)] + p[chsh_cell(a, 1, x, 0)] ==
+              p[chsh_cell(a, 0, x, 1)] + p[chsh_cell(a, 1, x, 1)]);
     for (int y = 0; y < 2; ++y)
       for (int b = 0; b < 2; ++b)
-        CHECK(p[chsh_cell(0, b, 0, y)] + p[chsh_cell(1, b, 0, y)] == p[chsh_cell(0, b, 1, y)] + p[chsh_cell(1, b, 1, y)]);
+        CHECK(p[chsh_cell(0, b, 0, y)] + p[chsh_cell(1, b, 0, y)] ==
+              p[chsh_cell(0, b, 1, y)] + p[chsh_cell(1, b, 1, y)]);
     // 2·Σ_{xy} P(a⊕b = xy): 8 for a PR box a⊕b = xy, at most 6 for a local box (CHSH ≤ 3/4 win).
     int win2 = 0;
     for (int x = 0; x < 2; ++x)
@@ -461,7 +463,7 @@ TEST_CASE("One SV bit per party, party 0 first, through the ledger", "[protocol-
 
 TEST_CASE("Planner: trials formula, and V = 0.99, η = 0.8, ε = 1e-3, 256 bits", "[protocol-c]") {
   // Closed form with σ = 0: n = ⌈(β·h + L)/g⌉.
-  CHECK(trials_for_min_entropy(100, 0.01, 1e-4, 0, 30) == std::ceil((1 + 30) / 1e-4));
+  CHECK(trials_for_min_entropy(100, 0.01, 1e-4, 0, 30) == Approx(310000).margin(1));  // ceil of (1 + 30)/1e-4
   // With σ: n·g − zσ√n = c at the returned n (up to the ceiling).
   const double n = trials_for_min_entropy(300, 0.02, 5e-4, 4e-4, 31, 3);
   CHECK(n * 5e-4 - 3 * 0.02 * std::sqrt(n) == Approx(0.02 * 300 + 31).epsilon(1e-3));
@@ -480,7 +482,8 @@ TEST_CASE("Planner: trials formula, and V = 0.99, η = 0.8, ε = 1e-3, 256 bits"
                        << " E[log2 F] " << plan.log2_gain << " theta " << plan.model.theta);
   // Simulate the planned run with the chosen model: it must pass (completeness margin 3σ).
   const auto ref = joint_distribution(plan.model.behaviour());
-  const CertifiedPef pef = make_certified_pef(SvSettingsModel{parse_rational("1e-3")}, ref, parse_rational(plan.beta_exact));
+  const CertifiedPef pef =
+      make_certified_pef(SvSettingsModel{parse_rational("1e-3")}, ref, parse_rational(plan.beta_exact));
   ProtocolCConfig cfg;
   cfg.max_trials = static_cast<std::uint64_t>(plan.trials);
   cfg.log2_inv_eps_est = plan.log2_inv_eps_est;
