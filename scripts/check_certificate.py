@@ -74,6 +74,30 @@ The script also checks that the objective is what the certificate's label says i
 
 Labels (parties, settings, outcomes) are 0-based, as in dira (docs/labels.md).
 
+Second mode: Protocol C's PEF certificate (pef.json)
+---------------------------------------------------
+A file whose top level has "pefs" (and no "format") is read as a probability-estimation-factor
+certificate (docs/protocol-c-security.md section 7):
+
+    {"settings_model": {"kind": "santha-vazirani", "epsilon": "<exact>"},
+     "behaviour_model": "no-signalling",
+     "pefs": [{"trials": [first, last], "beta": "<exact>", "F": [16 decimal strings]}, ...]}
+
+F is ordered (a, b, x, y) with y fastest: index 8a + 4b + 2x + y. For every PEF the script checks,
+in exact rational arithmetic, F >= 0, beta > 0 and, for each of the 8 vertices nu of the one-stream
+SV settings set (nu(x) nu(y|x), each factor 1/2 - eps or 1/2 + eps, Bob's bias depending on x)
+and each of the 24 vertices p of the CHSH no-signalling polytope (16 deterministic, 8 PR boxes),
+
+    sum_{c,z} nu(z) p(c|z)^(1+beta) F(c,z) <= 1.
+
+p(c|z) is 0, 1/2 or 1. 0 and 1 are exact. (1/2)^(1+beta) is irrational in general, so the script
+uses a rational U >= 2^-(1+beta), proved exactly: with beta = r/s in lowest terms,
+U >= 2^-(1+r/s)  <=>  U^s * 2^(s+r) >= 1, checked with integer powers. (U is found with the
+decimal module to 50 digits, rounded up; only the exact check matters.) Replacing p^(1+beta) by
+an upper bound can only increase the left side, since nu, F >= 0, so a pass is a proof.
+Segments must have 0 <= first <= last, be in increasing order and not overlap, and all share
+one beta. Why checking vertex pairs suffices: docs/protocol-c-security.md section 3.
+
 Exit status: 0 if every certificate in every file passes, 1 if any check fails (or a
 file holds no certificate), 2 if a file cannot be read or is not a well-formed
 "dira-ns-dual-certificate/1" file.
@@ -332,6 +356,137 @@ def _subsets(items, size):
 
 
 # ---------------------------------------------------------------------------------------
+# Protocol C: probability estimation factor certificates (pef.json).
+
+
+def exact_decimal(value, where):
+    """A JSON string holding an integer, a finite decimal, 'p/q' or 'NeM': exact Fraction."""
+    if not isinstance(value, str):
+        raise Malformed(f"{where}: expected a string holding an exact number, got {value!r}")
+    try:
+        return Fraction(value.strip())
+    except (ValueError, ZeroDivisionError):
+        raise Malformed(f"{where}: not an exact number: {value!r}")
+
+
+def sv_vertices_exact(eps):
+    half = Fraction(1, 2)
+    lo, hi = half - eps, half + eps
+    out = []
+    for nx0 in (lo, hi):
+        for ny0 in (lo, hi):
+            for ny1 in (lo, hi):
+                out.append([nx0 * ny0, nx0 * (1 - ny0), (1 - nx0) * ny1, (1 - nx0) * (1 - ny1)])
+    return out
+
+
+def ns_vertices_exact():
+    """Entries 0, 1 (deterministic) or 'half' (PR boxes), index 8a + 4b + 2x + y."""
+    out = []
+    for a0 in range(2):
+        for a1 in range(2):
+            for b0 in range(2):
+                for b1 in range(2):
+                    p = [0] * 16
+                    for x in range(2):
+                        for y in range(2):
+                            p[8 * (a1 if x else a0) + 4 * (b1 if y else b0) + 2 * x + y] = 1
+                    out.append(("deterministic", p))
+    for r in range(2):
+        for s in range(2):
+            for t in range(2):
+                p = [0] * 16
+                for x in range(2):
+                    for y in range(2):
+                        for a in range(2):
+                            p[8 * a + 4 * (a ^ (x & y) ^ (r & x) ^ (s & y) ^ t) + 2 * x + y] = "half"
+                out.append(("PR", p))
+    return out
+
+
+def half_power_upper(beta):
+    """A rational U with U >= 2^-(1+beta), proved by U^s 2^(s+r) >= 1 for beta = r/s."""
+    import decimal
+    r, s = beta.numerator, beta.denominator
+    ctx = decimal.Context(prec=60)
+    est = ctx.exp(ctx.multiply(ctx.divide(decimal.Decimal(-(r + s)), decimal.Decimal(s)), ctx.ln(decimal.Decimal(2))))
+    up = decimal.Context(prec=80, rounding=decimal.ROUND_CEILING)
+    u = Fraction(up.quantize(est, decimal.Decimal(1).scaleb(-50)))
+    step = Fraction(1, 10 ** 50)
+    for _ in range(64):
+        if u.numerator ** s * 2 ** (s + r) >= u.denominator ** s:
+            return u
+        u += step
+        step *= 2
+    raise Malformed(f"could not bound 2^-(1+beta) for beta = {beta}")
+
+
+def check_pef_file(data):
+    errors = []
+    sm = field(data, "settings_model", "top level")
+    kind = field(sm, "kind", "settings_model")
+    if kind != "santha-vazirani":
+        raise Malformed(f"settings_model.kind is {kind!r}; this checker knows 'santha-vazirani'")
+    eps = exact_decimal(field(sm, "epsilon", "settings_model"), "settings_model.epsilon")
+    if not (0 <= eps < Fraction(1, 2)):
+        raise Malformed(f"settings_model.epsilon = {eps} not in [0, 1/2)")
+    bm = field(data, "behaviour_model", "top level")
+    if bm != "no-signalling":
+        raise Malformed(f"behaviour_model is {bm!r}; this checker knows 'no-signalling'")
+    nus = sv_vertices_exact(eps)
+    boxes = ns_vertices_exact()
+    results = []
+    prev_last = -1
+    beta0 = None
+    for i, seg in enumerate(array(field(data, "pefs", "top level"), "pefs")):
+        w = f"pefs[{i}]"
+        trials = array(field(seg, "trials", w), f"{w}.trials")
+        if len(trials) != 2:
+            raise Malformed(f"{w}.trials: expected [first, last]")
+        first = integer(trials[0], f"{w}.trials[0]", lo=0)
+        last = integer(trials[1], f"{w}.trials[1]", lo=0)
+        beta = exact_decimal(field(seg, "beta", w), f"{w}.beta")
+        F = [exact_decimal(v, f"{w}.F[{k}]") for k, v in enumerate(array(field(seg, "F", w), f"{w}.F"))]
+        errs = []
+        if len(F) != 16:
+            raise Malformed(f"{w}.F: expected 16 values, got {len(F)}")
+        if first > last or first <= prev_last:
+            errs.append(f"trial range [{first}, {last}] empty, out of order or overlapping the previous one")
+        prev_last = max(prev_last, last)
+        if beta <= 0:
+            errs.append(f"beta = {beta} is not > 0")
+        if beta0 is None:
+            beta0 = beta
+        elif beta != beta0:
+            errs.append(f"beta = {beta} differs from the first PEF's {beta0}")
+        if any(f < 0 for f in F):
+            errs.append("some F < 0")
+        worst = Fraction(0)
+        if not errs:
+            h = half_power_upper(beta)
+            for vi, nu in enumerate(nus):
+                for bi, (bkind, p) in enumerate(boxes):
+                    total = Fraction(0)
+                    for k in range(16):
+                        if p[k] == 1:
+                            total += nu[k & 3] * F[k]
+                        elif p[k] == "half":
+                            total += nu[k & 3] * h * F[k]
+                    worst = max(worst, total)
+                    if total > 1:
+                        errs.append(f"constraint (settings vertex {vi}, {bkind} box {bi}) = {float(total):.15g} > 1")
+        results.append({"kind": "certificate", "index": i, "inequality": "CHSH PEF", "setting": "pef",
+                        "event": f"trials {first}..{last}", "delta": None, "ok": not errs, "errors": errs,
+                        "statement": (f"PEF with beta = {beta} for trials {first}..{last}: all 192 vertex-pair "
+                                      f"constraints <= 1 (max {float(worst):.12g})")})
+    if not results:
+        errors.append("no PEF in the file")
+    file_result = {"kind": "file", "inequality": f"CHSH PEF (SV epsilon = {eps}, no-signalling)", "variables": 16,
+                   "rows": 192, "bell_terms": 0, "certificates": len(results), "ok": not errors, "errors": errors}
+    return file_result, results
+
+
+# ---------------------------------------------------------------------------------------
 # One file.
 
 
@@ -346,6 +501,8 @@ def check_file(path):
         raise Malformed(f"not JSON: {e}")
     if not isinstance(data, dict):
         raise Malformed("top level is not a JSON object")
+    if "pefs" in data and "format" not in data:
+        return check_pef_file(data)
     fmt = field(data, "format", "top level")
     if fmt != FORMAT:
         raise Malformed(f"format is {fmt!r}; this checker reads {FORMAT!r}")
