@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <climits>
+#include <ctime>
 #include <random>
 
 namespace {
@@ -129,60 +129,57 @@ void bare_scan(BareStation& s, int party, const TagBlock& block, Trial* out) {
   }
 }
 
-void BM_BareScan(benchmark::State& state) {
+BareStation bare_station() {
+  BareStation s;
+  s.roles[0].kind = 1;
+  for (std::uint8_t o = 0; o < 4; ++o) s.roles[1 + o] = {2, o};
+  for (std::uint8_t v = 0; v < 9; ++v) s.roles[10 + v] = {3, v};
+  return s;
+}
+
+void bare_scan_all(std::vector<Trial>& out) {
   const Data& d = data();
+  BareStation st[2] = {bare_station(), bare_station()};
+  for (std::size_t k = 0; k < d.blocks[0].size(); ++k)
+    for (int p = 0; p < 2; ++p) bare_scan(st[p], p, d.blocks[p][k], out.data());
+  for (int p = 0; p < 2; ++p) bare_close(st[p], p, out[st[p].next - 1]);
+  benchmark::DoNotOptimize(out.data());
+  benchmark::ClobberMemory();
+}
+
+void BM_BareScan(benchmark::State& state) {
   std::vector<Trial> out(Data::kTrials);
-  for (auto _ : state) {
-    BareStation st[2];
-    for (auto& s : st) {
-      s.roles[0].kind = 1;
-      for (std::uint8_t o = 0; o < 4; ++o) s.roles[1 + o] = {2, o};
-      for (std::uint8_t v = 0; v < 9; ++v) s.roles[10 + v] = {3, v};
-    }
-    for (std::size_t k = 0; k < d.blocks[0].size(); ++k)
-      for (int p = 0; p < 2; ++p) bare_scan(st[p], p, d.blocks[p][k], out.data());
-    for (int p = 0; p < 2; ++p) bare_close(st[p], p, out[st[p].next - 1]);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * d.tags));
+  for (auto _ : state) bare_scan_all(out);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * data().tags));
   state.counters["trials"] = static_cast<double>(out.size());
 }
-BENCHMARK(BM_BareScan)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BareScan)->Unit(benchmark::kMillisecond);
 
-// Seconds one bare scan of the data takes (median of 15), measured in the calling benchmark's
-// setup so that its ratio counter compares two figures taken moments apart on the same core.
-double bare_scan_seconds() {
-  const Data& d = data();
-  std::vector<Trial> out(Data::kTrials);
-  std::vector<double> s;
-  for (int rep = 0; rep < 15; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    BareStation st[2];
-    for (auto& b : st) {
-      b.roles[0].kind = 1;
-      for (std::uint8_t o = 0; o < 4; ++o) b.roles[1 + o] = {2, o};
-      for (std::uint8_t v = 0; v < 9; ++v) b.roles[10 + v] = {3, v};
-    }
-    for (std::size_t k = 0; k < d.blocks[0].size(); ++k)
-      for (int p = 0; p < 2; ++p) bare_scan(st[p], p, d.blocks[p][k], out.data());
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-    s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(s.begin(), s.begin() + 7, s.end());
-  return s[7];
+// This thread's CPU time: the VM's two cores are shared, and wall time counts other processes.
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
 }
 
 // Pushes every block pair and pops after each, as the session does (its batch vector reused).
+// Each iteration is followed, untimed, by one bare scan of the same blocks; the counter
+// vs_bare_scan = median bare-scan time / median assembly time (thread CPU time, interleaved
+// samples, so both figures come from the same moments of the same run).
 template <class Make>
 void run_assembly(benchmark::State& state, Make make) {
   const Data& d = data();
-  const double bare = bare_scan_seconds();
-  std::vector<Trial> out;
+  std::vector<Trial> out, bare_out(Data::kTrials);
   out.reserve(Data::kTrials);
+  std::vector<double> t_asm, t_bare;
   std::size_t trials = 0;
   for (auto _ : state) {
+    const double t0 = thread_seconds();
     TrialAssembler a = make();
     trials = 0;
     for (std::size_t k = 0; k < d.blocks[0].size(); ++k) {
@@ -192,16 +189,58 @@ void run_assembly(benchmark::State& state, Make make) {
       trials += out.size();
       benchmark::DoNotOptimize(out.data());
     }
+    const double t1 = thread_seconds();
+    state.PauseTiming();
+    bare_scan_all(bare_out);
+    t_bare.push_back(thread_seconds() - t1);
+    t_asm.push_back(t1 - t0);
+    state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * d.tags));
   state.counters["trials"] = static_cast<double>(trials);
-  // bare seconds × iterations / elapsed seconds = (assembly rate) / (bare-scan rate).
-  state.counters["vs_bare_scan"] = benchmark::Counter(bare, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["vs_bare_scan"] = median(t_bare) / median(t_asm);
 }
 
-// Settings through a std::function (the constructor the session used before the scheduler).
+// Settings through a std::function (the constructor callers used before the scheduler).
 void BM_TrialAssembly(benchmark::State& state) {
   run_assembly(state, [] { return TrialAssembler(layout(), intended); });
 }
-BENCHMARK(BM_TrialAssembly)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TrialAssembly)->Unit(benchmark::kMillisecond);
+
+// Settings looked up in a SettingScheduler that has delivered the whole run ahead (what the
+// session does; the scheduler's drawing is not timed).
+void BM_TrialAssembly_Scheduler(benchmark::State& state) {
+  SchedulerConfig sc;
+  sc.planned = Data::kTrials;
+  sc.lookahead = Data::kTrials;
+  SettingScheduler scheduler([](std::uint64_t i, Trial& t) { t.u = intended(i).u; }, {}, sc);
+  scheduler.prime();
+  run_assembly(state, [&] { return TrialAssembler(layout(), &scheduler); });
+}
+BENCHMARK(BM_TrialAssembly_Scheduler)->Unit(benchmark::kMillisecond);
+
+// Hardware-chosen settings: Trial::u read from the echo channels.
+void BM_TrialAssembly_EchoSettings(benchmark::State& state) {
+  run_assembly(state, [] {
+    auto c = layout();
+    c.settings_from_echo = true;
+    return TrialAssembler(c);
+  });
+}
+BENCHMARK(BM_TrialAssembly_EchoSettings)->Unit(benchmark::kMillisecond);
+
+// The same with a reorder window (tags are in order: the buffer only holds each block's tail).
+void BM_TrialAssembly_ReorderWindow(benchmark::State& state) {
+  SchedulerConfig sc;
+  sc.planned = Data::kTrials;
+  sc.lookahead = Data::kTrials;
+  SettingScheduler scheduler([](std::uint64_t i, Trial& t) { t.u = intended(i).u; }, {}, sc);
+  scheduler.prime();
+  run_assembly(state, [&] {
+    auto c = layout();
+    c.reorder_window_ps = 2 * kPeriod;
+    return TrialAssembler(c, &scheduler);
+  });
+}
+BENCHMARK(BM_TrialAssembly_ReorderWindow)->Unit(benchmark::kMillisecond);
 }  // namespace

@@ -4,6 +4,7 @@
 #include "dira/hal/setting_scheduler.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <set>
 #include <stdexcept>
@@ -80,7 +81,7 @@ void TrialAssembler::init() {
     const auto& s = config_.parties[p];
     StationState& st = stations_[static_cast<std::size_t>(s.station)];
     st.used = true;
-    st.parties.push_back(static_cast<std::uint8_t>(p));
+    st.party_list[st.nparty++] = static_cast<std::uint8_t>(p);
     auto& roles = st.roles;
     const auto has = [&](int ch) {
       return std::any_of(roles.begin(), roles.end(), [&](const auto& r) { return r.first == ch; });
@@ -131,15 +132,45 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
   const Role* const table = st.table.data();
   const std::size_t table_size = st.table.size();
+  const std::size_t rep = st.party_list[0];  // the sync time of a trial is read from this party's slot
+  const bool single = st.nparty == 1;
+  // The station's hot state lives in locals (registers) for the block: written back before
+  // anything out of line reads it, read again afterwards.
+  std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0, next_expected = 0;
+  std::uint64_t syncs = 0, complete_below = 0;
+  PartyTrial* row = nullptr;  // the newest open trial's party slots; nullptr when none is open
+  const auto load = [&] {
+    last = st.last_time;
+    infer_at = st.infer_at;
+    next_close = st.next_close;
+    newest = st.newest_sync;
+    next_expected = st.next_expected;
+    syncs = st.syncs;
+    complete_below = st.complete_below;
+    row = syncs > complete_below ? &ring_[(static_cast<std::size_t>(syncs - 1) & ring_mask_) * nparties_] : nullptr;
+  };
+  const auto store = [&] {
+    st.last_time = last;
+    st.infer_at = infer_at;
+    st.next_close = next_close;
+    st.newest_sync = newest;
+    st.next_expected = next_expected;
+    st.syncs = syncs;
+    st.complete_below = complete_below;
+  };
+  load();
   for (; it != stop; ++it) {
     const Tag& t = *it;
     const std::int64_t now = t.time_ps;
     // Everything rare behind one well-predicted branch: in-band notes (faults, time marks), time
     // going backwards, a sync overdue.
-    if ((t.type != TagType::time_tag) | (now < st.last_time) | (now >= st.infer_at)) [[unlikely]] {
-      if (!rare_tag(station, t)) continue;
+    if ((t.type != TagType::time_tag) | (now < last) | (now >= infer_at)) [[unlikely]] {
+      store();
+      const bool go_on = rare_tag(station, t);
+      load();
+      if (!go_on) continue;
     }
-    st.last_time = now;
+    last = now;
     const auto ch = static_cast<std::size_t>(static_cast<std::uint32_t>(t.channel));
     Role r;
     if (ch < table_size) [[likely]] {
@@ -149,29 +180,45 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
         if (c == t.channel) r = role;
     }
     if (r.kind == kSync) {
-      std::uint64_t idx = st.syncs;
-      const std::int64_t rel = now - st.next_expected;
-      if (!st.has_sync || rel < sync_lo_ || rel >= sync_hi_) [[unlikely]] {
-        if (!irregular_sync(station, now, idx)) {
+      std::uint64_t idx = syncs;
+      const std::int64_t rel = now - next_expected;
+      if ((rel < sync_lo_) | (rel >= sync_hi_) | !st.has_sync) [[unlikely]] {
+        store();
+        const bool fresh = irregular_sync(station, now, idx);  // opens the missing trials before it
+        load();
+        if (!fresh) {
           ++counters_.stray_tags;  // a duplicate edge within the same period
-          if (now >= st.next_close) advance(st, now);
-          continue;
+          goto next;
         }
       }
-      open(st, idx, now);
+      // Open trial idx (the inline twin of open()).
+      if (idx - trials_base_ > ring_mask_) [[unlikely]]
+        grow(idx);
+      row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
+      if (single)
+        row[rep] = PartyTrial{{0, 0}, now};
+      else
+        for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
+      if (complete_below == syncs) next_close = now + window_end_;  // it is the only open trial
+      syncs = idx + 1;
+      newest = now;
+      next_expected += config_.sync_period_ps;
+      infer_at = next_expected + infer_after_;
+      if (syncs > opened_) opened_ = syncs;
     } else if (r.kind != kStray) {
       // Detection or echo: it belongs to the newest sync whose window has opened, if that window
       // has not closed yet (half-open [start, end)). Nearly always the newest sync of all.
       const auto k = static_cast<std::size_t>(r.kind - kDetection);
-      if (st.syncs > st.complete_below) {
-        const std::int64_t start = st.newest_sync + win_off_[k];
-        if (now >= start) {
-          if (static_cast<std::uint64_t>(now - start) < win_width_[k])
-            slot(st.syncs - 1, r.party).bits[k] |= r.bit;
-          else
-            ++counters_.stray_tags;
-        } else {
+      if (row) {
+        const std::int64_t start = newest + win_off_[k];
+        // One unsigned comparison: before the window start the difference wraps to a huge value.
+        if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
+          row[r.party].bits[k] |= r.bit;
+        } else if (now < start) {
+          store();
           place_older(station, r, now);
+        } else {
+          ++counters_.stray_tags;
         }
       } else {
         ++counters_.stray_tags;
@@ -179,9 +226,24 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
     } else {
       ++counters_.stray_tags;  // a channel nobody uses
     }
-    // A trial is final for this station once its latest window has closed.
-    if (now >= st.next_close) advance(st, now);
+  next:
+    // A trial is final for this station once its latest window has closed (the inline twin of
+    // advance()).
+    if (now >= next_close) {
+      next_close = INT64_MAX;
+      while (complete_below < syncs) {
+        const std::int64_t close =
+            ring_[(static_cast<std::size_t>(complete_below) & ring_mask_) * nparties_ + rep].sync_ps + window_end_;
+        if (close > now) {
+          next_close = close;
+          break;
+        }
+        ++complete_below;
+      }
+      if (complete_below == syncs) row = nullptr;
+    }
   }
+  store();
 }
 
 bool TrialAssembler::rare_tag(int station, const Tag& t) {
@@ -233,6 +295,7 @@ bool TrialAssembler::irregular_sync(int station, std::int64_t now, std::uint64_t
   if (!st.has_sync) {
     st.has_sync = true;
     st.first_sync = now;
+    st.next_expected = now;  // the scan adds the period as it opens trial 0
     idx = 0;
     return true;
   }
@@ -252,7 +315,7 @@ void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
   // the trial before it).
   StationState& st = stations_[static_cast<std::size_t>(station)];
   const auto k = static_cast<std::size_t>(r.kind - kDetection);
-  const std::size_t rep = st.parties.front();
+  const std::size_t rep = st.party_list[0];
   for (std::uint64_t i = st.syncs - 1; i-- > st.complete_below;) {
     const std::int64_t start = slot(i, rep).sync_ps + win_off_[k];
     if (now < start) continue;
@@ -270,7 +333,7 @@ void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync
   // than its capacity makes it grow (memory bounded by the skew between stations).
   if (idx - trials_base_ > ring_mask_) [[unlikely]]
     grow(idx);
-  for (const std::uint8_t p : st.parties) slot(idx, p) = PartyTrial{{0, 0}, sync_ps};
+  for (std::size_t k = 0; k < st.nparty; ++k) slot(idx, st.party_list[k]) = PartyTrial{{0, 0}, sync_ps};
   if (st.complete_below == st.syncs) st.next_close = sync_ps + window_end_;  // it is the only open trial
   st.syncs = idx + 1;
   st.newest_sync = sync_ps;
@@ -291,7 +354,7 @@ void TrialAssembler::grow(std::uint64_t idx) {
 }
 
 void TrialAssembler::advance(StationState& st, std::int64_t now) {
-  const std::size_t rep = st.parties.front();
+  const std::size_t rep = st.party_list[0];
   while (st.complete_below < st.syncs) {
     const std::int64_t close = slot(st.complete_below, rep).sync_ps + window_end_;
     if (close > now) {
@@ -406,7 +469,22 @@ void TrialAssembler::emit_ready() {
 
 template <class Settings>
 void TrialAssembler::emit(std::uint64_t limit, Settings settings) {
-  const std::size_t np = nparties_;
+  // The party loop unrolled for each party count.
+  switch (nparties_) {
+    case 1:
+      return emit_n<1>(limit, settings);
+    case 2:
+      return emit_n<2>(limit, settings);
+    case 3:
+      return emit_n<3>(limit, settings);
+    default:
+      return emit_n<4>(limit, settings);
+  }
+}
+
+template <std::size_t NP, class Settings>
+void TrialAssembler::emit_n(std::uint64_t limit, Settings settings) {
+  // Records are written in place (vector::push_back per trial costs more than zeroing the batch).
   const std::size_t first = ready_.size();
   ready_.resize(first + static_cast<std::size_t>(limit - trials_base_));
   protocol::Trial* const out = ready_.data();
@@ -420,16 +498,23 @@ void TrialAssembler::emit(std::uint64_t limit, Settings settings) {
     counters_.multi_click += multi_click;
     counters_.dropped_fair_sampling += dropped;
   };
+  const std::uint32_t echo_check = echo_check_mask_;
+  const bool fair_sampling = config_.fair_sampling;
+  const PartyTrial* const ring = ring_.data();
+  const std::size_t mask = ring_mask_;
   try {
     for (; idx < limit; ++idx) {
-      const PartyTrial* parts = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * np];
+      const PartyTrial* parts = &ring[(static_cast<std::size_t>(idx) & mask) * NP];
+      // Written in place, field by field: building the record in a local and copying it costs
+      // a store-forwarding stall per trial (16-byte loads of bytes just stored one by one).
       protocol::Trial& t = out[w];
       settings(idx, parts, t);
       t.index = idx;
       t.time_ps = parts[0].sync_ps;
       std::uint32_t flags = 0;
-      for (std::size_t p = 0; p < np; ++p) {
-        if ((echo_check_mask_ >> p) & 1u) {
+      std::array<std::uint8_t, protocol::kMaxParties> x{};
+      for (std::size_t p = 0; p < NP; ++p) {
+        if ((echo_check >> p) & 1u) {
           const std::uint32_t want = t.u[p] < 32 ? 1u << t.u[p] : 0u;
           if (parts[p].bits[1] != want) [[unlikely]]
             echo_fault(idx, p, parts[p].bits[1], t.u[p]);
@@ -437,15 +522,16 @@ void TrialAssembler::emit(std::uint64_t limit, Settings settings) {
         // The fixed outcome rule (docs/trial-policy.md): no click → 0, several → lowest detector.
         // countr_zero(0) = 32, and 32 & 31 = 0: the no-click outcome without a branch.
         const std::uint32_t d = parts[p].bits[0];
-        t.x[p] = static_cast<std::uint8_t>(std::countr_zero(d) & 31);
+        x[p] = static_cast<std::uint8_t>(std::countr_zero(d) & 31);
         const bool none = d == 0, several = (d & (d - 1)) != 0;
         no_click += none;
         multi_click += several;
         flags |= (none ? protocol::kTrialNoClick : 0u) | (several ? protocol::kTrialMultiClick : 0u);
       }
+      t.x = x;
       t.flags |= flags;
-      // Fair sampling (not device-independent) overwrites a dropped trial with the next one.
-      const bool drop = config_.fair_sampling && (flags & protocol::kTrialNoClick) != 0;
+      // Fair sampling (not device-independent): a dropped trial is overwritten by the next one.
+      const bool drop = fair_sampling && (flags & protocol::kTrialNoClick) != 0;
       dropped += drop;
       w += !drop;
     }

@@ -144,8 +144,9 @@ class TrialAssembler {
     std::uint64_t complete_below = 0;     // trials < this are final for this station; [this, syncs) are open
     std::vector<Role> table;              // channel → role for channels 0 … 4095
     // Cold.
-    std::vector<std::pair<int, Role>> roles;  // every channel's role (channels outside the table)
-    std::vector<std::uint8_t> parties;        // parties this station serves
+    std::vector<std::pair<int, Role>> roles;              // every channel's role (channels outside the table)
+    std::uint8_t party_list[protocol::kMaxParties] = {};  // parties this station serves
+    std::uint8_t nparty = 0;
     bool used = false;
     bool has_sync = false;
     std::int64_t first_sync = 0;
@@ -170,6 +171,8 @@ class TrialAssembler {
   void emit_ready();
   template <class Settings>
   void emit(std::uint64_t limit, Settings settings);
+  template <std::size_t NP, class Settings>
+  void emit_n(std::uint64_t limit, Settings settings);
   [[noreturn]] void echo_fault(std::uint64_t idx, std::size_t party, std::uint32_t echoes, int intended) const;
 
   TrialAssemblyConfig config_;
