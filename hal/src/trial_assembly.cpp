@@ -1,14 +1,21 @@
 #include "dira/hal/trial_assembly.hpp"
 
 #include "dira/hal/device.hpp"
+#include "dira/hal/setting_scheduler.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
-#include <cmath>
 #include <set>
 #include <stdexcept>
 
 namespace dira::hal {
+
+namespace {
+// Channels 0 … 4095 are looked up in a table; anything else (negative, or a device numbering
+// its channels sparsely) goes through the role list, off the hot path.
+constexpr int kTableChannels = 4096;
+}  // namespace
 
 void validate(const TrialAssemblyConfig& c) {
   if (c.parties.empty() || c.parties.size() > static_cast<std::size_t>(protocol::kMaxParties))
@@ -23,11 +30,15 @@ void validate(const TrialAssemblyConfig& c) {
   std::set<std::pair<int, int>> used;  // (station, channel)
   for (std::size_t p = 0; p < c.parties.size(); ++p) {
     const auto& s = c.parties[p];
+    if (s.station < 0) throw std::invalid_argument("trial assembly: party " + std::to_string(p) + " has station < 0");
     if (s.detector_channels.empty() || s.detector_channels.size() > 32)
       throw std::invalid_argument("trial assembly: party " + std::to_string(p) + " needs 1 to 32 detector channels");
     if (s.echo_channels.size() > 32) throw std::invalid_argument("trial assembly: at most 32 echo channels");
     if (!s.echo_channels.empty() && c.echo_width_ps <= 0)
       throw std::invalid_argument("trial assembly: echo channels need echo_width_ps > 0");
+    if (c.settings_from_echo && s.echo_channels.empty())
+      throw std::invalid_argument("trial assembly: settings_from_echo, but party " + std::to_string(p) +
+                                  " has no setting-echo channels to read its settings from");
     for (int ch : s.detector_channels)
       if (!used.insert({s.station, ch}).second)
         throw std::invalid_argument("trial assembly: channel " + std::to_string(ch) + " of station " +
@@ -46,190 +57,365 @@ void validate(const TrialAssemblyConfig& c) {
 
 TrialAssembler::TrialAssembler(TrialAssemblyConfig config, std::function<protocol::Trial(std::uint64_t)> intended)
     : config_(std::move(config)), intended_(std::move(intended)) {
+  init();
+  if (config_.settings_from_echo && intended_)
+    throw std::invalid_argument(
+        "trial assembly: settings_from_echo reads the settings from the echo; no intended settings may be given");
+}
+
+TrialAssembler::TrialAssembler(TrialAssemblyConfig config, const SettingScheduler* scheduler)
+    : config_(std::move(config)), scheduler_(scheduler) {
+  init();
+  if (config_.settings_from_echo && scheduler_)
+    throw std::invalid_argument(
+        "trial assembly: settings_from_echo reads the settings from the echo; no scheduler may be given");
+}
+
+void TrialAssembler::init() {
   validate(config_);
+  nparties_ = config_.parties.size();
   int nstations = 0;
   for (const auto& s : config_.parties) nstations = std::max(nstations, s.station + 1);
   stations_.resize(static_cast<std::size_t>(nstations));
-  for (std::size_t p = 0; p < config_.parties.size(); ++p) {
+  for (std::size_t p = 0; p < nparties_; ++p) {
     const auto& s = config_.parties[p];
-    auto& roles = stations_[static_cast<std::size_t>(s.station)].roles;
+    StationState& st = stations_[static_cast<std::size_t>(s.station)];
+    st.used = true;
+    st.party_list[st.nparty++] = static_cast<std::uint8_t>(p);
+    auto& roles = st.roles;
     const auto has = [&](int ch) {
       return std::any_of(roles.begin(), roles.end(), [&](const auto& r) { return r.first == ch; });
     };
     if (!has(s.sync_channel))
-      roles.push_back({s.sync_channel, Role{-1, 0, 0}});
+      roles.push_back({s.sync_channel, Role{kSync, 0, 0}});
     else
       for (auto& r : roles)
-        if (r.first == s.sync_channel && r.second.kind != 0)
+        if (r.first == s.sync_channel && r.second.kind != kSync)
           throw std::invalid_argument("trial assembly: sync channel reused");
     for (std::size_t o = 0; o < s.detector_channels.size(); ++o)
-      roles.push_back({s.detector_channels[o], Role{static_cast<int>(p), 1, static_cast<int>(o)}});
+      roles.push_back({s.detector_channels[o], Role{kDetection, static_cast<std::uint8_t>(p), 1u << o}});
     for (std::size_t v = 0; v < s.echo_channels.size(); ++v)
-      roles.push_back({s.echo_channels[v], Role{static_cast<int>(p), 2, static_cast<int>(v)}});
-  }
-  for (std::size_t st = 0; st < stations_.size(); ++st) {
-    const bool used = std::any_of(config_.parties.begin(), config_.parties.end(),
-                                  [&](const StationLayout& l) { return l.station == static_cast<int>(st); });
-    if (!used) stations_[st].ended = true;  // a station number nobody uses never holds trials back
+      roles.push_back({s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), 1u << v}});
+    if (!s.echo_channels.empty() && !config_.settings_from_echo) echo_check_mask_ |= 1u << p;
   }
   for (auto& st : stations_) {
+    if (!st.used) st.ended = true;  // a station number nobody uses never holds trials back
     int max_ch = -1;
     for (const auto& [ch, r] : st.roles)
-      if (ch >= 0 && ch < 4096) max_ch = std::max(max_ch, ch);
-    st.role_by_channel.assign(static_cast<std::size_t>(max_ch + 1), Role{-2, 0, 0});
+      if (ch >= 0 && ch < kTableChannels) max_ch = std::max(max_ch, ch);
+    st.table.assign(static_cast<std::size_t>(max_ch + 1), Role{});
     for (const auto& [ch, r] : st.roles)
-      if (ch >= 0 && ch < 4096) st.role_by_channel[static_cast<std::size_t>(ch)] = r;
+      if (ch >= 0 && ch < kTableChannels) st.table[static_cast<std::size_t>(ch)] = r;
   }
   window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps,
                          config_.echo_offset_ps + config_.echo_width_ps);
+  win_off_[0] = config_.detection_offset_ps;
+  win_off_[1] = config_.echo_offset_ps;
+  win_width_[0] = static_cast<std::uint64_t>(config_.detection_width_ps);
+  win_width_[1] = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.echo_width_ps, 0));
   // Tags of a trial come no earlier than the smallest window offset after its sync; when that
   // offset is 0 (a tag could share the sync's timestamp) wait half a period instead.
   std::int64_t earliest = config_.detection_offset_ps;
   if (config_.echo_width_ps > 0) earliest = std::min(earliest, config_.echo_offset_ps);
   infer_after_ = earliest > 0 ? std::min(earliest, config_.sync_period_ps / 2) : config_.sync_period_ps / 2;
+  // A sync's index is round((t − first) / period) with halves rounding up: the next trial's
+  // sync lies in next_expected + [−⌊P/2⌋, P − ⌊P/2⌋). Checking that range spares a division.
+  sync_lo_ = -(config_.sync_period_ps / 2);
+  sync_hi_ = config_.sync_period_ps - config_.sync_period_ps / 2;
+  ring_.assign(1024 * nparties_, PartyTrial{});
+  ring_mask_ = 1023;
 }
 
-[[gnu::always_inline]] inline const TrialAssembler::Role* TrialAssembler::role(int station, int channel) const {
-  const StationState& st = stations_[static_cast<std::size_t>(station)];
-  if (channel >= 0 && static_cast<std::size_t>(channel) < st.role_by_channel.size()) {
-    const Role& r = st.role_by_channel[static_cast<std::size_t>(channel)];
-    return r.party == -2 ? nullptr : &r;
-  }
-  for (const auto& [ch, r] : st.roles)
-    if (ch == channel) return &r;
-  return nullptr;
-}
+// ---- per-tag scan --------------------------------------------------------------------------
 
-[[gnu::always_inline]] inline TrialAssembler::PartyTrial& TrialAssembler::slot(std::uint64_t trial, int party) {
-  const std::size_t np = config_.parties.size();
-  const std::size_t at =
-      trials_head_ + static_cast<std::size_t>(trial - trials_base_) * np + static_cast<std::size_t>(party);
-  if (trials_.size() <= at) trials_.resize(at + 1 + np);
-  return trials_[at];
-}
-
-[[gnu::always_inline]] inline void TrialAssembler::advance(int station, std::int64_t now) {
+void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  // A trial is final for this station once its latest window has closed.
-  if (st.recent_head == st.recent_syncs.size() || st.recent_syncs[st.recent_head] + window_end_ > now) return;
-  while (st.recent_head < st.recent_syncs.size() && st.recent_syncs[st.recent_head] + window_end_ <= now) {
-    st.complete_below = st.recent_base + 1;
-    ++st.recent_head;
-    ++st.recent_base;
+  const Role* const table = st.table.data();
+  const std::size_t table_size = st.table.size();
+  const std::size_t rep = st.party_list[0];  // the sync time of a trial is read from this party's slot
+  const bool single = st.nparty == 1;
+  // The station's hot state lives in locals (registers) for the block: written back before
+  // anything out of line reads it, read again afterwards.
+  std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0, next_expected = 0;
+  std::uint64_t syncs = 0, complete_below = 0;
+  PartyTrial* row = nullptr;  // the newest open trial's party slots; nullptr when none is open
+  const auto load = [&] {
+    last = st.last_time;
+    infer_at = st.infer_at;
+    next_close = st.next_close;
+    newest = st.newest_sync;
+    next_expected = st.next_expected;
+    syncs = st.syncs;
+    complete_below = st.complete_below;
+    row = syncs > complete_below ? &ring_[(static_cast<std::size_t>(syncs - 1) & ring_mask_) * nparties_] : nullptr;
+  };
+  const auto store = [&] {
+    st.last_time = last;
+    st.infer_at = infer_at;
+    st.next_close = next_close;
+    st.newest_sync = newest;
+    st.next_expected = next_expected;
+    st.syncs = syncs;
+    st.complete_below = complete_below;
+  };
+  load();
+  for (; it != stop; ++it) {
+    const Tag& t = *it;
+    const std::int64_t now = t.time_ps;
+    // Everything rare behind one well-predicted branch: in-band notes (faults, time marks), time
+    // going backwards, a sync overdue.
+    if ((t.type != TagType::time_tag) | (now < last) | (now >= infer_at)) [[unlikely]] {
+      store();
+      const bool go_on = rare_tag(station, t);
+      load();
+      if (!go_on) continue;
+    }
+    last = now;
+    const auto ch = static_cast<std::size_t>(static_cast<std::uint32_t>(t.channel));
+    Role r;
+    if (ch < table_size) [[likely]] {
+      r = table[ch];
+    } else {
+      for (const auto& [c, role] : st.roles)
+        if (c == t.channel) r = role;
+    }
+    if (r.kind == kSync) {
+      std::uint64_t idx = syncs;
+      const std::int64_t rel = now - next_expected;
+      if ((rel < sync_lo_) | (rel >= sync_hi_) | !st.has_sync) [[unlikely]] {
+        store();
+        const bool fresh = irregular_sync(station, now, idx);  // opens the missing trials before it
+        load();
+        if (!fresh) {
+          ++counters_.stray_tags;  // a duplicate edge within the same period
+          goto next;
+        }
+      }
+      // Open trial idx (the inline twin of open()).
+      if (idx - trials_base_ > ring_mask_) [[unlikely]]
+        grow(idx);
+      row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
+      if (single)
+        row[rep] = PartyTrial{{0, 0}, now};
+      else
+        for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
+      if (complete_below == syncs) next_close = now + window_end_;  // it is the only open trial
+      syncs = idx + 1;
+      newest = now;
+      next_expected += config_.sync_period_ps;
+      infer_at = next_expected + infer_after_;
+      if (syncs > opened_) opened_ = syncs;
+    } else if (r.kind != kStray) {
+      // Detection or echo: it belongs to the newest sync whose window has opened, if that window
+      // has not closed yet (half-open [start, end)). Nearly always the newest sync of all.
+      const auto k = static_cast<std::size_t>(r.kind - kDetection);
+      if (row) {
+        const std::int64_t start = newest + win_off_[k];
+        // One unsigned comparison: before the window start the difference wraps to a huge value.
+        if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
+          row[r.party].bits[k] |= r.bit;
+        } else if (now < start) {
+          store();
+          place_older(station, r, now);
+        } else {
+          ++counters_.stray_tags;
+        }
+      } else {
+        ++counters_.stray_tags;
+      }
+    } else {
+      ++counters_.stray_tags;  // a channel nobody uses
+    }
+  next:
+    // A trial is final for this station once its latest window has closed (the inline twin of
+    // advance()).
+    if (now >= next_close) {
+      next_close = INT64_MAX;
+      while (complete_below < syncs) {
+        const std::int64_t close =
+            ring_[(static_cast<std::size_t>(complete_below) & ring_mask_) * nparties_ + rep].sync_ps + window_end_;
+        if (close > now) {
+          next_close = close;
+          break;
+        }
+        ++complete_below;
+      }
+      if (complete_below == syncs) row = nullptr;
+    }
   }
-  if (st.recent_head > 1024 && st.recent_head * 2 > st.recent_syncs.size()) {
-    st.recent_syncs.erase(st.recent_syncs.begin(),
-                          st.recent_syncs.begin() + static_cast<std::ptrdiff_t>(st.recent_head));
-    st.recent_head = 0;
-  }
+  store();
 }
 
-[[gnu::always_inline]] inline void TrialAssembler::process(int station, const Tag& t) {
+bool TrialAssembler::rare_tag(int station, const Tag& t) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
   if (t.type != TagType::time_tag) {
+    if (t.type == TagType::time_mark) {
+      mark(station, t.time_ps);
+      return false;
+    }
     // Tags were lost (overflow, error, missed events): the affected trials cannot be
     // assembled without guessing, which would be post-selection by the hardware.
     throw HardwareFault(std::string("station ") + std::to_string(station) + ": tagger reported " + to_string(t.type) +
                         " at " + std::to_string(t.time_ps) + " ps (near trial " + std::to_string(st.syncs) +
                         "); detections were lost");
   }
-  if (t.time_ps < st.last_time) {
-    if (config_.reorder_window_ps > 0) ++counters_.reordered_tags;
+  if (t.time_ps < st.last_time)
     throw HardwareFault("station " + std::to_string(station) + ": time went backwards at " + std::to_string(t.time_ps) +
-                        " ps (previous " + std::to_string(st.last_time) + " ps) beyond the reorder window");
-  }
+                        " ps (previous " + std::to_string(st.last_time) + " ps)" +
+                        (config_.reorder_window_ps > 0 ? " beyond the reorder window" : ""));
   st.last_time = t.time_ps;
+  infer_missing(station, t.time_ps);
+  return true;
+}
+
+void TrialAssembler::mark(int station, std::int64_t time_ps) {
+  StationState& st = stations_[static_cast<std::size_t>(station)];
+  ++counters_.time_marks;
+  // Every tag before time_ps has been delivered: the station's clock moves there, exactly as if
+  // a tag had come at time_ps (a stale mark says nothing new). A later tag older than the
+  // mark is time going backwards.
+  if (time_ps <= st.last_time) return;
+  st.last_time = time_ps;
+  if (time_ps >= st.infer_at) infer_missing(station, time_ps);
+  if (time_ps >= st.next_close) advance(st, time_ps);
+}
+
+void TrialAssembler::infer_missing(int station, std::int64_t now) {
   // A sync that should have arrived before this tag's window could open is missing: infer it
   // from the period, so the detections of that trial still find their window.
-  if (t.time_ps >= st.infer_at) {
-    for (;;) {
-      const std::int64_t expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
-      if (t.time_ps < expected + infer_after_) break;
-      if (st.recent_head == st.recent_syncs.size()) st.recent_base = st.syncs;
-      st.recent_syncs.push_back(expected);
-      for (std::size_t p = 0; p < config_.parties.size(); ++p)
-        if (config_.parties[p].station == station) slot(st.syncs, static_cast<int>(p)).sync_ps = expected;
-      ++st.syncs;
-      ++counters_.missing_syncs;
-    }
-    st.infer_at = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps + infer_after_;
+  StationState& st = stations_[static_cast<std::size_t>(station)];
+  while (st.has_sync && now >= st.next_expected + infer_after_) {
+    open(st, st.syncs, st.next_expected);
+    ++counters_.missing_syncs;
   }
-  const Role* r = role(station, t.channel);
-  if (!r) {
-    ++counters_.stray_tags;  // a channel nobody uses
-    advance(station, t.time_ps);
-    return;
+}
+
+bool TrialAssembler::irregular_sync(int station, std::int64_t now, std::uint64_t& idx) {
+  StationState& st = stations_[static_cast<std::size_t>(station)];
+  if (!st.has_sync) {
+    st.has_sync = true;
+    st.first_sync = now;
+    st.next_expected = now;  // the scan adds the period as it opens trial 0
+    idx = 0;
+    return true;
   }
-  if (r->kind == 0) {
-    std::uint64_t idx = 0;
-    if (!st.has_sync) {
-      st.has_sync = true;
-      st.first_sync = t.time_ps;
-    } else {
-      // Index by elapsed periods: a missing sync does not shift later trials.
-      idx =
-          static_cast<std::uint64_t>((t.time_ps - st.first_sync + config_.sync_period_ps / 2) / config_.sync_period_ps);
-      if (idx < st.syncs) {
-        ++counters_.stray_tags;  // a duplicate edge within the same period
-        advance(station, t.time_ps);
-        return;
-      }
-      counters_.missing_syncs += idx - st.syncs;
-      for (std::uint64_t m = st.syncs; m < idx; ++m) {  // inferred syncs of the missing trials
-        if (st.recent_head == st.recent_syncs.size()) st.recent_base = m;
-        const std::int64_t inferred = st.first_sync + static_cast<std::int64_t>(m) * config_.sync_period_ps;
-        st.recent_syncs.push_back(inferred);
-        for (std::size_t p = 0; p < config_.parties.size(); ++p)
-          if (config_.parties[p].station == station) slot(m, static_cast<int>(p)).sync_ps = inferred;
-      }
-    }
-    if (st.recent_head == st.recent_syncs.size()) st.recent_base = idx;
-    st.recent_syncs.push_back(t.time_ps);
-    st.syncs = idx + 1;
-    st.infer_at = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps + infer_after_;
-    for (std::size_t p = 0; p < config_.parties.size(); ++p)
-      if (config_.parties[p].station == station) slot(idx, static_cast<int>(p)).sync_ps = t.time_ps;
-    advance(station, t.time_ps);
-    return;
-  }
-  // Detection or echo: find the sync whose window holds it (half-open [start, end)).
-  const std::int64_t off = r->kind == 1 ? config_.detection_offset_ps : config_.echo_offset_ps;
-  const std::int64_t width = r->kind == 1 ? config_.detection_width_ps : config_.echo_width_ps;
-  bool placed = false;
-  for (std::size_t i = st.recent_syncs.size(); i-- > st.recent_head;) {
-    const std::int64_t start = st.recent_syncs[i] + off;
-    if (t.time_ps < start) continue;
-    if (t.time_ps < start + width) {
-      PartyTrial& pt = slot(st.recent_base + (i - st.recent_head), r->party);
-      if (r->kind == 1)
-        pt.detections |= 1u << r->index;
-      else
-        pt.echoes |= 1u << r->index;
-      placed = true;
+  // Index by elapsed periods: a missing sync does not shift later trials.
+  const std::int64_t period = config_.sync_period_ps;
+  idx = static_cast<std::uint64_t>((now - st.first_sync + period / 2) / period);
+  if (idx < st.syncs) return false;
+  counters_.missing_syncs += idx - st.syncs;
+  for (std::uint64_t m = st.syncs; m < idx; ++m)  // inferred syncs of the missing trials
+    open(st, m, st.first_sync + static_cast<std::int64_t>(m) * period);
+  return true;
+}
+
+void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
+  // The newest sync's window has not opened yet: the tag may belong to an older open trial
+  // (window offsets beyond the period, or a sync that arrived before the last detection of
+  // the trial before it).
+  StationState& st = stations_[static_cast<std::size_t>(station)];
+  const auto k = static_cast<std::size_t>(r.kind - kDetection);
+  const std::size_t rep = st.party_list[0];
+  for (std::uint64_t i = st.syncs - 1; i-- > st.complete_below;) {
+    const std::int64_t start = slot(i, rep).sync_ps + win_off_[k];
+    if (now < start) continue;
+    if (static_cast<std::uint64_t>(now - start) < win_width_[k]) {
+      slot(i, r.party).bits[k] |= r.bit;
+      return;
     }
     break;
   }
-  if (!placed) ++counters_.stray_tags;
-  advance(station, t.time_ps);
+  ++counters_.stray_tags;
 }
+
+void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync_ps) {
+  // Trials [trials_base_, opened_) live in the ring; a station ahead of the others by more
+  // than its capacity makes it grow (memory bounded by the skew between stations).
+  if (idx - trials_base_ > ring_mask_) [[unlikely]]
+    grow(idx);
+  for (std::size_t k = 0; k < st.nparty; ++k) slot(idx, st.party_list[k]) = PartyTrial{{0, 0}, sync_ps};
+  if (st.complete_below == st.syncs) st.next_close = sync_ps + window_end_;  // it is the only open trial
+  st.syncs = idx + 1;
+  st.newest_sync = sync_ps;
+  st.next_expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
+  st.infer_at = st.next_expected + infer_after_;
+  opened_ = std::max(opened_, st.syncs);
+}
+
+void TrialAssembler::grow(std::uint64_t idx) {
+  std::size_t cap = ring_mask_ + 1;
+  while (cap <= idx - trials_base_) cap *= 2;
+  std::vector<PartyTrial> next(cap * nparties_);
+  for (std::uint64_t i = trials_base_; i < opened_; ++i)
+    for (std::size_t p = 0; p < nparties_; ++p)
+      next[(static_cast<std::size_t>(i) & (cap - 1)) * nparties_ + p] = slot(i, p);
+  ring_.swap(next);
+  ring_mask_ = cap - 1;
+}
+
+void TrialAssembler::advance(StationState& st, std::int64_t now) {
+  const std::size_t rep = st.party_list[0];
+  while (st.complete_below < st.syncs) {
+    const std::int64_t close = slot(st.complete_below, rep).sync_ps + window_end_;
+    if (close > now) {
+      st.next_close = close;
+      return;
+    }
+    ++st.complete_below;
+  }
+  st.next_close = INT64_MAX;
+}
+
+// ---- blocks in, trials out ------------------------------------------------------------------
 
 void TrialAssembler::push(int station, const TagBlock& tags) {
   if (station < 0 || static_cast<std::size_t>(station) >= stations_.size())
     throw std::invalid_argument("trial assembly: no station " + std::to_string(station));
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  if (config_.reorder_window_ps == 0) {
-    for (const Tag& t : tags) process(station, t);
-  } else {
-    // Keep tags younger than the reorder window pending; process the rest in time order.
-    st.pending.insert(st.pending.end(), tags.begin(), tags.end());
-    std::stable_sort(st.pending.begin(), st.pending.end(),
-                     [](const Tag& a, const Tag& b) { return a.time_ps < b.time_ps; });
-    std::int64_t newest = INT64_MIN;
-    for (const Tag& t : tags) newest = std::max(newest, t.time_ps);
-    const std::int64_t horizon = newest - config_.reorder_window_ps;
-    std::size_t k = 0;
-    for (; k < st.pending.size() && st.pending[k].time_ps <= horizon; ++k) process(station, st.pending[k]);
-    st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(k));
+  try {
+    if (config_.reorder_window_ps == 0) {
+      scan(station, tags.data(), tags.data() + tags.size());
+    } else if (!tags.empty()) {
+      // Tags younger than the reorder window stay pending; the rest are processed in time order.
+      // The buffer is only sorted when tags did arrive out of order; a time_mark lets every tag
+      // up to it through at once.
+      std::int64_t block_newest = INT64_MIN, marked = INT64_MIN, prev = INT64_MIN;
+      bool block_sorted = true;
+      std::uint64_t late = 0;  // tags older than a tag that arrived before them
+      for (const Tag& t : tags) {
+        late += t.time_ps < std::max(st.arrival_max, block_newest);
+        block_sorted &= t.time_ps >= prev;
+        prev = t.time_ps;
+        block_newest = std::max(block_newest, t.time_ps);
+        if (t.type == TagType::time_mark) marked = std::max(marked, t.time_ps);
+      }
+      counters_.reordered_tags += late;
+      st.arrival_max = std::max(st.arrival_max, block_newest);
+      const std::int64_t horizon = std::max(block_newest - config_.reorder_window_ps, marked);
+      const auto by_time = [](std::int64_t h, const Tag& t) { return h < t.time_ps; };
+      if (late == 0 && st.pending.empty()) {
+        const Tag* cut = std::upper_bound(tags.data(), tags.data() + tags.size(), horizon, by_time);
+        scan(station, tags.data(), cut);
+        st.pending.assign(cut, tags.data() + tags.size());
+      } else {
+        auto& pend = st.pending;
+        const std::size_t old = pend.size();
+        pend.insert(pend.end(), tags.begin(), tags.end());
+        const auto mid = pend.begin() + static_cast<std::ptrdiff_t>(old);
+        const auto earlier = [](const Tag& a, const Tag& b) { return a.time_ps < b.time_ps; };
+        // Stable: tags with equal times keep their arrival order, older blocks first.
+        if (!block_sorted) std::stable_sort(mid, pend.end(), earlier);
+        if (old > 0 && mid->time_ps < (mid - 1)->time_ps) std::inplace_merge(pend.begin(), mid, pend.end(), earlier);
+        const auto cut = std::upper_bound(pend.begin(), pend.end(), horizon, by_time);
+        scan(station, pend.data(), pend.data() + (cut - pend.begin()));
+        pend.erase(pend.begin(), cut);
+      }
+    }
+  } catch (const HardwareFault&) {
+    // Trials finished before the fault are kept (DESIGN.md: a hardware fault keeps every byte
+    // acquired). Should one of them fail its own check, that earlier fault is the one reported.
+    emit_ready();
+    throw;
   }
   emit_ready();
 }
@@ -237,10 +423,15 @@ void TrialAssembler::push(int station, const TagBlock& tags) {
 void TrialAssembler::end(int station) {
   if (station < 0 || static_cast<std::size_t>(station) >= stations_.size()) return;
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  for (const Tag& t : st.pending) process(station, t);
+  try {
+    scan(station, st.pending.data(), st.pending.data() + st.pending.size());
+  } catch (const HardwareFault&) {
+    emit_ready();  // as in push(): what was finished before the fault is kept
+    throw;
+  }
   st.pending.clear();
   // Windows still open when the stream stopped may be missing tags: only trials whose
-  // windows closed before the last tag are final. The rest are not emitted.
+  // windows closed before the last tag (or time mark) are final. The rest are not emitted.
   st.ended = true;
   emit_ready();
 }
@@ -250,66 +441,125 @@ void TrialAssembler::emit_ready() {
   std::uint64_t limit = UINT64_MAX;
   bool any_open = false;
   for (const auto& st : stations_) {
-    if (st.roles.empty()) continue;
+    if (!st.used) continue;
     any_open = true;
     limit = std::min(limit, st.complete_below);
   }
-  if (!any_open) return;
-  const std::size_t np = config_.parties.size();
-  while (trials_base_ < limit) {
-    if (trials_.size() < trials_head_ + np) trials_.resize(trials_head_ + np);
-    const std::uint64_t idx = trials_base_;
-    const PartyTrial* parts = &trials_[trials_head_];
-    protocol::Trial t = intended_ ? intended_(idx) : protocol::Trial{};
-    t.index = idx;
-    t.time_ps = parts[0].sync_ps;
-    bool drop = false;
-    for (std::size_t p = 0; p < np; ++p) {
-      const PartyTrial& pt = parts[p];
-      const auto& layout = config_.parties[p];
-      if (!layout.echo_channels.empty()) {
-        const std::uint32_t want = 1u << t.u[p];
-        if (pt.echoes != want) {
-          std::string seen;
-          for (std::size_t v = 0; v < layout.echo_channels.size(); ++v)
-            if (pt.echoes & (1u << v)) seen += (seen.empty() ? "" : ",") + std::to_string(v);
-          throw HardwareFault("trial " + std::to_string(idx) + ", party " + std::to_string(p) + ": modulator echo " +
-                              (seen.empty() ? std::string("missing") : "shows setting " + seen) + ", intended " +
-                              std::to_string(t.u[p]));
-        }
+  if (!any_open || limit <= trials_base_) return;
+  // One emission loop per source of settings, chosen once per batch, not per trial.
+  if (config_.settings_from_echo) {
+    emit(limit, [this](std::uint64_t idx, const PartyTrial* parts, protocol::Trial& t) {
+      t = protocol::Trial{};
+      for (std::size_t p = 0; p < nparties_; ++p) {
+        const std::uint32_t e = parts[p].bits[1];
+        if (e == 0 || (e & (e - 1)) != 0) [[unlikely]]
+          echo_fault(idx, p, e, -1);
+        t.u[p] = static_cast<std::uint8_t>(std::countr_zero(e));
       }
-      // The fixed outcome rule (docs/trial-policy.md): no click → 0, several → lowest detector.
-      if (pt.detections == 0) {
-        t.x[p] = 0;
-        t.flags |= protocol::kTrialNoClick;
-        ++counters_.no_click;
-        if (config_.fair_sampling) drop = true;
-      } else {
-        t.x[p] = static_cast<std::uint8_t>(std::countr_zero(pt.detections));
-        if ((pt.detections & (pt.detections - 1)) != 0) {  // more than one detector
-          t.flags |= protocol::kTrialMultiClick;
-          ++counters_.multi_click;
-        }
-      }
-    }
-    for (std::size_t p = 0; p < np; ++p) trials_[trials_head_ + p] = PartyTrial{};
-    trials_head_ += np;
-    ++trials_base_;
-    if (trials_head_ > 4096 && trials_head_ * 2 > trials_.size()) {  // compact: memory stays bounded
-      trials_.erase(trials_.begin(), trials_.begin() + static_cast<std::ptrdiff_t>(trials_head_));
-      trials_head_ = 0;
-    }
-    if (drop) {
-      ++counters_.dropped_fair_sampling;
-      continue;
-    }
-    ready_.push_back(t);
-    ++counters_.trials;
+    });
+  } else if (scheduler_) {
+    const SettingScheduler* s = scheduler_;
+    emit(limit, [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended(idx); });
+  } else if (intended_) {
+    emit(limit, [this](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = intended_(idx); });
+  } else {
+    emit(limit, [](std::uint64_t, const PartyTrial*, protocol::Trial& t) { t = protocol::Trial{}; });
   }
 }
 
+template <class Settings>
+void TrialAssembler::emit(std::uint64_t limit, Settings settings) {
+  // The party loop unrolled for each party count.
+  switch (nparties_) {
+    case 1:
+      return emit_n<1>(limit, settings);
+    case 2:
+      return emit_n<2>(limit, settings);
+    case 3:
+      return emit_n<3>(limit, settings);
+    default:
+      return emit_n<4>(limit, settings);
+  }
+}
+
+template <std::size_t NP, class Settings>
+void TrialAssembler::emit_n(std::uint64_t limit, Settings settings) {
+  // Records are written in place (vector::push_back per trial costs more than zeroing the batch).
+  const std::size_t first = ready_.size();
+  ready_.resize(first + static_cast<std::size_t>(limit - trials_base_));
+  protocol::Trial* const out = ready_.data();
+  std::size_t w = first;
+  std::uint64_t idx = trials_base_, no_click = 0, multi_click = 0, dropped = 0;
+  const auto commit = [&] {
+    ready_.resize(w);
+    trials_base_ = idx;
+    counters_.trials += w - first;
+    counters_.no_click += no_click;
+    counters_.multi_click += multi_click;
+    counters_.dropped_fair_sampling += dropped;
+  };
+  const std::uint32_t echo_check = echo_check_mask_;
+  const bool fair_sampling = config_.fair_sampling;
+  const PartyTrial* const ring = ring_.data();
+  const std::size_t mask = ring_mask_;
+  try {
+    for (; idx < limit; ++idx) {
+      const PartyTrial* parts = &ring[(static_cast<std::size_t>(idx) & mask) * NP];
+      // Written in place, field by field: building the record in a local and copying it costs
+      // a store-forwarding stall per trial (16-byte loads of bytes just stored one by one).
+      protocol::Trial& t = out[w];
+      settings(idx, parts, t);
+      t.index = idx;
+      t.time_ps = parts[0].sync_ps;
+      std::uint32_t flags = 0;
+      std::array<std::uint8_t, protocol::kMaxParties> x{};
+      for (std::size_t p = 0; p < NP; ++p) {
+        if ((echo_check >> p) & 1u) {
+          const std::uint32_t want = t.u[p] < 32 ? 1u << t.u[p] : 0u;
+          if (parts[p].bits[1] != want) [[unlikely]]
+            echo_fault(idx, p, parts[p].bits[1], t.u[p]);
+        }
+        // The fixed outcome rule (docs/trial-policy.md): no click → 0, several → lowest detector.
+        // countr_zero(0) = 32, and 32 & 31 = 0: the no-click outcome without a branch.
+        const std::uint32_t d = parts[p].bits[0];
+        x[p] = static_cast<std::uint8_t>(std::countr_zero(d) & 31);
+        const bool none = d == 0, several = (d & (d - 1)) != 0;
+        no_click += none;
+        multi_click += several;
+        flags |= (none ? protocol::kTrialNoClick : 0u) | (several ? protocol::kTrialMultiClick : 0u);
+      }
+      t.x = x;
+      t.flags |= flags;
+      // Fair sampling (not device-independent): a dropped trial is overwritten by the next one.
+      const bool drop = fair_sampling && (flags & protocol::kTrialNoClick) != 0;
+      dropped += drop;
+      w += !drop;
+    }
+  } catch (...) {
+    commit();  // the trials before the faulty one are kept
+    throw;
+  }
+  commit();
+}
+
+void TrialAssembler::echo_fault(std::uint64_t idx, std::size_t party, std::uint32_t echoes, int intended) const {
+  std::string seen;
+  for (int v = 0; v < 32; ++v)
+    if (echoes & (1u << v)) seen += (seen.empty() ? "" : ",") + std::to_string(v);
+  const std::string where = "trial " + std::to_string(idx) + ", party " + std::to_string(party) + ": ";
+  if (intended < 0)  // hardware-chosen settings: the echo is the setting
+    throw HardwareFault(
+        where + (seen.empty() ? std::string("no setting echo") : "setting echoes on several values (" + seen + ")") +
+        "; hardware-chosen settings need exactly one echo per trial");
+  throw HardwareFault(where + "modulator echo " + (seen.empty() ? std::string("missing") : "shows setting " + seen) +
+                      ", intended " + std::to_string(intended));
+}
+
 void TrialAssembler::pop(std::vector<protocol::Trial>& out) {
-  out.insert(out.end(), ready_.begin(), ready_.end());
+  if (out.empty())
+    out.swap(ready_);
+  else
+    out.insert(out.end(), ready_.begin(), ready_.end());
   ready_.clear();
 }
 
