@@ -67,14 +67,14 @@ Created create(const Settings& settings) {
   return c;
 }
 
-/// Forwards to a modulator and records when each setting arrived, counted in the tags the
-/// tagger had emitted by then (the causality check of issue 10).
+/// Forwards to a modulator and records how far its settings reach and how often it was called,
+/// so the test can compare each emitted trial with what had arrived by then (issue 10's
+/// causality check).
 struct RecordingModulator final : hal::Modulator {
   hal::Modulator* inner;
-  const std::uint64_t* emitted_trials;  // trials whose tags the test has seen so far
   std::uint64_t end = 0;
   std::uint64_t calls = 0;
-  RecordingModulator(hal::Modulator* m, const std::uint64_t* seen) : inner(m), emitted_trials(seen) {}
+  explicit RecordingModulator(hal::Modulator* m) : inner(m) {}
   std::string driver() const override { return inner->driver(); }
   std::string identity() const override { return inner->identity(); }
   const std::vector<hal::Capability>& capabilities() const override { return inner->capabilities(); }
@@ -232,7 +232,7 @@ TEST_CASE("sim through the SettingScheduler: streaming look-ahead, every trial a
   std::vector<std::unique_ptr<RecordingModulator>> rec;
   std::vector<hal::Modulator*> mods;
   for (auto* m : c.apparatus->modulators()) {
-    rec.push_back(std::make_unique<RecordingModulator>(m, &seen));
+    rec.push_back(std::make_unique<RecordingModulator>(m));
     mods.push_back(rec.back().get());
   }
   hal::SchedulerConfig cfg;
