@@ -19,7 +19,8 @@ BoxSampler::BoxSampler(const Scenario& sc, const Behaviour& p) : scenario_(sc), 
       c += std::max(v, 0.0);
       cumulative_[u * nx + x] = c;
     }
-    if (std::fabs(c - 1) > 1e-9) throw std::invalid_argument("behaviour not normalised at setting " + std::to_string(u));
+    if (std::fabs(c - 1) > 1e-9)
+      throw std::invalid_argument("behaviour not normalised at setting " + std::to_string(u));
     cumulative_[u * nx + nx - 1] = 1.0;  // absorb rounding
   }
 }
@@ -27,7 +28,8 @@ BoxSampler::BoxSampler(const Scenario& sc, const Behaviour& p) : scenario_(sc), 
 void BoxSampler::sample(Trial& t, Rng& rng) const {
   const int n = scenario_.parties();
   std::size_t u = 0;
-  for (int p = 0; p < n; ++p) u = u * static_cast<std::size_t>(scenario_.settings(p)) + t.u[static_cast<std::size_t>(p)];
+  for (int p = 0; p < n; ++p)
+    u = u * static_cast<std::size_t>(scenario_.settings(p)) + t.u[static_cast<std::size_t>(p)];
   const std::size_t nx = scenario_.outcome_count();
   const double r = rng.uniform();
   const auto begin = cumulative_.begin() + static_cast<std::ptrdiff_t>(u * nx);
@@ -52,7 +54,8 @@ Behaviour deterministic_behaviour(const Scenario& sc, const DeterministicStrateg
   for (std::size_t u = 0; u < sc.setting_count(); ++u) {
     const Setting us = sc.setting_at(u);
     Outcome x;
-    for (int p = 0; p < sc.parties(); ++p) x.push_back(s.at(static_cast<std::size_t>(p)).at(static_cast<std::size_t>(us[static_cast<std::size_t>(p)])));
+    for (int p = 0; p < sc.parties(); ++p)
+      x.push_back(s.at(static_cast<std::size_t>(p)).at(static_cast<std::size_t>(us[static_cast<std::size_t>(p)])));
     out[sc.index(us, x)] = 1.0;
   }
   return out;

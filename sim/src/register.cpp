@@ -1,6 +1,7 @@
 #include "dira/sim/register.hpp"
 
 #include "dira/sim/physical.hpp"
+#include "weak_sources.hpp"
 
 namespace dira::sim {
 
@@ -20,6 +21,7 @@ void register_sim(hal::DriverRegistry& registry) {
         {"sim", "sim", "physical simulator (always present; bound to an inequality and a schedule by the session)"}};
   };
   registry.add(std::move(info));
+  detail::register_weak_sources(registry);
 }
 
 }  // namespace dira::sim

@@ -1,5 +1,5 @@
-#include <cmath>
 #include "dira/sim/sv_sources.hpp"
+#include <cmath>
 
 #include <algorithm>
 #include <sstream>
@@ -7,11 +7,18 @@
 
 namespace dira::sim {
 
-IidSvSource::IidSvSource(double bias, std::uint64_t seed) : p0_(0.5 + bias), bias_(bias), zero_below_(static_cast<std::uint64_t>(std::ceil(std::ldexp(0.5 + bias, 53)))), seed_(seed), rng_(seed) {
+IidSvSource::IidSvSource(double bias, std::uint64_t seed)
+    : p0_(0.5 + bias),
+      bias_(bias),
+      zero_below_(static_cast<std::uint64_t>(std::ceil(std::ldexp(0.5 + bias, 53)))),
+      seed_(seed),
+      rng_(seed) {
   if (!(bias > -0.5 && bias < 0.5)) throw std::invalid_argument("bias must be in (-1/2, 1/2)");
 }
 
-std::optional<double> IidSvSource::declared_epsilon() const { return bias_ < 0 ? -bias_ : bias_; }
+std::optional<double> IidSvSource::declared_epsilon() const {
+  return bias_ < 0 ? -bias_ : bias_;
+}
 
 std::string IidSvSource::describe() const {
   std::ostringstream os;

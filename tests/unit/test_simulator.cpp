@@ -746,6 +746,11 @@ TEST_CASE("driver `sim` is registered like hardware", "[simulator]") {
                           "visibility",
                           "misalignment_rad",
                           "misalignment",
+                          "state_theta",
+                          "alice_angle_0",
+                          "alice_angle_1",
+                          "bob_angle_0",
+                          "bob_angle_1",
                           "efficiency",
                           "dark_count_rate_hz",
                           "dead_time_ps",
@@ -757,6 +762,8 @@ TEST_CASE("driver `sim` is registered like hardware", "[simulator]") {
                           "echo",
                           "echo_delay_ps",
                           "echo_window_ps",
+                          "modulator_delivery",
+                          "segment_trials",
                           "logical_devices",
                           "device_assignment",
                           "device_block_trials",
@@ -774,7 +781,7 @@ TEST_CASE("driver `sim` is registered like hardware", "[simulator]") {
     CHECK(hal::check_value(*it, it->default_value).empty());
     CHECK_FALSE(it->description.empty());
   }
-  CHECK(d->capabilities.size() == 28);
+  CHECK(d->capabilities.size() == 35);
   const auto problems =
       registry.validate(*d, {{"efficiency", 1.5}, {"colour", std::string("red")}, {"source", std::string("oracle")}});
   CHECK(problems.size() == 3);

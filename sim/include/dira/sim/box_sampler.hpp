@@ -30,6 +30,7 @@ class BoxSampler {
 protocol::Behaviour white_noise(const protocol::Scenario& scenario, const protocol::Behaviour& p, double visibility);
 
 /// The 0/1 behaviour of a local deterministic strategy ([party][setting] → outcome).
-protocol::Behaviour deterministic_behaviour(const protocol::Scenario& scenario, const protocol::DeterministicStrategy& s);
+protocol::Behaviour deterministic_behaviour(const protocol::Scenario& scenario,
+                                            const protocol::DeterministicStrategy& s);
 
 }  // namespace dira::sim

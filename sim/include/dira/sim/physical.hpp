@@ -6,18 +6,24 @@
 /// counts, dead time and timing jitter. It produces a hal tag stream exactly like a real
 /// tagger, which hal::TrialAssembler turns back into trials (docs/simulator.md).
 ///
-/// Wiring (app code): create the device through the registry (`driver: sim` and its
-/// settings), bind it to what it simulates, build the assembler from the same layout:
+/// Wiring (app code), through the hal contract only (hal/simulated_apparatus.hpp): create the
+/// device through the registry, bind it, push settings into its built-in modulators with the
+/// SettingScheduler, assemble its tags with its layout:
 /// @code
 ///   auto dev = registry.find("sim", hal::DeviceKind::time_tagger)->create(settings);
-///   auto& sim = dynamic_cast<sim::PhysicalSimulator&>(*dev);
-///   auto schedule = sim::with_logical_devices(scheduler_callback, sim.physical_settings());
-///   sim.bind(inequality, schedule);                       // or bind(scenario, behaviour, …)
-///   hal::TrialAssembler assembler(sim.layout(), schedule);
-///   sim.start();  // then: next() → push(station, block) … end(station)
+///   auto& apparatus = dynamic_cast<hal::SimulatedApparatus&>(*dev);
+///   apparatus.bind({&inequality, trials, k, block_trials});
+///   hal::SettingScheduler scheduler(draw, apparatus.modulators(), config);
+///   hal::TrialAssembler assembler(apparatus.layout(), [&](auto i) { return scheduler.intended(i); });
+///   scheduler.prime();
+///   tagger.start();  // then: next() → push(station, block) → pop → scheduler.advance(assembled) …
 /// @endcode
+/// The older binding with a pulled SettingSchedule (bind(inequality, schedule), the
+/// constructors taking a schedule) runs on the same path: the simulator then feeds its own
+/// built-in modulators from the schedule just before it generates the trials.
 
 #include "dira/hal/device.hpp"
+#include "dira/hal/simulated_apparatus.hpp"
 #include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/bell_expression.hpp"
 #include "dira/protocol/inequality.hpp"
@@ -36,6 +42,10 @@
 #include <vector>
 
 namespace dira::sim {
+
+namespace detail {
+class SimModulator;
+}
 
 /// Device settings as YAML gives them (key → value), validated against sim_capabilities().
 using SettingsMap = std::map<std::string, hal::SettingValue>;
@@ -63,6 +73,17 @@ enum class MisalignmentKind { fixed, random };
 enum class DeviceAssignment { round_robin, blocks };
 enum class ApparatusKind { shared, independent };
 enum class StationLayoutKind { shared, per_party };
+
+/// Two parties, two settings, two outcomes each (CHSH, Protocol C): a partially entangled
+/// state and polariser angles, replacing the inequality's quantum realisation. State
+/// cos θ|00⟩ + sin θ|11⟩ (Eberhard's state for θ < π/4); party p, setting s measures the
+/// projector |φ⟩⟨φ| with φ = cos a|0⟩ + sin a|1⟩ for outcome 1 and the orthogonal port for
+/// outcome 0. Defaults: the maximally entangled state and CHSH's Tsirelson angles.
+struct TwoQubitModel {
+  double state_theta = 0.7853981633974483;                                     ///< θ (π/4)
+  std::array<double, 2> alice_angle{0.0, 0.7853981633974483};                  ///< a_0, a_1 (0, π/4)
+  std::array<double, 2> bob_angle{0.39269908169872414, -0.39269908169872414};  ///< b_0, b_1 (±π/8)
+};
 
 /// The settings, typed. Defaults are ideal hardware on a 1 MHz trial clock; every field is a
 /// capability of the same name (docs/simulator.md lists units and ranges).
@@ -95,6 +116,11 @@ struct PhysicalSettings {
   std::uint64_t block_trials = 4096;    ///< trials per TagBlock (at most)
   std::uint64_t trials = 0;             ///< normal end after this many trials (0: never)
   std::uint64_t fail_after_trials = 0;  ///< StreamEnd{error} after this many trials (0: never)
+  /// How the built-in modulators take settings (capability `modulator_delivery`).
+  hal::SettingDelivery modulator_delivery = hal::SettingDelivery::streaming;
+  std::uint64_t segment_trials = 65536;  ///< segment delivery: the sequence memory, in trials
+  /// Set when any of state_theta, alice_angle_0/1, bob_angle_0/1 is given (the others default).
+  std::optional<TwoQubitModel> two_qubit;
 
   /// Fills defaults, checks every value against its capability and the cross-field rules
   /// (windows inside the period, …). Throws std::invalid_argument naming every problem.
@@ -152,10 +178,12 @@ struct SimCounters {
   std::uint64_t setting_errors = 0;                 ///< party-trials in which the modulator applied another setting
   std::vector<std::uint64_t> setting_error_trials;  ///< the first 1000 such trials
   std::uint64_t tags = 0;                           ///< time tags delivered by this device
+  std::uint64_t time_marks = 0;                     ///< segment ends marked (segment delivery)
 };
 
-/// Driver `sim` (DeviceKind::time_tagger). Not thread-safe: one thread drives it.
-class PhysicalSimulator final : public hal::TimeTagger {
+/// Driver `sim` (DeviceKind::time_tagger), a hal::SimulatedApparatus with one built-in
+/// modulator per party. Not thread-safe: one thread drives it (and its modulators).
+class PhysicalSimulator final : public hal::TimeTagger, public hal::SimulatedApparatus {
  public:
   /// An unbound simulator, as the registry creates it: capabilities, set/get and identity
   /// work; start() needs bind() first. Throws std::invalid_argument for invalid settings.
@@ -182,8 +210,22 @@ class PhysicalSimulator final : public hal::TimeTagger {
             std::optional<hal::TrialAssemblyConfig> layout = std::nullopt);
   bool bound() const;
 
+  // SimulatedApparatus
+  /// Binds to `binding.inequality` (the `source` setting picks quantum, local, no_signalling
+  /// or memory); settings then come only from the built-in modulators (modulators()).
+  /// `binding.trials` (when > 0) replaces the `trials` setting; the logical devices replace
+  /// logical_devices/device_assignment/device_block_trials (blocks of device_block_trials).
+  /// Throws std::invalid_argument (no inequality, quantum source without a realisation, two-qubit
+  /// angles on a scenario other than 2×2×2, k > 1 with blocks of 0 trials).
+  void bind(const hal::ApparatusBinding& binding) override;
   /// The channel layout of the bound experiment (throws std::logic_error when unbound).
-  const hal::TrialAssemblyConfig& layout() const;
+  hal::TrialAssemblyConfig layout() const override;
+  /// One built-in modulator per party (driver "sim"), owned by the simulator; the pointers stay
+  /// valid for its lifetime. Throws std::logic_error when unbound.
+  std::vector<hal::Modulator*> modulators() override;
+  /// Visibility, efficiency and dark_count_probability() of the current settings (the
+  /// emission probability and misalignment are not part of the planner's model).
+  protocol::HardwareModel hardware_model() const override;
   const PhysicalSettings& physical_settings() const { return settings_; }
   const SimCounters& counters() const { return counters_; }
   /// Replaces the clock used by `pace` (tests inject a fake one).
@@ -208,12 +250,19 @@ class PhysicalSimulator final : public hal::TimeTagger {
   /// StreamStart, then TagBlocks of at most block_trials trials in time order, then StreamEnd
   /// (after `trials`: normal; after `fail_after_trials`: error; after stop(): normal). With
   /// pace > 0, only trials whose period has elapsed are delivered; waits at most `timeout`.
+  /// Trial i is generated only once every built-in modulator holds its setting (segment
+  /// delivery: once it is armed); until then an empty TagBlock. Segment delivery: after the
+  /// last trial of the armed segment, a TagType::time_mark at the end of its windows.
   hal::TaggerEvent next(std::chrono::milliseconds timeout) override;
   std::vector<int> channels() const override;
 
  private:
+  friend class detail::SimModulator;  // asks whether a stream is open (a new upload from trial 0 restarts)
   struct Model;
+  struct Delivery;
   void rebind_check();
+  void apply_binding(PhysicalSettings& settings) const;
+  void feed_from_schedule(std::uint64_t end);
   bool streaming() const;
   SettingsMap values_;
   PhysicalSettings settings_;
@@ -227,7 +276,9 @@ class PhysicalSimulator final : public hal::TimeTagger {
   std::string custom_name_;
   SettingSchedule schedule_;
   std::optional<hal::TrialAssemblyConfig> custom_layout_;
+  std::optional<hal::ApparatusBinding> binding_;  // bound through the contract (settings pushed)
   hal::TrialAssemblyConfig layout_;
+  std::unique_ptr<Delivery> delivery_;  // the built-in modulators
   std::unique_ptr<Model> model_;
 };
 
