@@ -448,7 +448,7 @@ void TrialAssembler::emit_ready() {
   if (!any_open || limit <= trials_base_) return;
   // One emission loop per source of settings, chosen once per batch, not per trial.
   if (config_.settings_from_echo) {
-    emit(limit, [this](std::uint64_t idx, const PartyTrial* parts, protocol::Trial& t) {
+    release_trials(limit, [this](std::uint64_t idx, const PartyTrial* parts, protocol::Trial& t) {
       t = protocol::Trial{};
       for (std::size_t p = 0; p < nparties_; ++p) {
         const std::uint32_t e = parts[p].bits[1];
@@ -459,31 +459,31 @@ void TrialAssembler::emit_ready() {
     });
   } else if (scheduler_) {
     const SettingScheduler* s = scheduler_;
-    emit(limit, [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended(idx); });
+    release_trials(limit, [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended(idx); });
   } else if (intended_) {
-    emit(limit, [this](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = intended_(idx); });
+    release_trials(limit, [this](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = intended_(idx); });
   } else {
-    emit(limit, [](std::uint64_t, const PartyTrial*, protocol::Trial& t) { t = protocol::Trial{}; });
+    release_trials(limit, [](std::uint64_t, const PartyTrial*, protocol::Trial& t) { t = protocol::Trial{}; });
   }
 }
 
 template <class Settings>
-void TrialAssembler::emit(std::uint64_t limit, Settings settings) {
+void TrialAssembler::release_trials(std::uint64_t limit, Settings settings) {
   // The party loop unrolled for each party count.
   switch (nparties_) {
     case 1:
-      return emit_n<1>(limit, settings);
+      return release_trials_n<1>(limit, settings);
     case 2:
-      return emit_n<2>(limit, settings);
+      return release_trials_n<2>(limit, settings);
     case 3:
-      return emit_n<3>(limit, settings);
+      return release_trials_n<3>(limit, settings);
     default:
-      return emit_n<4>(limit, settings);
+      return release_trials_n<4>(limit, settings);
   }
 }
 
 template <std::size_t NP, class Settings>
-void TrialAssembler::emit_n(std::uint64_t limit, Settings settings) {
+void TrialAssembler::release_trials_n(std::uint64_t limit, Settings settings) {
   // Records are written in place (vector::push_back per trial costs more than zeroing the batch).
   const std::size_t first = ready_.size();
   ready_.resize(first + static_cast<std::size_t>(limit - trials_base_));

@@ -177,9 +177,9 @@ class TrialAssembler {
   }
   void emit_ready();
   template <class Settings>
-  void emit(std::uint64_t limit, Settings settings);
+  void release_trials(std::uint64_t limit, Settings settings);
   template <std::size_t NP, class Settings>
-  void emit_n(std::uint64_t limit, Settings settings);
+  void release_trials_n(std::uint64_t limit, Settings settings);
   [[noreturn]] void echo_fault(std::uint64_t idx, std::size_t party, std::uint32_t echoes, int intended) const;
 
   TrialAssemblyConfig config_;
