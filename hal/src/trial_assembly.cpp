@@ -14,7 +14,7 @@ namespace dira::hal {
 namespace {
 // Channels 0 … 4095 are looked up in a table; anything else (negative, or a device numbering
 // its channels sparsely) goes through the role list, off the hot path.
-constexpr int kTableChannels = 4096;
+constexpr std::uint32_t kTableChannels = 4096;
 }  // namespace
 
 void validate(const TrialAssemblyConfig& c) {
@@ -93,19 +93,19 @@ void TrialAssembler::init() {
         if (r.first == s.sync_channel && r.second.kind != kSync)
           throw std::invalid_argument("trial assembly: sync channel reused");
     for (std::size_t o = 0; o < s.detector_channels.size(); ++o)
-      roles.push_back({s.detector_channels[o], Role{kDetection, static_cast<std::uint8_t>(p), 1u << o}});
+      roles.push_back(
+          {s.detector_channels[o], Role{kDetection, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(o)}});
     for (std::size_t v = 0; v < s.echo_channels.size(); ++v)
-      roles.push_back({s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), 1u << v}});
+      roles.push_back({s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(v)}});
     if (!s.echo_channels.empty() && !config_.settings_from_echo) echo_check_mask_ |= 1u << p;
   }
   for (auto& st : stations_) {
     if (!st.used) st.ended = true;  // a station number nobody uses never holds trials back
-    int max_ch = -1;
+    // Every station gets the full table: only the entries of its channels are ever read, so
+    // its cache footprint is a few lines, and the lookup needs no size but a constant.
+    st.table.assign(static_cast<std::size_t>(kTableChannels), Role{});
     for (const auto& [ch, r] : st.roles)
-      if (ch >= 0 && ch < kTableChannels) max_ch = std::max(max_ch, ch);
-    st.table.assign(static_cast<std::size_t>(max_ch + 1), Role{});
-    for (const auto& [ch, r] : st.roles)
-      if (ch >= 0 && ch < kTableChannels) st.table[static_cast<std::size_t>(ch)] = r;
+      if (ch >= 0 && static_cast<std::uint32_t>(ch) < kTableChannels) st.table[static_cast<std::size_t>(ch)] = r;
   }
   window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps,
                          config_.echo_offset_ps + config_.echo_width_ps);
@@ -128,35 +128,34 @@ void TrialAssembler::init() {
 
 // ---- per-tag scan --------------------------------------------------------------------------
 
+const TrialAssembler::Role& TrialAssembler::role_outside_table(const StationState& st, int channel) {
+  static constexpr Role kNone{};
+  for (const auto& [c, role] : st.roles)
+    if (c == channel) return role;
+  return kNone;
+}
+
 void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  const Role* const table = st.table.data();
-  const std::size_t table_size = st.table.size();
-  const std::size_t rep = st.party_list[0];  // the sync time of a trial is read from this party's slot
-  const bool single = st.nparty == 1;
-  // The station's hot state lives in locals (registers) for the block: written back before
-  // anything out of line reads it, read again afterwards.
-  std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0, next_expected = 0;
-  std::uint64_t syncs = 0, complete_below = 0;
+  const Role* const table = st.table.data();  // kTableChannels entries
+  // What every tag reads lives in locals (registers) for the block; the rest of the station's
+  // state (touched once per trial) stays in `st`. Written back before anything out of line
+  // reads it, read again afterwards.
+  std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0;
   PartyTrial* row = nullptr;  // the newest open trial's party slots; nullptr when none is open
   const auto load = [&] {
     last = st.last_time;
     infer_at = st.infer_at;
     next_close = st.next_close;
     newest = st.newest_sync;
-    next_expected = st.next_expected;
-    syncs = st.syncs;
-    complete_below = st.complete_below;
-    row = syncs > complete_below ? &ring_[(static_cast<std::size_t>(syncs - 1) & ring_mask_) * nparties_] : nullptr;
+    row = st.syncs > st.complete_below ? &ring_[(static_cast<std::size_t>(st.syncs - 1) & ring_mask_) * nparties_]
+                                       : nullptr;
   };
   const auto store = [&] {
     st.last_time = last;
     st.infer_at = infer_at;
     st.next_close = next_close;
     st.newest_sync = newest;
-    st.next_expected = next_expected;
-    st.syncs = syncs;
-    st.complete_below = complete_below;
   };
   load();
   for (; it != stop; ++it) {
@@ -171,17 +170,11 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       if (!go_on) continue;
     }
     last = now;
-    const auto ch = static_cast<std::size_t>(static_cast<std::uint32_t>(t.channel));
-    Role r;
-    if (ch < table_size) [[likely]] {
-      r = table[ch];
-    } else {
-      for (const auto& [c, role] : st.roles)
-        if (c == t.channel) r = role;
-    }
+    const auto ch = static_cast<std::uint32_t>(t.channel);
+    const Role& r = ch < kTableChannels ? table[ch] : role_outside_table(st, t.channel);
     if (r.kind == kSync) {
-      std::uint64_t idx = syncs;
-      const std::int64_t rel = now - next_expected;
+      std::uint64_t idx = st.syncs;
+      const std::int64_t rel = now - st.next_expected;
       if ((rel < sync_lo_) | (rel >= sync_hi_) | !st.has_sync) [[unlikely]] {
         store();
         const bool fresh = irregular_sync(station, now, idx);  // opens the missing trials before it
@@ -195,25 +188,22 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       if (idx - trials_base_ > ring_mask_) [[unlikely]]
         grow(idx);
       row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
-      if (single)
-        row[rep] = PartyTrial{{0, 0}, now};
-      else
-        for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
-      if (complete_below == syncs) next_close = now + window_end_;  // it is the only open trial
-      syncs = idx + 1;
+      for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
+      if (st.complete_below == st.syncs) next_close = now + window_end_;  // it is the only open trial
+      st.syncs = idx + 1;
       newest = now;
-      next_expected += config_.sync_period_ps;
-      infer_at = next_expected + infer_after_;
-      if (syncs > opened_) opened_ = syncs;
+      st.next_expected += config_.sync_period_ps;
+      infer_at = st.next_expected + infer_after_;
+      if (st.syncs > opened_) opened_ = st.syncs;
     } else if (r.kind != kStray) {
       // Detection or echo: it belongs to the newest sync whose window has opened, if that window
       // has not closed yet (half-open [start, end)). Nearly always the newest sync of all.
-      const auto k = static_cast<std::size_t>(r.kind - kDetection);
+      const std::size_t k = r.kind - std::size_t{kDetection};
       if (row) {
         const std::int64_t start = newest + win_off_[k];
         // One unsigned comparison: before the window start the difference wraps to a huge value.
         if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
-          row[r.party].bits[k] |= r.bit;
+          row[r.party].bits[k] |= 1u << r.index;
         } else if (now < start) {
           store();
           place_older(station, r, now);
@@ -229,18 +219,10 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   next:
     // A trial is final for this station once its latest window has closed (the inline twin of
     // advance()).
-    if (now >= next_close) {
-      next_close = INT64_MAX;
-      while (complete_below < syncs) {
-        const std::int64_t close =
-            ring_[(static_cast<std::size_t>(complete_below) & ring_mask_) * nparties_ + rep].sync_ps + window_end_;
-        if (close > now) {
-          next_close = close;
-          break;
-        }
-        ++complete_below;
-      }
-      if (complete_below == syncs) row = nullptr;
+    if (now >= next_close) [[unlikely]] {
+      store();
+      advance(st, now);
+      load();
     }
   }
   store();
@@ -320,7 +302,7 @@ void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
     const std::int64_t start = slot(i, rep).sync_ps + win_off_[k];
     if (now < start) continue;
     if (static_cast<std::uint64_t>(now - start) < win_width_[k]) {
-      slot(i, r.party).bits[k] |= r.bit;
+      slot(i, r.party).bits[k] |= 1u << r.index;
       return;
     }
     break;

@@ -131,7 +131,7 @@ class TrialAssembler {
   struct Role {
     Kind kind = kStray;
     std::uint8_t party = 0;
-    std::uint32_t bit = 0;  // 1 << outcome or 1 << setting
+    std::uint8_t index = 0;  // outcome or setting
   };
   struct StationState {
     // Hot: read or written for every tag.
@@ -157,6 +157,7 @@ class TrialAssembler {
 
   void init();
   void scan(int station, const Tag* begin, const Tag* end);
+  static const Role& role_outside_table(const StationState& st, int channel);
   bool rare_tag(int station, const Tag& t);
   void mark(int station, std::int64_t time_ps);
   void infer_missing(int station, std::int64_t now);
