@@ -375,10 +375,20 @@ void TrialAssembler::push(int station, const TagBlock& tags) {
       st.arrival_max = std::max(st.arrival_max, block_newest);
       const std::int64_t horizon = std::max(block_newest - config_.reorder_window_ps, marked);
       const auto by_time = [](std::int64_t h, const Tag& t) { return h < t.time_ps; };
-      if (late == 0 && st.pending.empty()) {
-        const Tag* cut = std::upper_bound(tags.data(), tags.data() + tags.size(), horizon, by_time);
-        scan(station, tags.data(), cut);
-        st.pending.assign(cut, tags.data() + tags.size());
+      if (late == 0) {
+        // In order: the pending tail (sorted, none later than this block's first tag), then the
+        // block. Nothing is copied but what stays pending.
+        auto& pend = st.pending;
+        const auto pcut = std::upper_bound(pend.begin(), pend.end(), horizon, by_time);
+        scan(station, pend.data(), pend.data() + (pcut - pend.begin()));
+        if (pcut == pend.end()) {
+          const Tag* cut = std::upper_bound(tags.data(), tags.data() + tags.size(), horizon, by_time);
+          scan(station, tags.data(), cut);
+          pend.assign(cut, tags.data() + tags.size());
+        } else {
+          pend.erase(pend.begin(), pcut);
+          pend.insert(pend.end(), tags.begin(), tags.end());
+        }
       } else {
         auto& pend = st.pending;
         const std::size_t old = pend.size();
