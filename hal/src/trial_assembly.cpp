@@ -15,6 +15,11 @@ namespace {
 // Channels 0 … 4095 are looked up in a table; anything else (negative, or a device numbering
 // its channels sparsely) goes through the role list, off the hot path.
 constexpr std::uint32_t kTableChannels = 4096;
+// Shift that puts byte p of a uint32 where std::array<uint8_t, 4>'s element p lies in memory.
+constexpr int kByteShift[4] = {
+    std::endian::native == std::endian::little ? 0 : 24, std::endian::native == std::endian::little ? 8 : 16,
+    std::endian::native == std::endian::little ? 16 : 8, std::endian::native == std::endian::little ? 24 : 0};
+static_assert(sizeof(std::array<std::uint8_t, protocol::kMaxParties>) == 4);
 }  // namespace
 
 void validate(const TrialAssemblyConfig& c) {
@@ -504,7 +509,7 @@ void TrialAssembler::emit_n(std::uint64_t limit, Settings settings) {
       t.index = idx;
       t.time_ps = parts[0].sync_ps;
       std::uint32_t flags = 0;
-      std::array<std::uint8_t, protocol::kMaxParties> x{};
+      std::uint32_t x = 0;  // the outcomes' four bytes, as they lie in memory
       for (std::size_t p = 0; p < NP; ++p) {
         if ((echo_check >> p) & 1u) {
           const std::uint32_t want = t.u[p] < 32 ? 1u << t.u[p] : 0u;
@@ -514,13 +519,15 @@ void TrialAssembler::emit_n(std::uint64_t limit, Settings settings) {
         // The fixed outcome rule (docs/trial-policy.md): no click → 0, several → lowest detector.
         // countr_zero(0) = 32, and 32 & 31 = 0: the no-click outcome without a branch.
         const std::uint32_t d = parts[p].bits[0];
-        x[p] = static_cast<std::uint8_t>(std::countr_zero(d) & 31);
+        x |= static_cast<std::uint32_t>(std::countr_zero(d) & 31) << kByteShift[p];
         const bool none = d == 0, several = (d & (d - 1)) != 0;
         no_click += none;
         multi_click += several;
         flags |= (none ? protocol::kTrialNoClick : 0u) | (several ? protocol::kTrialMultiClick : 0u);
       }
-      t.x = x;
+      // One 4-byte store: outcomes assembled byte by byte on the stack and copied would stall on
+      // store forwarding.
+      t.x = std::bit_cast<std::array<std::uint8_t, protocol::kMaxParties>>(x);
       t.flags |= flags;
       // Fair sampling (not device-independent): a dropped trial is overwritten by the next one.
       const bool drop = fair_sampling && (flags & protocol::kTrialNoClick) != 0;
