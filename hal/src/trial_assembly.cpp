@@ -106,6 +106,8 @@ void TrialAssembler::init() {
   }
   for (auto& st : stations_) {
     if (!st.used) st.ended = true;  // a station number nobody uses never holds trials back
+    st.sync_times.assign(16, 0);
+    st.sync_mask = 15;
     // Every station gets the full table: only the entries of its channels are ever read, so
     // its cache footprint is a few lines, and the lookup needs no size but a constant.
     st.table.assign(static_cast<std::size_t>(kTableChannels), Role{});
@@ -192,6 +194,9 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       // Open trial idx (the inline twin of open()).
       if (idx - trials_base_ > ring_mask_) [[unlikely]]
         grow(idx);
+      if (idx - st.complete_below > st.sync_mask) [[unlikely]]
+        grow_syncs(st, idx);
+      st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = now;
       row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
       for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
       if (st.complete_below == st.syncs) next_close = now + window_end_;  // it is the only open trial
@@ -302,9 +307,8 @@ void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
   // the trial before it).
   StationState& st = stations_[static_cast<std::size_t>(station)];
   const auto k = static_cast<std::size_t>(r.kind - kDetection);
-  const std::size_t rep = st.party_list[0];
   for (std::uint64_t i = st.syncs - 1; i-- > st.complete_below;) {
-    const std::int64_t start = slot(i, rep).sync_ps + win_off_[k];
+    const std::int64_t start = st.sync_times[static_cast<std::size_t>(i) & st.sync_mask] + win_off_[k];
     if (now < start) continue;
     if (static_cast<std::uint64_t>(now - start) < win_width_[k]) {
       slot(i, r.party).bits[k] |= 1u << r.index;
@@ -320,6 +324,8 @@ void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync
   // than its capacity makes it grow (memory bounded by the skew between stations).
   if (idx - trials_base_ > ring_mask_) [[unlikely]]
     grow(idx);
+  if (idx - st.complete_below > st.sync_mask) grow_syncs(st, idx);
+  st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = sync_ps;
   for (std::size_t k = 0; k < st.nparty; ++k) slot(idx, st.party_list[k]) = PartyTrial{{0, 0}, sync_ps};
   if (st.complete_below == st.syncs) st.next_close = sync_ps + window_end_;  // it is the only open trial
   st.syncs = idx + 1;
@@ -327,6 +333,16 @@ void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync
   st.next_expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
   st.infer_at = st.next_expected + infer_after_;
   opened_ = std::max(opened_, st.syncs);
+}
+
+void TrialAssembler::grow_syncs(StationState& st, std::uint64_t idx) {
+  std::size_t cap = st.sync_mask + 1;
+  while (cap <= idx - st.complete_below) cap *= 2;
+  std::vector<std::int64_t> next(cap);
+  for (std::uint64_t i = st.complete_below; i < st.syncs; ++i)
+    next[static_cast<std::size_t>(i) & (cap - 1)] = st.sync_times[static_cast<std::size_t>(i) & st.sync_mask];
+  st.sync_times.swap(next);
+  st.sync_mask = cap - 1;
 }
 
 void TrialAssembler::grow(std::uint64_t idx) {
@@ -341,9 +357,8 @@ void TrialAssembler::grow(std::uint64_t idx) {
 }
 
 void TrialAssembler::advance(StationState& st, std::int64_t now) {
-  const std::size_t rep = st.party_list[0];
   while (st.complete_below < st.syncs) {
-    const std::int64_t close = slot(st.complete_below, rep).sync_ps + window_end_;
+    const std::int64_t close = st.sync_times[static_cast<std::size_t>(st.complete_below) & st.sync_mask] + window_end_;
     if (close > now) {
       st.next_close = close;
       return;
