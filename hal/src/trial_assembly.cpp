@@ -14,7 +14,12 @@ namespace dira::hal {
 namespace {
 // Channels 0 … 4095 are looked up in a table; anything else (negative, or a device numbering
 // its channels sparsely) goes through the role list, off the hot path.
-constexpr int kTableChannels = 4096;
+constexpr std::uint32_t kTableChannels = 4096;
+// Shift that puts byte p of a uint32 where std::array<uint8_t, 4>'s element p lies in memory.
+constexpr int kByteShift[4] = {
+    std::endian::native == std::endian::little ? 0 : 24, std::endian::native == std::endian::little ? 8 : 16,
+    std::endian::native == std::endian::little ? 16 : 8, std::endian::native == std::endian::little ? 24 : 0};
+static_assert(sizeof(std::array<std::uint8_t, protocol::kMaxParties>) == 4);
 }  // namespace
 
 void validate(const TrialAssemblyConfig& c) {
@@ -93,19 +98,21 @@ void TrialAssembler::init() {
         if (r.first == s.sync_channel && r.second.kind != kSync)
           throw std::invalid_argument("trial assembly: sync channel reused");
     for (std::size_t o = 0; o < s.detector_channels.size(); ++o)
-      roles.push_back({s.detector_channels[o], Role{kDetection, static_cast<std::uint8_t>(p), 1u << o}});
+      roles.push_back(
+          {s.detector_channels[o], Role{kDetection, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(o)}});
     for (std::size_t v = 0; v < s.echo_channels.size(); ++v)
-      roles.push_back({s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), 1u << v}});
+      roles.push_back({s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(v)}});
     if (!s.echo_channels.empty() && !config_.settings_from_echo) echo_check_mask_ |= 1u << p;
   }
   for (auto& st : stations_) {
     if (!st.used) st.ended = true;  // a station number nobody uses never holds trials back
-    int max_ch = -1;
+    st.sync_times.assign(16, 0);
+    st.sync_mask = 15;
+    // Every station gets the full table: only the entries of its channels are ever read, so
+    // its cache footprint is a few lines, and the lookup needs no size but a constant.
+    st.table.assign(static_cast<std::size_t>(kTableChannels), Role{});
     for (const auto& [ch, r] : st.roles)
-      if (ch >= 0 && ch < kTableChannels) max_ch = std::max(max_ch, ch);
-    st.table.assign(static_cast<std::size_t>(max_ch + 1), Role{});
-    for (const auto& [ch, r] : st.roles)
-      if (ch >= 0 && ch < kTableChannels) st.table[static_cast<std::size_t>(ch)] = r;
+      if (ch >= 0 && static_cast<std::uint32_t>(ch) < kTableChannels) st.table[static_cast<std::size_t>(ch)] = r;
   }
   window_end_ = std::max(config_.detection_offset_ps + config_.detection_width_ps,
                          config_.echo_offset_ps + config_.echo_width_ps);
@@ -128,35 +135,34 @@ void TrialAssembler::init() {
 
 // ---- per-tag scan --------------------------------------------------------------------------
 
+const TrialAssembler::Role& TrialAssembler::role_outside_table(const StationState& st, int channel) {
+  static constexpr Role kNone{};
+  for (const auto& [c, role] : st.roles)
+    if (c == channel) return role;
+  return kNone;
+}
+
 void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  const Role* const table = st.table.data();
-  const std::size_t table_size = st.table.size();
-  const std::size_t rep = st.party_list[0];  // the sync time of a trial is read from this party's slot
-  const bool single = st.nparty == 1;
-  // The station's hot state lives in locals (registers) for the block: written back before
-  // anything out of line reads it, read again afterwards.
-  std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0, next_expected = 0;
-  std::uint64_t syncs = 0, complete_below = 0;
+  const Role* const table = st.table.data();  // kTableChannels entries
+  // What every tag reads lives in locals (registers) for the block; the rest of the station's
+  // state (touched once per trial) stays in `st`. Written back before anything out of line
+  // reads it, read again afterwards.
+  std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0;
   PartyTrial* row = nullptr;  // the newest open trial's party slots; nullptr when none is open
   const auto load = [&] {
     last = st.last_time;
     infer_at = st.infer_at;
     next_close = st.next_close;
     newest = st.newest_sync;
-    next_expected = st.next_expected;
-    syncs = st.syncs;
-    complete_below = st.complete_below;
-    row = syncs > complete_below ? &ring_[(static_cast<std::size_t>(syncs - 1) & ring_mask_) * nparties_] : nullptr;
+    row = st.syncs > st.complete_below ? &ring_[(static_cast<std::size_t>(st.syncs - 1) & ring_mask_) * nparties_]
+                                       : nullptr;
   };
   const auto store = [&] {
     st.last_time = last;
     st.infer_at = infer_at;
     st.next_close = next_close;
     st.newest_sync = newest;
-    st.next_expected = next_expected;
-    st.syncs = syncs;
-    st.complete_below = complete_below;
   };
   load();
   for (; it != stop; ++it) {
@@ -171,17 +177,11 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       if (!go_on) continue;
     }
     last = now;
-    const auto ch = static_cast<std::size_t>(static_cast<std::uint32_t>(t.channel));
-    Role r;
-    if (ch < table_size) [[likely]] {
-      r = table[ch];
-    } else {
-      for (const auto& [c, role] : st.roles)
-        if (c == t.channel) r = role;
-    }
+    const auto ch = static_cast<std::uint32_t>(t.channel);
+    const Role& r = ch < kTableChannels ? table[ch] : role_outside_table(st, t.channel);
     if (r.kind == kSync) {
-      std::uint64_t idx = syncs;
-      const std::int64_t rel = now - next_expected;
+      std::uint64_t idx = st.syncs;
+      const std::int64_t rel = now - st.next_expected;
       if ((rel < sync_lo_) | (rel >= sync_hi_) | !st.has_sync) [[unlikely]] {
         store();
         const bool fresh = irregular_sync(station, now, idx);  // opens the missing trials before it
@@ -194,26 +194,26 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       // Open trial idx (the inline twin of open()).
       if (idx - trials_base_ > ring_mask_) [[unlikely]]
         grow(idx);
+      if (idx - st.complete_below > st.sync_mask) [[unlikely]]
+        grow_syncs(st, idx);
+      st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = now;
       row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
-      if (single)
-        row[rep] = PartyTrial{{0, 0}, now};
-      else
-        for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
-      if (complete_below == syncs) next_close = now + window_end_;  // it is the only open trial
-      syncs = idx + 1;
+      for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
+      if (st.complete_below == st.syncs) next_close = now + window_end_;  // it is the only open trial
+      st.syncs = idx + 1;
       newest = now;
-      next_expected += config_.sync_period_ps;
-      infer_at = next_expected + infer_after_;
-      if (syncs > opened_) opened_ = syncs;
+      st.next_expected += config_.sync_period_ps;
+      infer_at = st.next_expected + infer_after_;
+      if (st.syncs > opened_) opened_ = st.syncs;
     } else if (r.kind != kStray) {
       // Detection or echo: it belongs to the newest sync whose window has opened, if that window
       // has not closed yet (half-open [start, end)). Nearly always the newest sync of all.
-      const auto k = static_cast<std::size_t>(r.kind - kDetection);
+      const std::size_t k = r.kind - std::size_t{kDetection};
       if (row) {
         const std::int64_t start = newest + win_off_[k];
         // One unsigned comparison: before the window start the difference wraps to a huge value.
         if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
-          row[r.party].bits[k] |= r.bit;
+          row[r.party].bits[k] |= 1u << r.index;
         } else if (now < start) {
           store();
           place_older(station, r, now);
@@ -229,18 +229,10 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   next:
     // A trial is final for this station once its latest window has closed (the inline twin of
     // advance()).
-    if (now >= next_close) {
-      next_close = INT64_MAX;
-      while (complete_below < syncs) {
-        const std::int64_t close =
-            ring_[(static_cast<std::size_t>(complete_below) & ring_mask_) * nparties_ + rep].sync_ps + window_end_;
-        if (close > now) {
-          next_close = close;
-          break;
-        }
-        ++complete_below;
-      }
-      if (complete_below == syncs) row = nullptr;
+    if (now >= next_close) [[unlikely]] {
+      store();
+      advance(st, now);
+      load();
     }
   }
   store();
@@ -315,12 +307,11 @@ void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
   // the trial before it).
   StationState& st = stations_[static_cast<std::size_t>(station)];
   const auto k = static_cast<std::size_t>(r.kind - kDetection);
-  const std::size_t rep = st.party_list[0];
   for (std::uint64_t i = st.syncs - 1; i-- > st.complete_below;) {
-    const std::int64_t start = slot(i, rep).sync_ps + win_off_[k];
+    const std::int64_t start = st.sync_times[static_cast<std::size_t>(i) & st.sync_mask] + win_off_[k];
     if (now < start) continue;
     if (static_cast<std::uint64_t>(now - start) < win_width_[k]) {
-      slot(i, r.party).bits[k] |= r.bit;
+      slot(i, r.party).bits[k] |= 1u << r.index;
       return;
     }
     break;
@@ -333,6 +324,8 @@ void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync
   // than its capacity makes it grow (memory bounded by the skew between stations).
   if (idx - trials_base_ > ring_mask_) [[unlikely]]
     grow(idx);
+  if (idx - st.complete_below > st.sync_mask) grow_syncs(st, idx);
+  st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = sync_ps;
   for (std::size_t k = 0; k < st.nparty; ++k) slot(idx, st.party_list[k]) = PartyTrial{{0, 0}, sync_ps};
   if (st.complete_below == st.syncs) st.next_close = sync_ps + window_end_;  // it is the only open trial
   st.syncs = idx + 1;
@@ -340,6 +333,16 @@ void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync
   st.next_expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
   st.infer_at = st.next_expected + infer_after_;
   opened_ = std::max(opened_, st.syncs);
+}
+
+void TrialAssembler::grow_syncs(StationState& st, std::uint64_t idx) {
+  std::size_t cap = st.sync_mask + 1;
+  while (cap <= idx - st.complete_below) cap *= 2;
+  std::vector<std::int64_t> next(cap);
+  for (std::uint64_t i = st.complete_below; i < st.syncs; ++i)
+    next[static_cast<std::size_t>(i) & (cap - 1)] = st.sync_times[static_cast<std::size_t>(i) & st.sync_mask];
+  st.sync_times.swap(next);
+  st.sync_mask = cap - 1;
 }
 
 void TrialAssembler::grow(std::uint64_t idx) {
@@ -354,9 +357,8 @@ void TrialAssembler::grow(std::uint64_t idx) {
 }
 
 void TrialAssembler::advance(StationState& st, std::int64_t now) {
-  const std::size_t rep = st.party_list[0];
   while (st.complete_below < st.syncs) {
-    const std::int64_t close = slot(st.complete_below, rep).sync_ps + window_end_;
+    const std::int64_t close = st.sync_times[static_cast<std::size_t>(st.complete_below) & st.sync_mask] + window_end_;
     if (close > now) {
       st.next_close = close;
       return;
@@ -393,10 +395,20 @@ void TrialAssembler::push(int station, const TagBlock& tags) {
       st.arrival_max = std::max(st.arrival_max, block_newest);
       const std::int64_t horizon = std::max(block_newest - config_.reorder_window_ps, marked);
       const auto by_time = [](std::int64_t h, const Tag& t) { return h < t.time_ps; };
-      if (late == 0 && st.pending.empty()) {
-        const Tag* cut = std::upper_bound(tags.data(), tags.data() + tags.size(), horizon, by_time);
-        scan(station, tags.data(), cut);
-        st.pending.assign(cut, tags.data() + tags.size());
+      if (late == 0) {
+        // In order: the pending tail (sorted, none later than this block's first tag), then the
+        // block. Nothing is copied but what stays pending.
+        auto& pend = st.pending;
+        const auto pcut = std::upper_bound(pend.begin(), pend.end(), horizon, by_time);
+        scan(station, pend.data(), pend.data() + (pcut - pend.begin()));
+        if (pcut == pend.end()) {
+          const Tag* cut = std::upper_bound(tags.data(), tags.data() + tags.size(), horizon, by_time);
+          scan(station, tags.data(), cut);
+          pend.assign(cut, tags.data() + tags.size());
+        } else {
+          pend.erase(pend.begin(), pcut);
+          pend.insert(pend.end(), tags.begin(), tags.end());
+        }
       } else {
         auto& pend = st.pending;
         const std::size_t old = pend.size();
@@ -512,7 +524,7 @@ void TrialAssembler::release_trials_n(std::uint64_t limit, Settings settings) {
       t.index = idx;
       t.time_ps = parts[0].sync_ps;
       std::uint32_t flags = 0;
-      std::array<std::uint8_t, protocol::kMaxParties> x{};
+      std::uint32_t x = 0;  // the outcomes' four bytes, as they lie in memory
       for (std::size_t p = 0; p < NP; ++p) {
         if ((echo_check >> p) & 1u) {
           const std::uint32_t want = t.u[p] < 32 ? 1u << t.u[p] : 0u;
@@ -522,13 +534,15 @@ void TrialAssembler::release_trials_n(std::uint64_t limit, Settings settings) {
         // The fixed outcome rule (docs/trial-policy.md): no click → 0, several → lowest detector.
         // countr_zero(0) = 32, and 32 & 31 = 0: the no-click outcome without a branch.
         const std::uint32_t d = parts[p].bits[0];
-        x[p] = static_cast<std::uint8_t>(std::countr_zero(d) & 31);
+        x |= static_cast<std::uint32_t>(std::countr_zero(d) & 31) << kByteShift[p];
         const bool none = d == 0, several = (d & (d - 1)) != 0;
         no_click += none;
         multi_click += several;
         flags |= (none ? protocol::kTrialNoClick : 0u) | (several ? protocol::kTrialMultiClick : 0u);
       }
-      t.x = x;
+      // One 4-byte store: outcomes assembled byte by byte on the stack and copied would stall on
+      // store forwarding.
+      t.x = std::bit_cast<std::array<std::uint8_t, protocol::kMaxParties>>(x);
       t.flags |= flags;
       // Fair sampling (not device-independent): a dropped trial is overwritten by the next one.
       const bool drop = fair_sampling && (flags & protocol::kTrialNoClick) != 0;

@@ -138,7 +138,7 @@ class TrialAssembler {
   struct Role {
     Kind kind = kStray;
     std::uint8_t party = 0;
-    std::uint32_t bit = 0;  // 1 << outcome or 1 << setting
+    std::uint8_t index = 0;  // outcome or setting
   };
   struct StationState {
     // Hot: read or written for every tag.
@@ -150,6 +150,10 @@ class TrialAssembler {
     std::uint64_t syncs = 0;              // trials this station has opened (last index + 1)
     std::uint64_t complete_below = 0;     // trials < this are final for this station; [this, syncs) are open
     std::vector<Role> table;              // channel → role for channels 0 … 4095
+    // Sync times of the open trials [complete_below, syncs), by index & sync_mask: a few
+    // entries that stay in L1, where the shared ring of party trials spans a whole tag block.
+    std::vector<std::int64_t> sync_times;
+    std::size_t sync_mask = 0;
     // Cold.
     std::vector<std::pair<int, Role>> roles;              // every channel's role (channels outside the table)
     std::uint8_t party_list[protocol::kMaxParties] = {};  // parties this station serves
@@ -164,6 +168,7 @@ class TrialAssembler {
 
   void init();
   void scan(int station, const Tag* begin, const Tag* end);
+  static const Role& role_outside_table(const StationState& st, int channel);
   bool rare_tag(int station, const Tag& t);
   void mark(int station, std::int64_t time_ps);
   void infer_missing(int station, std::int64_t now);
@@ -171,6 +176,7 @@ class TrialAssembler {
   void place_older(int station, const Role& r, std::int64_t now);
   void open(StationState& st, std::uint64_t idx, std::int64_t sync_ps);
   void grow(std::uint64_t idx);
+  void grow_syncs(StationState& st, std::uint64_t idx);
   void advance(StationState& st, std::int64_t now);
   PartyTrial& slot(std::uint64_t trial, std::size_t party) {
     return ring_[(static_cast<std::size_t>(trial) & ring_mask_) * nparties_ + party];
