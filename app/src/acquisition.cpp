@@ -136,7 +136,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
           if (ctl.raw_tags) block.tags.assign(tags->begin(), tags->end());
           if (!beyond) try {
               assembler.push(station, *tags);
-            } catch (const BeyondPlannedTrials&) {
+            } catch (const hal::TrialBeyondPlan&) {
               beyond = true;  // the trials up to the plan are in the assembler's output
             }
         } else if (const auto* end = std::get_if<hal::StreamEnd>(&ev)) {
@@ -147,7 +147,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
           }
           if (!beyond) try {
               assembler.end(station);
-            } catch (const BeyondPlannedTrials&) {
+            } catch (const hal::TrialBeyondPlan&) {
               beyond = true;
             }
         }

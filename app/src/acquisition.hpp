@@ -69,8 +69,5 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
                           const std::function<std::optional<RunStatus>(const AcquiredBlock&)>& consume,
                           const std::function<void(bool paused)>& idle);
 
-/// Thrown by the intended-settings lookup for a trial past the planned count: a replay or a
-/// free-running tagger has more to give than the run takes. Acquisition stops there.
-struct BeyondPlannedTrials {};
 
 }  // namespace dira::app

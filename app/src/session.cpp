@@ -186,15 +186,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     }
   // Trial assembly looks up settings already delivered; it never causes a draw. With
   // hardware-chosen settings it reads them from the echo channels instead.
-  std::function<P::Trial(std::uint64_t)> intended;
-  if (scheduler)
-    intended = [&sched = *scheduler, planned](std::uint64_t i) -> P::Trial {
-      if (i >= planned) throw BeyondPlannedTrials{};
-      return sched.intended(i);
-    };
   hal::TrialAssemblyConfig layout = devices.layout;
   if (hardware_chosen) layout.settings_from_echo = true;
-  hal::TrialAssembler assembler(layout, intended);
+  hal::TrialAssembler assembler(layout, scheduler ? &*scheduler : nullptr);
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
   RunFileWriter recorder(dir.file("run.h5"), c.text,

@@ -40,6 +40,7 @@ SettingScheduler::SettingScheduler(SettingDraw draw, std::vector<PartyModulator>
 }
 
 void SettingScheduler::fault_not_delivered(std::uint64_t i) const {
+  if (i >= config_.planned) throw TrialBeyondPlan{i};
   if (i < base_)
     throw std::logic_error("setting scheduler: trial " + std::to_string(i) + " was asked for after it was assembled");
   if (mode_ == SettingDelivery::segment)

@@ -243,7 +243,7 @@ TEST_CASE("sim through the SettingScheduler: streaming look-ahead, every trial a
       [](std::uint64_t i, Trial& t) {
         for (int p = 0; p < 4; ++p) t.u[static_cast<std::size_t>(p)] = setting_of(i, p);
       },
-      mods, cfg);
+      hal::one_per_party(mods), cfg);
   REQUIRE(scheduler.mode() == hal::SettingDelivery::streaming);
   const hal::TrialAssemblyConfig layout = c.apparatus->layout();
   hal::TrialAssembler assembler(layout, [&](std::uint64_t i) { return scheduler.intended(i); });
@@ -302,7 +302,7 @@ TEST_CASE("sim segment delivery: exactly K trials per arm, a time mark at the en
       [](std::uint64_t i, Trial& t) {
         for (int p = 0; p < 4; ++p) t.u[static_cast<std::size_t>(p)] = setting_of(i, p);
       },
-      mods, cfg);
+      hal::one_per_party(mods), cfg);
   REQUIRE(scheduler.mode() == hal::SettingDelivery::segment);
   REQUIRE(scheduler.segment_trials() == k);
   const hal::TrialAssemblyConfig layout = c.apparatus->layout();

@@ -47,6 +47,21 @@ struct PartyModulator {
   int party = 0;
 };
 
+/// Modulator p applies party p's settings.
+inline std::vector<PartyModulator> one_per_party(const std::vector<Modulator*>& modulators) {
+  std::vector<PartyModulator> out;
+  for (std::size_t p = 0; p < modulators.size(); ++p) out.push_back({modulators[p], static_cast<int>(p)});
+  return out;
+}
+
+
+/// Thrown by SettingScheduler::intended for a trial past the planned count: the apparatus (a
+/// replay, a free-running tagger) has more to give than the run takes. Not a fault: the run
+/// stops there.
+struct TrialBeyondPlan {
+  std::uint64_t trial = 0;
+};
+
 struct SchedulerCounters {
   std::uint64_t drawn = 0;      ///< trials whose settings were drawn
   std::uint64_t delivered = 0;  ///< trials confirmed at every modulator
@@ -75,7 +90,8 @@ class SettingScheduler {
   /// not confirm.
   void advance(std::uint64_t assembled, std::uint64_t recorded = 0);
 
-  /// Settings of trial i as delivered. Throws HardwareFault when trial i was not delivered:
+  /// Settings of trial i as delivered. Throws TrialBeyondPlan for i ≥ the planned count, and
+  /// HardwareFault when trial i was not delivered:
   /// recorded before its settings reached the modulators, or (segment mode) past the armed
   /// segment — the apparatus played more trials than were uploaded.
   const protocol::Trial& intended(std::uint64_t i) const {
