@@ -118,7 +118,7 @@ TEST_CASE("scheduler, streaming: delivers the look-ahead before start and keeps 
   s.advance(10000);
   CHECK(draws == 10000);
   CHECK(s.complete());
-  CHECK_THROWS_AS(s.intended(10000), hal::HardwareFault);
+  CHECK_THROWS_AS(s.intended(10000), hal::TrialBeyondPlan);  // past the plan: not the run's
 }
 
 TEST_CASE("scheduler, segment: upload K, confirm, arm; the next segment only after the last trial is assembled",
