@@ -1,6 +1,7 @@
 #include "dira/app/analysis.hpp"
 
 #include "dira/protocol/bounds.hpp"
+#include "dira/protocol/extraction_c.hpp"
 #include "dira/protocol/extractor.hpp"
 #include "dira/protocol/ns_lp.hpp"
 #include "dira/protocol/protocol_a.hpp"
@@ -276,9 +277,112 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   return res;
 }
 
+/// Protocol C (docs/protocol-c-security.md): score every trial with the PEFs fixed before it,
+/// decide pass iff the outward-rounded smooth min-entropy reaches the target, and on a pass
+/// extract from the device string (2 bits per trial, zero-padded to the budget: §5.4) and
+/// weak-source bits drawn after the outputs are fixed.
+AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
+  AnalysisResult res;
+  json r;
+  r["protocol"] = "C";
+  r["inequality"] = c.inequality.name;
+  r["security"] = {
+      {"adversary", "no-signalling devices (the CHSH no-signalling polytope: 16 local deterministic + 8 PR boxes) "
+                    "with classical side information"},
+      {"weak_source",
+       "epsilon-SV with epsilon = " + std::to_string(c.c.epsilon) +
+           " for one stream supplying Alice's bit then Bob's (8 vertices), independent of the devices' outputs given "
+           "the adversary's information (the Markov condition the extractors need); correlations with the devices "
+           "through hidden variables are mixtures and are covered (docs/protocol-c-security.md §3)"},
+      {"not_covered", "quantum side information; the NS ∩ Tsirelson (quantum devices) model is not implemented"},
+      {"device_independent", true},
+      {"post_selection", "none: no-click → outcome 0 (docs/trial-policy.md)"},
+      {"error_budget", {{"estimation_and_smoothing", c.c.error / 2}, {"extractor", c.c.error / 2}}},
+      {"source", "probability estimation: Zhang, Knill, Bierhorst, PRA 98, 040304(R) (2018); Knill et al., PRR 2, "
+                 "033465 (2020); derivation in docs/protocol-c-security.md"}};
+  if (!o.protocol_c) {
+    r["decision"] = "undecided";
+    r["reasons"] = {"no PEF: Protocol C scores trials with the PEFs fixed before the run (pef.json)"};
+    r["certified_bits"] = 0;
+    res.report = r;
+    return res;
+  }
+  const ProtocolCRunPlan& plan = *o.protocol_c;
+  P::ProtocolC pc(plan.scoring, plan.pefs.front().second);
+  for (std::size_t i = 1; i < plan.pefs.size(); ++i) pc.replace_pef(plan.pefs[i].first, plan.pefs[i].second);
+  // The device string: (a, b) of every scored trial, most significant bit first.
+  P::BitVector device = P::BitVector::zeros(static_cast<std::size_t>(2 * plan.scoring.max_trials));
+  std::uint64_t n = 0, ignored = 0;
+  o.trials([&](const P::Trial& t) {
+    if (pc.done() || pc.score(t) == 0) {
+      ++ignored;
+      return;
+    }
+    if (t.x[0] & 1u) device.set(static_cast<std::size_t>(2 * n), true);
+    if (t.x[1] & 1u) device.set(static_cast<std::size_t>(2 * n + 1), true);
+    ++n;
+  });
+  const P::ProtocolCResult fin = pc.finish();
+  const P::ProtocolCStats st = pc.stats();
+  r["trials_scored"] = fin.trials;
+  r["trials_ignored"] = ignored;
+  r["log2_T"] = fin.log2_T_lower;
+  r["min_entropy"] = fin.min_entropy_lower;
+  r["target_min_entropy"] = plan.scoring.target_min_entropy;
+  r["beta"] = plan.pefs.front().second.beta_exact;
+  r["log2_inv_eps_est"] = plan.scoring.log2_inv_eps_est;
+  r["stopped_when_certified"] = fin.stopped_early;
+  r["mean_log2_gain_per_trial"] = st.mean_log2_gain;
+  r["pef_segments"] = pc.segments().size();
+  r["decision"] = fin.passed ? "accept" : "abort";
+  r["reasons"] = json::array();
+  if (!fin.passed)
+    r["reasons"].push_back("certified smooth min-entropy " + std::to_string(fin.min_entropy_lower) +
+                           " bits is below the target " + std::to_string(plan.scoring.target_min_entropy) +
+                           " fixed before the run (" + std::to_string(fin.trials) + " trials scored)");
+  std::uint64_t m = 0;
+  if (fin.passed) {
+    const std::size_t device_bits = device.size;
+    const auto ext = P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)),
+                                          c.c.epsilon, plan.log2_extractor_error, device_bits + 1);
+    r["extractor"] = {{"route", P::to_string(ext.kind)},
+                      {"device_bits", ext.device_bits},
+                      {"weak_bits", ext.weak_bits},
+                      {"output_bits", ext.output_bits},
+                      {"log2_error", ext.log2_error},
+                      {"statement", ext.statement}};
+    if (ext.output_bits == 0) {
+      r["certification"] = "accepted; no bits certified: " + ext.statement;
+    } else if (!o.weak_bits && !o.ledger) {
+      r["certification"] = "accepted with a positive certified length, but no weak-source bits were given for the "
+                           "extractor";
+    } else {
+      std::optional<P::BitLedger> own;
+      if (!o.ledger) own.emplace(*o.weak_bits);
+      P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
+      ledger.fix_device_outputs(fin.trials);  // the outputs are final before the extractor's bits are drawn
+      const P::BitVector weak = P::BitVector::from_bools(ledger.draw_extractor_bits(ext.weak_bits, 0));
+      // The extractor takes the first ext.device_bits bits (a cut, when there is one, is charged
+      // in the plan's min-entropy: docs/extractors.md, "Cutting a source").
+      const P::BitVector z = P::extract_c(ext, device.prefix(ext.device_bits), weak);
+      m = z.size;
+      res.output.assign((m + 7) / 8, 0);
+      for (std::uint64_t i = 0; i < m; ++i)
+        if (z.get(i)) res.output[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+      res.output_bits = m;
+      r["ledger"] = ledger_json(ledger);
+    }
+  }
+  r["certified_bits"] = m;
+  res.accepted = fin.passed;
+  res.report = r;
+  return res;
+}
+
 }  // namespace
 
 AnalysisResult analyze(const ExperimentConfig& c, const AnalysisOptions& o) {
+  if (c.protocol == 'C') return analyze_c(c, o);
   return c.protocol == 'A' ? analyze_a(c, o) : analyze_b(c, o);
 }
 

@@ -14,6 +14,7 @@
 #include "dira/hal/trial_assembly.hpp"
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
+#include "dira/protocol/protocol_c.hpp"
 #include "dira/protocol/settings_rule.hpp"
 
 #include <signal.h>
@@ -79,6 +80,8 @@ std::uint64_t planned_trials(const ExperimentConfig& c, const RunOptions& o) {
   std::uint64_t planned = 0;
   if (c.protocol == 'A')
     for (auto m : c.uses_per_device) planned += m;
+  else if (c.protocol == 'C')
+    planned = c.c.trials;
   else
     planned = c.b.trials;
   if (const auto m = o.max_trials ? o.max_trials : c.stop.max_trials; m && m < planned) planned = m;
@@ -112,9 +115,49 @@ hal::SettingDraw setting_rule(const ExperimentConfig& c, P::BitLedger& ledger) {
       t.device = blocks->device_of(i);
     };
   const auto& sc = c.inequality.expression.scenario();
+  if (c.protocol == 'C')  // one weak-source bit per party, Alice's first (docs/protocol-c-security.md §2)
+    return [&ledger, parties = sc.parties()](std::uint64_t i, P::Trial& t) {
+      P::draw_setting_one_bit_per_party(ledger, i, parties, t);
+    };
   return [&ledger, parties = sc.parties(), s0 = sc.settings(0)](std::uint64_t i, P::Trial& t) {
     P::draw_setting_rejection(ledger, i, parties, s0, t);
   };
+}
+
+/// The apparatus model Protocol C's first PEF is optimised for: the simulator's own state and
+/// angles and its hardware model, or — for real devices — the `hardware:` section with the
+/// state and angles the planner finds best (what a lab following `dira plan` would set).
+P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet& d, std::string& source) {
+  P::PhotonicChshModel m;
+  if (!d.hardware)
+    throw ConfigError({ConfigIssue{c.file, 0, 0, "hardware",
+                                   "Protocol C chooses its PEF from a model of the apparatus: give a hardware: section "
+                                   "(visibility, efficiency, dark_count_probability)"}});
+  m.visibility = d.hardware->visibility;
+  m.efficiency = d.hardware->efficiency;
+  m.dark_count = d.hardware->dark_count;
+  bool angles = false;
+  auto real = [&](const char* key, double& out) {
+    for (const auto& cap : d.tagger->capabilities())
+      if (cap.key == key)
+        if (const auto v = d.tagger->get(key); std::holds_alternative<double>(v)) {
+          out = std::get<double>(v);
+          angles = true;
+        }
+  };
+  real("state_theta", m.theta);
+  real("alice_angle_0", m.a0);
+  real("alice_angle_1", m.a1);
+  real("bob_angle_0", m.b0);
+  real("bob_angle_1", m.b1);
+  if (angles) {
+    source = "the simulator's settings (visibility, efficiency, dark counts, state and angles)";
+    return m;
+  }
+  const auto choice = P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count,
+                                                    P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL), 0.01);
+  source = "the hardware: section, with the state and angles the planner finds best";
+  return choice.model;
 }
 
 }  // namespace
@@ -124,7 +167,7 @@ std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
   double lo = 1, hi = 1;
   const double eps = c.epsilon();
   for (int p = 0; p < sc.parties(); ++p) {
-    if (c.protocol == 'A') {  // one SV bit per party (seed 000 Fig. 2 step 1)
+    if (c.protocol != 'B') {  // one SV bit per party (seed 000 Fig. 2 step 1; Protocol C likewise)
       lo *= 0.5 - eps;
       hi *= 0.5 + eps;
     } else {
@@ -205,11 +248,35 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   std::unique_ptr<P::ProtocolB> pb;
   std::unique_ptr<P::ProtocolA> pa;
-  if (c.protocol == 'B')
+  std::unique_ptr<P::ProtocolC> pc;
+  std::optional<ProtocolCRunPlan> plan_c;
+  if (c.protocol == 'C') {
+    // Everything Protocol C needs is fixed here, before the first trial, and published in
+    // pef.json (docs/protocol-c-security.md §5.3).
+    std::string model_source;
+    const auto model = apparatus_model(c, devices, model_source);
+    plan_c = plan_protocol_c_run(c, model, model_source);
+    pc = std::make_unique<P::ProtocolC>(plan_c->scoring, plan_c->pefs.front().second);
+    std::ofstream(dir.file("pef.json")) << pef_json(c, *plan_c, nullptr).dump(2) << "\n";
+    dir.log("protocol C: beta " + plan_c->pefs.front().second.beta_exact + ", target min-entropy " +
+            std::to_string(plan_c->scoring.target_min_entropy) + " bits, budget " +
+            std::to_string(plan_c->scoring.max_trials) + " trials; PEF from " + model_source);
+  } else if (c.protocol == 'B') {
     pb = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
-  else
+  } else {
     pa = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
-  auto live = [&] { return pb ? pb->live() : pa->live(); };
+  }
+  auto live = [&]() -> P::LiveStatistics {
+    if (pb) return pb->live();
+    if (pa) return pa->live();
+    P::LiveStatistics s;  // Protocol C: the PEF's running log-gain is the statistic shown
+    const auto st = pc->stats();
+    s.trials = s.trials_in_test = st.trials;
+    s.bell_mean = st.mean_log2_gain;
+    s.bell_threshold = st.target;
+    s.projected = st.target_reached ? P::Verdict::accept : P::Verdict::undecided;
+    return s;
+  };
 
   // --- the recording side of acquisition (this thread): run.h5, protocol, statistics
   RunStatistics stats(c, devices.layout);
@@ -255,17 +322,23 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     if (!recording) return std::nullopt;
     try {
       if (c.outputs.raw_tags && !b.tags.empty()) recorder.append_tags(devices.station, b.tags);
+      bool certified = false;
       if (!b.trials.empty()) {
         if (pb)
           pb->add(b.trials);
-        else
+        else if (pa)
           pa->add(b.trials);
+        else if (!pc->done())
+          pc->score(b.trials);
+        certified = pc && pc->done() && plan_c->scoring.stop_when_certified && pc->stats().target_reached;
         recorder.append_trials(b.trials);
         stats.add_trials(b.trials);
         trials += b.trials.size();
       }
       ledger_seen = hardware_chosen ? ledger.entries() : b.ledger;
       publish(false);
+      // Protocol C, run until certified: the stopping time Ville's inequality allows (§5.4).
+      if (certified) return RunStatus::complete;
     } catch (const RunFileError& e) {
       // Disk full or the file became unwritable: stop acquiring; what was flushed is kept.
       recording = false;
@@ -329,6 +402,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   source.start_recording();
   AnalysisOptions ao;
   ao.ledger = &ledger;
+  if (plan_c) ao.protocol_c = &*plan_c;
   const auto run_h5 = dir.file("run.h5");
   ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
     read_run_file(run_h5, [&](std::span<const P::Trial> b) {
@@ -344,6 +418,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     } catch (const std::exception& e) {
       fault = fault.empty() ? std::string("analysis failed: ") + e.what() : fault;
     }
+  }
+  if (plan_c) {  // the certificate as scored: every PEF with the trials it scored
+    std::ofstream pj(dir.file("pef.json"));
+    pj << pef_json(c, *plan_c, &pc->segments()).dump(2) << "\n";
   }
   // The whole ledger — settings, box choice, extractor — in run.h5.
   try {
@@ -397,7 +475,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     certified = ar.output_bits;
   }
   report["certified_bits"] = certified;
-  if (certified == 0 && analysed) {
+  if (certified == 0 && analysed && c.protocol != 'C') {
     // Plain words and numbers from the planner (`dira plan`): what run, on this apparatus at
     // the rate just measured, would make the seeds' bounds certify something.
     if (!devices.hardware) {
@@ -451,6 +529,17 @@ json analyze_run_directory(const std::filesystem::path& dir) {
                                                            c.epsilon());
   AnalysisOptions ao;
   ao.weak_bits = bits.empty() ? nullptr : &source;
+  std::optional<ProtocolCRunPlan> plan_c;
+  if (c.protocol == 'C') {
+    const std::string pj = read_all(dir / "pef.json");
+    if (pj.empty()) throw RunFileError((dir / "pef.json").string() + " is missing or empty: Protocol C cannot be re-decided");
+    try {
+      plan_c = read_pef_json(json::parse(pj), c);
+    } catch (const std::exception& e) {
+      throw RunFileError((dir / "pef.json").string() + ": " + e.what());
+    }
+    ao.protocol_c = &*plan_c;
+  }
   std::uint64_t n = 0;
   std::string live_report;
   ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {

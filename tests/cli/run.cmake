@@ -41,7 +41,7 @@ grep -q "μ4" "$3.err" && grep -q "demonstration" "$3.err"
 add_test(NAME cli.run.bad_simulator_settings COMMAND ${DIRA_SH} -c [=[
 "$1" run "$2" --out "$3" 2> "$3.err"; rc=$?
 [ "$rc" -eq 2 ] || { echo "exit $rc"; exit 1; }
-grep -q ":7:3: simulator.visibilty: unknown setting of driver sim" "$3.err" && grep -q ":8:15: simulator.efficiency" "$3.err" || { cat "$3.err"; exit 1; }
+grep -q ":7:3: simulator.visibilty: unknown setting of driver 'sim'" "$3.err" && grep -q ":8:15: simulator.efficiency" "$3.err" || { cat "$3.err"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-bad-sim.yaml ${dira_run_out}/badsim)
 list(APPEND dira_cli_tests cli.run.hardware_fault cli.run.eq87_is_a_config_error cli.run.bad_simulator_settings)
 # SIGINT: acquisition stops, data are flushed, the report says "interrupted", exit 130.

@@ -5,6 +5,7 @@
 /// `dira analyze-trials` and (issue 5) `dira run` / `dira analyze`.
 
 #include "dira/app/experiment.hpp"
+#include "dira/app/protocol_c_run.hpp"
 #include "dira/protocol/sv_source.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,9 @@ struct AnalysisOptions {
   /// the setting bits it already accounts for, so one ledger records every purpose. When set,
   /// `weak_bits` is not used.
   protocol::BitLedger* ledger = nullptr;
+  /// Protocol C: what the run fixed before its first trial (its PEFs, target, budget); from
+  /// the live run, or read back from pef.json. Without it Protocol C is undecided.
+  const ProtocolCRunPlan* protocol_c = nullptr;
   /// Feeds every trial, in order, to the callback it is given.
   std::function<void(const std::function<void(const protocol::Trial&)>&)> trials;
 };
