@@ -3,6 +3,8 @@
 
 #include "dira/app/inequality_loader.hpp"
 #include "dira/protocol/planner.hpp"
+#include "dira/protocol/protocol_c_plan.hpp"
+#include "dira/protocol/rational.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,7 @@ namespace {
 struct Args {
   std::string protocol;
   double epsilon = 0.01, target = 1e-6, visibility = 1, efficiency = 1, dark = 0, rate = 1e6;
+  double bits = 256, error = 1e-9;  // Protocol C
   bool json = false;
   std::string config_dir;
 };
@@ -79,8 +82,43 @@ int run(const Args& a) {
         for (const char* k : {"parameters", "log10_bound", "log10_trials", "log10_log10_trials", "log10_log10_seconds",
                               "log2_first_blocks", "log10_honest_abort_probability"})
           j[k] = nullptr;
+    } else if (a.protocol == "C") {
+      // Protocol C (docs/protocol-c-security.md §8): model — one pair per trial, white noise V,
+      // symmetric η, dark counts, no click → outcome 0, state and angles optimised.
+      protocol::HardwareC hw_c;
+      hw_c.visibility = a.visibility;
+      hw_c.efficiency = a.efficiency;
+      hw_c.dark_count = a.dark;
+      const auto eps = protocol::rationalize(a.epsilon, 1e-15, 1'000'000'000'000LL);
+      const auto p = protocol::plan_protocol_c_extracted(hw_c, eps, a.bits, a.error, a.rate);
+      const double eta_min = protocol::lowest_efficiency(a.visibility, eps, a.dark, 2e-3);
+      j = {{"protocol", "C"},
+           {"inequality", "chsh"},
+           {"feasible", p.feasible},
+           {"trials", p.feasible ? nlohmann::json(p.trials) : nlohmann::json(nullptr)},
+           {"seconds", p.feasible ? finite(p.seconds) : nlohmann::json(nullptr)},
+           {"beta", p.beta_exact},
+           {"bits_per_trial", p.bits_per_trial},
+           {"log2_gain_per_trial", p.log2_gain},
+           {"min_entropy_target", p.min_entropy_target},
+           {"extractor", p.extractor},
+           {"bits", a.bits},
+           {"error", a.error},
+           {"lowest_efficiency", finite(eta_min)},
+           {"hardware", {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
+           {"model",
+            {{"state_theta", p.model.theta},
+             {"alice_angle_0", p.model.a0},
+             {"alice_angle_1", p.model.a1},
+             {"bob_angle_0", p.model.b0},
+             {"bob_angle_1", p.model.b1}}},
+           {"verdict", p.feasible ? "feasible: " + std::to_string(static_cast<long long>(p.trials)) +
+                                        " trials certify " + std::to_string(static_cast<long long>(a.bits)) +
+                                        " bits at total error " + nlohmann::json(a.error).dump() + " (" + p.extractor +
+                                        " extractor)"
+                                  : "not feasible: " + p.reason}};
     } else {
-      std::cerr << "dira plan: --protocol must be A or B\n";
+      std::cerr << "dira plan: --protocol must be A, B or C\n";
       return usage_error;
     }
   } catch (const app::ConfigError& e) {
@@ -92,6 +130,23 @@ int run(const Args& a) {
   }
   if (a.json) {
     std::cout << j.dump(2) << "\n";
+    return ok;
+  }
+  if (a.protocol == "C") {
+    std::cout << "Protocol C (chsh, probability estimation), ε = " << a.epsilon << ", " << a.bits
+              << " bits at total error " << a.error << "\n";
+    std::cout << "hardware: visibility " << a.visibility << ", efficiency " << a.efficiency
+              << ", dark-count probability " << a.dark << "\n";
+    if (j["feasible"].get<bool>()) {
+      std::cout << "  trials = " << j["trials"] << " (" << j["seconds"] << " s at " << a.rate << " trials/s)\n";
+      std::cout << "  beta = " << j["beta"].get<std::string>() << ", " << j["bits_per_trial"]
+                << " bits of min-entropy per trial, target " << j["min_entropy_target"] << " bits\n";
+      std::cout << "  state and angles (rad): theta " << j["model"]["state_theta"] << ", a0 " << j["model"]["alice_angle_0"]
+                << ", a1 " << j["model"]["alice_angle_1"] << ", b0 " << j["model"]["bob_angle_0"] << ", b1 "
+                << j["model"]["bob_angle_1"] << "\n";
+    }
+    std::cout << "  lowest efficiency that certifies anything at this V and ε: " << j["lowest_efficiency"] << "\n\n";
+    std::cout << j["verdict"].get<std::string>() << "\n";
     return ok;
   }
   std::cout << "Protocol " << a.protocol << " (" << j["inequality"].get<std::string>() << "), ε = " << a.epsilon
@@ -114,7 +169,11 @@ int run(const Args& a) {
 std::function<int()> register_plan_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* c = app.add_subcommand("plan", "Parameters, hardware quality and trials needed for a target security");
-  c->add_option("--protocol", a->protocol, "A (guehne4) or B (ks294)")->required()->check(CLI::IsMember({"A", "B"}));
+  c->add_option("--protocol", a->protocol, "A (guehne4), B (ks294) or C (chsh, probability estimation)")
+      ->required()
+      ->check(CLI::IsMember({"A", "B", "C"}));
+  c->add_option("--bits", a->bits, "Protocol C: certified output bits wanted")->capture_default_str();
+  c->add_option("--error", a->error, "Protocol C: total error (estimation + extractor)")->capture_default_str();
   c->add_option("--epsilon", a->epsilon, "SV parameter ε of the weak source")->capture_default_str();
   c->add_option("--target", a->target, "Target distance from uniform d_c")->capture_default_str();
   c->add_option("--visibility", a->visibility, "White-noise visibility V of the source")->capture_default_str();

@@ -63,11 +63,18 @@ int run(const RunArgs& a) {
   };
   o.progress = [tty](const app::Progress& p) {
     std::ostringstream os;
-    os << std::setprecision(4) << p.trials << "/" << p.planned << " trials, " << p.rate / 1e6 << " M/s, Bell " << p.bell
-       << " ± " << p.bell_half_width << " (≤ " << p.bell_threshold << ")";
-    if (p.has_ustar) os << ", u* " << p.ustar << " ± " << p.ustar_half_width << " (≥ " << p.ustar_threshold << ")";
-    os << ", projected " << p.projected << ", " << eta(p.elapsed_s) << " elapsed, ETA "
-       << eta(p.rate > 0 ? static_cast<double>(p.planned - p.trials) / p.rate : -1);
+    os << std::setprecision(4) << p.trials << "/" << p.planned << " trials, " << p.rate / 1e6 << " M/s, ";
+    if (p.protocol_c) {
+      // Protocol C: what is certified so far against what the run needs, and when it will be.
+      os << "certified min-entropy " << std::fixed << std::setprecision(1) << p.min_entropy << " / "
+         << p.min_entropy_target << " bits, log2-gain " << std::defaultfloat << std::setprecision(3)
+         << p.log2_gain_per_trial << " per trial, " << eta(p.elapsed_s) << " elapsed, target in " << eta(p.eta_to_target_s);
+    } else {
+      os << "Bell " << p.bell << " ± " << p.bell_half_width << " (≤ " << p.bell_threshold << ")";
+      if (p.has_ustar) os << ", u* " << p.ustar << " ± " << p.ustar_half_width << " (≥ " << p.ustar_threshold << ")";
+      os << ", projected " << p.projected << ", " << eta(p.elapsed_s) << " elapsed, ETA "
+         << eta(p.rate > 0 ? static_cast<double>(p.planned - p.trials) / p.rate : -1);
+    }
     if (tty)
       std::cerr << "\r\033[K" << os.str() << std::flush;
     else

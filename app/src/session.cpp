@@ -20,6 +20,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -292,7 +293,20 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
   auto report_progress = [&](const std::string& stage) {
     last_progress = std::chrono::steady_clock::now();
-    if (o.progress) o.progress(stats.snapshot(live(), pa != nullptr, {trials, planned, elapsed(), duration}, stage));
+    if (!o.progress) return;
+    Progress p = stats.snapshot(live(), pa != nullptr, {trials, planned, elapsed(), duration}, stage);
+    if (pc) {
+      const auto st = pc->stats();
+      p.protocol_c = true;
+      p.min_entropy = st.certified_min_entropy;
+      p.min_entropy_target = st.target;
+      p.log2_gain_per_trial = st.mean_log2_gain;
+      if (st.target_reached)
+        p.eta_to_target_s = 0;
+      else if (std::isfinite(st.projected_trials_to_target) && p.rate > 0)
+        p.eta_to_target_s = st.projected_trials_to_target / p.rate;
+    }
+    o.progress(p);
   };
   auto publish = [&](bool final_flush) {
     const auto now = std::chrono::steady_clock::now();

@@ -143,3 +143,37 @@ grep -q "its profile maps 2 settings, party 0 needs 9" "$out/err2" || { cat "$ou
 [ "$(ls -d "$out"/*/ | wc -l)" -eq 1 ] || { echo "the refused run left a run directory"; ls "$out"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-guehne4-fake-modulators.yaml ${dira_run_out}/modulators)
 list(APPEND dira_cli_tests cli.run.fake_modulators)
+
+# Protocol C (issue 11) end to end on the simulated photonic CHSH experiment: accepted, at
+# least 256 certified bits in output.bin (0600), pef.json verified by the independent Python
+# checker (and refused once one factor is raised by 0.1 %), dira analyze reproducing the decision
+# and the output bit for bit.
+add_test(NAME cli.run.chsh_photonic_protocol_c COMMAND ${DIRA_SH} -c [=[
+dira="$1"; cfg="$2"; out="$3"; py="$4"; checker="$5"
+rm -rf "$out"; mkdir -p "$out"
+"$dira" run "$cfg" --out "$out" --json > "$out/r.json" 2> "$out/err"; rc=$?
+[ "$rc" -eq 0 ] || { echo "dira run exited $rc"; cat "$out/err" "$out/r.json"; exit 1; }
+d=$(ls -d "$out"/*/ | head -1)
+bits=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["certified_bits"])' "$d/report.json")
+[ "$bits" -ge 256 ] || { echo "certified $bits bits"; exit 1; }
+[ "$(stat -c %a "$d/output.bin")" = 600 ] || { echo "output.bin is not 0600"; exit 1; }
+[ "$(stat -c %s "$d/output.bin")" -eq $(( (bits + 7) / 8 )) ] || { echo "output.bin size"; exit 1; }
+"$py" "$checker" "$d/pef.json" || { echo "the checker refused pef.json"; exit 1; }
+"$py" - "$d/pef.json" "$out/tampered.json" <<'PY'
+import json, sys
+from fractions import Fraction
+j = json.load(open(sys.argv[1]))
+F = j["pefs"][0]["F"]
+k = max(range(16), key=lambda i: Fraction(F[i]))
+F[k] = str(Fraction(F[k]) * Fraction(1001, 1000))
+F[k] = "%.15f" % float(F[k])
+json.dump(j, open(sys.argv[2], "w"))
+PY
+"$py" "$checker" "$out/tampered.json" > "$out/tampered.txt" 2>&1 && { echo "the checker accepted a raised factor"; exit 1; }
+"$dira" analyze "$d" --json > "$out/a.json"; arc=$?
+[ "$arc" -eq 0 ] || { echo "dira analyze exited $arc"; cat "$out/a.json"; exit 1; }
+grep -q '"reproduces_live_decision": true' "$out/a.json" && grep -q '"reproduces_output": true' "$out/a.json" || { cat "$out/a.json"; exit 1; }
+exit 0
+]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments/sim-chsh-photonic.yaml ${dira_run_out}/chsh
+    ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/check_certificate.py)
+list(APPEND dira_cli_tests cli.run.chsh_photonic_protocol_c)

@@ -33,6 +33,12 @@ struct Progress {
   double eta_s = -1;        ///< estimated seconds to the planned trial count (-1: unknown)
   std::uint64_t trials_in_test = 0;
 
+  /// Protocol C: certified smooth min-entropy so far against the target fixed before the run,
+  /// the PEF's mean log2-gain per trial, and the projected time to reach the target.
+  bool protocol_c = false;
+  double min_entropy = 0, min_entropy_target = 0, log2_gain_per_trial = 0;
+  double eta_to_target_s = -1;  ///< −1: unknown or never at the current gain
+
   /// Cumulative detector clicks: one channel per (party, outcome) in `channel_names` order
   /// ("A:0", "A:1", …), then one "no click" channel per party. Rates are counts / elapsed_s.
   std::vector<std::string> channel_names;
