@@ -177,3 +177,20 @@ exit 0
 ]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments/sim-chsh-photonic.yaml ${dira_run_out}/chsh
     ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/check_certificate.py)
 list(APPEND dira_cli_tests cli.run.chsh_photonic_protocol_c)
+
+# The pipeline redesign (issue 10) changes no bit of a shipped run: the recorded trials of these
+# runs hash to what the pre-redesign implementation (commit 2cbe6a1, settings pulled by the
+# assembler) recorded for the same experiment files and seeds. Every row of /trials as h5dump
+# prints it; the reference hashes were computed with that build, not with this code.
+add_test(NAME cli.run.trials_unchanged_by_pipeline_redesign COMMAND ${DIRA_SH} -c [=[
+dira="$1"; cfgdir="$2"; out="$3"; rm -rf "$out"; mkdir -p "$out"
+check() {
+  "$dira" run "$cfgdir/sim-$1.yaml" --out "$out/$1" --max-trials 30000 > /dev/null 2>&1
+  d=$(ls -d "$out/$1"/*/ | head -1)
+  h=$(h5dump -d /trials "$d/run.h5" | tail -n +3 | sha256sum | cut -c1-64)
+  [ "$h" = "$2" ] || { echo "sim-$1: trials hash $h, expected $2"; exit 1; }
+}
+check ks294 afa1fd001b3dff9a32f1590dc517e1b318db68879046e4b1bce3a07c210ac8ce
+check guehne4-noisy 9c59acb89d08cdda987b08edf928b4970c5a27840a782b1a56f220ab34a6fc7a
+]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments ${dira_run_out}/unchanged)
+list(APPEND dira_cli_tests cli.run.trials_unchanged_by_pipeline_redesign)
