@@ -11,12 +11,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace dira::cli {
 
 namespace {
 struct Args {
-  std::string config, trials, sv_bits, output, config_dir;
+  std::string config, trials, sv_bits, output, config_dir, pef;
   bool json = false;
 };
 
@@ -36,12 +37,36 @@ int run(const Args& a) {
       return usage_error;
     }
     std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const double eps = cfg.protocol == 'A' ? cfg.a.epsilon : cfg.b.epsilon;
+    const double eps = cfg.epsilon();
     bits = std::make_unique<protocol::BufferSvSource>(
         protocol::BufferSvSource::from_bytes(bytes, "file " + a.sv_bits, eps));
   }
   app::AnalysisOptions opt;
   opt.weak_bits = bits.get();
+  // Protocol C scores trials with PEFs fixed before them: a run's pef.json (--pef), or the
+  // plan `dira run` would fix for this experiment (its devices' model of the apparatus).
+  std::optional<app::ProtocolCRunPlan> plan_c;
+  if (cfg.protocol == 'C') {
+    try {
+      if (!a.pef.empty()) {
+        std::ifstream in(a.pef);
+        if (!in) {
+          std::cerr << "dira analyze-trials: cannot read --pef " << a.pef << "\n";
+          return usage_error;
+        }
+        plan_c = app::read_pef_json(nlohmann::json::parse(in), cfg);
+      } else {
+        plan_c = app::plan_protocol_c_for_experiment(cfg);
+      }
+    } catch (const app::ConfigError& e) {
+      std::cerr << "dira analyze-trials: " << e.what() << "\n";
+      return usage_error;
+    } catch (const std::exception& e) {
+      std::cerr << "dira analyze-trials: --pef " << a.pef << ": " << e.what() << "\n";
+      return usage_error;
+    }
+    opt.protocol_c = &*plan_c;
+  }
   const auto& sc = cfg.inequality.expression.scenario();
   opt.trials = [&](const std::function<void(const protocol::Trial&)>& sink) {
     app::for_each_trial_csv(a.trials, sc, sink);
@@ -81,6 +106,9 @@ int run(const Args& a) {
               << r["decision"].get<std::string>() << " after " << r["trials_used"] << " trials\n";
     if (r.contains("bell_statistic")) std::cout << "  Bell statistic " << r["bell_statistic"] << "\n";
     if (r.contains("ustar_statistic")) std::cout << "  u* statistic   " << r["ustar_statistic"] << "\n";
+    if (r.contains("min_entropy"))
+      std::cout << "  certified smooth min-entropy " << r["min_entropy"] << " bits (target " << r["target_min_entropy"]
+                << ")\n";
     if (r.contains("z_k")) std::cout << "  Z_k " << r["z_k"] << " (threshold " << r["threshold"] << ")\n";
     for (const auto& reason : r["reasons"]) std::cout << "  - " << reason.get<std::string>() << "\n";
     std::cout << "  certified bits: " << r["certified_bits"] << "\n";
@@ -102,6 +130,7 @@ std::function<int()> register_analyze_trials_command(CLI::App& app) {
   c->add_option("--trials", a->trials, "CSV: trial,u0,..,x0,.. [,device] (0-based; docs/cli.md)")->required();
   c->add_option("--sv-bits", a->sv_bits, "Binary file of weak-source bits (MSB first) for box choice / extraction");
   c->add_option("--output", a->output, "Write certified bits here (only on acceptance, mode 0600)");
+  c->add_option("--pef", a->pef, "Protocol C: a run's pef.json (default: the plan dira run would fix for this experiment)");
   c->add_flag("--json", a->json, "Print the report as JSON");
   c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");
   return [=]() -> int { return *c ? run(*a) : -1; };

@@ -325,6 +325,7 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
   const P::ProtocolCResult fin = pc.finish();
   const P::ProtocolCStats st = pc.stats();
   r["trials_scored"] = fin.trials;
+  r["trials_used"] = fin.trials;
   r["trials_ignored"] = ignored;
   r["log2_T"] = fin.log2_T_lower;
   r["min_entropy"] = fin.min_entropy_lower;

@@ -1,6 +1,9 @@
 #include "dira/app/protocol_c_run.hpp"
 
+#include "device_set.hpp"
+
 #include "dira/app/config_error.hpp"
+#include "dira/app/devices.hpp"
 #include "dira/protocol/pef_verify.hpp"
 #include "dira/protocol/protocol_c_plan.hpp"
 #include "dira/protocol/rational.hpp"
@@ -17,6 +20,40 @@ namespace {
 /// model's vertices are exact.
 P::Rational exact_epsilon(const ExperimentConfig& c) { return P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL); }
 }  // namespace
+
+P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet& d, std::string& source) {
+  P::PhotonicChshModel m;
+  if (!d.hardware)
+    throw ConfigError({ConfigIssue{c.file, 0, 0, "hardware",
+                                   "Protocol C chooses its PEF from a model of the apparatus: give a hardware: section "
+                                   "(visibility, efficiency, dark_count_probability)"}});
+  m.visibility = d.hardware->visibility;
+  m.efficiency = d.hardware->efficiency;
+  m.dark_count = d.hardware->dark_count;
+  bool angles = false;
+  auto real = [&](const char* key, double& out) {
+    for (const auto& cap : d.tagger->capabilities())
+      if (cap.key == key)
+        if (const auto v = d.tagger->get(key); std::holds_alternative<double>(v)) {
+          out = std::get<double>(v);
+          angles = true;
+        }
+  };
+  real("state_theta", m.theta);
+  real("alice_angle_0", m.a0);
+  real("alice_angle_1", m.a1);
+  real("bob_angle_0", m.b0);
+  real("bob_angle_1", m.b1);
+  if (angles) {
+    source = "the simulator's settings (visibility, efficiency, dark counts, state and angles)";
+    return m;
+  }
+  const auto choice = P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count,
+                                                    P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL), 0.01);
+  source = "the hardware: section, with the state and angles the planner finds best";
+  return choice.model;
+}
+
 
 ProtocolCRunPlan plan_protocol_c_run(const ExperimentConfig& c, const P::PhotonicChshModel& model,
                                      const std::string& source) {
@@ -80,6 +117,13 @@ json pef_json(const ExperimentConfig& c, const ProtocolCRunPlan& plan, const std
                 {"angles", {plan.model.a0, plan.model.a1, plan.model.b0, plan.model.b1}},
                 {"expected_log2_gain_per_trial", plan.expected_log2_gain}}}};
   return j;
+}
+
+ProtocolCRunPlan plan_protocol_c_for_experiment(const ExperimentConfig& c) {
+  const DeviceSet devices = open_devices(c, driver_registry(), c.c.trials);
+  std::string source;
+  const auto model = apparatus_model(c, devices, source);
+  return plan_protocol_c_run(c, model, source);
 }
 
 ProtocolCRunPlan read_pef_json(const json& j, const ExperimentConfig& c) {

@@ -125,42 +125,6 @@ hal::SettingDraw setting_rule(const ExperimentConfig& c, P::BitLedger& ledger) {
   };
 }
 
-/// The apparatus model Protocol C's first PEF is optimised for: the simulator's own state and
-/// angles and its hardware model, or — for real devices — the `hardware:` section with the
-/// state and angles the planner finds best (what a lab following `dira plan` would set).
-P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet& d, std::string& source) {
-  P::PhotonicChshModel m;
-  if (!d.hardware)
-    throw ConfigError({ConfigIssue{c.file, 0, 0, "hardware",
-                                   "Protocol C chooses its PEF from a model of the apparatus: give a hardware: section "
-                                   "(visibility, efficiency, dark_count_probability)"}});
-  m.visibility = d.hardware->visibility;
-  m.efficiency = d.hardware->efficiency;
-  m.dark_count = d.hardware->dark_count;
-  bool angles = false;
-  auto real = [&](const char* key, double& out) {
-    for (const auto& cap : d.tagger->capabilities())
-      if (cap.key == key)
-        if (const auto v = d.tagger->get(key); std::holds_alternative<double>(v)) {
-          out = std::get<double>(v);
-          angles = true;
-        }
-  };
-  real("state_theta", m.theta);
-  real("alice_angle_0", m.a0);
-  real("alice_angle_1", m.a1);
-  real("bob_angle_0", m.b0);
-  real("bob_angle_1", m.b1);
-  if (angles) {
-    source = "the simulator's settings (visibility, efficiency, dark counts, state and angles)";
-    return m;
-  }
-  const auto choice = P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count,
-                                                    P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL), 0.01);
-  source = "the hardware: section, with the state and angles the planner finds best";
-  return choice.model;
-}
-
 }  // namespace
 
 std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {

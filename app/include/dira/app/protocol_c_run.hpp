@@ -29,12 +29,25 @@ struct ProtocolCRunPlan {
   double expected_log2_gain = 0;      ///< E[log2 F] per trial at the model
 };
 
+struct DeviceSet;
+
+/// The apparatus model Protocol C's first PEF is optimised for: the simulator's own state and
+/// angles and its hardware model, or — for real devices — the `hardware:` section with the
+/// state and angles the planner finds best (what a lab following `dira plan` would set).
+/// Throws ConfigError when there is no model (no hardware: section for real devices).
+protocol::PhotonicChshModel apparatus_model(const ExperimentConfig& config, const DeviceSet& devices,
+                                            std::string& source);
+
 /// Plans a run: β from the grid for the budget, the PEF optimised at the model's honest
 /// distribution (uniform settings) and certified, the min-entropy target from the extraction
 /// step for a device string of 2·n bits. Throws ConfigError when nothing can be certified
 /// at this budget (naming protocol.trials).
 ProtocolCRunPlan plan_protocol_c_run(const ExperimentConfig& config, const protocol::PhotonicChshModel& model,
                                      const std::string& model_source);
+
+/// The plan of a run of this experiment, as `dira run` would fix it: the experiment's devices
+/// are opened (nothing acquired) for their model of the apparatus. For `dira analyze-trials`.
+ProtocolCRunPlan plan_protocol_c_for_experiment(const ExperimentConfig& config);
 
 /// pef.json: the certificate format of docs/protocol-c-security.md §7, plus the run's fixed
 /// parameters under "run". `scored`: the segments with their trial ranges (after the run);
