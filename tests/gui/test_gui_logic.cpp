@@ -53,6 +53,7 @@ class GuiLogicTest : public QObject {
   void plotModelChannelRatesAreDifferences();
   void plotModelSettingFrequencies();
   void protocolAChartIsRelativeToThreshold();
+  void protocolCChartsShowMinEntropyAgainstTarget();
   void csvExport();
   void svgExportIsWellFormed();
   void niceTicks();
@@ -250,6 +251,26 @@ void GuiLogicTest::protocolAChartIsRelativeToThreshold() {
   QCOMPARE(curve(charts[1], "confidence band")->upper[0].y, 0.75);
   QCOMPARE(curve(charts[1], "acceptance limit")->points[0].y, 1.0);
   QVERIFY(curve(charts[0], "Z_k"));
+}
+
+// Protocol C (issue 11): the first chart is the certified min-entropy against the target fixed
+// before the run, the second the PEF's mean log2-gain per trial; values are what the snapshot says.
+void GuiLogicTest::protocolCChartsShowMinEntropyAgainstTarget() {
+  PlotModel m;
+  auto p = snapshot(1000, 1, 0, 0);
+  p.protocol_c = true;
+  p.has_ustar = false;
+  p.min_entropy = 120.5;
+  p.min_entropy_target = 1782;
+  p.log2_gain_per_trial = 4.6e-4;
+  m.add(p);
+  const auto charts = m.charts();
+  QCOMPARE(charts[0].id, std::string("entropy"));
+  QCOMPARE(charts[1].id, std::string("gain"));
+  QCOMPARE(curve(charts[0], "certified min-entropy")->points[0].y, 120.5);
+  QCOMPARE(curve(charts[0], "target")->points[0].y, 1782.0);
+  QCOMPARE(curve(charts[1], "mean log2 F")->points[0].y, 4.6e-4);
+  QVERIFY(!curve(charts[0], "L_n"));
 }
 
 void GuiLogicTest::csvExport() {

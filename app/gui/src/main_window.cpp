@@ -303,8 +303,15 @@ void MainWindow::draw_frame() {
   double eta = p.eta_s;
   if (eta < 0 && p.rate > 0 && p.planned > p.trials) eta = static_cast<double>(p.planned - p.trials) / p.rate;
   time_label_->setText(tr("elapsed %1, remaining %2").arg(hms(p.elapsed_s), hms(eta)));
-  stage_label_->setText(QString::fromStdString((p.stage.empty() ? std::string("acquiring") : p.stage) +
-                                               (p.projected.empty() ? "" : ", projected: " + p.projected)));
+  if (p.protocol_c)
+    stage_label_->setText(tr("%1, certified %2 / %3 bits of min-entropy, target in %4")
+                              .arg(QString::fromStdString(p.stage.empty() ? std::string("acquiring") : p.stage))
+                              .arg(p.min_entropy, 0, 'f', 1)
+                              .arg(p.min_entropy_target, 0, 'f', 1)
+                              .arg(hms(p.eta_to_target_s)));
+  else
+    stage_label_->setText(QString::fromStdString((p.stage.empty() ? std::string("acquiring") : p.stage) +
+                                                 (p.projected.empty() ? "" : ", projected: " + p.projected)));
   progress_->setValue(
       p.planned ? static_cast<int>(1000.0 * static_cast<double>(p.trials) / static_cast<double>(p.planned)) : 0);
 

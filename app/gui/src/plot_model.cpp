@@ -51,7 +51,7 @@ PlotModel::PlotModel(std::size_t max_points) : max_points_(std::max<std::size_t>
 
 void PlotModel::reset() {
   rows_.clear();
-  protocol_a_ = has_ustar_ = false;
+  protocol_a_ = has_ustar_ = protocol_c_ = false;
   snapshots_ = 0;
   last_ = {};
   channel_names_.clear();
@@ -77,6 +77,7 @@ void PlotModel::add(const app::Progress& p) {
   if (snapshots_ > 0 && p.trials < last_.trials) return;
   ++snapshots_;
   protocol_a_ = p.protocol_a;
+  protocol_c_ = p.protocol_c;
   has_ustar_ = p.has_ustar;
   Row r;
   r.elapsed_s = p.elapsed_s;
@@ -87,6 +88,9 @@ void PlotModel::add(const app::Progress& p) {
   r.ustar = p.ustar;
   r.ustar_half_width = p.ustar_half_width;
   r.ustar_threshold = p.ustar_threshold;
+  r.min_entropy = p.min_entropy;
+  r.min_entropy_target = p.min_entropy_target;
+  r.log2_gain = p.log2_gain_per_trial;
   // Several snapshots at one trial count (paused, analysing) add nothing to a plot over trials.
   if (!rows_.empty() && rows_.back().trials == r.trials)
     rows_.back() = r;
@@ -123,6 +127,7 @@ void PlotModel::add(const app::Progress& p) {
 }
 
 std::vector<ChartData> PlotModel::charts() const {
+  if (protocol_c_) return {chart("entropy"), chart("gain"), chart("clicks"), chart("settings")};
   return {chart("bell"), chart(protocol_a_ ? "zk" : "ustar"), chart("clicks"), chart("settings")};
 }
 
@@ -143,6 +148,26 @@ ChartData PlotModel::chart(const std::string& id) const {
     for (const auto& r : rows_) l.points.push_back({r.trials, value(r)});
     return l;
   };
+  if (id == "entropy") {
+    // Protocol C: the certified smooth min-entropy (log2 T − log2(1/ε_est))/β against the target
+    // fixed before the run; the run passes (and, run until certified, stops) where they meet.
+    c.title = "Certified min-entropy vs trials (pass iff ≥ target)";
+    c.x_label = "trials";
+    c.y_label = "bits";
+    if (rows_.empty()) return c;
+    c.curves.push_back(line("certified min-entropy", kPalette[0], [](const Row& r) { return r.min_entropy; }));
+    c.curves.push_back(line("target", kThreshold, [](const Row& r) { return r.min_entropy_target; }));
+    return c;
+  }
+  if (id == "gain") {
+    c.title = "PEF log2-gain per trial (mean of log2 F; > 0 certifies)";
+    c.x_label = "trials";
+    c.y_label = "log2 F per trial";
+    if (rows_.empty()) return c;
+    c.curves.push_back(line("mean log2 F", kPalette[2], [](const Row& r) { return r.log2_gain; }));
+    c.curves.push_back(line("zero", kThreshold, [](const Row&) { return 0.0; }));
+    return c;
+  }
   if (id == "bell") {
     c.x_label = "trials";
     if (protocol_a_) {

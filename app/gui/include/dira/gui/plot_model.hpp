@@ -69,6 +69,7 @@ class PlotModel {
     double trials = 0;
     double bell = 0, bell_half_width = 0, bell_threshold = 0;
     double ustar = 0, ustar_half_width = 0, ustar_threshold = 0;
+    double min_entropy = 0, min_entropy_target = 0, log2_gain = 0;  ///< Protocol C
   };
   const std::vector<Row>& rows() const { return rows_; }
 
@@ -78,7 +79,7 @@ class PlotModel {
 
   std::size_t max_points_;
   std::vector<Row> rows_;
-  bool protocol_a_ = false, has_ustar_ = false;
+  bool protocol_a_ = false, has_ustar_ = false, protocol_c_ = false;
   std::size_t snapshots_ = 0;
   app::Progress last_;
   std::vector<std::string> channel_names_;
