@@ -194,3 +194,19 @@ check ks294 afa1fd001b3dff9a32f1590dc517e1b318db68879046e4b1bce3a07c210ac8ce
 check guehne4-noisy 9c59acb89d08cdda987b08edf928b4970c5a27840a782b1a56f220ab34a6fc7a
 ]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments ${dira_run_out}/unchanged)
 list(APPEND dira_cli_tests cli.run.trials_unchanged_by_pipeline_redesign)
+
+# The simulator's modulators in segment mode (an AWG's sequence memory): dira run uploads,
+# confirms and arms ⌈20000 / 3000⌉ = 7 segments and records every trial; the decision equals the
+# streaming run's (same weak source, same seeds: the same settings reach the same trials).
+add_test(NAME cli.run.segment_mode COMMAND ${DIRA_SH} -c [=[
+dira="$1"; seg="$2"; stream="$3"; out="$4"; rm -rf "$out"; mkdir -p "$out"
+"$dira" run "$seg" --out "$out/seg" --max-trials 20000 --json > "$out/seg.json" 2>/dev/null; a=$?
+"$dira" run "$stream" --out "$out/stream" --max-trials 20000 --json > "$out/stream.json" 2>/dev/null; b=$?
+[ "$a" -eq "$b" ] || { echo "exit $a (segments) vs $b (streaming)"; exit 1; }
+grep -q '"mode": "segment"' "$out/seg.json" && grep -q '"segments": 7' "$out/seg.json" || { cat "$out/seg.json"; exit 1; }
+grep -q '"trials_recorded": 20000' "$out/seg.json" || { echo "trials"; exit 1; }
+ds=$(ls -d "$out/seg"/*/); dt=$(ls -d "$out/stream"/*/)
+[ "$(h5dump -d /trials "$ds/run.h5" | tail -n +3 | sha256sum)" = "$(h5dump -d /trials "$dt/run.h5" | tail -n +3 | sha256sum)" ] || { echo "segment and streaming runs recorded different trials"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-segments.yaml
+    ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml ${dira_run_out}/segments)
+list(APPEND dira_cli_tests cli.run.segment_mode)
