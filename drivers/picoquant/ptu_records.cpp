@@ -99,8 +99,10 @@ RecordDecoder::RecordDecoder(RecordType type, double global_resolution_s, double
   const std::uint64_t max_dtime_ps = t3 ? static_cast<std::uint64_t>(dtime_ps(0x7FFF)) : 0;
   const u128 limit_ps = static_cast<u128>(std::numeric_limits<std::int64_t>::max()) - max_dtime_ps;
   const u128 bound = ((limit_ps + 1) << shift_) - (static_cast<u128>(1) << (shift_ - 1)) - 1;
-  // Capped at 2^62 so that base + one overflow record's periods (< 2^50 counts) never wraps a uint64.
-  const u128 max_units = std::min<u128>(bound / global_fp_, static_cast<u128>(1) << 62);
+  // Capped at 2^63 - 1: raw counts stay int64-comparable (T3's last sync), and base + one
+  // overflow record's periods (< 2^50 counts) never wraps a uint64.
+  const u128 max_units =
+      std::min<u128>(bound / global_fp_, static_cast<u128>(std::numeric_limits<std::int64_t>::max()));
   const std::uint64_t field = field_max(family_);
   if (max_units < field)
     throw std::invalid_argument("PTU decoder: global resolution " + std::to_string(global_resolution_s) +
