@@ -1,8 +1,9 @@
 // libFuzzer target: the TTTR record decoder (drivers/picoquant/ptu_records.cpp) for every record
-// type. The first 2 bytes choose the record type and resolutions, the rest are records. Checked:
-// only PtuFormatError escapes, every tag time is ≥ 0 (a negative time is the overflow defect of
-// issue 12), T2 and sync tags never go backwards within one overflow period's worth of records
-// is not required (markers may be late), so only the sign is asserted.
+// type. The first 2 bytes choose the record type and the two resolutions, the rest are records,
+// decoded in two blocks (the decoder carries its state across calls). Checked: only
+// PtuFormatError (a bad record) or std::invalid_argument (a resolution too coarse for the type)
+// escapes, and no tag has a negative time (the wrapped times of issue 12). Tag order is not
+// asserted: markers may legitimately arrive late (docs/ptu.md §3).
 #include "dira/drivers/picoquant/ptu.hpp"
 
 #include <cstddef>
