@@ -161,3 +161,5 @@ put("regressions/instrument_profile", "complex-key.yaml", "name: x\n? [a, b]\n: 
 put("regressions/instrument_profile", "scalar-channels.yaml", "name: x\nsettings: 2\nchannels: 5\nlevels: 3\ncommands: 7\n")
 put("regressions/instrument_profile", "anchors-and-tags.yaml",
     "name: &a x\nsettings: !!str 2\nchannels: [*a]\nlevels: [[0], [1]]\nsettling_time_ns: .nan\n")
+# Deep nesting: yaml-cpp refuses it with a parser error (no stack overflow); kept to stay so.
+put("regressions/instrument_profile", "deep-nesting.yaml", "name: " + "[" * 10000)
