@@ -22,10 +22,6 @@ std::string with_offset(std::uint64_t offset, const std::string& message) {
   return "byte offset " + std::to_string(offset) + ": " + message;
 }
 
-/// Longest string, array or blob we accept in a header: real headers hold a few kB; anything
-/// larger is a corrupt length field, and refusing it keeps a bad file from exhausting memory.
-constexpr std::int64_t kMaxValueBytes = std::int64_t{256} << 20;
-
 std::string hex32(std::uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%08llX", static_cast<unsigned long long>(v));
@@ -328,9 +324,12 @@ std::string HeaderTag::value_string() const {
     case HeaderTagType::float8:
       return shortest(real);
     case HeaderTagType::datetime: {
-      // TDateTime: days since 1899-12-30 (25569 days before the Unix epoch).
+      // TDateTime: days since 1899-12-30 (25569 days before the Unix epoch). Its defined range is
+      // 0001-01-01 (-693593) to 9999-12-31 (2958465.99999, Delphi's MinDateTime/MaxDateTime).
+      // Outside it the value is no date, and a huge one would overflow the int64 seconds below
+      // (UBSan, issue 12: a corrupt tag printed as year 292277026596).
+      if (!(real >= -693593.0 && real < 2958466.0)) return "<invalid date: " + shortest(real) + " days>";
       const double secs = (real - 25569.0) * 86400.0;
-      if (!std::isfinite(secs)) return "<invalid date>";
       const auto t = static_cast<std::int64_t>(std::floor(secs));
       std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
       const std::int64_t sod = t - days * 86400;
@@ -370,8 +369,9 @@ const HeaderTag* PtuHeader::find(std::string_view ident, std::int32_t index) con
   return nullptr;
 }
 
-PtuHeader read_header(std::istream& stream) {
+PtuHeader read_header(std::istream& stream, const PtuLimits& limits) {
   Input in(stream);
+  std::uint64_t value_bytes = 0;  // variable-length values read so far (bounded by limits.max_header_value_bytes)
   PtuHeader h;
   char magic[8];
   in.read(magic, 8, "the magic (preamble 1)");
@@ -384,6 +384,11 @@ PtuHeader read_header(std::istream& stream) {
 
   for (;;) {
     const std::uint64_t at = in.pos();
+    // Bounded before reading: a file of nothing but tag heads (or a huge stream) must end with an
+    // error, not exhaust memory (issue 12).
+    if (h.tags.size() >= limits.max_header_tags)
+      throw PtuFormatError(at, "more than " + std::to_string(limits.max_header_tags) +
+                                   " header tags without Header_End (a real header has a few hundred)");
     std::array<unsigned char, 48> head{};
     in.read(head.data(), head.size(), "the tag head");
     HeaderTag t;
@@ -414,10 +419,16 @@ PtuHeader read_header(std::istream& stream) {
       case HeaderTagType::wide_string:
       case HeaderTagType::binary_blob: {
         const auto len = static_cast<std::int64_t>(value);
-        if (len < 0 || len > kMaxValueBytes)
+        const auto max_len = static_cast<std::int64_t>(limits.max_value_bytes);
+        if (len < 0 || len > max_len)
           throw PtuFormatError(at + 40, "header tag \"" + t.name() + "\" (" + to_string(t.type) + ") has length " +
-                                            std::to_string(len) + " bytes, outside [0, " +
-                                            std::to_string(kMaxValueBytes) + "]");
+                                            std::to_string(len) + " bytes, outside [0, " + std::to_string(max_len) +
+                                            "]");
+        if (static_cast<std::uint64_t>(len) > limits.max_header_value_bytes - value_bytes)
+          throw PtuFormatError(at + 40, "header tag \"" + t.name() + "\" (" + to_string(t.type) + ") of " +
+                                            std::to_string(len) + " bytes takes the header's values past " +
+                                            std::to_string(limits.max_header_value_bytes) + " bytes in all");
+        value_bytes += static_cast<std::uint64_t>(len);
         if (t.type == HeaderTagType::float8_array && len % 8 != 0)
           throw PtuFormatError(at + 40, "header tag \"" + t.name() + "\" (Float8Array) has length " +
                                             std::to_string(len) + ", not a multiple of 8");
@@ -428,8 +439,11 @@ PtuHeader read_header(std::istream& stream) {
           for (std::size_t i = 0; i < t.reals.size(); ++i)
             t.reals[i] = std::bit_cast<double>(detail::load_le64(bytes.data() + 8 * i));
         } else if (t.type == HeaderTagType::ansi_string) {
-          const auto* p = reinterpret_cast<const char*>(bytes.data());
-          t.text.assign(p, strnlen(p, bytes.size()));
+          // An empty vector's data() may be null, and strnlen(nullptr, 0) is undefined (UBSan, issue 12).
+          if (!bytes.empty()) {
+            const auto* p = reinterpret_cast<const char*>(bytes.data());
+            t.text.assign(p, strnlen(p, bytes.size()));
+          }
         } else if (t.type == HeaderTagType::wide_string) {
           t.text = utf16le_to_utf8(bytes);
         } else {
@@ -473,12 +487,20 @@ PtuHeader read_header(std::istream& stream) {
                                               (t.type == HeaderTagType::float8 ? t.value_string() : to_string(t.type)));
     return t.real;
   };
-  h.global_resolution_s = positive_real(need("MeasDesc_GlobalResolution"));
+  const HeaderTag& global = need("MeasDesc_GlobalResolution");
+  h.global_resolution_s = positive_real(global);
   if (is_t2(h.record_type)) {
     if (const HeaderTag* r = h.find("MeasDesc_Resolution"); r && r->type == HeaderTagType::float8)
       h.resolution_s = r->real;
   } else {
     h.resolution_s = positive_real(need("MeasDesc_Resolution"));
+  }
+  // The decoder refuses a resolution so coarse that one record's time could pass 2^63 ps; say so
+  // here, with the offset, rather than as a bare invalid_argument when the records are read.
+  try {
+    const RecordDecoder check(h);
+  } catch (const std::invalid_argument& e) {
+    throw PtuFormatError(global.offset + 40, e.what());
   }
   return h;
 }

@@ -36,6 +36,23 @@ bool is_v1(RecordType t) {
   return t == RecordType::hydraharp_v1_t2 || t == RecordType::hydraharp_v1_t3;
 }
 
+/// Largest raw count a record adds to the overflow base (its time or nsync field).
+std::uint64_t field_max(int family) {
+  switch (family) {
+    case kPicoHarpT2:
+      return (std::uint64_t{1} << 28) - 1;
+    case kPicoHarpT3:
+      return 0xFFFF;
+    case kHydraHarpT2:
+      return (std::uint64_t{1} << 25) - 1;
+    default:
+      return 0x3FF;
+  }
+}
+
+/// Where times stop fitting: 2^63 ps (about 106.75 days of file time).
+constexpr const char* kTimeRangeNote = "past 2^63 ps (about 106.75 days), the largest time dira represents";
+
 hal::Tag make_tag(int channel, std::int64_t time_ps) {
   hal::Tag t;
   t.channel = channel;
@@ -73,6 +90,24 @@ RecordDecoder::RecordDecoder(RecordType type, double global_resolution_s, double
     throw std::invalid_argument("PTU decoder: dtime resolution too coarse");
   dtime_fp_ = static_cast<std::uint64_t>(std::llround(std::ldexp(r_ps, dtime_shift_)));
   if (global_fp_ == 0) throw std::invalid_argument("PTU decoder: global resolution below 2^-62 ps");
+  // Times must stay below 2^63 ps: past it they would wrap to negative values (issue 12: a file of
+  // maximum-count overflow records gave a negative time; in T3 the sync + dtime sum overflowed).
+  // The hot loop does not check each record; instead the overflow base is bounded (checked only
+  // on overflow records, which are rare) so that base + the largest field + the largest dtime
+  // always fits. max_units: the largest count u with to_ps(u) <= INT64_MAX - max dtime, i.e.
+  // u * global_fp_ + half < (limit + 1) << shift_.
+  const std::uint64_t max_dtime_ps = t3 ? static_cast<std::uint64_t>(dtime_ps(0x7FFF)) : 0;
+  const u128 limit_ps = static_cast<u128>(std::numeric_limits<std::int64_t>::max()) - max_dtime_ps;
+  const u128 bound = ((limit_ps + 1) << shift_) - (static_cast<u128>(1) << (shift_ - 1)) - 1;
+  // Capped at 2^63 - 1: raw counts stay int64-comparable (T3's last sync), and base + one
+  // overflow record's periods (< 2^50 counts) never wraps a uint64.
+  const u128 max_units =
+      std::min<u128>(bound / global_fp_, static_cast<u128>(std::numeric_limits<std::int64_t>::max()));
+  const std::uint64_t field = field_max(family_);
+  if (max_units < field)
+    throw std::invalid_argument("PTU decoder: global resolution " + std::to_string(global_resolution_s) +
+                                " s is too coarse: a single record's time could pass 2^63 ps");
+  max_base_ = static_cast<std::uint64_t>(max_units) - field;
 }
 
 std::int64_t RecordDecoder::global_time_ps(std::uint64_t units) const {
@@ -122,6 +157,8 @@ void RecordDecoder::run(std::span<const std::uint32_t> records, hal::TagBlock& o
   };
 
   std::uint64_t base = overflow_base_;
+  const std::uint64_t max_base = max_base_;  // base <= max_base keeps every time below 2^63 ps
+  static const std::string out_of_range = std::string("overflow record takes the time ") + kTimeRangeNote;
   std::int64_t last_sync = last_sync_;
   std::uint64_t photons = 0, syncs = 0, marker_records = 0, marker_tags = 0, ofl_records = 0, ofl_periods = 0;
   const u128 half = static_cast<u128>(1) << (shift_ - 1);
@@ -182,6 +219,7 @@ void RecordDecoder::run(std::span<const std::uint32_t> records, hal::TagBlock& o
           syncs += ch == 0;  // the PicoHarp's input 0 is the sync in T2 (channel 0 in dira)
           photons += ch != 0;
         } else if ((t & 0xFu) == 0) {
+          if (base + kPicoHarpT2Wrap > max_base) fail(i, out_of_range);
           base += kPicoHarpT2Wrap;
           ++ofl_records, ++ofl_periods;
         } else {
@@ -200,6 +238,7 @@ void RecordDecoder::run(std::span<const std::uint32_t> records, hal::TagBlock& o
           ++photons;
         } else if (ch == 15) {
           if (dtime == 0) {
+            if (base + kPicoHarpT3Wrap > max_base) fail(i, out_of_range);
             base += kPicoHarpT3Wrap;
             ++ofl_records, ++ofl_periods;
           } else {
@@ -220,6 +259,7 @@ void RecordDecoder::run(std::span<const std::uint32_t> records, hal::TagBlock& o
         } else if (ch == 63) {
           // V1: always one period. Later types: the count is in the time-tag field, 0 meaning 1.
           const std::uint64_t k = v1_ ? 1 : (t == 0 ? 1 : t);
+          if (base + k * (v1_ ? kHydraV1T2Wrap : kHydraT2Wrap) > max_base) fail(i, out_of_range);
           base += k * (v1_ ? kHydraV1T2Wrap : kHydraT2Wrap);
           ++ofl_records, ofl_periods += k;
         } else if (ch == 0) {
@@ -244,6 +284,7 @@ void RecordDecoder::run(std::span<const std::uint32_t> records, hal::TagBlock& o
         } else if (ch == 63) {
           // V1: always one period. Later types: the count is in nsync, 0 meaning 1.
           const std::uint64_t k = (v1_ || ns == 0) ? 1 : ns;
+          if (base + k * kHydraT3Wrap > max_base) fail(i, out_of_range);
           base += k * kHydraT3Wrap;
           ++ofl_records, ofl_periods += k;
         } else if (ch >= 1 && ch <= 15) {

@@ -81,6 +81,13 @@ std::vector<hal::Capability> capabilities() {
       cap("readback", T::choice, std::string("marker"),
           "marker: the applied setting is echoed on a tagger channel; step_count: queried from the instrument", false,
           "", {}, {}, {"marker", "step_count"}),
+      cap("delivery", T::choice, std::string("streaming"),
+          "segment: schedules fill the instrument's sequence memory (upload, confirm, arm, play exactly those "
+          "trials); streaming: each schedule is uploaded and armed at once (profile's delivery.mode)",
+          false, "", {}, {}, {"streaming", "segment"}),
+      cap("segment_trials", T::integer, std::int64_t{0},
+          "segment delivery: trials one segment (the sequence memory) holds; 0 for streaming (profile)", false,
+          "trials"),
   };
 }
 
@@ -130,6 +137,8 @@ hal::SettingValue ScpiModulator::get(const std::string& key) const {
   if (key == "settings") return static_cast<std::int64_t>(profile_.settings);
   if (key == "settling_time_ns") return profile_.settling_time_ns;
   if (key == "readback") return std::string(to_string(profile_.readback));
+  if (key == "delivery") return std::string(hal::to_string(profile_.delivery));
+  if (key == "segment_trials") return static_cast<std::int64_t>(segment_capacity());
   throw std::invalid_argument("usbtmc-awg: unknown setting '" + key + "'");
 }
 
@@ -192,16 +201,73 @@ void ScpiModulator::run(const std::vector<Command>& commands) {
 }
 
 void ScpiModulator::schedule(std::uint64_t first_trial, std::span<const std::uint8_t> settings) {
-  const auto commands = schedule_commands(profile_, first_trial, settings);
+  auto commands = schedule_commands(profile_, first_trial, settings);
+  // Whatever was loaded before is replaced: nothing is confirmed or armed until this upload is.
   scheduled_.clear();
   reported_ = 0;
+  confirmed_ = false;
+  armed_ = false;
+  arm_commands_.clear();
+  if (profile_.delivery == hal::SettingDelivery::segment) {
+    // Segment mode: the arm group waits for arm(), after confirm() (hal::SettingScheduler's
+    // upload → confirm → arm), so the apparatus never plays a segment that is not fully loaded.
+    const auto first_arm =
+        std::stable_partition(commands.begin(), commands.end(), [](const Command& c) { return c.group != "arm"; });
+    arm_commands_.assign(first_arm, commands.end());
+    commands.erase(first_arm, commands.end());
+  }
   run(commands);
   first_trial_ = first_trial;
   scheduled_.assign(settings.begin(), settings.end());
+  armed_ = profile_.delivery == hal::SettingDelivery::streaming;
+}
+
+std::uint64_t ScpiModulator::segment_capacity() const {
+  return profile_.delivery == hal::SettingDelivery::segment ? profile_.segment_trials : 0;
+}
+
+bool ScpiModulator::confirm(std::uint64_t end) {
+  if (end <= first_trial_) return true;  // earlier uploads: confirmed (and played) before this one replaced them
+  if (end > first_trial_ + scheduled_.size()) return false;  // not uploaded yet: the caller must schedule() first
+  if (confirmed_) return true;
+  if (profile_.confirm_query.empty()) {
+    // The profile names no query that tells when the upload is complete: schedule() returning
+    // without an instrument error is all we know (docs/usbtmc.md, "Delivery modes").
+    confirmed_ = true;
+    return true;
+  }
+  const std::string expected = expected_confirm_reply(profile_, first_trial_, scheduled_.size());
+  std::string reply;
+  try {
+    reply = trim(connection_->query(profile_.confirm_query + profile_.terminator));
+  } catch (const usbtmc::TimeoutError& e) {
+    throw usbtmc::TimeoutError("usbtmc-awg (" + profile_.name + "): " + shown(profile_.confirm_query) + ": " +
+                               e.what());
+  }
+  // A reply other than the expected one is not "not yet": *OPC? blocks until the upload is done,
+  // and a length readback that disagrees means the instrument holds something else.
+  if (reply != expected)
+    throw hal::HardwareFault("usbtmc-awg (" + profile_.name + "): " + shown(profile_.confirm_query) + " answered '" +
+                             reply + "', expected '" + expected + "' after uploading trials " +
+                             std::to_string(first_trial_) + ".." + std::to_string(first_trial_ + scheduled_.size()));
+  confirmed_ = true;
+  return true;
+}
+
+void ScpiModulator::arm() {
+  if (profile_.delivery != hal::SettingDelivery::segment) return;  // streaming: schedule() armed already
+  if (scheduled_.empty()) throw std::logic_error("usbtmc-awg (" + profile_.name + "): arm() before schedule()");
+  if (!confirmed_)
+    throw std::logic_error("usbtmc-awg (" + profile_.name + "): arm() before confirm() of trials " +
+                           std::to_string(first_trial_) + ".." + std::to_string(first_trial_ + scheduled_.size()));
+  if (armed_) throw std::logic_error("usbtmc-awg (" + profile_.name + "): segment armed twice");
+  run(arm_commands_);
+  armed_ = true;
+  reported_ = 0;  // step counts are counted from arming
 }
 
 std::vector<hal::AppliedSetting> ScpiModulator::readback() {
-  if (profile_.readback == Readback::marker || scheduled_.empty()) return {};
+  if (profile_.readback == Readback::marker || scheduled_.empty() || !armed_) return {};
   std::string reply;
   try {
     reply = trim(connection_->query(profile_.readback_query + profile_.terminator));
@@ -230,7 +296,10 @@ std::vector<hal::AppliedSetting> ScpiModulator::readback() {
 
 std::unique_ptr<hal::Device> create(const std::map<std::string, hal::SettingValue>& settings) {
   const auto caps = capabilities();
-  for (const auto& [key, value] : settings) {
+  // Not a structured binding: clang 14 cannot capture one in the lambda below (C++20 allows it, P1091/P1381).
+  for (const auto& setting : settings) {
+    const std::string& key = setting.first;
+    const hal::SettingValue& value = setting.second;
     const auto it = std::find_if(caps.begin(), caps.end(), [&](const hal::Capability& c) { return c.key == key; });
     if (it == caps.end() || !it->can_set) {
       std::string known;

@@ -30,7 +30,19 @@ std::string join_lines(const std::vector<std::string>& v) {
 
 // ---- placeholders -------------------------------------------------------------------------
 
-enum class Group { identify, reset, setup, segment, sequence, trigger, arm, error_query, readback_query };
+enum class Group {
+  identify,
+  reset,
+  setup,
+  segment,
+  sequence,
+  trigger,
+  arm,
+  error_query,
+  readback_query,
+  confirm,
+  confirm_reply
+};
 
 const char* group_name(Group g) {
   switch (g) {
@@ -52,6 +64,10 @@ const char* group_name(Group g) {
       return "error_query";
     case Group::readback_query:
       return "readback.query";
+    case Group::confirm:
+      return "delivery.confirm";
+    case Group::confirm_reply:
+      return "delivery.confirm_reply";
   }
   return "?";
 }
@@ -60,7 +76,7 @@ bool is_schedule_group(Group g) {
   return g == Group::sequence || g == Group::trigger || g == Group::arm;
 }
 bool takes_placeholders(Group g) {
-  return g != Group::identify && g != Group::error_query && g != Group::readback_query;
+  return g != Group::identify && g != Group::error_query && g != Group::readback_query && g != Group::confirm;
 }
 
 // Placeholders that depend on the channel: a template using one is sent once per channel.
@@ -68,6 +84,7 @@ const std::set<std::string> kChannelScoped = {"ch", "low", "high", "level", "nor
 
 std::vector<std::string> allowed(Group g) {
   if (!takes_placeholders(g)) return {};
+  if (g == Group::confirm_reply) return {"length", "first_trial"};  // one reply, not per channel
   std::vector<std::string> a = {"ch", "low", "high"};
   if (g == Group::segment) a.insert(a.end(), {"setting", "segment", "level", "normalized_level"});
   if (is_schedule_group(g))
@@ -134,7 +151,12 @@ class Reader {
   void allowed_keys(const YAML::Node& map, const std::string& parent, std::initializer_list<const char*> keys) {
     if (!map.IsMap()) return;
     for (const auto& kv : map) {
-      const auto k = kv.first.as<std::string>();
+      // A complex key ("? [a, b]: 1") is valid YAML but no key of ours; as<std::string>() would throw.
+      if (!kv.first.IsScalar()) {
+        issue(kv.first, parent.empty() ? "(key)" : parent, "expected a plain key, found a sequence or mapping");
+        continue;
+      }
+      const auto k = kv.first.Scalar();
       if (std::none_of(keys.begin(), keys.end(), [&](const char* a) { return k == a; })) {
         std::string list;
         for (const char* a : keys) list += (list.empty() ? "" : ", ") + std::string(a);
@@ -271,6 +293,10 @@ std::string format_number(double v) {
   return b;
 }
 
+namespace {
+Profile parse_profile_root(Reader& r, const YAML::Node& root, const std::string& file);
+}  // namespace
+
 Profile parse_profile(const std::string& yaml_text, const std::string& file) {
   Reader r(file);
   YAML::Node root;
@@ -281,10 +307,28 @@ Profile parse_profile(const std::string& yaml_text, const std::string& file) {
         {file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": YAML: " + e.msg});
   }
   if (!root.IsMap()) throw ProfileError({file + ": expected a mapping at the top level"});
+  // Whatever yaml-cpp still throws on a strange document (a conversion on a node shape the checks
+  // below did not foresee) is a profile error with a position, never a library exception that a
+  // caller would report as a hardware fault (issue 12).
+  try {
+    return parse_profile_root(r, root, file);
+  } catch (const YAML::Exception& e) {
+    std::vector<std::string> issues = r.issues();
+    issues.push_back(
+        file +
+        (e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1)) +
+        ": YAML: " + e.msg);
+    throw ProfileError(std::move(issues));
+  }
+}
+
+namespace {
+
+Profile parse_profile_root(Reader& r, const YAML::Node& root, const std::string& file) {
   r.allowed_keys(
       root, "",
       {"name", "description", "example", "resource", "settings", "channels", "levels", "settling_time_ns", "timeout_ms",
-       "terminator", "segment_offset", "min_length", "max_length", "commands", "check_errors", "readback"});
+       "terminator", "segment_offset", "min_length", "max_length", "commands", "check_errors", "readback", "delivery"});
   Profile p;
   p.file = file;
   if (auto v = r.text(root["name"], "name"))
@@ -445,9 +489,54 @@ Profile parse_profile(const std::string& yaml_text, const std::string& file) {
     }
   }
 
+  const auto dv = root["delivery"];
+  if (dv.IsDefined()) {
+    if (!dv.IsMap()) {
+      r.issue(dv, "delivery", "expected a mapping with mode (streaming | segment)");
+    } else {
+      r.allowed_keys(dv, "delivery", {"mode", "segment_trials", "confirm", "confirm_reply"});
+      const auto mode = r.text(dv["mode"], "delivery.mode");
+      if (!mode) {
+        if (!dv["mode"].IsDefined())
+          r.issue(dv, "delivery.mode", "missing (segment: a sequence memory; streaming: none)");
+      } else if (*mode == "segment") {
+        p.delivery = hal::SettingDelivery::segment;
+      } else if (*mode == "streaming") {
+        p.delivery = hal::SettingDelivery::streaming;
+      } else {
+        r.issue(dv["mode"], "delivery.mode", "'" + *mode + "' is not one of: segment, streaming");
+      }
+      if (auto v = r.integer(dv["segment_trials"], "delivery.segment_trials", 1, 1LL << 32)) {
+        if (p.delivery != hal::SettingDelivery::segment)
+          r.issue(dv["segment_trials"], "delivery.segment_trials", "only for mode: segment");
+        else if (static_cast<std::size_t>(*v) > p.max_length || static_cast<std::size_t>(*v) < p.min_length)
+          r.issue(dv["segment_trials"], "delivery.segment_trials",
+                  std::to_string(*v) + " outside the sequence lengths the instrument accepts [" +
+                      std::to_string(p.min_length) + ", " + std::to_string(p.max_length) + "]");
+        else
+          p.segment_trials = static_cast<std::size_t>(*v);
+      }
+      if (auto q = r.text(dv["confirm"], "delivery.confirm")) {
+        if (q->empty())
+          r.issue(dv["confirm"], "delivery.confirm", "empty (leave the key out when the instrument has no such query)");
+        else if (r.check_template(dv["confirm"], "delivery.confirm", *q, Group::confirm))
+          p.confirm_query = *q;
+      }
+      if (auto a = r.text(dv["confirm_reply"], "delivery.confirm_reply")) {
+        if (!dv["confirm"].IsDefined())
+          r.issue(dv["confirm_reply"], "delivery.confirm_reply", "given without delivery.confirm");
+        else if (r.check_template(dv["confirm_reply"], "delivery.confirm_reply", *a, Group::confirm_reply))
+          p.confirm_reply = *a;
+      }
+    }
+  }
+  if (p.delivery == hal::SettingDelivery::segment && p.segment_trials == 0) p.segment_trials = p.max_length;
+
   if (!r.issues().empty()) throw ProfileError(r.issues());
   return p;
 }
+
+}  // namespace
 
 std::filesystem::path resolve_profile(const std::string& name) {
   const std::filesystem::path asis(name);
@@ -554,12 +643,19 @@ std::vector<Command> open_commands(const Profile& p, bool reset) {
   return out;
 }
 
+std::string expected_confirm_reply(const Profile& p, std::uint64_t first_trial, std::size_t length) {
+  return substitute(p.confirm_reply,
+                    {{"length", std::to_string(length)}, {"first_trial", std::to_string(first_trial)}});
+}
+
 std::vector<Command> schedule_commands(const Profile& p, std::uint64_t first_trial,
                                        std::span<const std::uint8_t> settings) {
-  if (settings.size() < p.min_length || settings.size() > p.max_length)
+  const std::size_t longest = p.delivery == hal::SettingDelivery::segment ? p.segment_trials : p.max_length;
+  if (settings.size() < p.min_length || settings.size() > longest)
     throw std::invalid_argument("schedule of " + std::to_string(settings.size()) + " trials: instrument profile '" +
-                                p.name + "' accepts sequences of " + std::to_string(p.min_length) + " to " +
-                                std::to_string(p.max_length) + " steps");
+                                p.name + "' accepts " +
+                                (p.delivery == hal::SettingDelivery::segment ? "segments" : "sequences") + " of " +
+                                std::to_string(p.min_length) + " to " + std::to_string(longest) + " steps");
   for (std::size_t i = 0; i < settings.size(); ++i)
     if (settings[i] >= p.settings)
       throw std::invalid_argument("setting " + std::to_string(settings[i]) + " at schedule position " +

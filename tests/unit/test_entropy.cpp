@@ -4,8 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 using dira::drivers::ByteStreamEntropySource;
 
@@ -52,4 +56,85 @@ TEST_CASE("entropy drivers are registered with their capabilities", "[entropy]")
   const auto* file = r.find("file", dira::hal::DeviceKind::entropy_source);
   const auto problems = r.validate(*file, {{"epsilon", 0.7}, {"colour", std::string("red")}});
   REQUIRE(problems.size() == 2);
+}
+
+// ---- bounded reading and a clean end (issue 12) -----------------------------------------------
+
+TEST_CASE("entropy sources read /dev/zero through a fixed buffer", "[entropy][issue12]") {
+  // Before the driver, the app read a whole SV-bit file into memory: /dev/zero took 3.7 GB in 7 s.
+  // Here 10^6 bits (125000 bytes) must not read more than one buffer beyond what they need.
+  ByteStreamEntropySource s(ByteStreamEntropySource::Kind::file, "/dev/zero", std::nullopt);
+  for (int i = 0; i < 1000000; ++i) REQUIRE_FALSE(s.next_bit());
+  CHECK(s.buffer_capacity() == 65536);
+  CHECK(s.bytes_read() >= 125000);
+  CHECK(s.bytes_read() <= 125000 + s.buffer_capacity());
+}
+
+TEST_CASE("a FIFO is read as it arrives and its end is SourceExhausted with the byte count", "[entropy][issue12]") {
+  const std::string path = "dira-test-entropy.fifo";
+  std::remove(path.c_str());
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  // The writer: 3 bytes, then it closes. open() of the reading end blocks until it has opened.
+  std::thread writer([&] {
+    std::ofstream f(path, std::ios::binary);
+    f.put(static_cast<char>(0xFF)).put(static_cast<char>(0x00)).put(static_cast<char>(0x81));
+  });
+  {
+    ByteStreamEntropySource s(ByteStreamEntropySource::Kind::file, path, std::nullopt);
+    dira::protocol::BitLedger ledger(s);
+    CHECK(ledger.draw(dira::protocol::BitPurpose::setting, 8, 0) == 0xFF);
+    CHECK(ledger.draw(dira::protocol::BitPurpose::setting, 16, 1) == 0x0081);
+    try {
+      ledger.draw(dira::protocol::BitPurpose::setting, 1, 2);
+      FAIL("expected SourceExhausted");
+    } catch (const dira::protocol::SourceExhausted& e) {
+      CHECK_THAT(e.what(),
+                 Catch::Contains("file '" + path + "'") && Catch::EndsWith(": end of stream after 3 bytes (24 bits)"));
+    }
+    CHECK(ledger.bits_drawn() == 24);  // every bit that was there is accounted for, none more
+  }
+  writer.join();
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a file that ends mid-draw is SourceExhausted, not a generic error", "[entropy][issue12]") {
+  const std::string path = "dira-test-entropy-short.bin";
+  std::ofstream(path, std::ios::binary).put(static_cast<char>(0xA5));
+  ByteStreamEntropySource s(ByteStreamEntropySource::Kind::file, path, std::nullopt);
+  unsigned taken = 0;
+  try {
+    s.next_bits(12, &taken);  // 8 bits there, 4 missing
+    FAIL("expected SourceExhausted");
+  } catch (const dira::protocol::SourceExhausted& e) {
+    CHECK(taken == 8);
+    CHECK_THAT(e.what(), Catch::EndsWith("end of stream after 1 bytes (8 bits)"));
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a directory is refused when the source is opened", "[entropy][issue12]") {
+  try {
+    ByteStreamEntropySource s(ByteStreamEntropySource::Kind::file, "/", std::nullopt);
+    FAIL("expected HardwareFault");
+  } catch (const dira::hal::HardwareFault& e) {
+    CHECK(std::string(e.what()) == "file entropy source '/' is a directory, not a file, FIFO or device");
+  }
+}
+
+TEST_CASE("a command that stops writing but never exits is ended with the source", "[entropy][issue12]") {
+  // Before, pclose() in the destructor waited for the command to exit: forever for this one.
+  // The source now ends the command's process group; the test finishing in time is the check.
+  const auto start = std::chrono::steady_clock::now();
+  {
+    ByteStreamEntropySource s(ByteStreamEntropySource::Kind::command, "printf y; exec sleep 1000", std::nullopt);
+    const bool y[8] = {0, 1, 1, 1, 1, 0, 0, 1};  // 'y' = 0x79 = 0111 1001
+    for (bool b : y) CHECK(s.next_bit() == b);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("an endless command is read through the fixed buffer", "[entropy][issue12]") {
+  ByteStreamEntropySource s(ByteStreamEntropySource::Kind::command, "yes", std::nullopt);
+  for (int i = 0; i < 100000; ++i) (void)s.next_bit();  // 12500 bytes of "y\n"
+  CHECK(s.bytes_read() <= 12500 + s.buffer_capacity());
 }

@@ -14,10 +14,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -797,4 +799,235 @@ TEST_CASE("ptu: summary counts per channel", "[ptu]") {
   CHECK(*s.first_time_ps == 400);
   CHECK(*s.last_time_ps == (210698240 * 2ll + 200) * 4);
   CHECK_THROWS_AS(pq::summarize_file((dir.path / "missing.ptu").string()), std::runtime_error);
+}
+
+// ---- issue 12: defects found by fuzzing and malformed files -----------------------------------
+//
+// Each test rebuilds the defect's input here (the same inputs, as files, are the fuzz targets'
+// regression corpus in tests/fuzz/regressions/). Golden values come from the published layout
+// and plain integer arithmetic in the comments, not from the decoder.
+
+namespace {
+
+/// One raw header tag: 32-byte ident, int32 index, uint32 type, 8-byte value (apx_tagtypes).
+std::string raw_tag(const std::string& ident, std::uint32_t type, std::uint64_t value, std::int32_t index = -1) {
+  std::string b(48, '\0');
+  b.replace(0, ident.size(), ident);
+  for (int i = 0; i < 4; ++i) b[32 + i] = static_cast<char>(static_cast<std::uint32_t>(index) >> (8 * i));
+  for (int i = 0; i < 4; ++i) b[36 + i] = static_cast<char>(type >> (8 * i));
+  for (int i = 0; i < 8; ++i) b[40 + i] = static_cast<char>(value >> (8 * i));
+  return b;
+}
+
+/// A valid generic T2 header (1 ps), with `extra` raw tags inserted before Header_End.
+std::string header_with(const std::string& extra, std::uint64_t records = 0) {
+  std::string b(
+      "PQTTTR\0\0"
+      "1.0.00\0\0",
+      16);
+  b += raw_tag("TTResultFormat_TTTRRecType", 0x10000008, 0x00010207);
+  b += raw_tag("MeasDesc_GlobalResolution", 0x20000008, std::bit_cast<std::uint64_t>(1e-12));
+  b += raw_tag("TTResult_NumberOfRecords", 0x10000008, records);
+  b += extra;
+  b += raw_tag("Header_End", 0xFFFF0008, 0);
+  return b;
+}
+
+/// An endless stream (like /dev/zero or a FIFO that never ends): `prefix`, then `pattern` forever.
+class EndlessBuf : public std::streambuf {
+ public:
+  EndlessBuf(std::string prefix, std::string pattern) : prefix_(std::move(prefix)), pattern_(std::move(pattern)) {
+    setg(prefix_.data(), prefix_.data(), prefix_.data() + prefix_.size());
+  }
+  std::uint64_t delivered = 0;
+
+ protected:
+  int_type underflow() override {
+    delivered += static_cast<std::uint64_t>(egptr() - eback());
+    setg(pattern_.data(), pattern_.data(), pattern_.data() + pattern_.size());
+    return traits_type::to_int_type(pattern_[0]);
+  }
+
+ private:
+  std::string prefix_, pattern_;
+};
+
+/// Every tag of a file read in blocks of 4096 records.
+std::vector<Expected> read_all(const std::string& bytes) {
+  auto r = reader_of(bytes);
+  TagBlock out;
+  while (r.read(out, 4096)) {
+  }
+  return plain(out);
+}
+
+std::string records_bytes(const std::vector<std::uint32_t>& words) {
+  std::ostringstream os;
+  pq::write_records(os, words);
+  return os.str();
+}
+
+}  // namespace
+
+TEST_CASE("ptu: a TDateTime outside 0001-01-01..9999-12-31 is shown as invalid (issue 12)", "[ptu][issue12]") {
+  // Before: 1e300 days went through an int64 cast (UBSan) and ptu-info printed year 292277026596.
+  // Range ends from Delphi's MinDateTime = -693593.0 (0001-01-01) and MaxDateTime = 2958465.99999
+  // (9999-12-31); the civil dates were checked with Python's datetime (1899-12-30 + n days).
+  pq::HeaderTag t;
+  t.type = pq::HeaderTagType::datetime;
+  t.real = -693593.0;
+  CHECK(t.value_string() == "0001-01-01T00:00:00Z");
+  t.real = 2958465.5;
+  CHECK(t.value_string() == "9999-12-31T12:00:00Z");
+  t.real = 2958466.0;
+  CHECK(t.value_string() == "<invalid date: 2958466 days>");
+  t.real = -693594.0;
+  CHECK(t.value_string() == "<invalid date: -693594 days>");
+  t.real = 1e300;
+  CHECK(t.value_string() == "<invalid date: 1e+300 days>");
+  t.real = std::numeric_limits<double>::quiet_NaN();
+  CHECK(t.value_string() == "<invalid date: nan days>");
+
+  // The same through a file, as ptu-info reads it.
+  std::istringstream in(header_with(raw_tag("File_CreatingTime", 0x21000008, std::bit_cast<std::uint64_t>(1e300))));
+  const auto h = pq::read_header(in);
+  REQUIRE(h.find("File_CreatingTime"));
+  CHECK(h.find("File_CreatingTime")->value_string() == "<invalid date: 1e+300 days>");
+}
+
+TEST_CASE("ptu: a zero-length AnsiString is an empty string (issue 12)", "[ptu][issue12]") {
+  // Before: strnlen(data() of an empty vector = nullptr, 0), undefined (UBSan nonnull-attribute).
+  std::istringstream in(header_with(raw_tag("Comment", 0x4001FFFF, 0) + raw_tag("Other", 0x10000008, 7)));
+  const auto h = pq::read_header(in);
+  REQUIRE(h.find("Comment"));
+  CHECK(h.find("Comment")->text.empty());
+  CHECK(h.find("Comment")->integer == 0);
+  REQUIRE(h.find("Other"));  // the tag after it is read from the right place
+  CHECK(h.find("Other")->integer == 7);
+}
+
+TEST_CASE("ptu: T2 overflow records that pass 2^63 ps are an error, not a negative time (issue 12)", "[ptu][issue12]") {
+  // Generic T2, 1 ps: an overflow record 0xFFFFFFFF (special, code 63, count 2^25-1) adds
+  // K = (2^25-1)·2^25 ps. Record j (0-based) is allowed while (j+1)·K + (2^25-1) ≤ 2^63-1, the
+  // largest time a record in that period can have; that holds for j ≤ 8191 (Python: j = 8192 is
+  // the first that fails). Before the fix, 9000 such records and a photon gave a negative time.
+  const std::uint64_t K = ((std::uint64_t{1} << 25) - 1) << 25;
+  const std::uint64_t field = (std::uint64_t{1} << 25) - 1;
+  std::vector<std::uint32_t> words(8192, 0xFFFFFFFFu);
+  words.push_back(0x01FFFFFFu);  // detector field 0 (channel 1), time field 2^25-1
+  const std::string head_ok = header_with("", words.size());
+  const auto ok = read_all(head_ok + records_bytes(words));
+  REQUIRE(ok.size() == 1);
+  CHECK(ok[0].channel == 1);
+  CHECK(ok[0].time_ps == static_cast<std::int64_t>(8192 * K + field));
+  CHECK(ok[0].time_ps > 0);
+
+  std::vector<std::uint32_t> bad(9000, 0xFFFFFFFFu);
+  bad.push_back(0x01FFFFFFu);
+  const std::string head = header_with("", bad.size());
+  const auto e = read_error(head + records_bytes(bad), 4096);
+  REQUIRE(e);
+  std::istringstream in(head);
+  const auto data = pq::read_header(in).data_offset;
+  CHECK(e->offset() == data + 4 * 8192);
+  CHECK_THAT(e->what(), Catch::Contains("record #8192 (0-based, MultiHarp/generic T2): overflow record takes the "
+                                        "time past 2^63 ps"));
+}
+
+TEST_CASE("ptu: T3 times that would overflow int64 are an error, not a negative time (issue 12)", "[ptu][issue12]") {
+  // Generic T3, sync period 1 ms (10^9 ps, exact in the fixed point), dtime unit 1 ps. An overflow
+  // record with count 1023 adds 1023·1024 syncs. Record j is allowed while
+  // ((j+1)·1047552 + 1023)·10^9 + 32767 ≤ 2^63-1 (largest nsync and dtime in that period): j ≤ 8803.
+  pq::PtuFileSpec spec;
+  spec.record_type = RecordType::generic_t3;
+  spec.global_resolution_s = 1e-3;
+  spec.resolution_s = 1e-12;
+  const std::uint32_t overflow = 0x80000000u | (63u << 25) | 1023u;
+  const std::uint32_t photon = (0x7FFFu << 10) | 1023u;  // channel field 0, dtime 32767, nsync 1023
+  std::vector<std::uint32_t> words(8804, overflow);
+  words.push_back(photon);
+  const auto ok = read_all(bytes_of_words(spec, words));
+  REQUIRE(ok.size() == 2);
+  const std::int64_t sync_ps = (std::int64_t{8804} * 1047552 + 1023) * 1000000000;
+  CHECK(ok[0] == Expected{0, sync_ps});
+  CHECK(ok[1] == Expected{1, sync_ps + 32767});
+  CHECK(ok[1].time_ps == 9222648831000032767);  // Python, from the formula above
+
+  words.insert(words.begin(), overflow);  // one period more: record #8804 is refused
+  const auto bytes = bytes_of_words(spec, words);
+  const auto e = read_error(bytes, 65536);
+  REQUIRE(e);
+  std::istringstream in(bytes);
+  CHECK(e->offset() == pq::read_header(in).data_offset + 4 * 8804);
+  CHECK_THAT(e->what(), Catch::Contains("record #8804 (0-based, MultiHarp/generic T3): overflow record takes the "
+                                        "time past 2^63 ps"));
+
+  // A sync period so coarse that one record's field could pass 2^63 ps is refused with the header:
+  // PicoHarp T3, 1000 s: 65535 syncs · 10^15 ps > 2^63 ps.
+  spec.record_type = RecordType::picoharp_t3;
+  spec.global_resolution_s = 1e3;
+  const auto coarse = bytes_of_words(spec, {0x10000001u});
+  std::istringstream cin(coarse);
+  try {
+    pq::read_header(cin);
+    FAIL("expected PtuFormatError");
+  } catch (const pq::PtuFormatError& err) {
+    CHECK_THAT(err.what(), Catch::Contains("is too coarse: a single record's time could pass 2^63 ps"));
+  }
+}
+
+TEST_CASE("ptu: header sizes are bounded before reading (issue 12)", "[ptu][issue12]") {
+  SECTION("a string longer than the per-value bound is refused before it is read") {
+    // 256 MiB + 1 claimed, 0 bytes present: refused at the length field, not after reading.
+    const std::string extra = raw_tag("Comment", 0x4001FFFF, (std::uint64_t{256} << 20) + 1);
+    const std::string bytes = header_with(extra);
+    const auto e = read_error(bytes);
+    REQUIRE(e);
+    CHECK(e->offset() == 16 + 3 * 48 + 40);
+    CHECK_THAT(e->what(), Catch::Contains("header tag \"Comment\" (AnsiString) has length 268435457 bytes, outside "
+                                          "[0, 268435456]"));
+  }
+  SECTION("values are bounded in total, not only one by one") {
+    pq::PtuLimits limits;
+    limits.max_header_value_bytes = 100;
+    const std::string s64(64, 'x');
+    const std::string extra = raw_tag("A", 0x4001FFFF, 64) + s64 + raw_tag("B", 0x4001FFFF, 64) + s64;
+    std::istringstream in(header_with(extra));
+    try {
+      pq::read_header(in, limits);
+      FAIL("expected PtuFormatError");
+    } catch (const pq::PtuFormatError& e) {
+      CHECK(e.offset() == 16 + 3 * 48 + 48 + 64 + 40);  // B's value field
+      CHECK_THAT(e.what(), Catch::Contains("header tag \"B\" (AnsiString) of 64 bytes takes the header's values past "
+                                           "100 bytes in all"));
+    }
+  }
+  SECTION("an endless header (no Header_End) ends at the tag bound, with bounded reading") {
+    // Like a FIFO that keeps sending tag heads: the reader stops after max_header_tags tags.
+    std::string prefix(
+        "PQTTTR\0\0"
+        "1.0.00\0\0",
+        16);
+    EndlessBuf buf(prefix, raw_tag("Filler", 0xFFFF0008, 0));
+    std::istream in(&buf);
+    try {
+      pq::read_header(in);
+      FAIL("expected PtuFormatError");
+    } catch (const pq::PtuFormatError& e) {
+      CHECK(e.offset() == 16 + 100000 * 48);
+      CHECK_THAT(e.what(), Catch::Contains("more than 100000 header tags without Header_End"));
+    }
+    CHECK(buf.delivered <= 16 + 100001 * 48);  // read no further than the bound
+  }
+  SECTION("/dev/zero is refused at byte 0") {
+    if (!std::filesystem::exists("/dev/zero")) return;
+    try {
+      pq::PtuFileReader r("/dev/zero");
+      FAIL("expected PtuFormatError");
+    } catch (const pq::PtuFormatError& e) {
+      CHECK(e.offset() == 0);
+      CHECK_THAT(e.what(), Catch::Contains("not a PicoQuant TTTR file: the magic is \"\\x00\\x00\\x00\\x00\\x00\\x00"
+                                           "\\x00\\x00\""));
+    }
+  }
 }

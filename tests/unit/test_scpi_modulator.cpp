@@ -110,10 +110,19 @@ TEST_CASE("usbtmc-awg: the shipped awg-generic profile, golden text", "[scpi_mod
   auto open = checked({"*RST", "*CLS", "SOUR1:FUNC:MODE SEQ", "SOUR1:SEGM:DEF 1,0", "SOUR1:SEGM:DEF 2,2.5"});
   open.insert(open.begin(), "*IDN?\n");
   CHECK(r.fake->messages() == open);
+  // A sequence memory: segment delivery (issue 10), upload → confirm (*OPC? answers 1) → arm.
+  CHECK(r.awg->delivery() == dira::hal::SettingDelivery::segment);
+  CHECK(r.awg->segment_capacity() == 65536);
   const std::vector<std::uint8_t> schedule{0, 1, 1, 0};
   r.awg->schedule(0, schedule);
-  CHECK(tail(r.fake->messages(), open.size()) == checked({"SOUR1:SEQ:DEF 4", "SOUR1:SEQ:DATA 1,2,2,1", "TRIG:SOUR EXT",
-                                                          "TRIG:SLOP POS", "SOUR1:SEQ:ADV TRIG", "OUTP1 ON", "INIT"}));
+  CHECK(tail(r.fake->messages(), open.size()) ==
+        checked({"SOUR1:SEQ:DEF 4", "SOUR1:SEQ:DATA 1,2,2,1", "TRIG:SOUR EXT", "TRIG:SLOP POS", "SOUR1:SEQ:ADV TRIG"}));
+  const auto uploaded = r.fake->messages().size();
+  CHECK(r.awg->confirm(4));
+  CHECK(tail(r.fake->messages(), uploaded) == std::vector<std::string>{"*OPC?\n"});
+  r.awg->arm();
+  CHECK(tail(r.fake->messages(), uploaded + 1) == checked({"OUTP1 ON", "INIT"}));
+  CHECK(r.fake->violations().empty());
 }
 
 TEST_CASE("usbtmc-awg: the Keysight 33500B example profile", "[scpi_modulator]") {
@@ -291,8 +300,21 @@ TEST_CASE("usbtmc-awg is registered, scans without USB, creates on the fake, exp
   REQUIRE(mod);
   CHECK_THAT(mod->identity(), Catch::Contains("FAKE-AWG") && Catch::Contains("awg-generic"));
   const std::vector<std::uint8_t> schedule{0, 1, 1};
+  CHECK(mod->delivery() == dira::hal::SettingDelivery::segment);
+  CHECK(std::get<std::string>(mod->get("delivery")) == "segment");
+  CHECK(std::get<std::int64_t>(mod->get("segment_trials")) == 65536);
   mod->schedule(7, schedule);
+  CHECK(mod->confirm(10));
+  mod->arm();
   CHECK(mod->readback().empty());  // the fake has seen no trigger edge
+  // delivery and segment_trials are declared, read-only (from the profile).
+  for (const char* key : {"delivery", "segment_trials"}) {
+    const auto c = std::find_if(d->capabilities.begin(), d->capabilities.end(),
+                                [&](const dira::hal::Capability& x) { return x.key == key; });
+    REQUIRE(c != d->capabilities.end());
+    CHECK_FALSE(c->can_set);
+  }
+  CHECK(reg.validate(*d, {{"delivery", std::string("streaming")}}).size() == 1);
   CHECK(mod->settling_time_ns() == 50.0);
 
   CHECK_THROWS_WITH(d->create({{"resource", std::string("0957:1234")}}),
@@ -300,4 +322,162 @@ TEST_CASE("usbtmc-awg is registered, scans without USB, creates on the fake, exp
   CHECK_THROWS_AS(d->create({}), std::invalid_argument);  // awg-generic has no default resource
   CHECK_THROWS_AS(d->create({{"resource", std::string("fake")}, {"colour", std::string("blue")}}),
                   std::invalid_argument);
+}
+
+// ---- delivery modes (issue 10 item 1) -------------------------------------------------------------
+
+namespace {
+
+// kProfile with a sequence memory of 4 steps and a length readback as the confirm query.
+std::string segment_profile(const std::string& delivery) {
+  return kProfile + delivery;
+}
+
+}  // namespace
+
+TEST_CASE("usbtmc-awg: segment delivery uploads, confirms, then arms, in that order", "[scpi_modulator][delivery]") {
+  const auto p = parse_profile(segment_profile(R"(delivery:
+  mode: segment
+  segment_trials: 4
+  confirm: "SEQ:LEN?"
+  confirm_reply: "{length}"
+)"),
+                               "seg.yaml");
+  CHECK(p.delivery == dira::hal::SettingDelivery::segment);
+  auto r = make_rig(p, [](usbtmc::FakeInstrument& f) { f.reply("SEQ:LEN?", "4"); });
+  CHECK(r.awg->delivery() == dira::hal::SettingDelivery::segment);
+  CHECK(r.awg->segment_capacity() == 4);
+  CHECK(std::get<std::string>(r.awg->get("delivery")) == "segment");
+  CHECK(std::get<std::int64_t>(r.awg->get("segment_trials")) == 4);
+  const auto opened = r.fake->messages().size();
+
+  // More than the sequence memory holds: refused before anything is sent.
+  const std::vector<std::uint8_t> five{0, 1, 2, 0, 1};
+  CHECK_THROWS_WITH(r.awg->schedule(100, five), Catch::Contains("accepts segments of 1 to 4 steps"));
+  CHECK_THROWS_AS(r.awg->arm(), std::logic_error);  // nothing uploaded
+  CHECK(r.fake->messages().size() == opened);
+
+  // Upload: sequence and trigger only (the same text as streaming mode, without the arm group).
+  const std::vector<std::uint8_t> schedule{2, 0, 1, 1};
+  r.awg->schedule(100, schedule);
+  CHECK(tail(r.fake->messages(), opened) ==
+        checked({"SEQ1:LEN 4", "SEQ2:LEN 4", "SEQ1:DATA 3,1,2,2", "SEQ2:DATA 3,1,2,2", "ARB1 0,-1,1,1", "ARB2 1,-1,0,0",
+                 "SEQ:LABELS 2,0,1,1", "*OPC?", "TRIG:SOUR EXT"}));
+  const auto uploaded = r.fake->messages().size();
+  CHECK(r.awg->readback().empty());  // not armed: no step count asked
+  CHECK_THROWS_WITH(r.awg->arm(), Catch::Contains("arm() before confirm() of trials 100..104"));
+  CHECK(r.awg->confirm(100));        // trials before the upload: nothing to ask
+  CHECK_FALSE(r.awg->confirm(105));  // trial 104 is not in the upload
+  CHECK(r.fake->messages().size() == uploaded);
+
+  // Confirm: the query once, its reply compared with {length} = 4.
+  CHECK(r.awg->confirm(104));
+  CHECK(r.awg->confirm(104));
+  CHECK(tail(r.fake->messages(), uploaded) == std::vector<std::string>{"SEQ:LEN?\n"});
+
+  // Arm: the held-back arm group, with this upload's placeholders.
+  r.awg->arm();
+  CHECK(tail(r.fake->messages(), uploaded + 1) ==
+        checked({"VOLT1:HIGH 2.5", "VOLT2:HIGH 1.25", "VOLT1:LOW 0", "VOLT2:LOW -1.25", "INIT:FIRST 100"}));
+  CHECK_THROWS_WITH(r.awg->arm(), Catch::Contains("armed twice"));
+  r.fake->reply("SEQ:POS?", "2");
+  const auto a = r.awg->readback();
+  REQUIRE(a.size() == 2);
+  CHECK((a[0].trial == 100 && a[0].setting == 2 && a[1].trial == 101 && a[1].setting == 0));
+
+  // The next segment: a confirm reply that disagrees with the upload is a hardware fault.
+  const std::vector<std::uint8_t> next{1, 1, 0};
+  r.awg->schedule(104, next);
+  CHECK(r.awg->readback().empty());  // the new segment is not armed yet
+  CHECK_THROWS_WITH(r.awg->confirm(107), Catch::Contains("'SEQ:LEN?' answered '4', expected '3' after uploading "
+                                                         "trials 104..107"));
+  CHECK_THROWS_AS(r.awg->arm(), std::logic_error);  // still unconfirmed
+  CHECK(r.fake->violations().empty());
+}
+
+TEST_CASE("usbtmc-awg: a segment profile without a confirm query confirms once the upload returned",
+          "[scpi_modulator][delivery]") {
+  auto p = parse_profile(segment_profile("delivery: {mode: segment}\n"), "seg.yaml");
+  CHECK(p.segment_trials == p.max_length);  // default: the whole sequence memory
+  auto r = make_rig(p);
+  const std::vector<std::uint8_t> schedule{0, 1};
+  CHECK_FALSE(r.awg->confirm(2));  // nothing uploaded yet
+  r.awg->schedule(0, schedule);
+  const auto uploaded = r.fake->messages().size();
+  CHECK(r.awg->confirm(2));
+  CHECK(r.fake->messages().size() == uploaded);  // nothing asked
+  r.awg->arm();
+  CHECK(tail(r.fake->messages(), uploaded) ==
+        checked({"VOLT1:HIGH 2.5", "VOLT2:HIGH 1.25", "VOLT1:LOW 0", "VOLT2:LOW -1.25", "INIT:FIRST 0"}));
+}
+
+TEST_CASE("usbtmc-awg: a profile without a sequence memory is streaming", "[scpi_modulator][delivery]") {
+  for (const std::string& extra : {std::string(), std::string("delivery: {mode: streaming}\n")}) {
+    const auto p = parse_profile(kProfile + extra, "stream.yaml");
+    auto r = make_rig(p);
+    CHECK(r.awg->delivery() == dira::hal::SettingDelivery::streaming);
+    CHECK(r.awg->segment_capacity() == 0);
+    CHECK(std::get<std::string>(r.awg->get("delivery")) == "streaming");
+    CHECK(std::get<std::int64_t>(r.awg->get("segment_trials")) == 0);
+    const auto opened = r.fake->messages().size();
+    const std::vector<std::uint8_t> schedule{1, 2};
+    r.awg->schedule(10, schedule);
+    // Upload and arm at once: the arm group follows the trigger group.
+    const auto sent = tail(r.fake->messages(), opened);
+    REQUIRE(sent.size() >= 2);
+    CHECK(sent[sent.size() - 2] == "INIT:FIRST 10\n");
+    const auto after = r.fake->messages().size();
+    CHECK(r.awg->confirm(12));
+    r.awg->arm();  // nothing: already armed
+    CHECK(r.fake->messages().size() == after);
+  }
+}
+
+TEST_CASE("instrument profiles: delivery problems reported with their lines", "[scpi_modulator][delivery]") {
+  const std::string text = kProfile + R"(delivery:
+  mode: burst
+  segment_trials: 70000
+  confirm_reply: "{ch}"
+  colour: red
+)";
+  try {
+    parse_profile(text, "d.yaml");
+    FAIL("expected a ProfileError");
+  } catch (const ProfileError& e) {
+    const auto& i = e.issues();
+    auto has = [&](const std::string& needle) {
+      return std::any_of(i.begin(), i.end(), [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+    };
+    CHECK(has("d.yaml:" + std::to_string(line_of(text, "mode: burst")) +
+              ":9: delivery.mode: 'burst' is not one of: segment, streaming"));
+    CHECK(has("d.yaml:" + std::to_string(line_of(text, "segment_trials")) +
+              ":19: delivery.segment_trials: only for mode: segment"));
+    CHECK(has("d.yaml:" + std::to_string(line_of(text, "confirm_reply")) +
+              ":18: delivery.confirm_reply: given without delivery.confirm"));
+    CHECK(has("d.yaml:" + std::to_string(line_of(text, "colour: red")) + ":3: delivery.colour: unknown key"));
+    CHECK(i.size() == 4);
+  }
+  const std::string too_long = kProfile + "max_length: 100\ndelivery: {mode: segment, segment_trials: 101}\n";
+  CHECK_THROWS_WITH(parse_profile(too_long, "l.yaml"),
+                    Catch::Contains("delivery.segment_trials: 101 outside the sequence lengths the instrument accepts "
+                                    "[1, 100]"));
+  const std::string bad_reply =
+      kProfile + "delivery: {mode: segment, confirm: \"SEQ:LEN?\", confirm_reply: \"{ch}\"}\n";
+  CHECK_THROWS_WITH(parse_profile(bad_reply, "r.yaml"),
+                    Catch::Contains("placeholder {ch} is not available in 'delivery.confirm_reply' (available: "
+                                    "{length}, {first_trial})"));
+}
+
+TEST_CASE("instrument profiles: a complex key is a profile error with its line (issue 12)", "[scpi_modulator]") {
+  // Before: as<std::string>() on a sequence key threw a yaml-cpp exception, reported as a hardware fault.
+  const std::string text = kProfile + "? [a, b]\n: 1\n";
+  try {
+    parse_profile(text, "k.yaml");
+    FAIL("expected a ProfileError");
+  } catch (const ProfileError& e) {
+    REQUIRE(e.issues().size() == 1);
+    CHECK_THAT(e.issues()[0], Catch::StartsWith("k.yaml:" + std::to_string(line_of(text, "? [a, b]")) +
+                                                ":3: (key): "
+                                                "expected a plain key"));
+  }
 }

@@ -7,6 +7,8 @@
 #include "dira/hal/device.hpp"
 #include "dira/hal/registry.hpp"
 
+#include <sys/types.h>
+
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -15,12 +17,17 @@
 
 namespace dira::drivers {
 
-/// Reads bytes from a file descriptor (file, FIFO, character device or a child's stdout).
+/// Reads bytes from a file descriptor (file, FIFO, character device or a child's stdout) through
+/// one fixed 64 KiB buffer: memory stays bounded whatever the source (/dev/zero, an endless
+/// FIFO or command). When a finite source ends, next_bit() throws protocol::SourceExhausted
+/// naming the bytes read.
 class ByteStreamEntropySource : public hal::EntropySource {
  public:
   enum class Kind { file, hwrng, command };
-  /// Opens `target` (a path, or a shell command for Kind::command). Throws hal::HardwareFault
-  /// with the reason (errno text) when it cannot be opened or started.
+  /// Opens `target` (a path, or a shell command for Kind::command, run as `/bin/sh -c` in its own
+  /// process group, which the destructor ends). Throws hal::HardwareFault with the reason (errno
+  /// text, or "is a directory") when it cannot be opened or started. Opening a FIFO blocks until
+  /// a writer opens it, as open(2) does.
   ByteStreamEntropySource(Kind kind, std::string target, std::optional<double> epsilon);
   ~ByteStreamEntropySource() override;
   ByteStreamEntropySource(const ByteStreamEntropySource&) = delete;
@@ -37,14 +44,17 @@ class ByteStreamEntropySource : public hal::EntropySource {
   hal::SettingValue get(const std::string& key) const override;
 
   std::uint64_t bytes_read() const { return bytes_read_; }
+  /// Bytes the read buffer holds (fixed: the bound on what the source keeps in memory).
+  std::size_t buffer_capacity() const { return buffer_.size(); }
 
  private:
   void refill();
+  void start_command();
   Kind kind_;
   std::string target_;
   std::optional<double> epsilon_;
   int fd_ = -1;
-  FILE* pipe_ = nullptr;
+  pid_t child_ = -1;  // Kind::command: the shell, leader of its own process group
   std::vector<std::uint8_t> buffer_;
   std::size_t pos_ = 0, len_ = 0;
   int bit_ = 8;

@@ -111,12 +111,22 @@ struct PtuHeader {
   const HeaderTag* find(std::string_view ident, std::int32_t index = -1) const;
 };
 
+/// How much of a header the reader accepts before it refuses the file. Real headers hold a few
+/// hundred tags and a few kB of values; the bounds keep a corrupt length field, a file of
+/// nothing but tag heads or an endless stream from exhausting memory (issue 12).
+struct PtuLimits {
+  std::uint64_t max_value_bytes = std::uint64_t{256} << 20;         ///< one string, array or blob
+  std::uint64_t max_header_value_bytes = std::uint64_t{256} << 20;  ///< all of them together
+  std::size_t max_header_tags = 100000;                             ///< tags before Header_End
+};
+
 /// Reads the preamble and the tagged header from `in` (positioned at the file's first byte) up
 /// to and including Header_End. Throws PtuFormatError (wrong magic, truncated header, unknown tag
-/// type, implausible lengths, missing or invalid TTResultFormat_TTTRRecType,
-/// MeasDesc_GlobalResolution, MeasDesc_Resolution (T3), TTResult_NumberOfRecords, an unknown
-/// record type, TTResultFormat_BitsPerRecord other than 32).
-PtuHeader read_header(std::istream& in);
+/// type, implausible lengths, a header beyond `limits`, missing or invalid
+/// TTResultFormat_TTTRRecType, MeasDesc_GlobalResolution, MeasDesc_Resolution (T3),
+/// TTResult_NumberOfRecords, an unknown record type, TTResultFormat_BitsPerRecord other than 32, a
+/// resolution so coarse that record times could pass 2^63 ps).
+PtuHeader read_header(std::istream& in, const PtuLimits& limits = {});
 
 /// What a decoder has seen so far.
 struct DecodeCounts {
@@ -133,14 +143,16 @@ struct DecodeCounts {
 /// last emitted sync are carried from one call to the next.
 class RecordDecoder {
  public:
-  /// Throws std::invalid_argument for a non-positive (or, in T3, missing) resolution.
+  /// Throws std::invalid_argument for a non-positive (or, in T3, missing) resolution, or one so
+  /// coarse that a single record (no overflow) could give a time past 2^63 ps.
   RecordDecoder(RecordType type, double global_resolution_s, double resolution_s);
   explicit RecordDecoder(const PtuHeader& header);
 
   /// Appends the tags of `records` (values of the little-endian words, in file order) to `out`.
   /// `offset` is the byte offset of records[0] in the file. Throws PtuFormatError naming the
   /// record's offset on a record no published layout allows (PicoHarp T3 channel 0, a reserved
-  /// special channel code); the tags of the records before it are in `out`.
+  /// special channel code) or on an overflow record that takes the time past 2^63 ps (times are
+  /// int64 ps; docs/ptu.md §10); the tags of the records before it are in `out`.
   void decode(std::span<const std::uint32_t> records, hal::TagBlock& out, std::uint64_t offset = 0);
 
   const DecodeCounts& counts() const { return counts_; }
@@ -162,6 +174,7 @@ class RecordDecoder {
   std::uint64_t dtime_fp_ = 0;       // resolution in ps · 2^dtime_shift_
   std::uint64_t overflow_base_ = 0;  // raw units (time tags or sync counts) before the current period
   std::int64_t last_sync_ = -1;      // T3: last sync count emitted as a sync tag
+  std::uint64_t max_base_ = 0;       // largest overflow base whose records' times all fit int64 ps
   DecodeCounts counts_;
   std::vector<hal::Tag> scratch_;  // one chunk's tags before they are appended to the output
 };

@@ -42,9 +42,24 @@ class ScpiModulator : public hal::Modulator {
   void set(const std::string& key, const hal::SettingValue& value) override;
   hal::SettingValue get(const std::string& key) const override;
 
-  /// Uploads `settings` as the instrument's sequence and arms it: step i is applied on the
-  /// (i+1)-th trial-clock edge after arming, i.e. to trial first_trial + i.
+  /// Uploads `settings` as the instrument's sequence: step i is applied on the (i+1)-th
+  /// trial-clock edge after arming, i.e. to trial first_trial + i. Streaming profiles arm at once
+  /// (the `arm` commands follow the upload); segment profiles hold `arm` back until arm().
   void schedule(std::uint64_t first_trial, std::span<const std::uint8_t> settings) override;
+  /// The profile's `delivery.mode` (streaming when the profile declares no sequence memory).
+  hal::SettingDelivery delivery() const override { return profile_.delivery; }
+  /// Segment mode: the profile's `delivery.segment_trials`; 0 for streaming.
+  std::uint64_t segment_capacity() const override;
+  /// True when every trial < `end` is in the current upload and the upload is confirmed: by the
+  /// profile's `delivery.confirm` query answering `delivery.confirm_reply` (sent once per upload),
+  /// or, when the profile has no confirm query, as soon as schedule() returned. Trials before the
+  /// current upload count as confirmed; trials after it are not (false). Throws
+  /// hal::HardwareFault when the instrument answers anything else.
+  bool confirm(std::uint64_t end) override;
+  /// Segment mode: sends the profile's `arm` commands for the confirmed upload (step counts of
+  /// readback() restart). Throws std::logic_error before schedule() and confirm(), or when the
+  /// segment is already armed. Streaming: nothing (schedule() armed).
+  void arm() override;
   /// marker profiles: empty (the echo is on a tagger channel). step_count profiles: the trials
   /// the instrument reports having advanced through since the last call.
   std::vector<hal::AppliedSetting> readback() override;
@@ -65,6 +80,9 @@ class ScpiModulator : public hal::Modulator {
   std::uint64_t first_trial_ = 0;
   std::vector<std::uint8_t> scheduled_;
   std::size_t reported_ = 0;
+  bool confirmed_ = false;             // the current upload passed confirm()
+  bool armed_ = false;                 // the current upload is armed (streaming: by schedule())
+  std::vector<Command> arm_commands_;  // segment mode: the current upload's `arm` group, sent by arm()
 };
 
 /// Creates the device from its YAML settings: loads the profile, opens the USB device (or the

@@ -6,6 +6,8 @@
 /// external trial clock. Turning a profile and a schedule into SCPI text is pure and tested
 /// against hand-written golden text.
 
+#include "dira/hal/device.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -41,7 +43,7 @@ struct Commands {
   std::vector<std::string> segment;   ///< on open, once per setting (and per channel if it names one)
   std::vector<std::string> sequence;  ///< on schedule()
   std::vector<std::string> trigger;   ///< on schedule(): external trial clock as trigger source
-  std::vector<std::string> arm;       ///< on schedule()
+  std::vector<std::string> arm;       ///< streaming: on schedule(); segment: on arm()
   std::string error_query = "SYST:ERR?";
 };
 
@@ -71,6 +73,14 @@ struct Profile {
   Readback readback = Readback::marker;
   std::string readback_query;         ///< step_count only
   std::optional<int> marker_channel;  ///< marker only: tagger channel carrying the echo (informational)
+  /// How schedules reach the instrument (`delivery.mode`). segment: the schedule fills a
+  /// sequence memory of `segment_trials` steps; schedule() uploads (sequence, trigger), confirm()
+  /// checks the upload, arm() sends `arm`. streaming (also when the profile has no `delivery`
+  /// section, i.e. no sequence memory is declared): schedule() uploads and arms at once.
+  hal::SettingDelivery delivery = hal::SettingDelivery::streaming;
+  std::size_t segment_trials = 0;   ///< segment: trials one segment holds (default max_length)
+  std::string confirm_query;        ///< sent by confirm(); empty: confirm() is true once schedule() returned
+  std::string confirm_reply = "1";  ///< expected reply ({length}, {first_trial} substituted); "1" answers *OPC?
 
   double low(std::size_t channel) const;   ///< lowest level on a channel
   double high(std::size_t channel) const;  ///< highest level on a channel
@@ -94,10 +104,14 @@ struct Command {
 
 /// Commands sent when the device is opened: reset (if `reset`), setup, segment.
 std::vector<Command> open_commands(const Profile& p, bool reset = true);
-/// Commands that upload and arm a schedule: sequence, trigger, arm. Throws std::invalid_argument
-/// for a setting label ≥ S or a length outside [min_length, max_length].
+/// Commands that upload and arm a schedule: sequence, trigger, arm (group "arm"; a segment-mode
+/// modulator holds these back until arm()). Throws std::invalid_argument for a setting label ≥ S
+/// or a length outside [min_length, max_length] (segment mode: [min_length, segment_trials]).
 std::vector<Command> schedule_commands(const Profile& p, std::uint64_t first_trial,
                                        std::span<const std::uint8_t> settings);
+
+/// The reply confirm() expects for a schedule of `length` trials starting at `first_trial`.
+std::string expected_confirm_reply(const Profile& p, std::uint64_t first_trial, std::size_t length);
 
 /// Numbers in commands: printf "%.6g", never "-0".
 std::string format_number(double v);
