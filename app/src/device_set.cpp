@@ -103,6 +103,19 @@ DeviceSet open_devices(const ExperimentConfig& c, const hal::DriverRegistry& reg
       b.logical_devices = static_cast<std::uint32_t>(c.a.devices);
       b.device_block_trials = c.uses_per_device[0];
     }
+    // External modulators beside the simulator: the simulated ones take the settings the same
+    // way (one delivery mode for the scheduler), so an AWG's segments are what the simulated
+    // apparatus plays.
+    if (!d.modulators.empty() && d.modulators.front().device->delivery() == hal::SettingDelivery::segment) {
+      std::uint64_t capacity = UINT64_MAX;
+      for (const auto& m : d.modulators) capacity = std::min(capacity, m.device->segment_capacity());
+      try {
+        d.tagger->set("modulator_delivery", std::string("segment"));
+        d.tagger->set("segment_trials", static_cast<std::int64_t>(capacity));
+      } catch (const std::exception& e) {
+        throw refused(c, "simulator", std::string("cannot put the simulated modulators in segment mode: ") + e.what());
+      }
+    }
     try {
       d.apparatus->bind(b);
     } catch (const std::exception& e) {
