@@ -38,14 +38,14 @@ struct FakeLab {
   std::uint64_t trials_per_block = 1000;
   hal::SettingDelivery mode = hal::SettingDelivery::streaming;
   std::uint64_t segment_capacity = 0;
-  std::uint64_t extra_per_segment = 0;   // segment mode: trials played past the armed segment
+  std::uint64_t extra_per_segment = 0;        // segment mode: trials played past the armed segment
   std::uint64_t corrupt_echo_trial = kNever;  // this trial's echo (party 0) shows another setting
-  std::vector<bool> hardware_bits;  // non-empty: the tagger chooses the settings from these bits (2 settings)
+  std::vector<bool> hardware_bits;            // non-empty: the tagger chooses the settings from these bits (2 settings)
   using Outcomes = std::function<void(std::uint64_t trial, const std::array<std::uint8_t, protocol::kMaxParties>& u,
                                       std::array<std::uint8_t, protocol::kMaxParties>& x)>;
   Outcomes box;  // empty: detector 0 of every party clicks
 
-  std::uint64_t clock = 0;  // event counter
+  std::uint64_t clock = 0;                          // event counter
   std::vector<std::vector<std::uint64_t>> arrival;  // [party][trial] → event number
   std::vector<std::vector<std::uint8_t>> setting;   // [party][trial]
   std::vector<std::uint64_t> emitted;               // [trial] → event number
@@ -148,7 +148,8 @@ class FakeTagger final : public hal::TimeTagger {
       if (!sent_end_) {
         sent_end_ = true;
         // Closes the windows of the last trial.
-        return hal::TagBlock{hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
+        return hal::TagBlock{
+            hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
       }
       return hal::StreamEnd{false, "stopped"};
     }
@@ -170,7 +171,8 @@ class FakeTagger final : public hal::TimeTagger {
         if (mark_sent_for_ == lab_->armed_end) return hal::TagBlock{};
         mark_sent_for_ = lab_->armed_end;
         // The segment is played: everything before the next (unplayed) sync has been delivered.
-        return hal::TagBlock{hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
+        return hal::TagBlock{
+            hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
       }
     }
     lab_->grow(end);
@@ -183,7 +185,8 @@ class FakeTagger final : public hal::TimeTagger {
       for (int p = 0; p < lab_->parties; ++p) {
         const auto pp = static_cast<std::size_t>(p);
         if (hardware) {
-          u[pp] = lab_->hardware_bits[static_cast<std::size_t>(i) * static_cast<std::size_t>(lab_->parties) + pp] ? 1 : 0;
+          u[pp] =
+              lab_->hardware_bits[static_cast<std::size_t>(i) * static_cast<std::size_t>(lab_->parties) + pp] ? 1 : 0;
           lab_->setting[pp][i] = u[pp];  // what the hardware chose, for the test to compare
         } else {
           if (lab_->arrival[pp][i] == FakeLab::kNever) ++lab_->late;
@@ -226,7 +229,8 @@ inline void register_fake_apparatus(hal::DriverRegistry& r, FakeLab& lab) {
   m.capabilities = fake_capabilities();
   m.create = [&lab](const std::map<std::string, hal::SettingValue>& s) -> std::unique_ptr<hal::Device> {
     const auto it = s.find("party");
-    return std::make_unique<FakeModulator>(lab, it == s.end() ? 0 : static_cast<int>(std::get<std::int64_t>(it->second)));
+    return std::make_unique<FakeModulator>(lab,
+                                           it == s.end() ? 0 : static_cast<int>(std::get<std::int64_t>(it->second)));
   };
   r.add(m);
 }

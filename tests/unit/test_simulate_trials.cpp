@@ -122,6 +122,7 @@ void same_trials_as_run(const std::string& experiment, std::uint64_t max_trials,
   if (r.report.contains("analysis") && r.report["analysis"].contains("ledger"))
     for (const char* k : {"box_choice", "extractor"})
       used += r.report["analysis"]["ledger"]["by_purpose"][k].get<std::uint64_t>();
+  if (c.protocol == 'A') CHECK(used > 0);  // box choice: one draw per logical device at least
   for (std::uint64_t k = 0; k < std::min(n, used); ++k)
     if (bit_of(run_bits, k) != bit_of(sim_bits, k)) ++bits_differ;
   CHECK(bits_differ == 0);
