@@ -1,26 +1,71 @@
-// `dira simulate-trials`: trials and weak-source bits from the simulator, as CSV and a bit file,
-// for `dira analyze-trials` before any hardware (or `dira run`, issue 5) exists.
+// `dira simulate-trials`: the trials of an experiment as CSV (and the weak-source bits that
+// follow the settings), for `dira analyze-trials`. It acquires them the way `dira run` does
+// (issue 10, item 4): devices opened through the driver registry (the simulator bound through
+// hal::SimulatedApparatus like any apparatus), settings drawn through one BitLedger over the
+// experiment's weak source with the protocol's setting rule and pushed ahead by a
+// SettingScheduler, trials assembled from the tag stream by a TrialAssembler, in acquire()'s
+// loop. So for the same experiment and --trials / --max-trials, the CSV holds exactly the trials
+// `dira run` records in run.h5.
 #include "commands.hpp"
 
+#include "../src/acquisition.hpp"
+#include "../src/device_set.hpp"
+#include "../src/setting_rule.hpp"
+
+#include "dira/app/devices.hpp"
 #include "dira/app/experiment.hpp"
-#include "dira/protocol/local_bound.hpp"
-#include "dira/protocol/quantum.hpp"
-#include "dira/protocol/settings_rule.hpp"
-#include "dira/sim/box_sampler.hpp"
-#include "dira/sim/sv_sources.hpp"
+#include "dira/hal/setting_scheduler.hpp"
+#include "dira/hal/trial_assembly.hpp"
 
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 namespace dira::cli {
 
 namespace {
+
+constexpr int kHardwareFault = 4;  // as `dira run`
+
 struct Args {
   std::string config, out, sv_bits_out, box = "quantum", config_dir;
   double visibility = 1;
   std::uint64_t trials = 0, seed = 7, extra_bytes = 4096;
+  // Options that override the simulator's settings only when given.
+  CLI::Option *box_opt = nullptr, *visibility_opt = nullptr, *seed_opt = nullptr;
 };
+
+/// --box, --visibility and --seed are the simulator's settings `source`, `visibility` and
+/// `seed` (docs/simulator.md); not given, the experiment's own settings stand.
+bool apply_simulator_options(const Args& a, app::ExperimentConfig& cfg) {
+  const bool box = a.box_opt && a.box_opt->count() > 0;
+  const bool vis = a.visibility_opt && a.visibility_opt->count() > 0;
+  const bool seed = a.seed_opt && a.seed_opt->count() > 0;
+  if ((box || vis || seed) && !cfg.simulator.present) {
+    std::cerr << "dira simulate-trials: --box, --visibility and --seed set the simulator's settings; " << cfg.file
+              << " has no simulator: section\n";
+    return false;
+  }
+  auto& s = cfg.simulator.settings;
+  if (box) {
+    if (a.box != "quantum" && a.box != "local") {
+      std::cerr << "dira simulate-trials: --box must be quantum or local\n";
+      return false;
+    }
+    s["source"] = a.box;
+  }
+  if (vis) {
+    if (!(a.visibility >= 0 && a.visibility <= 1)) {
+      std::cerr << "dira simulate-trials: --visibility must be in [0, 1]\n";
+      return false;
+    }
+    s["visibility"] = a.visibility;
+  }
+  if (seed) s["seed"] = static_cast<std::int64_t>(a.seed);
+  return true;
+}
 
 int run(const Args& a) {
   app::ExperimentConfig cfg;
@@ -30,49 +75,39 @@ int run(const Args& a) {
     std::cerr << "dira simulate-trials: invalid experiment file:\n" << e.what() << "\n";
     return usage_error;
   }
-  if (!(a.visibility >= 0 && a.visibility <= 1)) {
-    std::cerr << "dira simulate-trials: --visibility must be in [0, 1]\n";
+  if (!apply_simulator_options(a, cfg)) return usage_error;
+  const auto& sc = cfg.inequality.expression.scenario();
+  const std::uint64_t planned = app::planned_trials(cfg, a.trials);
+
+  // The devices of the experiment, exactly as `dira run` opens them (nothing is written first).
+  app::DeviceSet devices;
+  try {
+    devices = app::open_devices(cfg, app::driver_registry(), planned);
+  } catch (const app::ConfigError& e) {
+    std::cerr << "dira simulate-trials: invalid experiment file:\n" << e.what() << "\n";
     return usage_error;
   }
-  const auto& ineq = cfg.inequality;
-  const auto& sc = ineq.expression.scenario();
-  protocol::Behaviour box;
-  if (a.box == "quantum") {
-    if (!ineq.quantum) {
-      std::cerr << "dira simulate-trials: " << ineq.name << " has no quantum realisation\n";
+
+  // One ledger over the weak source; the scheduler draws each trial's settings with the
+  // protocol's rule and pushes them to the modulators ahead of the trials. With
+  // hardware-chosen settings the echo carries them, and the ledger records them as observed.
+  protocol::BitLedger ledger(*devices.weak_source);
+  const bool hardware_chosen = cfg.devices.present && cfg.devices.hardware_chosen_settings;
+  hal::SchedulerConfig sched;
+  sched.planned = planned;
+  sched.lookahead = cfg.devices.scheduler.lookahead;
+  sched.batch = cfg.devices.scheduler.batch;
+  sched.segment_trials = cfg.devices.scheduler.segment_trials;
+  std::optional<hal::SettingScheduler> scheduler;
+  if (!hardware_chosen) try {
+      scheduler.emplace(app::setting_rule(cfg, ledger), devices.modulators, sched);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "dira simulate-trials: devices.modulators: " << e.what() << "\n";
       return usage_error;
     }
-    box = sim::white_noise(sc, protocol::quantum_behaviour(sc, *ineq.quantum), a.visibility);
-  } else if (a.box == "local") {
-    box = sim::deterministic_behaviour(sc, protocol::local_bound(ineq.expression).optimal);
-  } else {
-    std::cerr << "dira simulate-trials: --box must be quantum or local\n";
-    return usage_error;
-  }
-  const double eps = cfg.protocol == 'A' ? cfg.a.epsilon : cfg.b.epsilon;
-  std::unique_ptr<protocol::SvSource> source;
-  if (cfg.weak_source.kind == "adversarial" && !cfg.weak_source.avoid_setting.empty())
-    source = std::make_unique<sim::AdversarialSvSource>(
-        eps, sim::AdversarialSvSource::steer(4, static_cast<std::uint64_t>(cfg.weak_source.avoid_setting[0]), true),
-        "avoid setting", cfg.weak_source.seed);
-  else if (cfg.weak_source.kind == "file") {
-    std::ifstream in(cfg.weak_source.path, std::ios::binary);
-    if (!in) {
-      std::cerr << "dira simulate-trials: cannot read weak_source.path " << cfg.weak_source.path << "\n";
-      return usage_error;
-    }
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    source = std::make_unique<protocol::BufferSvSource>(
-        protocol::BufferSvSource::from_bytes(bytes, "file " + cfg.weak_source.path, eps));
-  } else if (cfg.weak_source.kind == "adversarial") {
-    std::cerr << "dira simulate-trials: an adversarial source needs weak_source.avoid_setting\n";
-    return usage_error;
-  } else {
-    source = std::make_unique<sim::IidSvSource>(cfg.weak_source.bias, cfg.weak_source.seed);
-  }
-  protocol::BitLedger ledger(*source);
-  sim::BoxSampler sampler(sc, box);
-  sim::Rng rng(a.seed);
+  hal::TrialAssemblyConfig layout = devices.layout;
+  if (hardware_chosen) layout.settings_from_echo = true;
+  hal::TrialAssembler assembler(layout, scheduler ? &*scheduler : nullptr);
 
   std::ofstream csv(a.out);
   if (!csv) {
@@ -84,68 +119,95 @@ int run(const Args& a) {
   for (int p = 0; p < sc.parties(); ++p) csv << ",x" << p;
   if (cfg.protocol == 'A') csv << ",device";
   csv << "\n";
-  std::vector<std::uint64_t> blocks = cfg.uses_per_device;
-  if (cfg.protocol == 'A' && blocks.empty()) blocks.assign(static_cast<std::size_t>(cfg.a.devices), 1000);
-  const std::uint64_t n = cfg.protocol == 'A' ? 0 : (a.trials ? a.trials : cfg.b.trials);
-  std::uint64_t i = 0;
+
+  std::uint64_t written = 0;
+  std::string line;
+  auto consume = [&](const app::AcquiredBlock& b) -> std::optional<app::RunStatus> {
+    if (hardware_chosen)  // one bit per party and trial, as the session records them
+      for (const auto& t : b.trials) ledger.observe(static_cast<std::uint64_t>(sc.parties()), t.index);
+    std::ostringstream os;
+    for (const auto& t : b.trials) {
+      os << t.index;
+      for (int p = 0; p < sc.parties(); ++p) os << ',' << int(t.u[static_cast<std::size_t>(p)]);
+      for (int p = 0; p < sc.parties(); ++p) os << ',' << int(t.x[static_cast<std::size_t>(p)]);
+      if (cfg.protocol == 'A') os << ',' << t.device;
+      os << '\n';
+    }
+    csv << os.str();
+    written += b.trials.size();
+    if (!csv) return app::RunStatus::storage_error;
+    return std::nullopt;
+  };
+  app::AcquisitionControl ctl;
+  ctl.planned = planned;
+  ctl.duration_s = cfg.stop.duration_s;
+  if (hardware_chosen) ctl.label = app::device_labels(cfg);
+  app::AcquisitionResult acq;
   try {
-    auto emit = [&](protocol::Trial& t) {
-      sampler.sample(t, rng);
-      csv << t.index;
-      for (int p = 0; p < sc.parties(); ++p) csv << ',' << int(t.u[static_cast<std::size_t>(p)]);
-      for (int p = 0; p < sc.parties(); ++p) csv << ',' << int(t.x[static_cast<std::size_t>(p)]);
-      if (cfg.protocol == 'A') csv << ',' << t.device;
-      csv << '\n';
-    };
-    if (cfg.protocol == 'A') {
-      for (std::size_t j = 0; j < blocks.size(); ++j)
-        for (std::uint64_t r = 0; r < blocks[j]; ++r, ++i) {
-          protocol::Trial t;
-          t.index = i;
-          t.device = static_cast<std::uint32_t>(j);
-          protocol::draw_setting_guehne(ledger, i, t);
-          emit(t);
-        }
-    } else {
-      for (; i < n; ++i) {
-        protocol::Trial t;
-        t.index = i;
-        protocol::draw_setting_rejection(ledger, i, sc.parties(), sc.settings(0), t);
-        emit(t);
-      }
-    }
-  } catch (const protocol::SourceExhausted& e) {
+    acq = app::acquire(*devices.tagger, devices.station, assembler, scheduler ? &*scheduler : nullptr, ledger, ctl,
+                       consume, [](bool) {});
+  } catch (const std::exception& e) {
     std::cerr << "dira simulate-trials: " << e.what() << "\n";
-    return usage_error;
+    return failure;
   }
+  csv.flush();
+  if (acq.status == app::RunStatus::storage_error || !csv) {
+    std::cerr << "dira simulate-trials: cannot write " << a.out << "\n";
+    return failure;
+  }
+  if (acq.status == app::RunStatus::hardware_fault) {
+    std::cerr << "dira simulate-trials: " << acq.fault << " (" << written << " trials written)\n";
+    // A weak source too short for the settings is a data error, as before the pipeline.
+    return acq.fault.rfind("weak source exhausted", 0) == 0 ? usage_error : kHardwareFault;
+  }
+
   if (!a.sv_bits_out.empty()) {
-    // The continuation of the same weak-source stream: bits after every setting bit.
+    // The continuation of the same weak-source stream: the bits after every setting bit the
+    // scheduler drew (what `dira run` keeps in sv_bits.bin). They are not consumed here: the
+    // reader (analyze-trials) draws them through its own ledger, for box choice or extraction.
     std::ofstream bits(a.sv_bits_out, std::ios::binary);
-    for (std::uint64_t b = 0; b < a.extra_bytes; ++b) {
-      std::uint8_t byte = 0;
-      for (int k = 0; k < 8; ++k) byte = static_cast<std::uint8_t>((byte << 1) | (source->next_bit() ? 1 : 0));
-      bits.put(static_cast<char>(byte));
+    std::uint64_t b = 0;
+    try {
+      for (; b < a.extra_bytes; ++b) {
+        std::uint8_t byte = 0;
+        for (int k = 0; k < 8; ++k)
+          byte = static_cast<std::uint8_t>((byte << 1) | (devices.weak_source->next_bit() ? 1 : 0));
+        bits.put(static_cast<char>(byte));
+      }
+    } catch (const protocol::SourceExhausted& e) {
+      std::cerr << "dira simulate-trials: warning: " << e.what() << ": " << b << " of " << a.extra_bytes
+                << " bytes written to " << a.sv_bits_out << "\n";
+    }
+    if (!bits.flush()) {
+      std::cerr << "dira simulate-trials: cannot write " << a.sv_bits_out << "\n";
+      return failure;
     }
   }
-  std::cerr << "simulate-trials: " << i << " trials (" << a.box << " box, visibility " << a.visibility << "), "
-            << ledger.bits_drawn() << " setting bits from " << source->describe() << "\n";
+  std::cerr << "simulate-trials: " << written << " trials from " << devices.tagger->identity() << ", "
+            << (hardware_chosen ? ledger.bits_observed() : ledger.bits_drawn()) << " setting bits "
+            << (hardware_chosen ? "observed on the setting echo" : "from " + devices.weak_source->describe()) << "\n";
   return ok;
 }
 }  // namespace
 
 std::function<int()> register_simulate_trials_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
-  auto* c = app.add_subcommand("simulate-trials", "Simulated trials (CSV) and weak-source bits for analyze-trials");
+  auto* c = app.add_subcommand("simulate-trials",
+                               "Trials of an experiment (CSV) and the weak-source bits after the settings, acquired as "
+                               "`dira run` acquires them");
   c->add_option("--config", a->config, "Experiment YAML")->required();
   c->add_option("--out", a->out, "CSV file to write")->required();
   c->add_option("--sv-bits-out", a->sv_bits_out,
                 "Write the weak-source bits that follow the settings (box choice, extractor)");
-  c->add_option("--box", a->box,
-                "quantum (the seed's realisation, with --visibility) or local (best deterministic strategy)")
-      ->capture_default_str();
-  c->add_option("--visibility", a->visibility, "White-noise visibility of the quantum box")->capture_default_str();
-  c->add_option("--trials", a->trials, "Protocol B: number of trials (default: the config's)");
-  c->add_option("--seed", a->seed, "Seed of the box sampler")->capture_default_str();
+  a->box_opt = c->add_option("--box", a->box,
+                             "Simulator source: quantum (the inequality's realisation) or local (best deterministic "
+                             "strategy); default: the experiment's simulator.source");
+  a->visibility_opt =
+      c->add_option("--visibility", a->visibility,
+                    "Simulator visibility (white noise); default: the experiment's simulator.visibility");
+  c->add_option("--trials,--max-trials", a->trials,
+                "At most this many trials (as `dira run --max-trials`; default: the protocol's own size)");
+  a->seed_opt = c->add_option("--seed", a->seed, "Simulator seed; default: the experiment's simulator.seed");
   c->add_option("--sv-bytes", a->extra_bytes, "Bytes of weak-source bits to write")->capture_default_str();
   c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");
   return [=]() -> int { return *c ? run(*a) : -1; };

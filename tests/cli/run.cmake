@@ -210,3 +210,50 @@ ds=$(ls -d "$out/seg"/*/); dt=$(ls -d "$out/stream"/*/)
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-segments.yaml
     ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml ${dira_run_out}/segments)
 list(APPEND dira_cli_tests cli.run.segment_mode)
+
+# === simulate-trials through the run's path (issue 10, item 4) ==========================
+# The weak source from the YAML's entropy driver steers the settings: a command driver over
+# /dev/zero gives all-zero bits, so every setting of every party is 0 (seed 000 Fig. 2 step 1:
+# bit p of the trial's 4 bits is u^p), and 40000 bytes cover the 256000 setting bits of 64000
+# trials; the bits after them (64000 bytes of zeros) go to --sv-bits-out.
+add_test(NAME cli.simulate_trials.weak_source_command COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"
+sed -e '/^weak_source:/,/^simulator:/c\
+weak_source:\
+  driver: command\
+  settings: {command: "head -c 40000 /dev/zero", epsilon: 0.01}\
+simulator:' "$3" > "$out/zero.yaml"
+grep -q 'driver: command' "$out/zero.yaml" || { echo "sed did not replace weak_source"; exit 1; }
+"$1" simulate-trials --config "$out/zero.yaml" --out "$out/t.csv" --sv-bits-out "$out/bits" --sv-bytes 100 2> "$out/err"; rc=$?
+cat "$out/err"
+[ "$rc" -eq 0 ] || { echo "exit $rc, expected 0"; exit 1; }
+n=$(tail -n +2 "$out/t.csv" | wc -l)
+[ "$n" -eq 64000 ] || { echo "$n trials, expected 64000"; exit 1; }
+bad=$(tail -n +2 "$out/t.csv" | awk -F, '$2 != 0 || $3 != 0 || $4 != 0 || $5 != 0' | wc -l)
+[ "$bad" -eq 0 ] || { echo "$bad trials with a nonzero setting"; exit 1; }
+[ "$(od -An -tx1 -v "$out/bits" | tr -d ' \n' | tr -d 0)" = "" ] && [ "$(wc -c < "$out/bits")" -eq 100 ] || { echo "sv bits are not 100 zero bytes"; exit 1; }
+grep -q "command 'head -c 40000 /dev/zero'" "$out/err" || { echo "stderr does not name the command source"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/simulate-command ${PROJECT_SOURCE_DIR}/config/experiments/sim-guehne4.yaml)
+# A source too short for the settings: exit 2 (a data error), as before issue 10.
+add_test(NAME cli.simulate_trials.weak_source_too_short COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out"
+sed -e 's|^  kind: iid|  kind: file\n  path: /dev/null|' -e '/^  bias:/d' -e '/^  seed: 2/d' "$3" > "$out/short.yaml"
+"$1" simulate-trials --config "$out/short.yaml" --out "$out/t.csv" 2> "$out/err"; rc=$?
+cat "$out/err"
+[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; exit 1; }
+grep -q "exhausted" "$out/err" || exit 1
+]=] sh $<TARGET_FILE:dira> ${dira_run_out}/simulate-short ${PROJECT_SOURCE_DIR}/config/experiments/sim-guehne4.yaml)
+# --box, --visibility and --seed are the simulator's settings: out of range, or for an
+# experiment without a simulator: section, they are usage errors (exit 2).
+add_test(NAME cli.simulate_trials.simulator_options COMMAND ${DIRA_SH} -c [=[
+rm -rf "$4"; mkdir -p "$4"
+"$1" simulate-trials --config "$2" --out "$4/v.csv" --visibility 1.5 2> "$4.err1"; rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--visibility must be in \[0, 1\]" "$4.err1" || { echo "visibility: exit $rc"; cat "$4.err1"; exit 1; }
+"$1" simulate-trials --config "$2" --out "$4/v.csv" --box classical 2> "$4.err2"; rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--box must be quantum or local" "$4.err2" || { echo "box: exit $rc"; cat "$4.err2"; exit 1; }
+"$1" simulate-trials --config "$3" --out "$4/v.csv" --box local 2> "$4.err3"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "has no simulator: section" "$4.err3" || { echo "no simulator: exit $rc"; cat "$4.err3"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml
+    ${CMAKE_CURRENT_SOURCE_DIR}/data/guehne4-hardware-chosen.yaml ${dira_run_out}/simulate-options)
+list(APPEND dira_cli_tests cli.simulate_trials.weak_source_command cli.simulate_trials.weak_source_too_short
+     cli.simulate_trials.simulator_options)

@@ -7,12 +7,21 @@
 // can check that every modulator had trial i's setting before trial i's tags existed.
 // In segment mode the tagger plays exactly the armed segment (plus `extra_per_segment`
 // trials, to model an AWG that saw extra trigger edges), then a time_mark.
+//
+// Hardware-chosen settings (issue 10, item 2): with `hardware_bits` set, the tagger itself picks
+// party p's setting of trial i as bit i·parties + p of that stream — one bit per party per trial,
+// party 0 first, as a physical weak source wired to the modulators would — and emits it on the
+// echo channels; no modulator is involved. `box` makes the clicks a function of the trial
+// and every party's setting (one fake box for all parties, so it may be as non-local as a test
+// needs); without it every party clicks on detector 0.
 #include "dira/hal/device.hpp"
 #include "dira/hal/registry.hpp"
 #include "dira/hal/trial_assembly.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -29,10 +38,14 @@ struct FakeLab {
   std::uint64_t trials_per_block = 1000;
   hal::SettingDelivery mode = hal::SettingDelivery::streaming;
   std::uint64_t segment_capacity = 0;
-  std::uint64_t extra_per_segment = 0;   // segment mode: trials played past the armed segment
+  std::uint64_t extra_per_segment = 0;        // segment mode: trials played past the armed segment
   std::uint64_t corrupt_echo_trial = kNever;  // this trial's echo (party 0) shows another setting
+  std::vector<bool> hardware_bits;            // non-empty: the tagger chooses the settings from these bits (2 settings)
+  using Outcomes = std::function<void(std::uint64_t trial, const std::array<std::uint8_t, protocol::kMaxParties>& u,
+                                      std::array<std::uint8_t, protocol::kMaxParties>& x)>;
+  Outcomes box;  // empty: detector 0 of every party clicks
 
-  std::uint64_t clock = 0;  // event counter
+  std::uint64_t clock = 0;                          // event counter
   std::vector<std::vector<std::uint64_t>> arrival;  // [party][trial] → event number
   std::vector<std::vector<std::uint8_t>> setting;   // [party][trial]
   std::vector<std::uint64_t> emitted;               // [trial] → event number
@@ -135,19 +148,31 @@ class FakeTagger final : public hal::TimeTagger {
       if (!sent_end_) {
         sent_end_ = true;
         // Closes the windows of the last trial.
-        return hal::TagBlock{hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
+        return hal::TagBlock{
+            hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
       }
       return hal::StreamEnd{false, "stopped"};
     }
     std::uint64_t end = next_ + lab_->trials_per_block;
-    if (lab_->mode == hal::SettingDelivery::segment) {
+    const bool hardware = !lab_->hardware_bits.empty();
+    if (hardware) {
+      // The physical source's bits run out: the apparatus stops (as if stopped).
+      const std::uint64_t available = lab_->hardware_bits.size() / static_cast<std::size_t>(lab_->parties);
+      end = std::min(end, available);
+      if (end <= next_) {
+        stopped_ = true;
+        return next(std::chrono::milliseconds(0));
+      }
+    }
+    if (lab_->mode == hal::SettingDelivery::segment && !hardware) {
       const std::uint64_t limit = lab_->armed_end + (lab_->armed_end > 0 ? lab_->extra_per_segment : 0);
       end = std::min(end, limit);
       if (end <= next_) {
         if (mark_sent_for_ == lab_->armed_end) return hal::TagBlock{};
         mark_sent_for_ = lab_->armed_end;
         // The segment is played: everything before the next (unplayed) sync has been delivered.
-        return hal::TagBlock{hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
+        return hal::TagBlock{
+            hal::Tag{hal::TagType::time_mark, 0, 0, 0, static_cast<std::int64_t>(next_) * lab_->period_ps}};
       }
     }
     lab_->grow(end);
@@ -156,13 +181,26 @@ class FakeTagger final : public hal::TimeTagger {
       const std::int64_t t0 = static_cast<std::int64_t>(i) * lab_->period_ps;
       b.push_back(hal::Tag{hal::TagType::time_tag, 0, 0, 1, t0});
       lab_->emitted[i] = ++lab_->clock;
+      std::array<std::uint8_t, protocol::kMaxParties> u{}, x{};
       for (int p = 0; p < lab_->parties; ++p) {
-        if (lab_->arrival[static_cast<std::size_t>(p)][i] == FakeLab::kNever) ++lab_->late;
-        int v = lab_->setting[static_cast<std::size_t>(p)][i];
+        const auto pp = static_cast<std::size_t>(p);
+        if (hardware) {
+          u[pp] =
+              lab_->hardware_bits[static_cast<std::size_t>(i) * static_cast<std::size_t>(lab_->parties) + pp] ? 1 : 0;
+          lab_->setting[pp][i] = u[pp];  // what the hardware chose, for the test to compare
+        } else {
+          if (lab_->arrival[pp][i] == FakeLab::kNever) ++lab_->late;
+          u[pp] = lab_->setting[pp][i];
+        }
+      }
+      if (lab_->box) lab_->box(i, u, x);
+      for (int p = 0; p < lab_->parties; ++p) {
+        int v = u[static_cast<std::size_t>(p)];
         if (p == 0 && i == lab_->corrupt_echo_trial) v = (v + 1) % lab_->settings;
         b.push_back(hal::Tag{hal::TagType::time_tag, 0, 0, lab_->echo_channel(p, v), t0 + 5'200});
       }
-      for (int p = 0; p < lab_->parties; ++p) b.push_back(hal::Tag{hal::TagType::time_tag, 0, 0, 20 * p + 2, t0 + 10'100});
+      for (int p = 0; p < lab_->parties; ++p)
+        b.push_back(hal::Tag{hal::TagType::time_tag, 0, 0, 20 * p + 2 + x[static_cast<std::size_t>(p)], t0 + 10'100});
     }
     next_ = end;
     return b;
@@ -191,7 +229,8 @@ inline void register_fake_apparatus(hal::DriverRegistry& r, FakeLab& lab) {
   m.capabilities = fake_capabilities();
   m.create = [&lab](const std::map<std::string, hal::SettingValue>& s) -> std::unique_ptr<hal::Device> {
     const auto it = s.find("party");
-    return std::make_unique<FakeModulator>(lab, it == s.end() ? 0 : static_cast<int>(std::get<std::int64_t>(it->second)));
+    return std::make_unique<FakeModulator>(lab,
+                                           it == s.end() ? 0 : static_cast<int>(std::get<std::int64_t>(it->second)));
   };
   r.add(m);
 }
