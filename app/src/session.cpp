@@ -2,9 +2,12 @@
 
 #include "acquisition.hpp"
 #include "device_set.hpp"
+#include "live_protocol.hpp"
 #include "run_directory.hpp"
+#include "run_recorder.hpp"
 #include "run_report.hpp"
 #include "run_statistics.hpp"
+#include "setting_rule.hpp"
 #include "sha256.hpp"
 
 #include "dira/app/analysis.hpp"
@@ -12,15 +15,11 @@
 #include "dira/app/run_file.hpp"
 #include "dira/hal/setting_scheduler.hpp"
 #include "dira/hal/trial_assembly.hpp"
-#include "dira/protocol/protocol_a.hpp"
-#include "dira/protocol/protocol_b.hpp"
-#include "dira/protocol/protocol_c.hpp"
 #include "dira/protocol/settings_rule.hpp"
 
 #include <signal.h>
 
 #include <chrono>
-#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -76,55 +75,6 @@ std::string pack_bits(const std::vector<bool>& bits) {
   return s;
 }
 
-/// Trials of the run: the protocol's own size (A: Σ m_j, B: n), or fewer if asked.
-std::uint64_t planned_trials(const ExperimentConfig& c, const RunOptions& o) {
-  std::uint64_t planned = 0;
-  if (c.protocol == 'A')
-    for (auto m : c.uses_per_device) planned += m;
-  else if (c.protocol == 'C')
-    planned = c.c.trials;
-  else
-    planned = c.b.trials;
-  if (const auto m = o.max_trials ? o.max_trials : c.stop.max_trials; m && m < planned) planned = m;
-  return planned;
-}
-
-/// Protocol A's logical device of each trial: device j takes the m_j consecutive trials after
-/// those of devices 0 … j−1 (seed 000, Fig. 2: M = Σ m_j uses in all).
-class DeviceBlocks {
- public:
-  explicit DeviceBlocks(const std::vector<std::uint64_t>& uses) {
-    std::uint64_t end = 0;
-    for (auto m : uses) ends_.push_back(end += m);
-  }
-  std::uint32_t device_of(std::uint64_t trial) {
-    while (current_ + 1 < ends_.size() && trial >= ends_[current_]) ++current_;  // trials come in order
-    while (current_ > 0 && trial < ends_[current_ - 1]) --current_;
-    return static_cast<std::uint32_t>(current_);
-  }
-
- private:
-  std::vector<std::uint64_t> ends_;
-  std::size_t current_ = 0;
-};
-
-/// The setting rule of the protocol, drawing through the run's ledger.
-hal::SettingDraw setting_rule(const ExperimentConfig& c, P::BitLedger& ledger) {
-  if (c.protocol == 'A')
-    return [&ledger, blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::uint64_t i, P::Trial& t) {
-      P::draw_setting_guehne(ledger, i, t);
-      t.device = blocks->device_of(i);
-    };
-  const auto& sc = c.inequality.expression.scenario();
-  if (c.protocol == 'C')  // one weak-source bit per party, Alice's first (docs/protocol-c-security.md §2)
-    return [&ledger, parties = sc.parties()](std::uint64_t i, P::Trial& t) {
-      P::draw_setting_one_bit_per_party(ledger, i, parties, t);
-    };
-  return [&ledger, parties = sc.parties(), s0 = sc.settings(0)](std::uint64_t i, P::Trial& t) {
-    P::draw_setting_rejection(ledger, i, parties, s0, t);
-  };
-}
-
 }  // namespace
 
 std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
@@ -146,7 +96,7 @@ std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
 
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  const std::uint64_t planned = planned_trials(c, o);
+  const std::uint64_t planned = planned_trials(c, o.max_trials);
   const double duration = o.duration_s > 0 ? o.duration_s : c.stop.duration_s;
 
   // Devices are opened before anything is written, so a refusal (exit 2) leaves nothing behind.
@@ -199,7 +149,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   hal::TrialAssembler assembler(layout, scheduler ? &*scheduler : nullptr);
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
-  RunFileWriter recorder(dir.file("run.h5"), c.text,
+  RunFileWriter file(dir.file("run.h5"), c.text,
                          json{{"software", std::string("dira ") + DIRA_VERSION},
                               {"tagger", devices.tagger->identity()},
                               {"weak_source", source.describe()}}
@@ -211,9 +161,6 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   dir.log(scheduler ? std::string("settings delivery: ") + hal::to_string(scheduler->mode())
                     : std::string("settings chosen by the hardware, read from the setting echo"));
 
-  std::unique_ptr<P::ProtocolB> pb;
-  std::unique_ptr<P::ProtocolA> pa;
-  std::unique_ptr<P::ProtocolC> pc;
   std::optional<ProtocolCRunPlan> plan_c;
   if (c.protocol == 'C') {
     // Everything Protocol C needs is fixed here, before the first trial, and published in
@@ -221,129 +168,31 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     std::string model_source;
     const auto model = apparatus_model(c, devices, model_source);
     plan_c = plan_protocol_c_run(c, model, model_source);
-    pc = std::make_unique<P::ProtocolC>(plan_c->scoring, plan_c->pefs.front().second);
     std::ofstream(dir.file("pef.json")) << pef_json(c, *plan_c, nullptr).dump(2) << "\n";
     dir.log("protocol C: beta " + plan_c->pefs.front().second.beta_exact + ", target min-entropy " +
             std::to_string(plan_c->scoring.target_min_entropy) + " bits, budget " +
             std::to_string(plan_c->scoring.max_trials) + " trials; PEF from " + model_source);
-  } else if (c.protocol == 'B') {
-    pb = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
-  } else {
-    pa = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
   }
-  auto live = [&]() -> P::LiveStatistics {
-    if (pb) return pb->live();
-    if (pa) return pa->live();
-    P::LiveStatistics s;  // Protocol C: the PEF's running log-gain is the statistic shown
-    const auto st = pc->stats();
-    s.trials = s.trials_in_test = st.trials;
-    s.bell_mean = st.mean_log2_gain;
-    s.bell_threshold = st.target;
-    s.projected = st.target_reached ? P::Verdict::accept : P::Verdict::undecided;
-    return s;
-  };
+  LiveProtocol protocol(c, plan_c ? &*plan_c : nullptr);
 
   // --- the recording side of acquisition (this thread): run.h5, protocol, statistics
   RunStatistics stats(c, devices.layout);
-  const double progress_interval = o.progress_interval_s > 0 ? o.progress_interval_s : 1.0;
-  auto last_progress = std::chrono::steady_clock::now();
-  auto last_flush = last_progress;
-  std::uint64_t trials = 0;
-  std::size_t ledger_written = 0;
-  std::vector<P::LedgerEntry> ledger_seen;
-  bool recording = true;  // false after a write error: nothing more can be recorded
-  std::uint64_t trials_at_last_check = 0;
-  constexpr std::uint64_t kStorageCheckTrials = 1u << 16;
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
-  auto report_progress = [&](const std::string& stage) {
-    last_progress = std::chrono::steady_clock::now();
-    if (!o.progress) return;
-    Progress p = stats.snapshot(live(), pa != nullptr, {trials, planned, elapsed(), duration}, stage);
-    if (pc) {
-      const auto st = pc->stats();
-      p.protocol_c = true;
-      p.min_entropy = st.certified_min_entropy;
-      p.min_entropy_target = st.target;
-      p.log2_gain_per_trial = st.mean_log2_gain;
-      if (st.target_reached)
-        p.eta_to_target_s = 0;
-      else if (std::isfinite(st.projected_trials_to_target) && p.rate > 0)
-        p.eta_to_target_s = st.projected_trials_to_target / p.rate;
-    }
-    o.progress(p);
-  };
-  auto publish = [&](bool final_flush) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!final_flush && now - last_progress >= std::chrono::duration<double>(progress_interval))
-      report_progress("acquiring");
-    if (!final_flush && now - last_flush < std::chrono::seconds(1)) return;
-    last_flush = now;
-    // Entries before the last are final; the last may still grow, so it is written now and
-    // rewritten at the next flush (a crash keeps the ledger up to the last flush).
-    if (ledger_seen.size() > ledger_written) {
-      recorder.write_ledger_from(ledger_written,
-                                 {ledger_seen.data() + ledger_written, ledger_seen.size() - ledger_written});
-      ledger_written = ledger_seen.size() - 1;
-    }
-    const P::LiveStatistics s = live();
-    recorder.append_statistics({elapsed(), trials, s.bell_mean, s.bell_half_width, s.ustar_mean, s.ustar_half_width});
-    recorder.flush();
-  };
-  std::string fault;
-  auto consume = [&](const AcquiredBlock& b) -> std::optional<RunStatus> {
-    stats.add_clicks(b.clicks, b.no_click_total);
-    if (hardware_chosen) {
-      // The hardware's weak source chose these settings: one bit per party and trial (Protocol A
-      // draws exactly that), recorded as observed bits in the run's one ledger.
+  RecorderSettings rs;
+  rs.bytes_per_trial = bytes_per_trial;
+  rs.raw_tags = c.outputs.raw_tags;
+  rs.station = devices.station;
+  rs.progress_interval_s = o.progress_interval_s;
+  rs.planned = planned;
+  rs.duration_s = duration;
+  RunRecorder recorder(file, dir, stats, protocol, rs, o.progress, t_start);
+  auto consume = [&](const AcquiredBlock& b) {
+    // Hardware-chosen settings: one bit per party and trial that the hardware's weak source
+    // chose (Protocol A and C draw exactly that), recorded as observed bits in the one ledger.
+    if (hardware_chosen)
       for (const auto& t : b.trials) ledger.observe(static_cast<std::uint64_t>(sc.parties()), t.index);
-    }
-    if (!recording) return std::nullopt;
-    try {
-      if (c.outputs.raw_tags && !b.tags.empty()) recorder.append_tags(devices.station, b.tags);
-      bool certified = false;
-      if (!b.trials.empty()) {
-        if (pb)
-          pb->add(b.trials);
-        else if (pa)
-          pa->add(b.trials);
-        else if (!pc->done())
-          pc->score(b.trials);
-        certified = pc && pc->done() && plan_c->scoring.stop_when_certified && pc->stats().target_reached;
-        recorder.append_trials(b.trials);
-        stats.add_trials(b.trials);
-        trials += b.trials.size();
-      }
-      ledger_seen = hardware_chosen ? ledger.entries() : b.ledger;
-      publish(false);
-      // Protocol C, run until certified: the stopping time Ville's inequality allows (§5.4).
-      if (certified) return RunStatus::complete;
-    } catch (const RunFileError& e) {
-      // Disk full or the file became unwritable: stop acquiring; what was flushed is kept.
-      recording = false;
-      fault = e.what();
-      return RunStatus::storage_error;
-    }
-    // Headroom: stop cleanly, with run.h5 closed properly, before the disk (or the file-size
-    // limit) is full, keeping room for two more checks' worth of data plus the final writes.
-    if (trials - trials_at_last_check >= kStorageCheckTrials) {
-      const double step = static_cast<double>(trials - trials_at_last_check) * bytes_per_trial;
-      trials_at_last_check = trials;
-      if (room_for_run_file(dir.path(), dir.file("run.h5")) < 4e6 + 4 * step) {
-        fault = "stopped before the disk (or file-size limit) was full: " + std::to_string(trials) + " trials recorded";
-        return RunStatus::storage_full;
-      }
-    }
-    return std::nullopt;
+    return recorder.record(b, hardware_chosen ? ledger.entries() : b.ledger);
   };
-  auto idle = [&](bool paused) {
-    if (std::chrono::steady_clock::now() - last_progress >= std::chrono::duration<double>(progress_interval))
-      report_progress(paused ? "paused" : "acquiring");
-    if (!recording) return;
-    try {
-      publish(false);
-    } catch (const RunFileError&) {
-    }
-  };
+  auto idle = [&](bool paused) { recorder.idle(paused); };
 
   AcquisitionControl ctl;
   ctl.planned = planned;
@@ -353,30 +202,26 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   ctl.raw_tags = c.outputs.raw_tags;
   ctl.slot_of_channel = &stats.slot_of_channel();
   ctl.slots = stats.slots();
-  if (hardware_chosen && c.protocol == 'A')
-    ctl.label = [blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::span<P::Trial> ts) {
-      for (auto& t : ts) t.device = blocks->device_of(t.index);
-    };
+  if (hardware_chosen) ctl.label = device_labels(c);
   AcquisitionResult acq = acquire(*devices.tagger, devices.station, assembler, scheduler ? &*scheduler : nullptr,
                                   ledger, ctl, consume, idle);
-  if (!acq.fault.empty()) fault = acq.fault;
+  std::string fault = acq.fault.empty() ? recorder.fault() : acq.fault;
   RunStatus status = acq.status;
+  const std::uint64_t trials = recorder.trials();
   dir.log(std::string("acquisition ended: ") + to_string(status) + (fault.empty() ? "" : " — " + fault) + ", " +
           std::to_string(trials) + " trials");
 
   // --- decision, security statement, extraction: the same analysis `dira analyze` runs,
   // over the trials as run.h5 holds them.
-  ledger_seen = ledger.entries();
   try {
-    if (recording) publish(true);  // writes the ledger through its last entry
-    recorder.flush();
+    recorder.finish(ledger.entries());
   } catch (const RunFileError& e) {
     if (status != RunStatus::storage_error) {
       status = RunStatus::storage_error;
       fault = e.what();
     }
   }
-  report_progress("analysing");
+  recorder.progress("analysing");
   source.start_recording();
   AnalysisOptions ao;
   ao.ledger = &ledger;
@@ -399,13 +244,11 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   }
   if (plan_c) {  // the certificate as scored: every PEF with the trials it scored
     std::ofstream pj(dir.file("pef.json"));
-    pj << pef_json(c, *plan_c, &pc->segments()).dump(2) << "\n";
+    pj << pef_json(c, *plan_c, &protocol.protocol_c()->segments()).dump(2) << "\n";
   }
   // The whole ledger — settings, box choice, extractor — in run.h5.
   try {
-    if (recording && ledger.entries().size() > ledger_written)
-      recorder.write_ledger_from(ledger_written, {ledger.entries().data() + ledger_written,
-                                                  ledger.entries().size() - ledger_written});
+    recorder.append_ledger(ledger.entries());
   } catch (const RunFileError& e) {
     dir.log(std::string("cannot write the ledger: ") + e.what());
   }
@@ -461,7 +304,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
           {"verdict", "not assessed: the experiment has no hardware: section describing the devices"}};
     } else {
       try {
-        const double el = elapsed();
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         const double rate = el > 0 && trials > 0 ? static_cast<double>(trials) / el : 1e6;
         report["what_would_certify"] = what_would_certify(c, *devices.hardware, rate);
       } catch (const std::exception& e) {
@@ -470,8 +313,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     }
   }
   try {
-    recorder.append_report(report.dump());
-    recorder.close();
+    file.append_report(report.dump());
+    file.close();
     watchdog.disarm();
   } catch (const RunFileError& e) {
     // The file could not be closed cleanly: let the watchdog clear its SWMR flag now, so
@@ -488,7 +331,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
           "--json");
   }
   dir.log("report written: status " + res.status);
-  report_progress("done");
+  recorder.progress("done");
   res.report = report;
   return res;
 }
