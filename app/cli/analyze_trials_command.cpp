@@ -114,7 +114,8 @@ int run(const Args& a) {
     std::cout << "  certified bits: " << r["certified_bits"] << "\n";
     if (r.contains("certification")) std::cout << "  " << r["certification"].get<std::string>() << "\n";
     if (r.contains("security") && r["security"].contains("violations"))
-      for (const auto& v : r["security"]["violations"]) std::cout << "  condition violated: " << v.get<std::string>() << "\n";
+      for (const auto& v : r["security"]["violations"])
+        std::cout << "  condition violated: " << v.get<std::string>() << "\n";
   }
   const std::string decision = res.report["decision"].get<std::string>();
   if (decision == "undecided")
@@ -130,7 +131,8 @@ std::function<int()> register_analyze_trials_command(CLI::App& app) {
   c->add_option("--trials", a->trials, "CSV: trial,u0,..,x0,.. [,device] (0-based; docs/cli.md)")->required();
   c->add_option("--sv-bits", a->sv_bits, "Binary file of weak-source bits (MSB first) for box choice / extraction");
   c->add_option("--output", a->output, "Write certified bits here (only on acceptance, mode 0600)");
-  c->add_option("--pef", a->pef, "Protocol C: a run's pef.json (default: the plan dira run would fix for this experiment)");
+  c->add_option("--pef", a->pef,
+                "Protocol C: a run's pef.json (default: the plan dira run would fix for this experiment)");
   c->add_flag("--json", a->json, "Print the report as JSON");
   c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");
   return [=]() -> int { return *c ? run(*a) : -1; };

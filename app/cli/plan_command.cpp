@@ -24,7 +24,9 @@ struct Args {
 };
 
 /// A number, or null when it is not finite (e.g. a trial count that overflows a double).
-nlohmann::json finite(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json finite(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 constexpr double kLog10Century = 9.5;  // log10 of 100 years in seconds
 
 int run(const Args& a) {
@@ -42,11 +44,20 @@ int run(const Args& a) {
            {"inequality", "ks294"},
            {"feasible", p.feasible},
            {"verdict", p.verdict},
-           {"hardware", {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
-           {"honest", {{"bell_value", p.honest_bell_value}, {"bell_statistic_max", p.honest_bell_statistic},
-                       {"ustar_rate_min", p.honest_ustar_rate}, {"p_xstar_given_ustar", p.honest_pxstar}}},
-           {"parameters", {{"epsilon", a.epsilon}, {"delta", p.delta}, {"delta_az", p.delta_az}, {"mu1", p.mu1},
-                           {"kappa", p.kappa}, {"tau", p.tau}}},
+           {"hardware",
+            {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
+           {"honest",
+            {{"bell_value", p.honest_bell_value},
+             {"bell_statistic_max", p.honest_bell_statistic},
+             {"ustar_rate_min", p.honest_ustar_rate},
+             {"p_xstar_given_ustar", p.honest_pxstar}}},
+           {"parameters",
+            {{"epsilon", a.epsilon},
+             {"delta", p.delta},
+             {"delta_az", p.delta_az},
+             {"mu1", p.mu1},
+             {"kappa", p.kappa},
+             {"tau", p.tau}}},
            {"log10_trials", finite(p.log10_trials)},
            {"log10_trials_256_bits", finite(p.log10_trials_256)},
            {"log10_seconds", finite(p.log10_seconds)},
@@ -56,8 +67,8 @@ int run(const Args& a) {
            {"runnable", p.feasible && p.log10_seconds < kLog10Century},
            {"target", a.target}};
       if (!p.feasible)
-        for (const char* k : {"parameters", "log10_trials", "log10_trials_256_bits", "log10_seconds", "log10_honest_abort_probability",
-                              "explicit_extractor_bits"})
+        for (const char* k : {"parameters", "log10_trials", "log10_trials_256_bits", "log10_seconds",
+                              "log10_honest_abort_probability", "explicit_extractor_bits"})
           j[k] = nullptr;
     } else if (a.protocol == "A") {
       const auto ineq = app::load_inequality_file(app::resolve_inequality("guehne4", a.config_dir));
@@ -66,17 +77,24 @@ int run(const Args& a) {
            {"inequality", "guehne4"},
            {"feasible", p.feasible},
            {"verdict", p.verdict},
-           {"hardware", {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
+           {"hardware",
+            {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
            {"honest", {{"bell_value", p.honest_bell_value}, {"chosen_box_failure_probability", p.honest_run_rate}}},
-           {"parameters", {{"epsilon", a.epsilon}, {"delta", p.delta}, {"mu", p.mu}, {"k", p.devices}, {"t", p.t},
-                           {"threshold", p.threshold}}},
+           {"parameters",
+            {{"epsilon", a.epsilon},
+             {"delta", p.delta},
+             {"mu", p.mu},
+             {"k", p.devices},
+             {"t", p.t},
+             {"threshold", p.threshold}}},
            {"log10_bound", p.log10_bound},
            {"log10_trials", finite(p.log10_trials)},
            {"log10_log10_trials", p.log10_log10_trials},
            {"log10_log10_seconds", p.log10_log10_seconds},
            {"log2_first_blocks", p.log2_first_blocks},
            {"log10_honest_abort_probability", p.log10_reject_honest},
-           {"runnable", p.feasible && std::isfinite(p.log10_trials) && p.log10_trials - std::log10(a.rate) < kLog10Century},
+           {"runnable",
+            p.feasible && std::isfinite(p.log10_trials) && p.log10_trials - std::log10(a.rate) < kLog10Century},
            {"target", a.target}};
       if (!p.feasible)
         for (const char* k : {"parameters", "log10_bound", "log10_trials", "log10_log10_trials", "log10_log10_seconds",
@@ -105,18 +123,19 @@ int run(const Args& a) {
            {"bits", a.bits},
            {"error", a.error},
            {"lowest_efficiency", finite(eta_min)},
-           {"hardware", {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
+           {"hardware",
+            {{"visibility", a.visibility}, {"efficiency", a.efficiency}, {"dark_count_probability", a.dark}}},
            {"model",
             {{"state_theta", p.model.theta},
              {"alice_angle_0", p.model.a0},
              {"alice_angle_1", p.model.a1},
              {"bob_angle_0", p.model.b0},
              {"bob_angle_1", p.model.b1}}},
-           {"verdict", p.feasible ? "feasible: " + std::to_string(static_cast<long long>(p.trials)) +
-                                        " trials certify " + std::to_string(static_cast<long long>(a.bits)) +
-                                        " bits at total error " + nlohmann::json(a.error).dump() + " (" + p.extractor +
-                                        " extractor)"
-                                  : "not feasible: " + p.reason}};
+           {"verdict", p.feasible
+                           ? "feasible: " + std::to_string(static_cast<long long>(p.trials)) + " trials certify " +
+                                 std::to_string(static_cast<long long>(a.bits)) + " bits at total error " +
+                                 nlohmann::json(a.error).dump() + " (" + p.extractor + " extractor)"
+                           : "not feasible: " + p.reason}};
     } else {
       std::cerr << "dira plan: --protocol must be A, B or C\n";
       return usage_error;
@@ -141,9 +160,9 @@ int run(const Args& a) {
       std::cout << "  trials = " << j["trials"] << " (" << j["seconds"] << " s at " << a.rate << " trials/s)\n";
       std::cout << "  beta = " << j["beta"].get<std::string>() << ", " << j["bits_per_trial"]
                 << " bits of min-entropy per trial, target " << j["min_entropy_target"] << " bits\n";
-      std::cout << "  state and angles (rad): theta " << j["model"]["state_theta"] << ", a0 " << j["model"]["alice_angle_0"]
-                << ", a1 " << j["model"]["alice_angle_1"] << ", b0 " << j["model"]["bob_angle_0"] << ", b1 "
-                << j["model"]["bob_angle_1"] << "\n";
+      std::cout << "  state and angles (rad): theta " << j["model"]["state_theta"] << ", a0 "
+                << j["model"]["alice_angle_0"] << ", a1 " << j["model"]["alice_angle_1"] << ", b0 "
+                << j["model"]["bob_angle_0"] << ", b1 " << j["model"]["bob_angle_1"] << "\n";
     }
     std::cout << "  lowest efficiency that certifies anything at this V and ε: " << j["lowest_efficiency"] << "\n\n";
     std::cout << j["verdict"].get<std::string>() << "\n";
@@ -160,7 +179,8 @@ int run(const Args& a) {
     std::cout << "  log10(log10(trials)) = " << j["log10_log10_trials"] << "\n";
   if (j["log10_honest_abort_probability"].is_number())
     std::cout << "  log10 P(honest device aborts) ≤ " << j["log10_honest_abort_probability"] << "\n";
-  std::cout << "  runnable (under 100 years at the trial rate): " << (j["runnable"].get<bool>() ? "yes" : "no") << "\n\n";
+  std::cout << "  runnable (under 100 years at the trial rate): " << (j["runnable"].get<bool>() ? "yes" : "no")
+            << "\n\n";
   std::cout << j["verdict"].get<std::string>() << "\n";
   return ok;
 }
@@ -178,7 +198,8 @@ std::function<int()> register_plan_command(CLI::App& app) {
   c->add_option("--target", a->target, "Target distance from uniform d_c")->capture_default_str();
   c->add_option("--visibility", a->visibility, "White-noise visibility V of the source")->capture_default_str();
   c->add_option("--efficiency", a->efficiency, "Detection efficiency η per party")->capture_default_str();
-  c->add_option("--dark-count-probability", a->dark, "Dark-count probability per detector per trial")->capture_default_str();
+  c->add_option("--dark-count-probability", a->dark, "Dark-count probability per detector per trial")
+      ->capture_default_str();
   c->add_option("--trial-rate", a->rate, "Trials per second (for wall time)")->capture_default_str();
   c->add_flag("--json", a->json, "JSON output");
   c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");

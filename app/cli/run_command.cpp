@@ -68,7 +68,8 @@ int run(const RunArgs& a) {
       // Protocol C: what is certified so far against what the run needs, and when it will be.
       os << "certified min-entropy " << std::fixed << std::setprecision(1) << p.min_entropy << " / "
          << p.min_entropy_target << " bits, log2-gain " << std::defaultfloat << std::setprecision(3)
-         << p.log2_gain_per_trial << " per trial, " << eta(p.elapsed_s) << " elapsed, target in " << eta(p.eta_to_target_s);
+         << p.log2_gain_per_trial << " per trial, " << eta(p.elapsed_s) << " elapsed, target in "
+         << eta(p.eta_to_target_s);
     } else {
       os << "Bell " << p.bell << " ± " << p.bell_half_width << " (≤ " << p.bell_threshold << ")";
       if (p.has_ustar) os << ", u* " << p.ustar << " ± " << p.ustar_half_width << " (≥ " << p.ustar_threshold << ")";

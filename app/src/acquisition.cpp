@@ -12,12 +12,18 @@ namespace dira::app {
 
 const char* to_string(RunStatus s) {
   switch (s) {
-    case RunStatus::complete: return "complete";
-    case RunStatus::time_limit: return "time-limit";
-    case RunStatus::interrupted: return "interrupted";
-    case RunStatus::hardware_fault: return "hardware-fault";
-    case RunStatus::storage_full: return "storage-full";
-    case RunStatus::storage_error: return "storage-error";
+    case RunStatus::complete:
+      return "complete";
+    case RunStatus::time_limit:
+      return "time-limit";
+    case RunStatus::interrupted:
+      return "interrupted";
+    case RunStatus::hardware_fault:
+      return "hardware-fault";
+    case RunStatus::storage_full:
+      return "storage-full";
+    case RunStatus::storage_error:
+      return "storage-error";
   }
   return "?";
 }

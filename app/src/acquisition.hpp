@@ -57,8 +57,8 @@ struct AcquisitionResult {
 /// Runs the acquisition: primes the scheduler (settings of the first trials confirmed
 /// delivered before the tagger starts), starts the tagger, and hands blocks to `consume` on the
 /// calling thread until the stream ends. `consume` sees every block and returns a status to
-/// stop with (storage full or failed: the first one given stands) or nothing; `idle` is called at least every 20 ms while no block arrives
-/// (with `paused` true while paused). A HardwareFault (a device, a setting delivered late, an
+/// stop with (storage full or failed: the first one given stands) or nothing; `idle` is called at least every 20 ms
+/// while no block arrives (with `paused` true while paused). A HardwareFault (a device, a setting delivered late, an
 /// echo mismatch) ends acquisition with status hardware_fault; every block before it is
 /// handed on. Other exceptions from the acquisition thread are rethrown here.
 /// `scheduler` null: the settings are not dira's to deliver (hardware-chosen settings, read
@@ -68,6 +68,5 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
                           const AcquisitionControl& control,
                           const std::function<std::optional<RunStatus>(const AcquiredBlock&)>& consume,
                           const std::function<void(bool paused)>& idle);
-
 
 }  // namespace dira::app

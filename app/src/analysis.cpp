@@ -11,8 +11,8 @@
 #include "dira/protocol/settings_rule.hpp"
 
 #include <cmath>
-#include <optional>
 #include <limits>
+#include <optional>
 
 namespace dira::app {
 
@@ -24,19 +24,28 @@ namespace {
 json decision_json(const P::Decision& d) {
   json tests = json::array();
   for (const auto& t : d.tests)
-    tests.push_back({{"name", t.name}, {"statistic", t.statistic}, {"value", t.value}, {"relation", t.relation},
-                     {"threshold", t.threshold}, {"passed", t.passed}, {"source", t.source}});
+    tests.push_back({{"name", t.name},
+                     {"statistic", t.statistic},
+                     {"value", t.value},
+                     {"relation", t.relation},
+                     {"threshold", t.threshold},
+                     {"passed", t.passed},
+                     {"source", t.source}});
   json params = json::object();
   for (const auto& [k, v] : d.parameters) params[k] = v;
-  return {{"protocol", d.protocol}, {"verdict", P::to_string(d.verdict)}, {"tests", tests},
-          {"trials_used", d.trials_used}, {"parameters", params}, {"reasons", d.reasons}};
+  return {{"protocol", d.protocol}, {"verdict", P::to_string(d.verdict)},
+          {"tests", tests},         {"trials_used", d.trials_used},
+          {"parameters", params},   {"reasons", d.reasons}};
 }
 
 json ledger_json(const P::BitLedger& l) {
   json entries = json::array();
   for (const auto& e : l.entries())
-    entries.push_back({{"purpose", P::to_string(e.purpose)}, {"first_bit", e.first_bit}, {"bits", e.bit_count},
-                       {"first_item", e.first_item}, {"last_item", e.last_item}});
+    entries.push_back({{"purpose", P::to_string(e.purpose)},
+                       {"first_bit", e.first_bit},
+                       {"bits", e.bit_count},
+                       {"first_item", e.first_item},
+                       {"last_item", e.last_item}});
   return {{"source", l.source().describe()},
           {"bits_drawn", l.bits_drawn()},
           {"by_purpose",
@@ -48,7 +57,9 @@ json ledger_json(const P::BitLedger& l) {
           {"entries", entries}};
 }
 
-double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
+double finite_or(double v, double fallback) {
+  return std::isfinite(v) ? v : fallback;
+}
 
 AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
   AnalysisResult res;
@@ -62,7 +73,8 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
     if (t.device != 0) explicit_devices = true;
     if (!explicit_devices && !c.uses_per_device.empty()) {
       // No device column: consecutive blocks of uses_per_device trials, device 0 first.
-      while (block + 1 < c.uses_per_device.size() && seen >= next_device_switch) next_device_switch += c.uses_per_device[++block];
+      while (block + 1 < c.uses_per_device.size() && seen >= next_device_switch)
+        next_device_switch += c.uses_per_device[++block];
       t.device = static_cast<std::uint32_t>(block);
     }
     ++seen;
@@ -127,22 +139,26 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
   json bounds = json::array();
   double best = 0;
   for (const auto& b : sec.bounds) {
-    bounds.push_back({{"name", b.name}, {"formula", b.formula}, {"log10_bias_term", finite_or(b.log10_bias, -1e308)},
-                      {"log10_test_term", b.log10_test}, {"log10_de_finetti_term", finite_or(b.log10_de_finetti, -1e308)},
+    bounds.push_back({{"name", b.name},
+                      {"formula", b.formula},
+                      {"log10_bias_term", finite_or(b.log10_bias, -1e308)},
+                      {"log10_test_term", b.log10_test},
+                      {"log10_de_finetti_term", finite_or(b.log10_de_finetti, -1e308)},
                       {"log10_bound", b.log10_total}});
     best = std::min(best, b.log10_total);
   }
   const double log10_target = std::log10(c.security_target);
   const bool meaningful = best <= log10_target;
-  r["security"] = {{"bound", "d_c(S_r | Z, W): distance of the output bit from uniform given the adversary (seed 000 eq. 13)"},
-                   {"log10_bound", best},
-                   {"log10_target", log10_target},
-                   {"meaningful", meaningful},
-                   {"tight_bias", *in.tight_bias},
-                   {"bounds", bounds},
-                   {"log10_de_finetti_actual_blocks", finite_or(sec.log10_de_finetti_actual, -1e308)},
-                   {"assumptions", sec.assumptions},
-                   {"device_independent", true}};
+  r["security"] = {
+      {"bound", "d_c(S_r | Z, W): distance of the output bit from uniform given the adversary (seed 000 eq. 13)"},
+      {"log10_bound", best},
+      {"log10_target", log10_target},
+      {"meaningful", meaningful},
+      {"tight_bias", *in.tight_bias},
+      {"bounds", bounds},
+      {"log10_de_finetti_actual_blocks", finite_or(sec.log10_de_finetti_actual, -1e308)},
+      {"assumptions", sec.assumptions},
+      {"device_independent", true}};
   if (out.output_bit && meaningful) {
     res.accepted = true;
     res.output_bits = 1;
@@ -152,9 +168,10 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
     r["certified_bits"] = 0;
     if (out.output_bit) {
       r["uncertified_output_bit"] = *out.output_bit ? 1 : 0;
-      r["certification"] = "accepted, but the security bound 10^" + std::to_string(best) +
-                           " does not reach the target 10^" + std::to_string(log10_target) +
-                           ": the bit is reported for testing and is not certified (dira plan --protocol A shows what run would be)";
+      r["certification"] =
+          "accepted, but the security bound 10^" + std::to_string(best) + " does not reach the target 10^" +
+          std::to_string(log10_target) +
+          ": the bit is reported for testing and is not certified (dira plan --protocol A shows what run would be)";
     }
   }
   res.accepted = out.decision.verdict == P::Verdict::accept;
@@ -176,8 +193,10 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
     }
     b.add(t);
     const std::uint8_t nib = static_cast<std::uint8_t>(((t.x[0] & 3u) << 2) | (t.x[1] & 3u));
-    if (n % 2 == 0) outputs.push_back(static_cast<std::uint8_t>(nib << 4));
-    else outputs.back() |= nib;
+    if (n % 2 == 0)
+      outputs.push_back(static_cast<std::uint8_t>(nib << 4));
+    else
+      outputs.back() |= nib;
     ++n;
   });
   const auto d = b.decide();
@@ -197,8 +216,10 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   r["counts"] = {{"bell_terms", b.bell_count()}, {"ustar_events", b.ustar_count()}};
   {
     const auto live = b.live();
-    r["live"] = {{"bell_half_width", live.bell_half_width}, {"ustar_half_width", live.ustar_half_width},
-                 {"confidence", live.confidence}, {"projected", P::to_string(live.projected)},
+    r["live"] = {{"bell_half_width", live.bell_half_width},
+                 {"ustar_half_width", live.ustar_half_width},
+                 {"confidence", live.confidence},
+                 {"projected", P::to_string(live.projected)},
                  {"interval", "Azuma–Hoeffding, seed 001 eq. 41"}};
   }
 
@@ -215,22 +236,41 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   const auto explicit_plan = P::plan_protocol_b_output_circulant(k, log2_target, in.epsilon);
   const auto nonexplicit = P::plan_protocol_b_output_nonexplicit(k, log2_target);
   r["security"] = {
-      {"bound", "d_c·p(ACC): distance of the output from uniform given the adversary, times the acceptance probability "
-                "(seed 001 Theorem 9, made explicit in docs/protocol-b-security.md §2.9)"},
+      {"bound",
+       "d_c·p(ACC): distance of the output from uniform given the adversary, times the acceptance probability "
+       "(seed 001 Theorem 9, made explicit in docs/protocol-b-security.md §2.9)"},
       {"constants",
-       {{"nu_pair_min", k.nu_pair_min}, {"nu_ustar_min", k.nu_ustar_min}, {"delta_az", k.delta_az}, {"tau", k.tau},
-        {"delta_tilde", k.delta_tilde}, {"f_lemma2", k.f}, {"f_lemma2_seed", k.f_seed}, {"mu2", k.mu2}, {"mu3", k.mu3},
-        {"mu4", k.mu4}, {"kappa", k.kappa}, {"ln_gamma", k.ln_gamma}, {"ln_eps_az1", k.ln_eps_az1}, {"ln_eps_az2", k.ln_eps_az2},
-        {"log2_delta1", k.log2_delta1}, {"n_x", k.n_x}, {"n_t", k.n_t}, {"k_t", k.k_t},
+       {{"nu_pair_min", k.nu_pair_min},
+        {"nu_ustar_min", k.nu_ustar_min},
+        {"delta_az", k.delta_az},
+        {"tau", k.tau},
+        {"delta_tilde", k.delta_tilde},
+        {"f_lemma2", k.f},
+        {"f_lemma2_seed", k.f_seed},
+        {"mu2", k.mu2},
+        {"mu3", k.mu3},
+        {"mu4", k.mu4},
+        {"kappa", k.kappa},
+        {"ln_gamma", k.ln_gamma},
+        {"ln_eps_az1", k.ln_eps_az1},
+        {"ln_eps_az2", k.ln_eps_az2},
+        {"log2_delta1", k.log2_delta1},
+        {"n_x", k.n_x},
+        {"n_t", k.n_t},
+        {"k_t", k.k_t},
         {"honest_ustar_rate_min", k.honest_ustar_rate_min}}},
       {"conditions_hold", k.valid()},
       {"violations", k.violations},
       {"log2_target", log2_target},
-      {"explicit_extractor", {{"bits", explicit_plan.bits}, {"log2_error", explicit_plan.log2_error}, {"reason", explicit_plan.reason}}},
+      {"explicit_extractor",
+       {{"bits", explicit_plan.bits}, {"log2_error", explicit_plan.log2_error}, {"reason", explicit_plan.reason}}},
       {"nonexplicit_extractor",
-       {{"bits", nonexplicit.bits}, {"log2_error", nonexplicit.log2_error}, {"reason", nonexplicit.reason},
+       {{"bits", nonexplicit.bits},
+        {"log2_error", nonexplicit.log2_error},
+        {"reason", nonexplicit.reason},
         {"note", "what the seed's non-explicit extractor would give; dira cannot output these bits"}}},
-      {"setting_rule", "rejection sampling: 4 bits per party per attempt, values ≥ 9 redrawn (docs/protocol-b-security.md §3)"},
+      {"setting_rule",
+       "rejection sampling: 4 bits per party per attempt, values ≥ 9 redrawn (docs/protocol-b-security.md §3)"},
       {"assumptions",
        {"the weak source is ε-SV and independent of the device given the adversary (seed 001, A1-A2)",
         "no-signalling between the two stations and time-ordered no-signalling within each"}},
@@ -239,21 +279,21 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   std::uint64_t m = 0;
   if (d.verdict == P::Verdict::accept && explicit_plan.bits >= 1) {
     if (!o.weak_bits && !o.ledger) {
-      r["certification"] = "accepted with a positive certified length, but no weak-source bits were given for the extractor";
+      r["certification"] =
+          "accepted with a positive certified length, but no weak-source bits were given for the extractor";
     } else {
       // Extract (docs/protocol-b-security.md §1.1 steps 6–7): the device outputs are fixed
       // first, then the extractor's second source is drawn — bits after every setting bit.
-      const auto params = P::choose_extractor(static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x),
-                                              explicit_plan.k_x, static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon),
-                                              log2_target - 1, c.extractor.side_information);
+      const auto params = P::choose_extractor(
+          static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x), explicit_plan.k_x,
+          static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon), log2_target - 1, c.extractor.side_information);
       if (params && params->m >= 1) {
         std::optional<P::BitLedger> own;
         if (!o.ledger) own.emplace(*o.weak_bits);
         P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
         ledger.fix_device_outputs(b.trials());
         P::BitVector x = P::BitVector::zeros(params->n1);
-        for (std::size_t i = 0; i < params->n1 && i < 4 * n; ++i)
-          x.set(i, (outputs[i / 8] >> (7 - i % 8)) & 1u);
+        for (std::size_t i = 0; i < params->n1 && i < 4 * n; ++i) x.set(i, (outputs[i / 8] >> (7 - i % 8)) & 1u);
         const P::BitVector y = P::BitVector::from_bools(ledger.draw_extractor_bits(params->n2, 0));
         const P::BitVector z = P::extract(*params, x, y);
         m = std::min<std::uint64_t>(z.size, static_cast<std::uint64_t>(explicit_plan.bits));
@@ -261,8 +301,12 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
         for (std::uint64_t i = 0; i < m; ++i)
           if (z.get(i)) res.output[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
         res.output_bits = m;
-        r["extractor"] = {{"kind", P::to_string(params->kind)}, {"n1", params->n1}, {"n2", params->n2},
-                          {"m", m}, {"log2_error", params->log2_error}, {"statement", params->statement}};
+        r["extractor"] = {{"kind", P::to_string(params->kind)},
+                          {"n1", params->n1},
+                          {"n2", params->n2},
+                          {"m", m},
+                          {"log2_error", params->log2_error},
+                          {"statement", params->statement}};
         r["ledger"] = ledger_json(ledger);
       } else {
         r["certification"] = "the accounting allows bits, but no admissible extractor length was found";
@@ -287,8 +331,9 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
   r["protocol"] = "C";
   r["inequality"] = c.inequality.name;
   r["security"] = {
-      {"adversary", "no-signalling devices (the CHSH no-signalling polytope: 16 local deterministic + 8 PR boxes) "
-                    "with classical side information"},
+      {"adversary",
+       "no-signalling devices (the CHSH no-signalling polytope: 16 local deterministic + 8 PR boxes) "
+       "with classical side information"},
       {"weak_source",
        "epsilon-SV with epsilon = " + std::to_string(c.c.epsilon) +
            " for one stream supplying Alice's bit then Bob's (8 vertices), independent of the devices' outputs given "
@@ -298,8 +343,9 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
       {"device_independent", true},
       {"post_selection", "none: no-click → outcome 0 (docs/trial-policy.md)"},
       {"error_budget", {{"estimation_and_smoothing", c.c.error / 2}, {"extractor", c.c.error / 2}}},
-      {"source", "probability estimation: Zhang, Knill, Bierhorst, PRA 98, 040304(R) (2018); Knill et al., PRR 2, "
-                 "033465 (2020); derivation in docs/protocol-c-security.md"}};
+      {"source",
+       "probability estimation: Zhang, Knill, Bierhorst, PRA 98, 040304(R) (2018); Knill et al., PRR 2, "
+       "033465 (2020); derivation in docs/protocol-c-security.md"}};
   if (!o.protocol_c) {
     r["decision"] = "undecided";
     r["reasons"] = {"no PEF: Protocol C scores trials with the PEFs fixed before the run (pef.json)"};
@@ -344,19 +390,18 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
   std::uint64_t m = 0;
   if (fin.passed) {
     const std::size_t device_bits = device.size;
-    const auto ext = P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)),
-                                          c.c.epsilon, plan.log2_extractor_error, device_bits + 1);
-    r["extractor"] = {{"route", P::to_string(ext.kind)},
-                      {"device_bits", ext.device_bits},
-                      {"weak_bits", ext.weak_bits},
-                      {"output_bits", ext.output_bits},
-                      {"log2_error", ext.log2_error},
-                      {"statement", ext.statement}};
+    const auto ext =
+        P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)),
+                             c.c.epsilon, plan.log2_extractor_error, device_bits + 1);
+    r["extractor"] = {{"route", P::to_string(ext.kind)}, {"device_bits", ext.device_bits},
+                      {"weak_bits", ext.weak_bits},      {"output_bits", ext.output_bits},
+                      {"log2_error", ext.log2_error},    {"statement", ext.statement}};
     if (ext.output_bits == 0) {
       r["certification"] = "accepted; no bits certified: " + ext.statement;
     } else if (!o.weak_bits && !o.ledger) {
-      r["certification"] = "accepted with a positive certified length, but no weak-source bits were given for the "
-                           "extractor";
+      r["certification"] =
+          "accepted with a positive certified length, but no weak-source bits were given for the "
+          "extractor";
     } else {
       std::optional<P::BitLedger> own;
       if (!o.ledger) own.emplace(*o.weak_bits);

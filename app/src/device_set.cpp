@@ -81,8 +81,8 @@ DeviceSet open_devices(const ExperimentConfig& c, const hal::DriverRegistry& reg
         const auto v = mod->get("settings");
         if (const auto* n = std::get_if<std::int64_t>(&v); n && *n < sc.settings(static_cast<int>(p)))
           throw refused(c, key,
-                        "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) +
-                            " needs " + std::to_string(sc.settings(static_cast<int>(p))));
+                        "its profile maps " + std::to_string(*n) + " settings, party " + std::to_string(p) + " needs " +
+                            std::to_string(sc.settings(static_cast<int>(p))));
       }
     d.modulators.push_back({mod.get(), static_cast<int>(p)});
     d.owned_modulators.push_back(std::move(mod));

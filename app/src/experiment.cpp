@@ -275,9 +275,10 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
     // the setting rule must be the identity on single bits (Protocol A; not B's rejection
     // sampling, which the hardware cannot be seen doing).
     if (c.protocol == 'B')
-      r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
-              "hardware-chosen settings need one weak-source bit per party's setting (Protocols A and C); Protocol B draws "
-              "its settings by rejection sampling, which dira must do itself");
+      r.issue(
+          dev["settings_chosen_by"], "devices.settings_chosen_by",
+          "hardware-chosen settings need one weak-source bit per party's setting (Protocols A and C); Protocol B draws "
+          "its settings by rejection sampling, which dira must do itself");
     if (c.devices.layout.parties.empty() || c.devices.layout.parties[0].echo_channels.empty())
       r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
               "hardware-chosen settings are read from the setting echo: give devices.layout.echoes");
@@ -304,10 +305,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     r.issue(doc, "", "expected a YAML map at the top level");
     throw ConfigError(r.issues());
   }
-  r.allowed_keys(
-      doc, "",
-      {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop", "outputs",
-       "hardware"});
+  r.allowed_keys(doc, "",
+                 {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop",
+                  "outputs", "hardware"});
   c.text = std::string(yaml);
   c.name = doc["name"] ? r.string(doc["name"], "name").value_or("") : "";
   c.security_target = positive_fraction(r, doc["security_target"], "security_target", 0, 1, true, true, 1e-6);
@@ -361,9 +361,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       // and Lemma 7's bound is only informative for δ ≤ 8 (the largest Bell value).
     } else if (kind == "C") {
       c.protocol = 'C';
-      r.allowed_keys(p, "protocol",
-                     {"kind", "epsilon", "bits", "error", "trials", "stop_when_certified", "behaviour_model",
-                      "demonstration"});
+      r.allowed_keys(
+          p, "protocol",
+          {"kind", "epsilon", "bits", "error", "trials", "stop_when_certified", "behaviour_model", "demonstration"});
       auto& pc = c.c;
       pc.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, true, true, pc.epsilon);
       pc.bits = count(r, p["bits"], "protocol.bits", pc.bits);

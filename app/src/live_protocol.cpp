@@ -9,7 +9,8 @@ namespace P = dira::protocol;
 LiveProtocol::LiveProtocol(const ExperimentConfig& c, const ProtocolCRunPlan* plan_c) {
   if (c.protocol == 'C') {
     c_ = std::make_unique<P::ProtocolC>(plan_c->scoring, plan_c->pefs.front().second);
-    for (std::size_t i = 1; i < plan_c->pefs.size(); ++i) c_->replace_pef(plan_c->pefs[i].first, plan_c->pefs[i].second);
+    for (std::size_t i = 1; i < plan_c->pefs.size(); ++i)
+      c_->replace_pef(plan_c->pefs[i].first, plan_c->pefs[i].second);
     stop_when_certified_ = plan_c->scoring.stop_when_certified;
   } else if (c.protocol == 'B') {
     b_ = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);

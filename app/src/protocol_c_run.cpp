@@ -18,7 +18,9 @@ using nlohmann::json;
 namespace {
 /// The ε the YAML states as the simple rational it denotes (1e-3 → 1/1000): the settings
 /// model's vertices are exact.
-P::Rational exact_epsilon(const ExperimentConfig& c) { return P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL); }
+P::Rational exact_epsilon(const ExperimentConfig& c) {
+  return P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL);
+}
 }  // namespace
 
 P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet& d, std::string& source) {
@@ -53,7 +55,6 @@ P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet&
   source = "the hardware: section, with the state and angles the planner finds best";
   return choice.model;
 }
-
 
 ProtocolCRunPlan plan_protocol_c_run(const ExperimentConfig& c, const P::PhotonicChshModel& model,
                                      const std::string& source) {

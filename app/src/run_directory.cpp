@@ -111,8 +111,7 @@ void CrashFlagWatchdog::disarm() {
   write_end_ = -1;
 }
 
-RunDirectory::RunDirectory(const std::filesystem::path& parent, const std::string& name,
-                           const std::string& config_text)
+RunDirectory::RunDirectory(const std::filesystem::path& parent, const std::string& name, const std::string& config_text)
     : start_(std::chrono::steady_clock::now()) {
   std::error_code ec;
   std::filesystem::create_directories(parent, ec);

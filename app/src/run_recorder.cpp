@@ -86,8 +86,7 @@ std::optional<RunStatus> RunRecorder::record(const AcquiredBlock& b, const std::
 }
 
 void RunRecorder::idle(bool paused) {
-  if (std::chrono::steady_clock::now() - last_progress_ >=
-      std::chrono::duration<double>(settings_.progress_interval_s))
+  if (std::chrono::steady_clock::now() - last_progress_ >= std::chrono::duration<double>(settings_.progress_interval_s))
     progress(paused ? "paused" : "acquiring");
   if (!recording_) return;
   try {

@@ -15,10 +15,22 @@ RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis) {
   RunOutcome o;
   o.decision = analysis ? analysis->report.value("decision", "undecided") : "undecided";
   switch (status) {
-    case RunStatus::hardware_fault: o.status = "hardware-fault"; o.exit_code = 4; break;
-    case RunStatus::interrupted: o.status = "interrupted"; o.exit_code = 130; break;
-    case RunStatus::storage_error: o.status = "storage-error"; o.exit_code = 1; break;
-    case RunStatus::storage_full: o.status = "storage-full"; o.exit_code = 1; break;
+    case RunStatus::hardware_fault:
+      o.status = "hardware-fault";
+      o.exit_code = 4;
+      break;
+    case RunStatus::interrupted:
+      o.status = "interrupted";
+      o.exit_code = 130;
+      break;
+    case RunStatus::storage_error:
+      o.status = "storage-error";
+      o.exit_code = 1;
+      break;
+    case RunStatus::storage_full:
+      o.status = "storage-full";
+      o.exit_code = 1;
+      break;
     case RunStatus::complete:
     case RunStatus::time_limit:
       o.status = o.decision == "accept" ? "accepted" : "aborted";

@@ -61,7 +61,8 @@ Progress RunStatistics::snapshot(const protocol::LiveStatistics& s, bool protoco
   p.stage = stage;
   p.trials_in_test = s.trials_in_test;
   if (p.rate > 0 && k.planned > k.trials) p.eta_s = static_cast<double>(k.planned - k.trials) / p.rate;
-  if (k.duration_s > 0) p.eta_s = p.eta_s < 0 ? k.duration_s - k.elapsed_s : std::min(p.eta_s, k.duration_s - k.elapsed_s);
+  if (k.duration_s > 0)
+    p.eta_s = p.eta_s < 0 ? k.duration_s - k.elapsed_s : std::min(p.eta_s, k.duration_s - k.elapsed_s);
   if (k.planned <= k.trials) p.eta_s = 0;
   p.channel_names = channel_names_;
   p.channel_counts = clicks_;

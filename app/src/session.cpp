@@ -150,11 +150,11 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
   RunFileWriter file(dir.file("run.h5"), c.text,
-                         json{{"software", std::string("dira ") + DIRA_VERSION},
-                              {"tagger", devices.tagger->identity()},
-                              {"weak_source", source.describe()}}
-                             .dump(),
-                         c.outputs.raw_tags);
+                     json{{"software", std::string("dira ") + DIRA_VERSION},
+                          {"tagger", devices.tagger->identity()},
+                          {"weak_source", source.describe()}}
+                         .dump(),
+                     c.outputs.raw_tags);
   dir.log("run directory " + dir.path().string());
   dir.log("tagger: " + devices.tagger->identity());
   dir.log("weak source: " + source.describe());
@@ -346,14 +346,14 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     const std::string s = read_all(dir / "sv_bits.bin");
     bits.assign(s.begin(), s.end());
   }
-  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(),
-                                                           c.epsilon());
+  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon());
   AnalysisOptions ao;
   ao.weak_bits = bits.empty() ? nullptr : &source;
   std::optional<ProtocolCRunPlan> plan_c;
   if (c.protocol == 'C') {
     const std::string pj = read_all(dir / "pef.json");
-    if (pj.empty()) throw RunFileError((dir / "pef.json").string() + " is missing or empty: Protocol C cannot be re-decided");
+    if (pj.empty())
+      throw RunFileError((dir / "pef.json").string() + " is missing or empty: Protocol C cannot be re-decided");
     try {
       plan_c = read_pef_json(json::parse(pj), c);
     } catch (const std::exception& e) {

@@ -10,24 +10,34 @@ namespace dira::hal {
 
 const char* to_string(TagType t) {
   switch (t) {
-    case TagType::time_tag: return "time_tag";
-    case TagType::error: return "error";
-    case TagType::overflow_begin: return "overflow_begin";
-    case TagType::overflow_end: return "overflow_end";
-    case TagType::missed_events: return "missed_events";
-    case TagType::time_mark: return "time_mark";
+    case TagType::time_tag:
+      return "time_tag";
+    case TagType::error:
+      return "error";
+    case TagType::overflow_begin:
+      return "overflow_begin";
+    case TagType::overflow_end:
+      return "overflow_end";
+    case TagType::missed_events:
+      return "missed_events";
+    case TagType::time_mark:
+      return "time_mark";
   }
   return "?";
 }
 
-const char* to_string(SettingDelivery d) { return d == SettingDelivery::segment ? "segment" : "streaming"; }
+const char* to_string(SettingDelivery d) {
+  return d == SettingDelivery::segment ? "segment" : "streaming";
+}
 
 std::string to_string(const SettingValue& v) {
   return std::visit(
       [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::string>) return x;
+        if constexpr (std::is_same_v<T, bool>)
+          return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>)
+          return x;
         else {
           std::ostringstream os;
           os << x;
@@ -39,11 +49,16 @@ std::string to_string(const SettingValue& v) {
 
 const char* to_string(Capability::Type t) {
   switch (t) {
-    case Capability::Type::boolean: return "bool";
-    case Capability::Type::integer: return "int";
-    case Capability::Type::real: return "real";
-    case Capability::Type::text: return "string";
-    case Capability::Type::choice: return "choice";
+    case Capability::Type::boolean:
+      return "bool";
+    case Capability::Type::integer:
+      return "int";
+    case Capability::Type::real:
+      return "real";
+    case Capability::Type::text:
+      return "string";
+    case Capability::Type::choice:
+      return "choice";
   }
   return "?";
 }
@@ -53,11 +68,15 @@ std::string check_value(const Capability& c, const SettingValue& v) {
     if ((c.min && x < *c.min) || (c.max && x > *c.max)) {
       std::ostringstream os;
       os << x << " out of range [";
-      if (c.min) os << *c.min;
-      else os << "-inf";
+      if (c.min)
+        os << *c.min;
+      else
+        os << "-inf";
       os << ", ";
-      if (c.max) os << *c.max;
-      else os << "inf";
+      if (c.max)
+        os << *c.max;
+      else
+        os << "inf";
       os << "]" << (c.unit.empty() ? "" : " " + c.unit);
       return os.str();
     }
@@ -89,16 +108,20 @@ std::string check_value(const Capability& c, const SettingValue& v) {
 
 const char* to_string(DeviceKind k) {
   switch (k) {
-    case DeviceKind::time_tagger: return "time_tagger";
-    case DeviceKind::modulator: return "modulator";
-    case DeviceKind::entropy_source: return "entropy_source";
+    case DeviceKind::time_tagger:
+      return "time_tagger";
+    case DeviceKind::modulator:
+      return "modulator";
+    case DeviceKind::entropy_source:
+      return "entropy_source";
   }
   return "?";
 }
 
 void DriverRegistry::add(DriverInfo info) {
   for (const auto& d : drivers_)
-    if (d.name == info.name && d.kind == info.kind) throw std::invalid_argument("driver registered twice: " + info.name);
+    if (d.name == info.name && d.kind == info.kind)
+      throw std::invalid_argument("driver registered twice: " + info.name);
   drivers_.push_back(std::move(info));
 }
 

@@ -47,8 +47,8 @@ void SettingScheduler::fault_not_delivered(std::uint64_t i) const {
     throw HardwareFault("trial " + std::to_string(i) + " was recorded past the armed segment, which ends at trial " +
                         std::to_string(delivered_) + ": the apparatus played more trials than were uploaded (" +
                         std::to_string(segment_) + " per segment)");
-  throw HardwareFault("trial " + std::to_string(i) + " was recorded before its settings were delivered (delivered: " +
-                      std::to_string(delivered_) +
+  throw HardwareFault("trial " + std::to_string(i) +
+                      " was recorded before its settings were delivered (delivered: " + std::to_string(delivered_) +
                       " trials): the modulators fell behind the apparatus; raise the scheduler's look-ahead");
 }
 

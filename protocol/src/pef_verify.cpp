@@ -23,7 +23,8 @@ CertifiedPef verify_published_pef(const SvSettingsModel& settings, const std::st
   }
   double worst = 0;
   for (const auto& nu : settings.vertices())
-    for (const auto& p : no_signalling_vertices()) worst = std::max(worst, constraint_upper(nu, p, out.beta, out.F_exact));
+    for (const auto& p : no_signalling_vertices())
+      worst = std::max(worst, constraint_upper(nu, p, out.beta, out.F_exact));
   if (!(worst <= 1.0))
     throw std::invalid_argument("PEF: a vertex constraint evaluates to " + std::to_string(worst) +
                                 " > 1 (rounded up): these factors are not a PEF of the model");

@@ -22,10 +22,14 @@ bool BufferSvSource::next_bit() {
 
 const char* to_string(BitPurpose p) {
   switch (p) {
-    case BitPurpose::setting: return "setting";
-    case BitPurpose::box_choice: return "box_choice";
-    case BitPurpose::extractor: return "extractor";
-    case BitPurpose::observed_setting: return "observed_setting";
+    case BitPurpose::setting:
+      return "setting";
+    case BitPurpose::box_choice:
+      return "box_choice";
+    case BitPurpose::extractor:
+      return "extractor";
+    case BitPurpose::observed_setting:
+      return "observed_setting";
   }
   return "?";
 }

@@ -399,7 +399,8 @@ void GuiLogicTest::decisionStorageFullAndPlan() {
   const auto s = summarize_report(j);
   QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
   QCOMPARE(s.headline, std::string("STOPPED: DISK FULL — decision over the trials recorded: accept"));
-  QCOMPARE(s.reasons.front(), std::string("stopped before the disk (or file-size limit) was full: 200703 trials recorded"));
+  QCOMPARE(s.reasons.front(),
+           std::string("stopped before the disk (or file-size limit) was full: 200703 trials recorded"));
   QCOMPARE(s.what_would_certify, std::string("One certified bit needs about 10^13.15 trials"));
   QVERIFY(decision_html(s).find("what would certify (dira plan):</i> One certified bit needs about 10^13.15 trials") !=
           std::string::npos);

@@ -34,7 +34,9 @@ std::filesystem::path scratch(const std::string& name) {
 hal::SettingDraw counter_draw(int parties, int settings, std::uint64_t& draws) {
   return [=, &draws](std::uint64_t i, protocol::Trial& t) {
     ++draws;
-    for (int p = 0; p < parties; ++p) t.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>((i + static_cast<std::uint64_t>(p)) % static_cast<std::uint64_t>(settings));
+    for (int p = 0; p < parties; ++p)
+      t.u[static_cast<std::size_t>(p)] =
+          static_cast<std::uint8_t>((i + static_cast<std::uint64_t>(p)) % static_cast<std::uint64_t>(settings));
   };
 }
 
@@ -110,7 +112,7 @@ TEST_CASE("scheduler, streaming: delivers the look-ahead before start and keeps 
   CHECK(lab.setting[1][2999] == (2999 + 1) % 2);
   CHECK(s.intended(2999).u[0] == 2999 % 2);
   CHECK_THROWS_AS(s.intended(3000), hal::HardwareFault);  // not delivered yet: recorded too early
-  s.advance(500);   // still 2500 ahead: top up to 500 + 3000 in one batch of ≥ 1000
+  s.advance(500);  // still 2500 ahead: top up to 500 + 3000 in one batch of ≥ 1000
   CHECK(s.delivered() == 4000);
   s.advance(9000);
   CHECK(s.delivered() == 10000);  // capped at the plan
@@ -180,8 +182,7 @@ TEST_CASE("pipeline, streaming: every modulator has trial i's setting before tri
   CHECK(differ == 0);
 }
 
-TEST_CASE("pipeline, streaming: a tagger that outruns the look-ahead is a hardware fault, data kept",
-          "[pipeline]") {
+TEST_CASE("pipeline, streaming: a tagger that outruns the look-ahead is a hardware fault, data kept", "[pipeline]") {
   FakeRun run("outrun");
   run.config.devices.scheduler.lookahead = 300;  // the tagger emits 1000 trials per block
   run.config.devices.scheduler.batch = 100;
@@ -222,9 +223,10 @@ TEST_CASE("pipeline, segment: more trials than uploaded is a count mismatch (har
   CHECK(r.report["trials_recorded"].get<std::uint64_t>() == 3000);  // the first segment, all of it
 }
 
-TEST_CASE("pipeline, segment: an echo that disagrees with the upload ends the run as a hardware fault; analyze "
-          "decides over the recorded trials",
-          "[pipeline]") {
+TEST_CASE(
+    "pipeline, segment: an echo that disagrees with the upload ends the run as a hardware fault; analyze "
+    "decides over the recorded trials",
+    "[pipeline]") {
   FakeRun run("segment-echo");
   run.lab.mode = hal::SettingDelivery::segment;
   run.lab.segment_capacity = 3000;

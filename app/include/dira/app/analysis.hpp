@@ -32,9 +32,9 @@ struct AnalysisOptions {
 };
 
 struct AnalysisResult {
-  nlohmann::json report;               ///< the JSON printed by `--json`
+  nlohmann::json report;  ///< the JSON printed by `--json`
   bool accepted = false;
-  std::vector<std::uint8_t> output;    ///< certified bits, packed MSB first; empty unless accepted and certified
+  std::vector<std::uint8_t> output;  ///< certified bits, packed MSB first; empty unless accepted and certified
   std::uint64_t output_bits = 0;
 };
 

@@ -23,7 +23,7 @@ struct ProtocolCRunPlan {
   protocol::ProtocolCConfig scoring;  ///< ε_est, target min-entropy, budget n, stopping rule
   /// The PEFs and the first trial each scores (the first from trial 0).
   std::vector<std::pair<std::uint64_t, protocol::CertifiedPef>> pefs;
-  double log2_extractor_error = 0;  ///< the extractor's share of the error budget (log2)
+  double log2_extractor_error = 0;    ///< the extractor's share of the error budget (log2)
   protocol::PhotonicChshModel model;  ///< the apparatus model the first PEF was optimised for
   std::string model_source;           ///< where that model came from
   double expected_log2_gain = 0;      ///< E[log2 F] per trial at the model

@@ -43,7 +43,7 @@ struct StreamStart {
   std::string source;
 };
 struct StreamEnd {
-  bool error = false;   ///< true: the device failed (a HardwareFault); false: normal end
+  bool error = false;  ///< true: the device failed (a HardwareFault); false: normal end
   std::string reason;
 };
 using TaggerEvent = std::variant<StreamStart, TagBlock, StreamEnd>;

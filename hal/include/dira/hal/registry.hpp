@@ -24,7 +24,7 @@ struct FoundDevice {
 };
 
 struct DriverInfo {
-  std::string name;           ///< `driver:` in YAML
+  std::string name;  ///< `driver:` in YAML
   DeviceKind kind = DeviceKind::time_tagger;
   std::string description;
   std::vector<Capability> capabilities;

@@ -29,10 +29,10 @@
 namespace dira::hal {
 
 struct SchedulerConfig {
-  std::uint64_t planned = 0;        ///< trials of the run: nothing is drawn past this (0: none)
-  std::uint64_t lookahead = 65536;  ///< streaming: trials delivered beyond the last assembled one
-  std::uint64_t batch = 4096;       ///< streaming: trials per upload
-  std::uint64_t segment_trials = 0;  ///< segment: K (0: the smallest segment capacity of the modulators)
+  std::uint64_t planned = 0;                        ///< trials of the run: nothing is drawn past this (0: none)
+  std::uint64_t lookahead = 65536;                  ///< streaming: trials delivered beyond the last assembled one
+  std::uint64_t batch = 4096;                       ///< streaming: trials per upload
+  std::uint64_t segment_trials = 0;                 ///< segment: K (0: the smallest segment capacity of the modulators)
   std::chrono::milliseconds confirm_timeout{5000};  ///< a modulator that does not confirm in time is a fault
 };
 
@@ -53,7 +53,6 @@ inline std::vector<PartyModulator> one_per_party(const std::vector<Modulator*>& 
   for (std::size_t p = 0; p < modulators.size(); ++p) out.push_back({modulators[p], static_cast<int>(p)});
   return out;
 }
-
 
 /// Thrown by SettingScheduler::intended for a trial past the planned count: the apparatus (a
 /// replay, a free-running tagger) has more to give than the run takes. Not a fault: the run

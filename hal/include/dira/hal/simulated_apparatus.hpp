@@ -20,7 +20,7 @@ namespace dira::hal {
 /// What the session tells a simulated apparatus before start().
 struct ApparatusBinding {
   const protocol::Inequality* inequality = nullptr;  ///< what is measured (scenario, quantum realisation)
-  std::uint64_t trials = 0;  ///< the stream ends normally after this many trials (0: never)
+  std::uint64_t trials = 0;                          ///< the stream ends normally after this many trials (0: never)
   /// Protocol A: k logical devices in blocks of `device_block_trials` consecutive trials
   /// (Trial::device = (i / device_block_trials) mod k); 1 for one apparatus.
   std::uint32_t logical_devices = 1;

@@ -25,9 +25,9 @@ const char* to_string(TagType type);
 struct Tag {
   TagType type = TagType::time_tag;
   std::uint8_t reserved = 0;
-  std::uint16_t missed = 0;   ///< for missed_events: how many
-  std::int32_t channel = 0;   ///< device channel number (1-based on most devices; as the device numbers it)
-  std::int64_t time_ps = 0;   ///< picoseconds since the start of the stream
+  std::uint16_t missed = 0;  ///< for missed_events: how many
+  std::int32_t channel = 0;  ///< device channel number (1-based on most devices; as the device numbers it)
+  std::int64_t time_ps = 0;  ///< picoseconds since the start of the stream
 };
 static_assert(sizeof(Tag) == 16, "Tag must stay 16 bytes: it is streamed at 10^8 tags/s");
 
