@@ -11,6 +11,8 @@ namespace dira::app {
 namespace P = dira::protocol;
 using nlohmann::json;
 
+std::string software_name() { return std::string("dira ") + DIRA_VERSION; }
+
 RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis) {
   RunOutcome o;
   o.decision = analysis ? analysis->report.value("decision", "undecided") : "undecided";
@@ -43,7 +45,7 @@ RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis) {
 json build_report(const RunFacts& f, const RunOutcome& outcome) {
   const ExperimentConfig& c = *f.config;
   json report;
-  report["software"] = std::string("dira ") + DIRA_VERSION;
+  report["software"] = software_name();
   report["config_sha256"] = detail::sha256_hex(c.text);
   report["experiment"] = c.name;
   report["run_directory"] = f.directory.string();

@@ -22,6 +22,9 @@
 
 namespace dira::app {
 
+/// "dira <version>": what report.json and run.h5 name as the software that wrote them.
+std::string software_name();
+
 /// Everything the report states about a run.
 struct RunFacts {
   const ExperimentConfig* config = nullptr;

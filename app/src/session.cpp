@@ -23,10 +23,6 @@
 #include <fstream>
 #include <sstream>
 
-#ifndef DIRA_VERSION
-#define DIRA_VERSION "0.1.0"
-#endif
-
 namespace dira::app {
 
 namespace P = dira::protocol;
@@ -150,7 +146,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
   RunFileWriter file(dir.file("run.h5"), c.text,
-                     json{{"software", std::string("dira ") + DIRA_VERSION},
+                     json{{"software", software_name()},
                           {"tagger", devices.tagger->identity()},
                           {"weak_source", source.describe()}}
                          .dump(),
