@@ -257,3 +257,24 @@ rm -rf "$4"; mkdir -p "$4"
     ${CMAKE_CURRENT_SOURCE_DIR}/data/guehne4-hardware-chosen.yaml ${dira_run_out}/simulate-options)
 list(APPEND dira_cli_tests cli.simulate_trials.weak_source_command cli.simulate_trials.weak_source_too_short
      cli.simulate_trials.simulator_options)
+
+# Protocol C on recorded trials (issue 11): `dira analyze-trials` on simulated CHSH trials
+# (trial,u0,u1,x0,x1) with the plan dira run would fix, and with a run's pef.json (--pef),
+# accepts and certifies at least 256 bits; a local deterministic box is never certified.
+add_test(NAME cli.analyze_trials.protocol_c COMMAND ${DIRA_SH} -c [=[
+dira="$1"; cfg="$2"; out="$3"; rm -rf "$out"; mkdir -p "$out"
+"$dira" simulate-trials --config "$cfg" --out "$out/t.csv" --sv-bits-out "$out/t.bits" --sv-bytes 200000 || exit 1
+head -1 "$out/t.csv" | grep -q '^trial,u0,u1,x0,x1' || { echo "CSV header"; head -2 "$out/t.csv"; exit 1; }
+"$dira" analyze-trials --config "$cfg" --trials "$out/t.csv" --sv-bits "$out/t.bits" --json > "$out/a.json"; rc=$?
+[ "$rc" -eq 0 ] || { echo "analyze-trials exited $rc"; cat "$out/a.json"; exit 1; }
+grep -q '"protocol": "C"' "$out/a.json" || exit 1
+bits=$(sed -n 's/^  "certified_bits": \([0-9]*\).*/\1/p' "$out/a.json")
+[ "${bits:-0}" -ge 256 ] || { echo "certified ${bits:-?} bits"; exit 1; }
+"$dira" run "$cfg" --out "$out/run" > /dev/null 2>&1 || exit 1
+"$dira" analyze-trials --config "$cfg" --trials "$out/t.csv" --pef "$(ls -d "$out"/run/*/)pef.json" --json > "$out/b.json" || { cat "$out/b.json"; exit 1; }
+sed -e '/state_theta/d' -e '/_angle_/d' "$cfg" > "$out/local.yaml"
+"$dira" simulate-trials --config "$out/local.yaml" --box local --out "$out/local.csv" --trials 100000 || exit 1
+"$dira" analyze-trials --config "$cfg" --trials "$out/local.csv" --json > "$out/l.json"; rc=$?
+[ "$rc" -eq 3 ] || { echo "a local box: exit $rc, expected 3 (abort)"; cat "$out/l.json"; exit 1; }
+]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments/sim-chsh-photonic.yaml ${dira_run_out}/analyze_c)
+list(APPEND dira_cli_tests cli.analyze_trials.protocol_c)
