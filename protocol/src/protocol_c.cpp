@@ -45,7 +45,9 @@ std::size_t ProtocolC::score_block(const Trial* t, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       const unsigned u0 = t[i].u[0], u1 = t[i].u[1], x0 = t[i].x[0], x1 = t[i].x[1];
       acc |= u0 | u1 | x0 | x1;
-      ++local[(x0 << 3) | (x1 << 2) | (u0 << 1) | u1];
+      // Masked so a value other than 0/1 cannot index past the histogram before the check
+      // below refuses the block (found by ASan).
+      ++local[((x0 << 3) | (x1 << 2) | (u0 << 1) | u1) & 15u];
     }
   } else {
     // Stopping time τ = first trial at which the running (rounded-down) log2 T reaches the
