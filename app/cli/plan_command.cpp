@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "dira/app/inequality_loader.hpp"
+#include "dira/app/protocol_c_run.hpp"
 #include "dira/protocol/planner.hpp"
 #include "dira/protocol/protocol_c_plan.hpp"
 #include "dira/protocol/rational.hpp"
@@ -107,7 +108,7 @@ int run(const Args& a) {
       hw_c.visibility = a.visibility;
       hw_c.efficiency = a.efficiency;
       hw_c.dark_count = a.dark;
-      const auto eps = protocol::rationalize(a.epsilon, 1e-15, 1'000'000'000'000LL);
+      const auto eps = app::exact_sv_epsilon(a.epsilon);
       const auto p = protocol::plan_protocol_c_extracted(hw_c, eps, a.bits, a.error, a.rate);
       const double eta_min = protocol::lowest_efficiency(a.visibility, eps, a.dark, 2e-3);
       j = {{"protocol", "C"},

@@ -15,13 +15,9 @@ namespace dira::app {
 namespace P = dira::protocol;
 using nlohmann::json;
 
-namespace {
-/// The ε the YAML states as the simple rational it denotes (1e-3 → 1/1000): the settings
-/// model's vertices are exact.
-P::Rational exact_epsilon(const ExperimentConfig& c) {
-  return P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL);
+P::Rational exact_sv_epsilon(double epsilon) {
+  return P::rationalize(epsilon, 1e-15, 1'000'000'000'000LL);
 }
-}  // namespace
 
 P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet& d, std::string& source) {
   P::PhotonicChshModel m;
@@ -50,8 +46,8 @@ P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet&
     source = "the simulator's settings (visibility, efficiency, dark counts, state and angles)";
     return m;
   }
-  const auto choice = P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count,
-                                                    P::rationalize(c.c.epsilon, 1e-15, 1'000'000'000'000LL), 0.01);
+  const auto choice =
+      P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count, exact_sv_epsilon(c.c.epsilon), 0.01);
   source = "the hardware: section, with the state and angles the planner finds best";
   return choice.model;
 }
@@ -67,7 +63,7 @@ ProtocolCRunPlan plan_protocol_c_run(const ExperimentConfig& c, const P::Photoni
   plan.scoring.log2_inv_eps_est = -log2_half;
   plan.scoring.max_trials = c.c.trials;
   plan.scoring.stop_when_certified = c.c.stop_when_certified;
-  const P::SvSettingsModel settings{exact_epsilon(c)};
+  const P::SvSettingsModel settings{exact_sv_epsilon(c.c.epsilon)};
   const auto reference = P::joint_distribution(model.behaviour());
   const P::BetaChoice beta =
       P::choose_beta(settings, reference, static_cast<double>(c.c.trials), plan.scoring.log2_inv_eps_est);

@@ -8,6 +8,8 @@
 #include "dira/app/run_file.hpp"
 #include "dira/app/session.hpp"
 
+#include "scratch_files.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -24,22 +26,10 @@ namespace {
 const std::filesystem::path kExperiments = std::filesystem::path(DIRA_TEST_SOURCE_DIR) / "config" / "experiments";
 
 std::filesystem::path scratch(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / ("dira-test-simulate-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
+  return test::scratch_directory("simulate", name);
 }
-
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-bool bit_of(const std::string& bytes, std::uint64_t k) {
-  return ((static_cast<unsigned char>(bytes[static_cast<std::size_t>(k / 8)]) >> (7 - k % 8)) & 1u) != 0;
-}
+using test::bit_of;
+using test::read_all;
 
 int run_command(const std::string& cmd) {
   const int rc = std::system(cmd.c_str());

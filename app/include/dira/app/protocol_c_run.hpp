@@ -9,6 +9,7 @@
 #include "dira/app/experiment.hpp"
 #include "dira/protocol/photonic_chsh.hpp"
 #include "dira/protocol/protocol_c.hpp"
+#include "dira/protocol/rational.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,10 @@ struct ProtocolCRunPlan {
   std::string model_source;           ///< where that model came from
   double expected_log2_gain = 0;      ///< E[log2 F] per trial at the model
 };
+
+/// The ε an experiment file or the command line states, as the simple rational it denotes
+/// (1e-3 → 1/1000): the settings model's vertices are exact (docs/protocol-c-security.md §2).
+protocol::Rational exact_sv_epsilon(double epsilon);
 
 struct DeviceSet;
 
