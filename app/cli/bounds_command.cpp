@@ -61,10 +61,18 @@ int run_bounds(const BoundsArgs& a) {
   protocol::BoundsOptions opt;
   if (!a.deltas.empty()) {
     opt.deltas.clear();
+    // B·P = Σ b_i P_i with every P_i in [0, 1], so |B·P| ≤ Σ|b_i|: a δ above that constrains
+    // nothing, and one far above it (1e309) reaches GLPK as an infinite bound, where it aborts.
+    protocol::Rational l1 = 0;
+    for (const auto b : ineq.expression.coefficients()) l1 += b < 0 ? -protocol::Rational(b) : protocol::Rational(b);
     for (const auto& d : a.deltas) {
       try {
         const auto r = protocol::parse_rational(d);
         if (r < 0) throw std::invalid_argument("must be ≥ 0");
+        if (r > l1)
+          throw std::invalid_argument("out of range: B·P of " + a.inequality + " lies within ±" +
+                                      protocol::to_string(l1) + " (the sum of |coefficients|); give 0 ≤ δ ≤ " +
+                                      protocol::to_string(l1));
         opt.deltas.push_back(r);
       } catch (const std::exception& e) {
         std::cerr << "dira bounds: --delta " << d << ": " << e.what() << "\n";
@@ -116,15 +124,19 @@ int run_bounds(const BoundsArgs& a) {
 
 std::function<int()> register_bounds_commands(CLI::App& app) {
   auto args = std::make_shared<BoundsArgs>();
-  auto* b = app.add_subcommand("bounds", "Local, no-signalling and quantum values of an inequality, and certified randomness bounds");
-  b->add_option("inequality", args->inequality, "Inequality name (e.g. guehne4, ks294) or path to a YAML file")->required();
+  auto* b = app.add_subcommand(
+      "bounds", "Local, no-signalling and quantum values of an inequality, and certified randomness bounds");
+  b->add_option("inequality", args->inequality, "Inequality name (e.g. guehne4, ks294) or path to a YAML file")
+      ->required();
   b->add_option("--delta", args->deltas,
                 "Bell value δ for the randomness LPs (B·P ≤ δ); repeatable; exact decimals or p/q (default 0)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   b->add_flag("--json", args->json, "Print one JSON object instead of the table");
   b->add_option("--certificate", args->certificate, "Write the exact dual certificates to FILE (JSON)");
   b->add_flag("--no-table", args->no_table, "Skip the event table (seed 001: max P(x|u) at B·P = 0 for every event)");
-  b->add_flag("--quick-table", args->quick_table, "Compute the event table in floating point only (no exact certification)");
+  b->add_flag("--quick-table", args->quick_table,
+              "Compute the event table in floating point only (no exact certification)");
   b->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
   b->add_option("--config-dir", args->config_dir, "Directory holding inequalities/ (default: see README)");
 

@@ -150,6 +150,10 @@ std::function<int()> register_run_commands(CLI::App& app) {
     } else {
       std::cout << "decision " << r["decision"].get<std::string>() << " over " << r["trials_recorded"]
                 << " trials; live run: " << r.value("live_status", "") << "\n";
+      for (const auto& reason : r["analysis"].value("reasons", nlohmann::json::array()))
+        if (reason.is_string()) std::cout << "  - " << reason.get<std::string>() << "\n";
+      for (const auto& note : r.value("notes", nlohmann::json::array()))
+        std::cout << "  note: " << note.get<std::string>() << "\n";
       if (r.contains("reproduces_live_decision"))
         std::cout << "  reproduces the live decision: " << (r["reproduces_live_decision"].get<bool>() ? "yes" : "NO")
                   << "\n";

@@ -5,6 +5,7 @@
 /// standard tools when dira dies without closing it.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -46,22 +47,77 @@ class CrashFlagWatchdog {
   int write_end_ = -1;
 };
 
+/// Throws RunFileError unless `name` (the experiment's `name:`) can name a directory directly
+/// under --out: 1 to 100 characters from letters, digits, '-', '_', '.', '+', not starting
+/// with '.'. So `../../escape`, `/abs/path` or a 300-character name are refused before
+/// anything is created, with the rule in the message.
+void check_run_name(const std::string& name);
+
+/// Creates `path` (which must not exist; a symlink there is not followed) readable and
+/// writable by its owner only, writes `bytes` and makes them durable (fsync). Throws
+/// RunFileError naming the file.
+void write_private_file(const std::filesystem::path& path, const std::string& bytes);
+
+/// Replaces `path` atomically: writes `path`.tmp (0600, not through a symlink), fsyncs it,
+/// renames it over `path` and fsyncs the directory, so a reader sees the old file, the new
+/// one, or none, never a part. Throws RunFileError naming the file.
+void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
+
+/// sv_bits.bin: the weak-source bits drawn after the settings (Protocol A's box choice, the
+/// extractor's second source), packed most significant bit first, appended as they are drawn
+/// so `dira analyze` can re-decide after a kill (docs/run-file.md). Created empty in the run
+/// directory when the run starts, with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600: a file or a
+/// symlink planted there makes the run refuse to start instead of writing secret bits into it.
+class SvBitsFile {
+ public:
+  explicit SvBitsFile(const std::filesystem::path& path);
+  ~SvBitsFile();
+  SvBitsFile(const SvBitsFile&) = delete;
+  SvBitsFile& operator=(const SvBitsFile&) = delete;
+  /// Appends the low `count` bits of `value`, most significant first, and hands them to the
+  /// kernel (a kill -9 then keeps them; whole bytes, the last one zero-padded).
+  void append(std::uint64_t value, unsigned count);
+  /// Appends one bit; handed to the kernel every 4 096 bytes and at sync().
+  void append_bit(bool bit);
+  /// Hands everything to the kernel and fsyncs. Throws RunFileError.
+  void sync();
+  std::uint64_t bits() const { return bits_; }
+
+ private:
+  void write_pending();
+  int fd_ = -1;
+  std::filesystem::path path_;
+  std::string pending_;              ///< bytes not yet written, the partial last byte included
+  std::uint64_t bytes_written_ = 0;  ///< whole bytes already in the file
+  std::uint64_t bits_ = 0;
+};
+
 class RunDirectory {
  public:
-  /// Creates `parent`/<name>-<UTC stamp>[-k], writes config.yaml (the experiment's exact text)
-  /// and opens dira.log. Throws RunFileError when it cannot.
+  /// Creates `parent`/<name>-<UTC stamp>[-k] with mode 0700, writes config.yaml (the
+  /// experiment's exact text) and opens dira.log. While it exists the process umask is 077, so
+  /// every file created in it (run.h5 by HDF5 too) is 0600 whatever the caller's umask; the
+  /// destructor restores the umask. Throws RunFileError when it cannot (check_run_name's rule,
+  /// a write error: the half-made directory is removed).
   RunDirectory(const std::filesystem::path& parent, const std::string& name, const std::string& config_text);
+  ~RunDirectory();
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
   const std::filesystem::path& path() const { return dir_; }
   std::filesystem::path file(const std::string& name) const { return dir_ / name; }
   /// A line in dira.log, stamped with seconds since the directory was created.
   void log(const std::string& line);
-  /// Writes a file readable by its owner only (certified output, weak-source bits).
+  /// Writes a file readable by its owner only (certified output): write_private_file.
   void write_private(const std::string& name, const std::string& bytes) const;
+  /// Writes report.json atomically (write_file_atomically). False (and a line in dira.log)
+  /// when it could not: the report is then in run.h5 and on stdout with --json only.
+  bool write_report(const std::string& json_text);
 
  private:
   std::filesystem::path dir_;
   std::ofstream log_;
   std::chrono::steady_clock::time_point start_;
+  unsigned old_umask_ = 0;
 };
 
 }  // namespace dira::app

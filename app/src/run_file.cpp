@@ -90,6 +90,10 @@ hid_t make_dataset(hid_t file, const char* name, hid_t type, hsize_t chunk) {
   const hid_t space = H5Screate_simple(1, dims, maxdims);
   const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, 1, chunks);
+  // A Fletcher-32 checksum per chunk, computed when the chunk is written and checked by every
+  // HDF5 reader (dira, h5dump, h5py): a chunk that was never written (a file cut short after a
+  // kill) or damaged since reads back as an error, never as rows of zeros.
+  H5Pset_fletcher32(dcpl);
   const hid_t d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   H5Pclose(dcpl);
   H5Sclose(space);
@@ -253,24 +257,69 @@ std::uint64_t RunFileWriter::trials_written() const {
 
 namespace {
 
-/// Opens a run file for reading; SWMR read also works on a file a live (or killed) writer
-/// left in SWMR mode.
+/// The deepest message on HDF5's error stack (the cause, e.g. "truncated file: eof = …"), or
+/// empty. dira turns HDF5's automatic printing off (init_hdf5), so this is how a reader learns why.
+std::string hdf5_cause() {
+  std::string cause;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+        if (e && e->desc && *e->desc) *static_cast<std::string*>(out) = e->desc;
+        return 0;
+      },
+      &cause);
+  return cause;
+}
+
+/// How many times a SWMR reader reads a piece of metadata whose checksum fails before giving up.
+/// HDF5 1.10 retries up to 100 times with a sleep that doubles from 1 ns, so a damaged file
+/// hangs the reader "forever" (2^100 ns); 12 attempts wait 4 µs in all, enough for a
+/// checksum read in the middle of a live writer's flush to succeed on a later attempt.
+constexpr unsigned kSwmrReadAttempts = 12;
+
+/// Opens a run file for reading. A closed file (or one whose SWMR flag the watchdog cleared)
+/// opens without SWMR: no metadata retries, and HDF5 checks the file's length against its
+/// superblock (a file cut short is refused). Only a file a live writer (this process, or one
+/// that died before the watchdog acted) still holds in SWMR mode is opened for SWMR reading,
+/// with the retries bounded.
 hid_t open_run_file(const std::filesystem::path& path) {
   init_hdf5();
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  if (file < 0) file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) throw RunFileError("cannot open " + path.string() + " as an HDF5 run file");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw RunFileError(path.string() +
+                       (std::filesystem::exists(path, ec) ? " is not a regular file" : " does not exist"));
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file >= 0) return file;
+  const std::string plain_cause = hdf5_cause();
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_metadata_read_attempts(fapl, kSwmrReadAttempts);
+  file = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+  H5Pclose(fapl);
+  if (file < 0) {
+    const std::string swmr_cause = hdf5_cause();
+    std::string cause = plain_cause.empty() ? swmr_cause : plain_cause;
+    if (!plain_cause.empty() && !swmr_cause.empty() && swmr_cause != plain_cause)
+      cause += "\"; as a SWMR reader: \"" + swmr_cause;
+    throw RunFileError("cannot open " + path.string() + " as an HDF5 run file (damaged, truncated or not HDF5)" +
+                       (cause.empty() ? std::string() : ": HDF5 says \"" + cause + "\""));
+  }
   return file;
 }
 
 /// Reads dataset `name` in blocks of 65 536 rows of `row` bytes each, handing every block to
-/// each_block(bytes, rows); memory stays flat however long the run. Returns the dataset's row
-/// count (0 when it does not exist). Stops at a read error.
-template <class EachBlock>
-hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, EachBlock&& each_block) {
+/// each_block(bytes, rows, first_row); memory stays flat however long the run. Returns the
+/// dataset's row count (0 when it does not exist). A block HDF5 cannot read (a chunk whose
+/// checksum fails, or whose address lies past the end of a truncated file) goes to
+/// on_error(first_row, rows, cause) and reading stops there.
+template <class EachBlock, class OnError>
+hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, EachBlock&& each_block,
+                    OnError&& on_error) {
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return 0;
   const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-  if (d < 0) return 0;
+  if (d < 0) {
+    on_error(0, 0, hdf5_cause());
+    return 0;
+  }
   H5Drefresh(d);
   const hid_t space = H5Dget_space(d);
   hsize_t n = 0;
@@ -283,18 +332,22 @@ hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, E
     const hid_t mspace = H5Screate_simple(1, count, nullptr);
     const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, buf.data());
     H5Sclose(mspace);
-    if (rc < 0) break;
-    each_block(buf.data(), static_cast<std::size_t>(count[0]));
+    if (rc < 0) {
+      on_error(at, n - at, hdf5_cause());
+      break;
+    }
+    if (!each_block(buf.data(), static_cast<std::size_t>(count[0]), at)) break;
   }
   H5Sclose(space);
   H5Dclose(d);
   return n;
 }
 
-/// Rows of dataset `name` (0 when it does not exist).
+/// Rows of dataset `name` (0 when it does not exist or cannot be opened).
 hsize_t dataset_rows(hid_t file, const char* name) {
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return 0;
   const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+  if (d < 0) return 0;
   const hid_t space = H5Dget_space(d);
   hsize_t n = 0;
   H5Sget_simple_extent_dims(space, &n, nullptr);
@@ -313,33 +366,98 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   c.metadata_json = read_string_attribute(file, "metadata_json");
   const hid_t tt = trial_type(), lt = ledger_type(), st = stats_type();
   std::vector<protocol::Trial> trials;
-  read_blocks(file, "trials", tt, sizeof(TrialRow), [&](const std::uint8_t* p, std::size_t n) {
-    trials.resize(n);
-    const auto* rows = reinterpret_cast<const TrialRow*>(p);
-    for (std::size_t i = 0; i < n; ++i) {
-      protocol::Trial& t = trials[i];
-      t.index = rows[i].index;
-      std::memcpy(t.u.data(), rows[i].u, protocol::kMaxParties);
-      std::memcpy(t.x.data(), rows[i].x, protocol::kMaxParties);
-      t.flags = rows[i].flags;
-      t.device = rows[i].device;
-      t.time_ps = rows[i].time_ps;
+  // Trials are handed on only up to the first row that is unreadable or out of order: trial
+  // indices strictly increase (hal::TrialAssembler numbers trials by their sync), so a row of
+  // zeros after the first, or a row from elsewhere, breaks the order. Every row from there on
+  // counts as damaged; the caller decides over the intact rows before it only.
+  bool have_last = false;
+  std::uint64_t last_index = 0;
+  auto damaged_from = [&](hsize_t row, const std::string& why) {
+    c.damaged_rows = c.rows - row;
+    c.damage = "run.h5 rows " + std::to_string(row) + "–" + std::to_string(c.rows - 1) + " (" +
+               std::to_string(c.rows - row) + " trials) are missing or damaged: " + why;
+  };
+  {
+    // Without /trials nothing can be decided: say why instead of deciding over zero trials.
+    const htri_t has = H5Lexists(file, "trials", H5P_DEFAULT);
+    const hid_t d = has > 0 ? H5Dopen2(file, "trials", H5P_DEFAULT) : -1;
+    if (d < 0) {
+      const std::string cause = hdf5_cause();
+      H5Tclose(tt);
+      H5Tclose(lt);
+      H5Tclose(st);
+      H5Fclose(file);
+      throw RunFileError(path.string() +
+                         (has == 0 ? " has no /trials dataset (not a dira run file)"
+                                   : ": /trials cannot be opened (the file is damaged)") +
+                         (cause.empty() ? std::string() : ": HDF5 says \"" + cause + "\""));
     }
-    c.trials += n;
-    if (sink) sink(trials);
-  });
-  read_blocks(file, "ledger", lt, sizeof(LedgerRow), [&](const std::uint8_t* p, std::size_t n) {
-    const auto* rows = reinterpret_cast<const LedgerRow*>(p);
-    for (std::size_t i = 0; i < n; ++i)
-      c.ledger.push_back({static_cast<protocol::BitPurpose>(rows[i].purpose), rows[i].first_bit, rows[i].bit_count,
-                          rows[i].first_item, rows[i].last_item});
-  });
-  read_blocks(file, "statistics", st, sizeof(StatisticsRow), [&](const std::uint8_t* p, std::size_t n) {
-    const auto* rows = reinterpret_cast<const StatisticsRow*>(p);
-    c.statistics.insert(c.statistics.end(), rows, rows + n);
-  });
-  read_blocks(file, "report_json", H5T_NATIVE_UINT8, 1,
-              [&](const std::uint8_t* p, std::size_t n) { c.report.append(reinterpret_cast<const char*>(p), n); });
+    H5Dclose(d);
+  }
+  c.rows = dataset_rows(file, "trials");
+  read_blocks(
+      file, "trials", tt, sizeof(TrialRow),
+      [&](const std::uint8_t* p, std::size_t n, hsize_t first) {
+        trials.resize(n);
+        const auto* rows = reinterpret_cast<const TrialRow*>(p);
+        std::size_t good = 0;
+        for (; good < n; ++good) {
+          if (have_last && rows[good].index <= last_index) {
+            damaged_from(first + good, "trial index " + std::to_string(rows[good].index) + " at row " +
+                                           std::to_string(first + good) + " does not follow index " +
+                                           std::to_string(last_index) + " (rows never written read back as zeros)");
+            break;
+          }
+          have_last = true;
+          last_index = rows[good].index;
+          protocol::Trial& t = trials[good];
+          t.index = rows[good].index;
+          std::memcpy(t.u.data(), rows[good].u, protocol::kMaxParties);
+          std::memcpy(t.x.data(), rows[good].x, protocol::kMaxParties);
+          t.flags = rows[good].flags;
+          t.device = rows[good].device;
+          t.time_ps = rows[good].time_ps;
+        }
+        trials.resize(good);
+        c.trials += good;
+        if (sink && good) sink(trials);
+        return good == n;
+      },
+      [&](hsize_t row, hsize_t, const std::string& cause) {
+        damaged_from(row, "HDF5 cannot read them" + (cause.empty() ? std::string() : " (\"" + cause + "\")"));
+      });
+  auto note = [&](const char* what) {
+    return [&c, what](hsize_t row, hsize_t, const std::string& cause) {
+      if (!c.damage_other.empty()) c.damage_other += "; ";
+      c.damage_other += std::string(what) + " from row " + std::to_string(row) + " unreadable" +
+                        (cause.empty() ? std::string() : " (\"" + cause + "\")");
+    };
+  };
+  read_blocks(
+      file, "ledger", lt, sizeof(LedgerRow),
+      [&](const std::uint8_t* p, std::size_t n, hsize_t) {
+        const auto* rows = reinterpret_cast<const LedgerRow*>(p);
+        for (std::size_t i = 0; i < n; ++i)
+          c.ledger.push_back({static_cast<protocol::BitPurpose>(rows[i].purpose), rows[i].first_bit, rows[i].bit_count,
+                              rows[i].first_item, rows[i].last_item});
+        return true;
+      },
+      note("ledger"));
+  read_blocks(
+      file, "statistics", st, sizeof(StatisticsRow),
+      [&](const std::uint8_t* p, std::size_t n, hsize_t) {
+        const auto* rows = reinterpret_cast<const StatisticsRow*>(p);
+        c.statistics.insert(c.statistics.end(), rows, rows + n);
+        return true;
+      },
+      note("statistics"));
+  read_blocks(
+      file, "report_json", H5T_NATIVE_UINT8, 1,
+      [&](const std::uint8_t* p, std::size_t n, hsize_t) {
+        c.report.append(reinterpret_cast<const char*>(p), n);
+        return true;
+      },
+      note("report_json"));
   c.tags = dataset_rows(file, "tags");
   H5Tclose(tt);
   H5Tclose(lt);
@@ -357,16 +475,25 @@ std::uint64_t read_run_file_tags(const std::filesystem::path& path,
   }
   const hid_t type = tag_type();
   std::vector<RecordedTag> out;
-  const hsize_t n = read_blocks(file, "tags", type, sizeof(TagRow), [&](const std::uint8_t* p, std::size_t count) {
-    const auto* rows = reinterpret_cast<const TagRow*>(p);
-    out.resize(count);
-    for (std::size_t i = 0; i < count; ++i)
-      out[i] = RecordedTag{rows[i].station, hal::Tag{static_cast<hal::TagType>(rows[i].type), 0, rows[i].missed,
-                                                     rows[i].channel, rows[i].time_ps}};
-    if (sink) sink(out);
-  });
+  std::string damage;
+  const hsize_t n = read_blocks(
+      file, "tags", type, sizeof(TagRow),
+      [&](const std::uint8_t* p, std::size_t count, hsize_t) {
+        const auto* rows = reinterpret_cast<const TagRow*>(p);
+        out.resize(count);
+        for (std::size_t i = 0; i < count; ++i)
+          out[i] = RecordedTag{rows[i].station, hal::Tag{static_cast<hal::TagType>(rows[i].type), 0, rows[i].missed,
+                                                         rows[i].channel, rows[i].time_ps}};
+        if (sink) sink(out);
+        return true;
+      },
+      [&](hsize_t row, hsize_t rows, const std::string& cause) {
+        damage = path.string() + ": tags " + std::to_string(row) + "–" + std::to_string(row + rows - 1) +
+                 " are missing or damaged" + (cause.empty() ? std::string() : " (HDF5: \"" + cause + "\")");
+      });
   H5Tclose(type);
   H5Fclose(file);
+  if (!damage.empty()) throw RunFileError(damage);
   return n;
 }
 

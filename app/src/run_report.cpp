@@ -2,6 +2,17 @@
 
 #include "sha256.hpp"
 
+#include "dira/app/run_file.hpp"
+#include "dira/app/session.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
 #ifndef DIRA_VERSION
 #define DIRA_VERSION "0.1.0"
 #endif
@@ -11,7 +22,9 @@ namespace dira::app {
 namespace P = dira::protocol;
 using nlohmann::json;
 
-std::string software_name() { return std::string("dira ") + DIRA_VERSION; }
+std::string software_name() {
+  return std::string("dira ") + DIRA_VERSION;
+}
 
 RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis) {
   RunOutcome o;
@@ -102,6 +115,164 @@ json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, d
     plan["parameters"] = {{"delta", pl.delta}, {"mu", pl.mu}, {"t", pl.t}};
   }
   return plan;
+}
+
+namespace {
+
+/// What reading one of the run directory's small files gave.
+struct SmallFile {
+  bool present = false;
+  std::string bytes;
+};
+
+/// Reads a run-directory file of at most `limit` bytes: never through a symlink, never a FIFO
+/// or device (/dev/zero cannot make it allocate without end). Absent: present = false.
+/// Throws RunFileError for anything else that is wrong with it.
+SmallFile read_small_file(const std::filesystem::path& p, std::uint64_t limit) {
+  SmallFile f;
+  const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return f;
+    throw RunFileError("cannot read " + p.string() + ": " + std::strerror(errno) +
+                       (errno == ELOOP ? " (a symlink: dira does not follow one in a run directory)" : ""));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw RunFileError(p.string() + " is not a regular file");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > limit) {
+    ::close(fd);
+    throw RunFileError(p.string() + " is " + std::to_string(st.st_size) + " bytes, more than a run writes (limit " +
+                       std::to_string(limit) + ")");
+  }
+  f.present = true;
+  f.bytes.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < f.bytes.size()) {
+    const ssize_t r = ::read(fd, f.bytes.data() + got, f.bytes.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+  f.bytes.resize(got);
+  return f;
+}
+
+/// A string field of the live report.json, checked: a report whose fields have the wrong types
+/// is reported as damaged, not met with a JSON library exception.
+std::optional<std::string> string_field(const json& j, const char* key, std::string& problem) {
+  if (!j.contains(key)) return std::nullopt;
+  if (!j[key].is_string()) {
+    if (problem.empty()) problem = std::string("field \"") + key + "\" is " + j[key].type_name() + ", not a string";
+    return std::nullopt;
+  }
+  return j[key].get<std::string>();
+}
+
+}  // namespace
+
+json analyze_run_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw RunFileError(dir.string() + " is not a run directory");
+  const SmallFile config = read_small_file(dir / "config.yaml", 16u << 20);
+  if (!config.present || config.bytes.empty())
+    throw RunFileError((dir / "config.yaml").string() + " is missing or empty");
+  ExperimentConfig c = load_experiment_text(config.bytes, (dir / "config.yaml").string());
+  c.text = config.bytes;
+  // sv_bits.bin: the bits drawn after the settings, appended as drawn (SvBitsFile). 2^31
+  // bytes is far more than any box choice or extractor draws.
+  const SmallFile sv = read_small_file(dir / "sv_bits.bin", 1ull << 31);
+  const std::vector<std::uint8_t> bits(sv.bytes.begin(), sv.bytes.end());
+  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon());
+  AnalysisOptions ao;
+  // Protocol A always gets the recorded bits, even none: a run that aborted before choosing
+  // boxes (a device without a valid run) drew none, and an empty file reproduces that abort;
+  // a decision that needs bits the run never drew is reported as such below. B and C decide
+  // without weak bits and only extract with them.
+  if (sv.present && (!bits.empty() || c.protocol == 'A')) ao.weak_bits = &source;
+  std::optional<ProtocolCRunPlan> plan_c;
+  if (c.protocol == 'C') {
+    const SmallFile pj = read_small_file(dir / "pef.json", 256u << 20);
+    if (pj.bytes.empty())
+      throw RunFileError((dir / "pef.json").string() + " is missing or empty: Protocol C cannot be re-decided");
+    try {
+      plan_c = read_pef_json(json::parse(pj.bytes), c);
+    } catch (const std::exception& e) {
+      throw RunFileError((dir / "pef.json").string() + ": " + e.what());
+    }
+    ao.protocol_c = &*plan_c;
+  }
+  RunFileContents contents;
+  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
+    contents = read_run_file(dir / "run.h5", [&](std::span<const P::Trial> b) {
+      for (const auto& t : b) sink(t);
+    });
+  };
+  json out;
+  out["run_directory"] = dir.string();
+  json notes = json::array();
+  AnalysisResult ar;
+  try {
+    ar = analyze(c, ao);
+  } catch (const P::SourceExhausted&) {
+    // The decision needs weak-source bits (box choice, extractor) beyond those the run drew
+    // before it stopped: they cannot be drawn now (a later draw is a different experiment).
+    ar.report = json{{"protocol", std::string(1, c.protocol)},
+                     {"decision", "undecided"},
+                     {"reasons",
+                      {"sv_bits.bin holds " + std::to_string(bits.size() * 8) +
+                       " bits but the decision needs more: the run stopped before it drew its " +
+                       (c.protocol == 'A' ? "box-choice" : "extractor") +
+                       " bits (killed, or the disk filled), so its decision cannot be reproduced"}}};
+  }
+  out["trials_recorded"] = contents.trials;
+  if (contents.damaged_rows > 0) {
+    // Rows never written (a file cut short) or damaged since: never decided over.
+    out["trials_damaged"] = contents.damaged_rows;
+    out["damage"] = contents.damage;
+    notes.push_back(std::to_string(contents.damaged_rows) + " trials missing or damaged, not used: " + contents.damage +
+                    "; the decision is over the " + std::to_string(contents.trials) + " intact trials before them");
+  }
+  if (!contents.damage_other.empty()) notes.push_back("run.h5: " + contents.damage_other);
+  out["analysis"] = ar.report;
+  out["decision"] = ar.report.value("decision", "undecided");
+  out["certified_bits"] = ar.output_bits;
+  if (ar.output_bits > 0) out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
+
+  // The live report: written atomically (RunDirectory::write_report), so it is whole or absent.
+  const SmallFile rj = read_small_file(dir / "report.json", 256u << 20);
+  std::string problem;
+  json live;
+  if (rj.present) {
+    live = json::parse(rj.bytes, nullptr, false);
+    if (live.is_discarded())
+      problem = rj.bytes.empty() ? "it is empty" : "it is not valid JSON";
+    else if (!live.is_object())
+      problem = std::string("it is a JSON ") + live.type_name() + ", not an object";
+  }
+  std::optional<std::string> status, decision, sha;
+  if (problem.empty() && rj.present) {
+    status = string_field(live, "status", problem);
+    decision = string_field(live, "decision", problem);
+    sha = string_field(live, "output_sha256", problem);
+    if (problem.empty() && (!status || !decision)) problem = "it has no status or no decision";
+  }
+  if (!rj.present) {
+    out["live_status"] =
+        "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
+  } else if (!problem.empty()) {
+    out["live_status"] = "report.json is damaged (" + problem + "): the live decision is unknown";
+    notes.push_back((dir / "report.json").string() + " is damaged: " + problem);
+  } else {
+    out["live_status"] = *status;
+    out["reproduces_live_decision"] = *decision == out["decision"].get<std::string>();
+    if (sha || out.contains("output_sha256"))
+      out["reproduces_output"] = sha.value_or("") == out.value("output_sha256", "");
+  }
+  if (!notes.empty()) out["notes"] = notes;
+  return out;
 }
 
 }  // namespace dira::app

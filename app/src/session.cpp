@@ -30,46 +30,30 @@ using nlohmann::json;
 
 namespace {
 
-/// Hands out the wrapped source's bits and, once `record` is on, keeps a copy: the bits
-/// after the settings (box choice, extractor) go to sv_bits.bin so `dira analyze` can replay.
+/// Hands out the wrapped source's bits and, once `record` is on, appends them to sv_bits.bin as
+/// they are drawn (box choice, extractor) so `dira analyze` can replay them, even after a kill.
 class RecordingSource final : public P::SvSource {
  public:
-  explicit RecordingSource(P::SvSource& inner) : inner_(&inner) {}
+  RecordingSource(P::SvSource& inner, SvBitsFile& file) : inner_(&inner), file_(&file) {}
   bool next_bit() override {
     const bool b = inner_->next_bit();
-    if (record_) bits_.push_back(b);
+    if (record_) file_->append_bit(b);
     return b;
   }
   std::uint64_t next_bits(unsigned count, unsigned* taken) override {
     const std::uint64_t v = inner_->next_bits(count, taken);
-    if (record_)
-      for (unsigned i = count; i-- > 0;) bits_.push_back((v >> i) & 1u);
+    if (record_) file_->append(v, count);
     return v;
   }
   std::optional<double> declared_epsilon() const override { return inner_->declared_epsilon(); }
   std::string describe() const override { return inner_->describe(); }
   void start_recording() { record_ = true; }
-  const std::vector<bool>& recorded() const { return bits_; }
 
  private:
   P::SvSource* inner_;
+  SvBitsFile* file_;
   bool record_ = false;
-  std::vector<bool> bits_;
 };
-
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-std::string pack_bits(const std::vector<bool>& bits) {
-  std::string s((bits.size() + 7) / 8, '\0');
-  for (std::size_t i = 0; i < bits.size(); ++i)
-    if (bits[i]) s[i / 8] = static_cast<char>(static_cast<unsigned char>(s[i / 8]) | (0x80u >> (i % 8)));
-  return s;
-}
 
 }  // namespace
 
@@ -124,7 +108,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   // One ledger for every purpose: settings now, box choice and extractor after the outputs
   // are fixed. The recording wrapper keeps the bits after the settings for sv_bits.bin.
-  RecordingSource source(*devices.weak_source);
+  SvBitsFile sv_bits(dir.file("sv_bits.bin"));  // issue 12: created 0600, O_EXCL|O_NOFOLLOW, filled as drawn
+  RecordingSource source(*devices.weak_source, sv_bits);
   P::BitLedger ledger(source);
   hal::SchedulerConfig sched_config;
   sched_config.planned = planned;
@@ -249,7 +234,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     dir.log(std::string("cannot write the ledger: ") + e.what());
   }
   try {
-    dir.write_private("sv_bits.bin", pack_bits(source.recorded()));
+    sv_bits.sync();
   } catch (const std::exception& e) {
     dir.log(std::string("cannot write sv_bits.bin: ") + e.what());
     if (status != RunStatus::storage_error) {
@@ -318,78 +303,13 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     dir.log(std::string("run.h5 not closed cleanly: ") + e.what());
     watchdog.fire();
   }
-  {
-    std::ofstream rj(dir.file("report.json"));
-    rj << report.dump(2) << "\n";
-    if (!rj.flush())
-      dir.log(
-          "cannot write report.json (disk full?); the report is in run.h5 if it could be written, and on stdout with "
-          "--json");
-  }
-  dir.log("report written: status " + res.status);
+  if (dir.write_report(report.dump(2) + "\n"))  // issue 12: atomic (tmp, fsync, rename)
+    dir.log("report written: status " + res.status);
   recorder.progress("done");
   res.report = report;
   return res;
 }
 
-json analyze_run_directory(const std::filesystem::path& dir) {
-  const std::string text = read_all(dir / "config.yaml");
-  if (text.empty()) throw RunFileError((dir / "config.yaml").string() + " is missing or empty");
-  ExperimentConfig c = load_experiment_text(text, (dir / "config.yaml").string());
-  c.text = text;
-  std::vector<std::uint8_t> bits;
-  {
-    const std::string s = read_all(dir / "sv_bits.bin");
-    bits.assign(s.begin(), s.end());
-  }
-  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon());
-  AnalysisOptions ao;
-  ao.weak_bits = bits.empty() ? nullptr : &source;
-  std::optional<ProtocolCRunPlan> plan_c;
-  if (c.protocol == 'C') {
-    const std::string pj = read_all(dir / "pef.json");
-    if (pj.empty())
-      throw RunFileError((dir / "pef.json").string() + " is missing or empty: Protocol C cannot be re-decided");
-    try {
-      plan_c = read_pef_json(json::parse(pj), c);
-    } catch (const std::exception& e) {
-      throw RunFileError((dir / "pef.json").string() + ": " + e.what());
-    }
-    ao.protocol_c = &*plan_c;
-  }
-  std::uint64_t n = 0;
-  std::string live_report;
-  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
-    const auto contents = read_run_file(dir / "run.h5", [&](std::span<const P::Trial> b) {
-      for (const auto& t : b) sink(t);
-    });
-    n = contents.trials;
-    live_report = contents.report;
-  };
-  const auto ar = analyze(c, ao);
-  json out;
-  out["run_directory"] = dir.string();
-  out["trials_recorded"] = n;
-  out["analysis"] = ar.report;
-  out["decision"] = ar.report.value("decision", "undecided");
-  out["certified_bits"] = ar.output_bits;
-  if (ar.output_bits > 0) out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
-  json live;
-  try {
-    live = json::parse(read_all(dir / "report.json"));
-  } catch (...) {
-    live = nullptr;
-  }
-  if (live.is_object()) {
-    out["live_status"] = live.value("status", "");
-    out["reproduces_live_decision"] = live.value("decision", "") == out["decision"];
-    if (live.contains("output_sha256") || out.contains("output_sha256"))
-      out["reproduces_output"] = live.value("output_sha256", "") == out.value("output_sha256", "");
-  } else {
-    out["live_status"] =
-        "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
-  }
-  return out;
-}
+// analyze_run_directory: app/src/run_report.cpp (issue 12).
 
 }  // namespace dira::app

@@ -67,7 +67,13 @@ class RunFileWriter {
 
 struct RunFileContents {
   std::string config_yaml, metadata_json;
-  std::uint64_t trials = 0;
+  std::uint64_t rows = 0;    ///< rows of /trials (its extent)
+  std::uint64_t trials = 0;  ///< intact trials handed to the sink: the rows before the first damaged one
+  /// Rows from the first one that is unreadable (chunk checksum, past the end of a truncated
+  /// file) or out of order (trial indices strictly increase) to the end: never handed on.
+  std::uint64_t damaged_rows = 0;
+  std::string damage;        ///< why, naming the rows (empty: none)
+  std::string damage_other;  ///< unreadable ledger / statistics / report rows (empty: none)
   std::vector<protocol::LedgerEntry> ledger;
   std::vector<StatisticsRow> statistics;
   std::string report;      ///< concatenated report text (may be empty for a crashed run)
@@ -85,7 +91,9 @@ std::uint64_t read_run_file_tags(const std::filesystem::path& path,
                                  const std::function<void(std::span<const RecordedTag>)>& sink);
 
 /// Reads a run file written by RunFileWriter (complete, interrupted or crashed). Trials are
-/// streamed to `sink` in blocks so memory stays flat.
+/// streamed to `sink` in blocks so memory stays flat, up to the first damaged row (see
+/// RunFileContents::damaged_rows). Throws RunFileError, with HDF5's reason, when the file cannot
+/// be opened at all; never waits on a damaged file (SWMR metadata retries are bounded).
 RunFileContents read_run_file(const std::filesystem::path& path,
                               const std::function<void(std::span<const protocol::Trial>)>& sink);
 
