@@ -183,8 +183,9 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
 AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   AnalysisResult res;
   P::ProtocolB b(c.inequality.expression, c.b);
-  // Device outputs, 2 bits per party per trial (docs/protocol-b-security.md §1.1 step 7).
-  std::vector<std::uint8_t> outputs;
+  // The decision needs counts only: memory stays flat however many trials (issue 12). The
+  // extractor's input, the device outputs, is collected in a second pass over the trials,
+  // only when something is extracted.
   std::uint64_t n = 0, ignored = 0;
   o.trials([&](const P::Trial& t) {
     if (n >= c.b.trials) {  // Protocol I uses exactly the n trials fixed in advance
@@ -192,11 +193,6 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
       return;
     }
     b.add(t);
-    const std::uint8_t nib = static_cast<std::uint8_t>(((t.x[0] & 3u) << 2) | (t.x[1] & 3u));
-    if (n % 2 == 0)
-      outputs.push_back(static_cast<std::uint8_t>(nib << 4));
-    else
-      outputs.back() |= nib;
     ++n;
   });
   const auto d = b.decide();
@@ -292,8 +288,20 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
         if (!o.ledger) own.emplace(*o.weak_bits);
         P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
         ledger.fix_device_outputs(b.trials());
+        // Device outputs, 2 bits per party per trial (docs/protocol-b-security.md §1.1 step 7),
+        // of the same first n trials, read again: x holds the first n1 of them.
         P::BitVector x = P::BitVector::zeros(params->n1);
-        for (std::size_t i = 0; i < params->n1 && i < 4 * n; ++i) x.set(i, (outputs[i / 8] >> (7 - i % 8)) & 1u);
+        std::uint64_t again = 0;
+        o.trials([&](const P::Trial& t) {
+          if (again >= n) return;
+          const std::uint64_t at = 4 * again++;
+          const unsigned nib = ((t.x[0] & 3u) << 2) | (t.x[1] & 3u);
+          for (unsigned bit = 0; bit < 4; ++bit)
+            if (at + bit < params->n1 && ((nib >> (3 - bit)) & 1u)) x.set(static_cast<std::size_t>(at + bit), true);
+        });
+        if (again != n)
+          throw std::runtime_error("the trials changed between the decision and the extraction: " + std::to_string(n) +
+                                   " trials decided over, " + std::to_string(again) + " read again");
         const P::BitVector y = P::BitVector::from_bools(ledger.draw_extractor_bits(params->n2, 0));
         const P::BitVector z = P::extract(*params, x, y);
         m = std::min<std::uint64_t>(z.size, static_cast<std::uint64_t>(explicit_plan.bits));
@@ -354,18 +362,20 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
     return res;
   }
   const ProtocolCRunPlan& plan = *o.protocol_c;
-  P::ProtocolC pc(plan.scoring, plan.pefs.front().second);
-  for (std::size_t i = 1; i < plan.pefs.size(); ++i) pc.replace_pef(plan.pefs[i].first, plan.pefs[i].second);
-  // The device string: (a, b) of every scored trial, most significant bit first.
-  P::BitVector device = P::BitVector::zeros(static_cast<std::size_t>(2 * plan.scoring.max_trials));
+  const auto make_scorer = [&] {
+    P::ProtocolC scorer(plan.scoring, plan.pefs.front().second);
+    for (std::size_t i = 1; i < plan.pefs.size(); ++i) scorer.replace_pef(plan.pefs[i].first, plan.pefs[i].second);
+    return scorer;
+  };
+  P::ProtocolC pc = make_scorer();
+  // The decision needs the running product only: memory flat in the trials (issue 12). The
+  // device string (the extractor's input) is collected in a second pass, on a pass only.
   std::uint64_t n = 0, ignored = 0;
   o.trials([&](const P::Trial& t) {
     if (pc.done() || pc.score(t) == 0) {
       ++ignored;
       return;
     }
-    if (t.x[0] & 1u) device.set(static_cast<std::size_t>(2 * n), true);
-    if (t.x[1] & 1u) device.set(static_cast<std::size_t>(2 * n + 1), true);
     ++n;
   });
   const P::ProtocolCResult fin = pc.finish();
@@ -389,6 +399,22 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
                            " fixed before the run (" + std::to_string(fin.trials) + " trials scored)");
   std::uint64_t m = 0;
   if (fin.passed) {
+    // The device string: (a, b) of every scored trial, most significant bit first, zero-padded
+    // to the budget (§5.4); the trials scored are found by scoring again with the same PEFs.
+    P::BitVector device = P::BitVector::zeros(static_cast<std::size_t>(2 * plan.scoring.max_trials));
+    {
+      P::ProtocolC again = make_scorer();
+      std::uint64_t k = 0;
+      o.trials([&](const P::Trial& t) {
+        if (again.done() || again.score(t) == 0) return;
+        if (t.x[0] & 1u) device.set(static_cast<std::size_t>(2 * k), true);
+        if (t.x[1] & 1u) device.set(static_cast<std::size_t>(2 * k + 1), true);
+        ++k;
+      });
+      if (k != n)
+        throw std::runtime_error("the trials changed between the decision and the extraction: " + std::to_string(n) +
+                                 " scored, then " + std::to_string(k));
+    }
     const std::size_t device_bits = device.size;
     const auto ext =
         P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)),
