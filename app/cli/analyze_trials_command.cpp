@@ -31,12 +31,13 @@ int run(const Args& a) {
   }
   std::unique_ptr<protocol::BufferSvSource> bits;
   if (!a.sv_bits.empty()) {
-    std::ifstream in(a.sv_bits, std::ios::binary);
-    if (!in) {
-      std::cerr << "dira analyze-trials: cannot read --sv-bits " << a.sv_bits << "\n";
+    std::vector<std::uint8_t> bytes;
+    try {
+      bytes = app::read_sv_bits_file(a.sv_bits);  // bounded: /dev/zero is refused, not read forever
+    } catch (const app::ConfigError& e) {
+      std::cerr << "dira analyze-trials: --sv-bits " << e.what() << "\n";
       return usage_error;
     }
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const double eps = cfg.epsilon();
     bits = std::make_unique<protocol::BufferSvSource>(
         protocol::BufferSvSource::from_bytes(bytes, "file " + a.sv_bits, eps));

@@ -17,6 +17,12 @@
 #include "dira/hal/setting_scheduler.hpp"
 #include "dira/hal/trial_assembly.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -165,21 +171,33 @@ int run(const Args& a) {
     // The continuation of the same weak-source stream: the bits after every setting bit the
     // scheduler drew (what `dira run` keeps in sv_bits.bin). They are not consumed here: the
     // reader (analyze-trials) draws them through its own ledger, for box choice or extraction.
-    std::ofstream bits(a.sv_bits_out, std::ios::binary);
+    // Secret bits (box choice, extractor): readable by the owner only whatever the umask, and
+    // never written through a symlink planted at the path (issue 12).
+    std::string bits;
     std::uint64_t b = 0;
     try {
       for (; b < a.extra_bytes; ++b) {
         std::uint8_t byte = 0;
         for (int k = 0; k < 8; ++k)
           byte = static_cast<std::uint8_t>((byte << 1) | (devices.weak_source->next_bit() ? 1 : 0));
-        bits.put(static_cast<char>(byte));
+        bits.push_back(static_cast<char>(byte));
       }
     } catch (const protocol::SourceExhausted& e) {
       std::cerr << "dira simulate-trials: warning: " << e.what() << ": " << b << " of " << a.extra_bytes
                 << " bytes written to " << a.sv_bits_out << "\n";
     }
-    if (!bits.flush()) {
-      std::cerr << "dira simulate-trials: cannot write " << a.sv_bits_out << "\n";
+    const int fd = ::open(a.sv_bits_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool written_ok = fd >= 0 && ::fchmod(fd, 0600) == 0;
+    for (std::size_t at = 0; written_ok && at < bits.size();) {
+      const ssize_t w = ::write(fd, bits.data() + at, bits.size() - at);
+      if (w < 0 && errno == EINTR) continue;
+      written_ok = w > 0;
+      if (written_ok) at += static_cast<std::size_t>(w);
+    }
+    if (fd >= 0 && ::close(fd) != 0) written_ok = false;
+    if (!written_ok) {
+      std::cerr << "dira simulate-trials: cannot write " << a.sv_bits_out << ": " << std::strerror(errno)
+                << (errno == ELOOP ? " (a symlink: secret bits are never written through one)" : "") << "\n";
       return failure;
     }
   }

@@ -163,3 +163,27 @@ put("regressions/instrument_profile", "anchors-and-tags.yaml",
     "name: &a x\nsettings: !!str 2\nchannels: [*a]\nlevels: [[0], [1]]\nsettling_time_ns: .nan\n")
 # Deep nesting: yaml-cpp refuses it with a parser error (no stack overflow); kept to stay so.
 put("regressions/instrument_profile", "deep-nesting.yaml", "name: " + "[" * 10000)
+
+# ---- Trial CSV (app/src/trials_csv.cpp) -----------------------------------------------------
+# Byte 0 picks the scenario: even = two parties (9 settings, 4 outcomes: ks294), odd = four
+# parties (2, 2: guehne4). The rest is the file, typed in from docs/cli.md's column layout.
+put("corpus/trials_csv", "ks294-valid.csv",
+    b"\x00# Protocol B trials, ks294\ntrial,u0,u1,x0,x1\n0,8,0,2,3\n1,2,1,1,0\n5,0,1,3,3\n")
+put("corpus/trials_csv", "ks294-device-crlf.csv", b"\x00trial,u0,u1,x0,x1,device\r\n0,1,2,0,1,0\r\n7,8,8,3,3,4\r\n")
+put("corpus/trials_csv", "guehne4-valid.csv",
+    b"\x01trial,x0,x1,x2,x3,u0,u1,u2,u3\n0,1,0,1,0,0,1,0,1\n1,0,0,0,0,1,1,1,1\n")
+put("corpus/trials_csv", "ks294-bad-rows.csv",
+    b"\x00trial,u0,u1,x0,x1\n0,9,0,0,0\n1,1,1,1\n2,-1,0,0,0\n1,0,0,0,0\n3,1,1,1,18446744073709551616\n")
+# Issue 12: a binary file as a trial file was echoed raw in the error; /dev/zero (no newline)
+# was read into memory whole.
+put("regressions/trials_csv", "binary-header.csv", b"\x00\x7fELF\x02\x01\x01\x00\x1b[31m,\x07\x08\r\n0,0\n")
+put("regressions/trials_csv", "zeros-no-newline.csv", b"\x00" + b"\x00" * 20000)
+put("regressions/trials_csv", "long-row.csv", b"\x00trial,u0,u1,x0,x1\n" + b"1" * 5000 + b"\n")
+
+# ---- SV-bit files driving Protocol A's box choice (fuzz_sv_bits.cpp) -------------------------
+# Bytes 0-1: valid runs of devices 0-2 (1 + byte0, 1 + low 6 bits of byte1, 1 + its top 2 bits);
+# the rest: bits, most significant first.
+put("corpus/sv_bits", "small.bin", b"\x05\x43" + bytes(range(32)))
+put("corpus/sv_bits", "powers-of-two.bin", b"\x3f\x3f" + b"\x5a" * 16)
+put("corpus/sv_bits", "all-ones.bin", b"\xff\xff" + b"\xff" * 64)  # every draw rejected until the bits run out
+put("corpus/sv_bits", "no-bits.bin", b"\x00\x00")
