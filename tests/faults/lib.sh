@@ -1,0 +1,41 @@
+# Shared by the fault campaigns (sourced). Everything runs on this machine, on the simulator;
+# every wait is bounded.
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# rows DATASET FILE: the extent of a 1-D dataset, as h5dump (a standard tool) reads it.
+rows() {
+  timeout 30 h5dump -H -d "$1" "$2" 2>/dev/null | sed -n 's/.*DATASPACE *SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1
+}
+
+# last_flush_s FILE: elapsed_s of the last statistics row (the last flush before the end).
+last_flush_s() {
+  timeout 30 h5dump -d /statistics -m %.6f "$1" 2>/dev/null |
+    awk '/^ *\([0-9]+\): *\{/ { getline; v = $1 } END { gsub(",", "", v); print v }'
+}
+
+# big_config SRC DST TRIALS: the experiment with its trial count raised (n of Protocol B).
+big_config() {
+  sed -e "s/^  trials: [0-9]* /  trials: $3 /" "$1" > "$2"
+}
+
+# wait_for_watchdog DIR: after a kill the watchdog runs h5clear -s (≤ 10 s).
+wait_for_watchdog() {
+  i=0
+  until grep -q "h5clear -s applied" "$1/dira.log" 2>/dev/null; do
+    i=$((i + 1)); [ "$i" -lt 100 ] || return 1
+    sleep 0.1
+  done
+}
+
+# analyze_says DIR OUTJSON: dira analyze decides (0 accept, 3 abort) or names why not (exit 2
+# with a message); anything else (a signal, a hang, an exception) fails the campaign.
+analyze_says() {
+  timeout 60 "$DIRA" analyze "$1" --json > "$2" 2> "$2.err"; arc=$?
+  case $arc in
+    0|3) grep -q '"decision": "\(accept\|abort\)"' "$2" || fail "analyze exit $arc without a decision: $(cat "$2")" ;;
+    2) [ -s "$2.err" ] || fail "analyze exit 2 without a message" ;;
+    124) fail "dira analyze hangs on $1" ;;
+    *) fail "dira analyze exit $arc on $1: $(cat "$2.err")" ;;
+  esac
+}
