@@ -95,7 +95,7 @@ TrialsCsvInfo for_each_trial_csv(std::istream& in, const std::string& file, cons
   std::string line;
   std::uint64_t lineno = 0;
   auto too_long = [&] {
-    fail(lineno, 0, "", "line longer than " + std::to_string(kMaxTrialsCsvLine) + " bytes: not a trial CSV file");
+    fail(lineno + 1, 0, "", "line longer than " + std::to_string(kMaxTrialsCsvLine) + " bytes: not a trial CSV file");
   };
   // Header.
   while (bounded_getline(in, line, too_long)) {

@@ -120,3 +120,50 @@ printf '%s\n' "$out" | grep -q "out of range: B·P of guehne4 lies within" || ex
 
 list(APPEND dira_cli_tests cli.analyze.damaged_run_file cli.analyze.report_json_damaged cli.run.name_outside_out
      cli.run.private_under_umask_000 cli.run.ulimit_f_tiny cli.bounds.delta_out_of_range)
+
+# Protocol A interrupted (SIGTERM) before every device had a valid run: the live run aborts
+# without drawing box-choice bits, so sv_bits.bin is empty; dira analyze used to answer
+# "undecided" (no bits given) against the live "abort". sv_bits.bin exists from the start
+# (0600) and is replayed even when empty.
+add_test(NAME cli.analyze.protocol_a_interrupted COMMAND ${DIRA_SH} -c [=[
+dira="$1"; out="$2"; rm -rf "$out"; mkdir -p "$out"
+sed -e 's/^  uses_per_device: 2000 /  uses_per_device: 2000000 /' "$3" > "$out/a.yaml"
+"$dira" run "$out/a.yaml" --out "$out/runs" --json > "$out/r.json" 2> /dev/null &
+pid=$!
+sleep 1.5
+kill -TERM $pid
+wait $pid; rc=$?
+[ "$rc" -eq 130 ] || { echo "exit $rc, expected 130"; exit 1; }
+grep -q '"decision": "abort"' "$out/r.json" || { echo "the live run did not abort"; exit 1; }
+d=$(ls -d "$out"/runs/*/ | head -1)
+[ -e "$d/sv_bits.bin" ] || { echo "no sv_bits.bin"; exit 1; }
+[ "$(stat -c %a "$d/sv_bits.bin")" = 600 ] || { echo "sv_bits.bin is $(stat -c %a "$d/sv_bits.bin")"; exit 1; }
+"$dira" analyze "$d" > "$out/a.out"; rc=$?
+cat "$out/a.out"
+[ "$rc" -eq 3 ] || { echo "analyze exit $rc, expected 3 (abort)"; exit 1; }
+grep -q "reproduces the live decision: yes" "$out/a.out" || exit 1
+grep -q "has no valid run" "$out/a.out" || exit 1
+]=] sh $<TARGET_FILE:dira> ${dira_robust_out}/protocol_a ${PROJECT_SOURCE_DIR}/config/experiments/sim-guehne4.yaml)
+set_tests_properties(cli.analyze.protocol_a_interrupted PROPERTIES RUN_SERIAL TRUE)
+
+# A binary file or /dev/zero as the trial CSV or the SV-bit file of analyze-trials: exit 2 with
+# the file named, no raw control bytes echoed, memory bounded (ulimit -v 1 GB).
+add_test(NAME cli.analyze_trials.binary_and_endless_inputs COMMAND ${DIRA_SH} -c [=[
+dira="$1"; out="$2"; cfg="$3"; rm -rf "$out"; mkdir -p "$out"
+printf '\177ELF\002\001\033[31m,\007\010\r\n0,0\n' > "$out/binary.csv"
+"$dira" analyze-trials --config "$cfg" --trials "$out/binary.csv" > /dev/null 2> "$out/err"; rc=$?
+cat "$out/err"
+[ "$rc" -eq 2 ] || { echo "binary CSV: exit $rc, expected 2"; exit 1; }
+grep -q 'binary.csv:1:1: \\x7fELF\\x02\\x01\\x1b\[31m: unknown column' "$out/err" || { echo "binary CSV: message"; exit 1; }
+if LC_ALL=C grep -q "$(printf '\033')" "$out/err"; then echo "a raw escape byte was echoed"; exit 1; fi
+( ulimit -v 1000000; "$dira" analyze-trials --config "$cfg" --trials /dev/zero > /dev/null 2> "$out/zero" ); rc=$?
+cat "$out/zero"
+[ "$rc" -eq 2 ] || { echo "/dev/zero as trials: exit $rc, expected 2"; exit 1; }
+grep -q '/dev/zero:1:0: line longer than 4096 bytes' "$out/zero" || exit 1
+printf 'trial,u0,u1,x0,x1\n0,1,1,0,0\n' > "$out/ok.csv"
+( ulimit -v 4000000; "$dira" analyze-trials --config "$cfg" --trials "$out/ok.csv" --sv-bits /dev/zero > /dev/null 2> "$out/svzero" ); rc=$?
+cat "$out/svzero"
+[ "$rc" -eq 2 ] || { echo "/dev/zero as sv bits: exit $rc, expected 2"; exit 1; }
+grep -q -e '--sv-bits /dev/zero.*more than 1073741824 bytes of weak-source bits' "$out/svzero" || exit 1
+]=] sh $<TARGET_FILE:dira> ${dira_robust_out}/csv ${dira_robust_cfg})
+list(APPEND dira_cli_tests cli.analyze.protocol_a_interrupted cli.analyze_trials.binary_and_endless_inputs)
