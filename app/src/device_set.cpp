@@ -25,6 +25,8 @@ std::unique_ptr<T> create(const ExperimentConfig& c, const hal::DriverRegistry& 
   std::unique_ptr<hal::Device> dev;
   try {
     dev = info->create(settings);
+  } catch (const ConfigError&) {
+    throw;  // a driver's own config file (an instrument profile): its issues name file, line and key
   } catch (const std::exception& e) {
     throw refused(c, key, driver + ": " + e.what());
   }
