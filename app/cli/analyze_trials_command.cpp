@@ -37,7 +37,7 @@ int run(const Args& a) {
       return usage_error;
     }
     std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const double eps = cfg.epsilon();
+    const double eps = cfg.epsilon;
     bits = std::make_unique<protocol::BufferSvSource>(
         protocol::BufferSvSource::from_bytes(bytes, "file " + a.sv_bits, eps));
   }

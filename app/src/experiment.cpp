@@ -343,6 +343,10 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
   if (p.IsDefined() && !p.IsMap()) r.issue(p, "protocol", "expected a map with kind: A, B or C and its parameters");
   if (p.IsMap()) {
     const auto kind = r.string(r.require(p, "protocol", "kind"), "protocol.kind");
+    // The one ε (seed 000 and 001: the SV parameter of the source): [0, ½) for A and B; Protocol
+    // C's PEF settings model needs ε > 0 (docs/protocol-c-security.md).
+    const bool c_kind = kind == "C";
+    c.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, c_kind, true, c_kind ? 1e-3 : 0.01);
     if (p["demonstration"]) c.demonstration = r.boolean(p["demonstration"], "protocol.demonstration").value_or(false);
     const bool have_ineq = !c.inequality.name.empty();
     if (kind == "A") {
@@ -351,7 +355,6 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
                      {"kind", "epsilon", "delta", "mu", "devices", "uses_per_device", "majority_parties",
                       "device_mapping", "demonstration"});
       auto& a = c.a;
-      a.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, a.epsilon);
       a.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 8, true, false, a.delta);
       a.mu = positive_fraction(r, p["mu"], "protocol.mu", 0, 1, true, true, a.mu);
       a.devices = static_cast<int>(count(r, p["devices"], "protocol.devices", static_cast<std::uint64_t>(a.devices)));
@@ -378,7 +381,6 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
           p, "protocol",
           {"kind", "epsilon", "bits", "error", "trials", "stop_when_certified", "behaviour_model", "demonstration"});
       auto& pc = c.c;
-      pc.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, true, true, pc.epsilon);
       pc.bits = count(r, p["bits"], "protocol.bits", pc.bits);
       pc.error = positive_fraction(r, p["error"], "protocol.error", 0, 1, true, true, pc.error);
       pc.trials = count(r, p["trials"], "protocol.trials", pc.trials);
@@ -404,7 +406,6 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
       r.allowed_keys(p, "protocol",
                      {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration"});
       auto& b = c.b;
-      b.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, b.epsilon);
       b.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 1, false, false, b.delta);
       b.mu1 = positive_fraction(r, p["mu1"], "protocol.mu1", 0, 1, true, false, b.mu1);
       b.trials = count(r, p["trials"], "protocol.trials", b.trials);
@@ -484,7 +485,7 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
         S.push_back(c.inequality.expression.scenario().settings(q));
       if (auto u = r.tuple(w["avoid_setting"], "weak_source.avoid_setting", S, "setting")) s.avoid_setting = *u;
     }
-    const double eps = c.epsilon();
+    const double eps = c.epsilon;
     if (s.driver.empty() && s.kind == "iid" && std::fabs(s.bias) > eps + 1e-12) {
       std::ostringstream os;
       os << "|bias| = " << std::fabs(s.bias) << " exceeds the protocol's ε = " << eps
@@ -496,7 +497,7 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
   // file declares itself a demonstration.
   if (r.ok() && c.protocol == 'B' && !c.demonstration && !c.inequality.name.empty()) {
     protocol::ProtocolBSecurityInput sec;
-    sec.epsilon = c.b.epsilon;
+    sec.epsilon = c.epsilon;
     sec.trials = static_cast<double>(c.b.trials);
     sec.delta = c.b.delta;
     sec.mu1 = c.b.mu1;

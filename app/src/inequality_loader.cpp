@@ -1,5 +1,7 @@
 #include "dira/app/inequality_loader.hpp"
 
+#include "dira/protocol/expression_rules.hpp"
+
 #include "dira/conf/document.hpp"
 #include "dira/conf/reader.hpp"
 #include "dira/conf/search_path.hpp"
@@ -77,12 +79,10 @@ std::optional<protocol::PaperBound> paper_bound(Reader& r, const YAML::Node& n, 
   return b;
 }
 
-struct Quantum {
+/// The quantum part as read: the projective model the orthogonality and hyperedge rules take.
+struct Quantum : protocol::ProjectiveModel {
   int dimension = 0;
-  std::map<std::string, Eigen::VectorXcd> vectors;           // normalised
-  std::map<std::string, std::vector<std::string>> bases;     // names of vectors
-  std::vector<std::vector<std::string>> setting_bases;       // [party][setting] -> basis name
-  bool usable = false;                                       // every part parsed
+  bool usable = false;  // every part parsed
 };
 
 Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& sc) {
@@ -372,6 +372,7 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
       const YAML::Node groups = r.require(ex, "expression", "groups");
       if (groups.IsDefined() && !groups.IsSequence()) r.issue(groups, "expression.groups", "expected a list");
       const std::size_t before = r.issues().size();
+      std::vector<protocol::ParityGroup> parity_groups;
       if (groups.IsSequence() && binary)
         for (std::size_t g = 0; g < groups.size(); ++g) {
           const std::string k = Reader::idx("expression.groups", g);
@@ -381,41 +382,21 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
           const YAML::Node sets = r.require(groups[g], k, "settings");
           if (sets.IsDefined() && !sets.IsSequence()) r.issue(sets, k + ".settings", "expected a list of settings");
           if (!sets.IsSequence() || !parity) continue;
-          for (std::size_t i = 0; i < sets.size(); ++i) {
-            auto u = r.tuple(sets[i], Reader::idx(k + ".settings", i), S, "setting");
-            if (!u) continue;
-            for (std::size_t xi = 0; xi < sc.outcome_count(); ++xi) {
-              const auto x = sc.outcome_at(xi);
-              int par = 0;
-              for (int b : x) par ^= b;
-              if (par == *parity) coef[sc.index(*u, x)] += 1;
-            }
-          }
+          protocol::ParityGroup pg;
+          pg.parity = static_cast<int>(*parity);
+          for (std::size_t i = 0; i < sets.size(); ++i)
+            if (auto u = r.tuple(sets[i], Reader::idx(k + ".settings", i), S, "setting")) pg.settings.push_back(*u);
+          parity_groups.push_back(std::move(pg));
         }
       expression_ok = groups.IsSequence() && binary && r.issues().size() == before;
+      if (expression_ok) coef = protocol::parity_coefficients(sc, parity_groups);
     } else if (rule == "orthogonality" || rule == "hyperedge") {
       r.allowed_keys(ex, "expression", {"rule"});
       if (n != 2) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' is defined for two parties");
       else if (!qn.IsDefined()) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' needs quantum.vectors, bases and setting_bases");
       else if (Q.usable) {
-        for (std::size_t ui = 0; ui < sc.setting_count(); ++ui) {
-          const auto u = sc.setting_at(ui);
-          const auto& A = Q.bases.at(Q.setting_bases[0][static_cast<std::size_t>(u[0])]);
-          const auto& Bv = Q.bases.at(Q.setting_bases[1][static_cast<std::size_t>(u[1])]);
-          for (std::size_t xi = 0; xi < sc.outcome_count(); ++xi) {
-            const auto x = sc.outcome_at(xi);
-            const std::string& a = A[static_cast<std::size_t>(x[0])];
-            const std::string& b = Bv[static_cast<std::size_t>(x[1])];
-            bool in = false;
-            if (*rule == "orthogonality") {
-              in = std::abs(Q.vectors.at(a).dot(Q.vectors.at(b))) <= kTol;
-            } else {
-              for (const auto& [bn, members] : Q.bases)
-                if (a != b && std::count(members.begin(), members.end(), a) && std::count(members.begin(), members.end(), b)) in = true;
-            }
-            if (in) coef[sc.index(u, x)] = 1;
-          }
-        }
+        coef = *rule == "orthogonality" ? protocol::orthogonality_coefficients(sc, Q, kTol)
+                                        : protocol::hyperedge_coefficients(sc, Q);
         expression_ok = true;
       }
     } else if (rule == "terms") {

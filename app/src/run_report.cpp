@@ -86,7 +86,7 @@ json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, d
              {{"visibility", hw.visibility}, {"efficiency", hw.efficiency}, {"dark_count_probability", hw.dark_count}}},
             {"trial_rate", rate}};
   if (c.protocol == 'B') {
-    const auto pl = P::plan_protocol_b(c.inequality, c.b.epsilon, c.security_target, hw, rate);
+    const auto pl = P::plan_protocol_b(c.inequality, c.epsilon, c.security_target, hw, rate);
     plan["feasible"] = pl.feasible;
     plan["verdict"] = pl.verdict;
     plan["log10_trials_for_one_bit"] = pl.log10_trials;
@@ -94,7 +94,7 @@ json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, d
     plan["explicit_extractor_bits_at_that_size"] = pl.explicit_bits;
     plan["parameters"] = {{"delta", pl.delta}, {"mu1", pl.mu1}, {"kappa", pl.kappa}, {"tau", pl.tau}};
   } else {
-    const auto pl = P::plan_protocol_a(c.inequality, c.a.epsilon, c.security_target, hw, rate);
+    const auto pl = P::plan_protocol_a(c.inequality, c.epsilon, c.security_target, hw, rate);
     plan["feasible"] = pl.feasible;
     plan["verdict"] = pl.verdict;
     plan["log10_log10_trials"] = pl.log10_log10_trials;

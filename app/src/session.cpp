@@ -73,23 +73,6 @@ std::string pack_bits(const std::vector<bool>& bits) {
 
 }  // namespace
 
-std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
-  const auto& sc = c.inequality.expression.scenario();
-  double lo = 1, hi = 1;
-  const double eps = c.epsilon();
-  for (int p = 0; p < sc.parties(); ++p) {
-    if (c.protocol != 'B') {  // one SV bit per party (seed 000 Fig. 2 step 1; Protocol C likewise)
-      lo *= 0.5 - eps;
-      hi *= 0.5 + eps;
-    } else {
-      const auto nb = P::rejection_sampling_bounds(eps, sc.settings(p));
-      lo *= nb.nu_min_all;
-      hi *= nb.nu_max_all;
-    }
-  }
-  return {lo, hi};
-}
-
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   const std::uint64_t planned = planned_trials(c, o.max_trials);
@@ -342,7 +325,7 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     const std::string s = read_all(dir / "sv_bits.bin");
     bits.assign(s.begin(), s.end());
   }
-  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon());
+  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon);
   AnalysisOptions ao;
   ao.weak_bits = bits.empty() ? nullptr : &source;
   std::optional<ProtocolCRunPlan> plan_c;
