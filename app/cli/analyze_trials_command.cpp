@@ -38,7 +38,7 @@ int run(const Args& a) {
       std::cerr << "dira analyze-trials: --sv-bits " << e.what() << "\n";
       return usage_error;
     }
-    const double eps = cfg.epsilon();
+    const double eps = cfg.epsilon;
     bits = std::make_unique<protocol::BufferSvSource>(
         protocol::BufferSvSource::from_bytes(bytes, "file " + a.sv_bits, eps));
   }

@@ -63,7 +63,7 @@ double finite_or(double v, double fallback) {
 
 AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
   AnalysisResult res;
-  P::ProtocolA a(c.inequality.expression, c.a);
+  P::ProtocolA a(c.inequality.expression, c.protocol_a());
   std::uint64_t next_device_switch = c.uses_per_device.empty() ? 0 : c.uses_per_device[0];
   std::size_t block = 0;
   std::uint64_t seen = 0;
@@ -117,7 +117,7 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
 
   // Security statement (eq. 17 for the actual blocks; docs/protocol-a-security.md).
   P::ProtocolASecurityInput in;
-  in.epsilon = c.a.epsilon;
+  in.epsilon = c.epsilon;
   in.delta = c.a.delta;
   in.mu = c.a.mu;
   in.devices = c.a.devices;
@@ -182,7 +182,7 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
 
 AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   AnalysisResult res;
-  P::ProtocolB b(c.inequality.expression, c.b);
+  P::ProtocolB b(c.inequality.expression, c.protocol_b());
   // The decision needs counts only: memory stays flat however many trials (issue 12). The
   // extractor's input, the device outputs, is collected in a second pass over the trials,
   // only when something is extracted.
@@ -220,7 +220,7 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   }
 
   P::ProtocolBSecurityInput in;
-  in.epsilon = c.b.epsilon;
+  in.epsilon = c.epsilon;
   in.trials = static_cast<double>(b.trials());
   in.delta = c.b.delta;
   in.mu1 = c.b.mu1;
@@ -343,7 +343,7 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
        "no-signalling devices (the CHSH no-signalling polytope: 16 local deterministic + 8 PR boxes) "
        "with classical side information"},
       {"weak_source",
-       "epsilon-SV with epsilon = " + std::to_string(c.c.epsilon) +
+       "epsilon-SV with epsilon = " + std::to_string(c.epsilon) +
            " for one stream supplying Alice's bit then Bob's (8 vertices), independent of the devices' outputs given "
            "the adversary's information (the Markov condition the extractors need); correlations with the devices "
            "through hidden variables are mixtures and are covered (docs/protocol-c-security.md §3)"},
@@ -418,7 +418,7 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
     const std::size_t device_bits = device.size;
     const auto ext =
         P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)),
-                             c.c.epsilon, plan.log2_extractor_error, device_bits + 1);
+                             c.epsilon, plan.log2_extractor_error, device_bits + 1);
     r["extractor"] = {{"route", P::to_string(ext.kind)}, {"device_bits", ext.device_bits},
                       {"weak_bits", ext.weak_bits},      {"output_bits", ext.output_bits},
                       {"log2_error", ext.log2_error},    {"statement", ext.statement}};

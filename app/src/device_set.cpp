@@ -25,6 +25,8 @@ std::unique_ptr<T> create(const ExperimentConfig& c, const hal::DriverRegistry& 
   std::unique_ptr<hal::Device> dev;
   try {
     dev = info->create(settings);
+  } catch (const ConfigError&) {
+    throw;  // a driver's own config file (an instrument profile): its issues name file, line and key
   } catch (const std::exception& e) {
     throw refused(c, key, driver + ": " + e.what());
   }
@@ -41,7 +43,7 @@ std::unique_ptr<hal::EntropySource> open_weak_source(const ExperimentConfig& c, 
   std::string driver = w.driver;
   auto settings = w.settings;
   if (driver.empty()) {  // the legacy form: weak_source.kind and its keys
-    const double eps = c.epsilon();
+    const double eps = c.epsilon;
     if (w.kind == "adversarial") {
       if (w.avoid_setting.empty())
         throw refused(c, "weak_source.avoid_setting", "an adversarial source needs the setting to avoid");

@@ -4,15 +4,15 @@
 #include "dira/app/inequality_loader.hpp"
 #include "dira/protocol/security_b.hpp"
 
-#include "yaml_reader.hpp"
+#include "dira/conf/document.hpp"
+#include "dira/conf/reader.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 namespace dira::app {
 
-using detail::Reader;
+using conf::Reader;
 
 namespace {
 
@@ -53,7 +53,8 @@ std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const Y
                                                               const hal::DriverInfo* driver) {
   std::map<std::string, hal::SettingValue> out;
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) continue;  // a complex key, reported by the parser
+    const std::string key = kv.first.Scalar();
     const std::string path = prefix + "." + key;
     const hal::Capability* cap = nullptr;
     if (driver)
@@ -73,9 +74,9 @@ std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const Y
         break;
       }
       case hal::Capability::Type::integer: {
-        auto x = r.number(kv.second, path);  // accepts 1e6
-        ok = x && std::floor(*x) == *x;
-        if (x && !ok) r.issue(kv.second, path, "expected a whole number");
+        // Accepts 1e6; the range is checked before the conversion (a huge value must not reach the cast).
+        auto x = r.whole(kv.second, path, -(std::int64_t{1} << 62), std::int64_t{1} << 62);
+        ok = x.has_value();
         if (ok) v = static_cast<std::int64_t>(*x);
         break;
       }
@@ -191,21 +192,17 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
                    {"sync_channel", "sync_period_ps", "detectors", "echoes", "detection_offset_ps",
                     "detection_width_ps", "echo_offset_ps", "echo_width_ps", "reorder_window_ps", "fair_sampling"});
     auto& L = c.devices.layout;
-    auto integer = [&](const char* key, std::int64_t lo, bool required) -> std::int64_t {
+    auto integer = [&](const char* key, std::int64_t lo, bool required,
+                       std::int64_t hi = std::int64_t{1} << 62) -> std::int64_t {
       const std::string path = std::string("devices.layout.") + key;
       if (!lay[key]) {
         if (required) r.issue(lay, path, "missing");
         return 0;
       }
-      const auto x = r.number(lay[key], path);
-      if (!x) return 0;
-      if (std::floor(*x) != *x || *x < static_cast<double>(lo)) {
-        r.issue(lay[key], path, "expected a whole number ≥ " + std::to_string(lo));
-        return 0;
-      }
-      return static_cast<std::int64_t>(*x);
+      // Picoseconds and channels: bounded well inside int64 before the conversion.
+      return r.whole(lay[key], path, lo, hi).value_or(0);
     };
-    const int sync = static_cast<int>(integer("sync_channel", 0, true));
+    const int sync = static_cast<int>(integer("sync_channel", 0, true, 4095));
     L.sync_period_ps = integer("sync_period_ps", 1, true);
     L.detection_offset_ps = integer("detection_offset_ps", 0, true);
     L.detection_width_ps = integer("detection_width_ps", 1, true);
@@ -290,21 +287,37 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
 
 }  // namespace
 
+namespace {
+ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_view yaml,
+                                 const std::filesystem::path& config_dir);
+}  // namespace
+
 ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& file,
                                       const std::filesystem::path& config_dir) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError({ConfigIssue{file, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg}});
-  }
   Reader r(file);
-  ExperimentConfig c;
-  c.file = file;
+  const YAML::Node doc = r.parse(yaml);
   if (!doc.IsMap()) {
-    r.issue(doc, "", "expected a YAML map at the top level");
+    r.issue(doc, "", "expected a YAML map at the top level (inequality:, protocol:, weak_source:, …), found " +
+                         conf::describe(doc));
     throw ConfigError(r.issues());
   }
+  // Whatever yaml-cpp still throws on a node shape the checks did not foresee is a config error
+  // with a position, never a library exception (issue 12).
+  try {
+    return read_experiment(r, doc, yaml, config_dir);
+  } catch (const YAML::Exception& e) {
+    r.issues().push_back(ConfigIssue{file, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                     e.mark.is_null() ? 0 : e.mark.column + 1, "", "YAML: " + e.msg});
+    throw ConfigError(r.issues());
+  }
+}
+
+namespace {
+
+ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_view yaml,
+                                 const std::filesystem::path& config_dir) {
+  ExperimentConfig c;
+  c.file = r.file();
   r.allowed_keys(doc, "",
                  {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop",
                   "outputs", "hardware"});
@@ -330,6 +343,10 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   if (p.IsDefined() && !p.IsMap()) r.issue(p, "protocol", "expected a map with kind: A, B or C and its parameters");
   if (p.IsMap()) {
     const auto kind = r.string(r.require(p, "protocol", "kind"), "protocol.kind");
+    // The one ε (seed 000 and 001: the SV parameter of the source): [0, ½) for A and B; Protocol
+    // C's PEF settings model needs ε > 0 (docs/protocol-c-security.md).
+    const bool c_kind = kind == "C";
+    c.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, c_kind, true, c_kind ? 1e-3 : 0.01);
     if (p["demonstration"]) c.demonstration = r.boolean(p["demonstration"], "protocol.demonstration").value_or(false);
     const bool have_ineq = !c.inequality.name.empty();
     if (kind == "A") {
@@ -338,7 +355,6 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
                      {"kind", "epsilon", "delta", "mu", "devices", "uses_per_device", "majority_parties",
                       "device_mapping", "demonstration"});
       auto& a = c.a;
-      a.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, a.epsilon);
       a.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 8, true, false, a.delta);
       a.mu = positive_fraction(r, p["mu"], "protocol.mu", 0, 1, true, true, a.mu);
       a.devices = static_cast<int>(count(r, p["devices"], "protocol.devices", static_cast<std::uint64_t>(a.devices)));
@@ -365,7 +381,6 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
           p, "protocol",
           {"kind", "epsilon", "bits", "error", "trials", "stop_when_certified", "behaviour_model", "demonstration"});
       auto& pc = c.c;
-      pc.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, true, true, pc.epsilon);
       pc.bits = count(r, p["bits"], "protocol.bits", pc.bits);
       pc.error = positive_fraction(r, p["error"], "protocol.error", 0, 1, true, true, pc.error);
       pc.trials = count(r, p["trials"], "protocol.trials", pc.trials);
@@ -391,7 +406,6 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       r.allowed_keys(p, "protocol",
                      {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration"});
       auto& b = c.b;
-      b.epsilon = positive_fraction(r, p["epsilon"], "protocol.epsilon", 0, 0.5, false, true, b.epsilon);
       b.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 1, false, false, b.delta);
       b.mu1 = positive_fraction(r, p["mu1"], "protocol.mu1", 0, 1, true, false, b.mu1);
       b.trials = count(r, p["trials"], "protocol.trials", b.trials);
@@ -417,7 +431,8 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
           r.issue(p["x_star"] ? p["x_star"] : p, "protocol.x_star",
                   "(u*, x*) is a term of the Bell expression: it has probability 0 at maximal violation");
       }
-      if (const YAML::Node e = p["extractor"]; e.IsDefined()) {
+      if (const YAML::Node e = r.section(p, "protocol", "extractor", "kind:, log2_error:, side_information:");
+          e.IsDefined()) {
         r.allowed_keys(e, "protocol.extractor", {"kind", "log2_error", "side_information"});
         if (e["kind"]) {
           c.extractor.kind = r.string(e["kind"], "protocol.extractor.kind").value_or("auto");
@@ -440,19 +455,21 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
     }
   }
 
-  if (const YAML::Node w = doc["weak_source"]; w.IsDefined()) {
+  // The weak source is the experiment's key input: never assumed (an unbiased simulated source
+  // in its place would make every security statement about some other source).
+  if (const YAML::Node w = r.require(doc, "", "weak_source"); w.IsDefined() && !w.IsMap()) {
+    r.issue(w, "weak_source", "expected driver: and settings: (or the short form kind: …), found " + conf::describe(w));
+  } else if (w.IsDefined()) {
     auto& s = c.weak_source;
-    if (w.IsMap() && w["driver"]) {
+    if (w["driver"]) {
       if (w["kind"]) r.issue(w["kind"], "weak_source.kind", "give either driver: (and settings:) or kind:, not both");
       const DeviceConfig d = read_device(r, w, "weak_source", hal::DeviceKind::entropy_source);
       s.driver = d.driver;
       s.settings = d.settings;
-    } else if (!w.IsMap()) {
-      r.issue(w, "weak_source", "expected driver: and settings: (or the short form kind: …)");
     } else {
       r.allowed_keys(w, "weak_source", {"kind", "bias", "epsilon", "seed", "path", "avoid_setting"});
     }
-    if (s.driver.empty() && w.IsMap() && w["kind"]) {
+    if (s.driver.empty() && w["kind"]) {
       s.kind = r.string(w["kind"], "weak_source.kind").value_or("iid");
       if (s.kind != "iid" && s.kind != "adversarial" && s.kind != "file")
         r.issue(w["kind"], "weak_source.kind", "must be iid, adversarial or file");
@@ -468,7 +485,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
         S.push_back(c.inequality.expression.scenario().settings(q));
       if (auto u = r.tuple(w["avoid_setting"], "weak_source.avoid_setting", S, "setting")) s.avoid_setting = *u;
     }
-    const double eps = c.epsilon();
+    const double eps = c.epsilon;
     if (s.driver.empty() && s.kind == "iid" && std::fabs(s.bias) > eps + 1e-12) {
       std::ostringstream os;
       os << "|bias| = " << std::fabs(s.bias) << " exceeds the protocol's ε = " << eps
@@ -480,7 +497,7 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   // file declares itself a demonstration.
   if (r.ok() && c.protocol == 'B' && !c.demonstration && !c.inequality.name.empty()) {
     protocol::ProtocolBSecurityInput sec;
-    sec.epsilon = c.b.epsilon;
+    sec.epsilon = c.epsilon;
     sec.trials = static_cast<double>(c.b.trials);
     sec.delta = c.b.delta;
     sec.mu1 = c.b.mu1;
@@ -518,13 +535,13 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
       c.hardware = m;
     }
   }
-  if (const YAML::Node st = doc["stop"]; st.IsDefined()) {
+  if (const YAML::Node st = r.section(doc, "", "stop", "trials:, duration_s:"); st.IsDefined()) {
     r.allowed_keys(st, "stop", {"trials", "duration_s"});
     if (st["trials"]) c.stop.max_trials = count(r, st["trials"], "stop.trials", 0);
     if (st["duration_s"])
       c.stop.duration_s = positive_fraction(r, st["duration_s"], "stop.duration_s", 0, 1e9, true, false, 0);
   }
-  if (const YAML::Node o = doc["outputs"]; o.IsDefined()) {
+  if (const YAML::Node o = r.section(doc, "", "outputs", "directory:, raw_tags:"); o.IsDefined()) {
     r.allowed_keys(o, "outputs", {"directory", "raw_tags"});
     if (o["directory"]) c.outputs.directory = r.string(o["directory"], "outputs.directory").value_or("runs");
     if (o["raw_tags"]) c.outputs.raw_tags = r.boolean(o["raw_tags"], "outputs.raw_tags").value_or(false);
@@ -533,12 +550,10 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   return c;
 }
 
+}  // namespace
+
 ExperimentConfig load_experiment_file(const std::filesystem::path& path, const std::filesystem::path& config_dir) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError({ConfigIssue{path.string(), 0, 0, "", "cannot read file"}});
-  std::ostringstream os;
-  os << in.rdbuf();
-  return load_experiment_text(os.str(), path.string(), config_dir);
+  return load_experiment_text(conf::read_config_file(path), path.string(), config_dir);
 }
 
 }  // namespace dira::app

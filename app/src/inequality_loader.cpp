@@ -1,43 +1,21 @@
 #include "dira/app/inequality_loader.hpp"
 
-#include "yaml_reader.hpp"
+#include "dira/protocol/expression_rules.hpp"
+
+#include "dira/conf/document.hpp"
+#include "dira/conf/reader.hpp"
+#include "dira/conf/search_path.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <complex>
-#include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
-#ifndef DIRA_SOURCE_CONFIG_DIR
-#define DIRA_SOURCE_CONFIG_DIR ""
-#endif
-
 namespace dira::app {
-
-std::string ConfigIssue::str() const {
-  std::ostringstream os;
-  os << file;
-  if (line > 0) os << ":" << line << ":" << column;
-  os << ": ";
-  if (!key.empty()) os << key << ": ";
-  os << message;
-  return os.str();
-}
-
-namespace {
-std::string join_issues(const std::vector<ConfigIssue>& issues) {
-  std::string s;
-  for (const auto& i : issues) s += (s.empty() ? "" : "\n") + i.str();
-  return s;
-}
-}  // namespace
-
-ConfigError::ConfigError(std::vector<ConfigIssue> issues) : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
 
 UnknownInequality::UnknownInequality(const std::string& name, std::vector<std::string> known)
     : std::runtime_error([&] {
@@ -50,7 +28,7 @@ UnknownInequality::UnknownInequality(const std::string& name, std::vector<std::s
 
 namespace {
 
-using detail::Reader;
+using conf::Reader;
 using protocol::Rational;
 using cd = std::complex<double>;
 constexpr double kTol = 1e-9;
@@ -101,12 +79,10 @@ std::optional<protocol::PaperBound> paper_bound(Reader& r, const YAML::Node& n, 
   return b;
 }
 
-struct Quantum {
+/// The quantum part as read: the projective model the orthogonality and hyperedge rules take.
+struct Quantum : protocol::ProjectiveModel {
   int dimension = 0;
-  std::map<std::string, Eigen::VectorXcd> vectors;           // normalised
-  std::map<std::string, std::vector<std::string>> bases;     // names of vectors
-  std::vector<std::vector<std::string>> setting_bases;       // [party][setting] -> basis name
-  bool usable = false;                                       // every part parsed
+  bool usable = false;  // every part parsed
 };
 
 Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& sc) {
@@ -126,7 +102,7 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
   if (vecs.IsDefined() && !vecs.IsMap()) r.issue(vecs, "quantum.vectors", "expected a map name -> [components]");
   if (vecs.IsMap())
     for (const auto& kv : vecs) {
-      const std::string name = kv.first.as<std::string>();
+      const std::string name = Reader::key_of(kv.first);
       const std::string k = "quantum.vectors." + name;
       if (!kv.second.IsSequence()) {
         r.issue(kv.second, k, "expected a list of components");
@@ -156,7 +132,7 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
   if (bases.IsDefined() && !bases.IsMap()) r.issue(bases, "quantum.bases", "expected a map name -> [vector names]");
   if (bases.IsMap())
     for (const auto& kv : bases) {
-      const std::string name = kv.first.as<std::string>();
+      const std::string name = Reader::key_of(kv.first);
       const std::string k = "quantum.bases." + name;
       if (!kv.second.IsSequence()) {
         r.issue(kv.second, k, "expected a list of vector names");
@@ -319,15 +295,27 @@ std::optional<protocol::QuantumRealisation> realisation(Reader& r, const YAML::N
 
 }  // namespace
 
+namespace {
+protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std::string& file);
+}  // namespace
+
 protocol::Inequality load_inequality_text(std::string_view yaml, const std::string& file) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    ConfigIssue i{file, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg};
-    throw ConfigError({i});
-  }
   Reader r(file);
+  const YAML::Node doc = r.parse(yaml);
+  // Whatever yaml-cpp still throws on a node shape the checks did not foresee is a config error
+  // with a position, never a library exception (issue 12).
+  try {
+    return read_inequality(r, doc, file);
+  } catch (const YAML::Exception& e) {
+    r.issues().push_back(ConfigIssue{file, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                     e.mark.is_null() ? 0 : e.mark.column + 1, "", "YAML: " + e.msg});
+    throw ConfigError(r.issues());
+  }
+}
+
+namespace {
+
+protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std::string& file) {
   protocol::Inequality ineq;
   ineq.file = file;
   if (!doc.IsMap()) {
@@ -384,6 +372,7 @@ protocol::Inequality load_inequality_text(std::string_view yaml, const std::stri
       const YAML::Node groups = r.require(ex, "expression", "groups");
       if (groups.IsDefined() && !groups.IsSequence()) r.issue(groups, "expression.groups", "expected a list");
       const std::size_t before = r.issues().size();
+      std::vector<protocol::ParityGroup> parity_groups;
       if (groups.IsSequence() && binary)
         for (std::size_t g = 0; g < groups.size(); ++g) {
           const std::string k = Reader::idx("expression.groups", g);
@@ -393,41 +382,21 @@ protocol::Inequality load_inequality_text(std::string_view yaml, const std::stri
           const YAML::Node sets = r.require(groups[g], k, "settings");
           if (sets.IsDefined() && !sets.IsSequence()) r.issue(sets, k + ".settings", "expected a list of settings");
           if (!sets.IsSequence() || !parity) continue;
-          for (std::size_t i = 0; i < sets.size(); ++i) {
-            auto u = r.tuple(sets[i], Reader::idx(k + ".settings", i), S, "setting");
-            if (!u) continue;
-            for (std::size_t xi = 0; xi < sc.outcome_count(); ++xi) {
-              const auto x = sc.outcome_at(xi);
-              int par = 0;
-              for (int b : x) par ^= b;
-              if (par == *parity) coef[sc.index(*u, x)] += 1;
-            }
-          }
+          protocol::ParityGroup pg;
+          pg.parity = static_cast<int>(*parity);
+          for (std::size_t i = 0; i < sets.size(); ++i)
+            if (auto u = r.tuple(sets[i], Reader::idx(k + ".settings", i), S, "setting")) pg.settings.push_back(*u);
+          parity_groups.push_back(std::move(pg));
         }
       expression_ok = groups.IsSequence() && binary && r.issues().size() == before;
+      if (expression_ok) coef = protocol::parity_coefficients(sc, parity_groups);
     } else if (rule == "orthogonality" || rule == "hyperedge") {
       r.allowed_keys(ex, "expression", {"rule"});
       if (n != 2) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' is defined for two parties");
       else if (!qn.IsDefined()) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' needs quantum.vectors, bases and setting_bases");
       else if (Q.usable) {
-        for (std::size_t ui = 0; ui < sc.setting_count(); ++ui) {
-          const auto u = sc.setting_at(ui);
-          const auto& A = Q.bases.at(Q.setting_bases[0][static_cast<std::size_t>(u[0])]);
-          const auto& Bv = Q.bases.at(Q.setting_bases[1][static_cast<std::size_t>(u[1])]);
-          for (std::size_t xi = 0; xi < sc.outcome_count(); ++xi) {
-            const auto x = sc.outcome_at(xi);
-            const std::string& a = A[static_cast<std::size_t>(x[0])];
-            const std::string& b = Bv[static_cast<std::size_t>(x[1])];
-            bool in = false;
-            if (*rule == "orthogonality") {
-              in = std::abs(Q.vectors.at(a).dot(Q.vectors.at(b))) <= kTol;
-            } else {
-              for (const auto& [bn, members] : Q.bases)
-                if (a != b && std::count(members.begin(), members.end(), a) && std::count(members.begin(), members.end(), b)) in = true;
-            }
-            if (in) coef[sc.index(u, x)] = 1;
-          }
-        }
+        coef = *rule == "orthogonality" ? protocol::orthogonality_coefficients(sc, Q, kTol)
+                                        : protocol::hyperedge_coefficients(sc, Q);
         expression_ok = true;
       }
     } else if (rule == "terms") {
@@ -454,7 +423,8 @@ protocol::Inequality load_inequality_text(std::string_view yaml, const std::stri
   if (qn.IsMap()) ineq.quantum = realisation(r, qn, Q, sc);
 
   // Claims.
-  if (const YAML::Node cl = doc["claims"]; cl.IsDefined()) {
+  if (const YAML::Node cl = r.section(doc, "", "claims", "local_bound:, ns_bound:, quantum_value:, terms:");
+      cl.IsDefined()) {
     r.allowed_keys(cl, "claims", {"local_bound", "ns_bound", "quantum_value", "terms"});
     if (cl["local_bound"]) ineq.claims.local_bound = r.integer(cl["local_bound"], "claims.local_bound");
     if (cl["ns_bound"]) ineq.claims.ns_bound = r.integer(cl["ns_bound"], "claims.ns_bound");
@@ -466,7 +436,7 @@ protocol::Inequality load_inequality_text(std::string_view yaml, const std::stri
   }
 
   // Randomness statements.
-  if (const YAML::Node rn = doc["randomness"]; rn.IsDefined()) {
+  if (const YAML::Node rn = r.section(doc, "", "randomness", "majority:, events:, event_table:"); rn.IsDefined()) {
     r.allowed_keys(rn, "randomness", {"majority", "events", "event_table"});
     if (rn["event_table"]) ineq.event_table = r.boolean(rn["event_table"], "randomness.event_table").value_or(false);
     if (const YAML::Node mj = rn["majority"]; mj.IsDefined()) {
@@ -537,45 +507,26 @@ protocol::Inequality load_inequality_text(std::string_view yaml, const std::stri
   return ineq;
 }
 
+}  // namespace
+
 protocol::Inequality load_inequality_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError({ConfigIssue{path.string(), 0, 0, "", "cannot read file"}});
-  std::ostringstream os;
-  os << in.rdbuf();
-  return load_inequality_text(os.str(), path.string());
+  return load_inequality_text(conf::read_config_file(path), path.string());
 }
 
 std::vector<std::filesystem::path> config_search_path(const std::filesystem::path& override_dir) {
-  std::vector<std::filesystem::path> dirs;
-  if (!override_dir.empty()) dirs.push_back(override_dir);
-  if (const char* env = std::getenv("DIRA_CONFIG_DIR"); env && *env) dirs.emplace_back(env);
-  if (std::string(DIRA_SOURCE_CONFIG_DIR).size()) dirs.emplace_back(DIRA_SOURCE_CONFIG_DIR);
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back(exe.parent_path().parent_path() / "share" / "dira" / "config");
-  return dirs;
+  return conf::config_search_path(override_dir);
 }
 
 std::vector<std::string> known_inequalities(const std::filesystem::path& override_dir) {
-  std::set<std::string> names;
-  for (const auto& d : config_search_path(override_dir)) {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(d / "inequalities", ec))
-      if (e.path().extension() == ".yaml") names.insert(e.path().stem().string());
-  }
-  return {names.begin(), names.end()};
+  return conf::known_configs("inequalities", override_dir);
 }
 
 std::filesystem::path resolve_inequality(const std::string& name, const std::filesystem::path& override_dir) {
-  const std::filesystem::path asis(name);
-  if ((asis.extension() == ".yaml" || asis.extension() == ".yml" || name.find('/') != std::string::npos)) {
-    if (std::filesystem::exists(asis)) return asis;
+  if (conf::names_a_path(name)) {
+    if (std::filesystem::exists(name)) return name;
     throw ConfigError({ConfigIssue{name, 0, 0, "", "no such file"}});
   }
-  for (const auto& d : config_search_path(override_dir)) {
-    const auto p = d / "inequalities" / (name + ".yaml");
-    if (std::filesystem::exists(p)) return p;
-  }
+  if (auto p = conf::find_config("inequalities", name, override_dir)) return *p;
   throw UnknownInequality(name, known_inequalities(override_dir));
 }
 

@@ -13,9 +13,9 @@ LiveProtocol::LiveProtocol(const ExperimentConfig& c, const ProtocolCRunPlan* pl
       c_->replace_pef(plan_c->pefs[i].first, plan_c->pefs[i].second);
     stop_when_certified_ = plan_c->scoring.stop_when_certified;
   } else if (c.protocol == 'B') {
-    b_ = std::make_unique<P::ProtocolB>(c.inequality.expression, c.b);
+    b_ = std::make_unique<P::ProtocolB>(c.inequality.expression, c.protocol_b());
   } else {
-    a_ = std::make_unique<P::ProtocolA>(c.inequality.expression, c.a);
+    a_ = std::make_unique<P::ProtocolA>(c.inequality.expression, c.protocol_a());
   }
 }
 

@@ -47,7 +47,7 @@ P::PhotonicChshModel apparatus_model(const ExperimentConfig& c, const DeviceSet&
     return m;
   }
   const auto choice =
-      P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count, exact_sv_epsilon(c.c.epsilon), 0.01);
+      P::optimise_photonic_settings(m.visibility, m.efficiency, m.dark_count, exact_sv_epsilon(c.epsilon), 0.01);
   source = "the hardware: section, with the state and angles the planner finds best";
   return choice.model;
 }
@@ -63,7 +63,7 @@ ProtocolCRunPlan plan_protocol_c_run(const ExperimentConfig& c, const P::Photoni
   plan.scoring.log2_inv_eps_est = -log2_half;
   plan.scoring.max_trials = c.c.trials;
   plan.scoring.stop_when_certified = c.c.stop_when_certified;
-  const P::SvSettingsModel settings{exact_sv_epsilon(c.c.epsilon)};
+  const P::SvSettingsModel settings{exact_sv_epsilon(c.epsilon)};
   const auto reference = P::joint_distribution(model.behaviour());
   const P::BetaChoice beta =
       P::choose_beta(settings, reference, static_cast<double>(c.c.trials), plan.scoring.log2_inv_eps_est);
@@ -71,7 +71,7 @@ ProtocolCRunPlan plan_protocol_c_run(const ExperimentConfig& c, const P::Photoni
   plan.expected_log2_gain = pef.log2_gain;
   // The target: what the extraction step needs for `bits` output bits from 2·n device bits.
   plan.scoring.target_min_entropy =
-      P::min_entropy_for_output(c.c.trials, static_cast<double>(c.c.bits), c.c.epsilon, log2_half);
+      P::min_entropy_for_output(c.c.trials, static_cast<double>(c.c.bits), c.epsilon, log2_half);
   if (!std::isfinite(plan.scoring.target_min_entropy))
     throw ConfigError({ConfigIssue{c.file, 0, 0, "protocol.bits",
                                    "no extractor outputs " + std::to_string(c.c.bits) + " bits from " +

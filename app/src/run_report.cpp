@@ -99,7 +99,7 @@ json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, d
              {{"visibility", hw.visibility}, {"efficiency", hw.efficiency}, {"dark_count_probability", hw.dark_count}}},
             {"trial_rate", rate}};
   if (c.protocol == 'B') {
-    const auto pl = P::plan_protocol_b(c.inequality, c.b.epsilon, c.security_target, hw, rate);
+    const auto pl = P::plan_protocol_b(c.inequality, c.epsilon, c.security_target, hw, rate);
     plan["feasible"] = pl.feasible;
     plan["verdict"] = pl.verdict;
     plan["log10_trials_for_one_bit"] = pl.log10_trials;
@@ -107,7 +107,7 @@ json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, d
     plan["explicit_extractor_bits_at_that_size"] = pl.explicit_bits;
     plan["parameters"] = {{"delta", pl.delta}, {"mu1", pl.mu1}, {"kappa", pl.kappa}, {"tau", pl.tau}};
   } else {
-    const auto pl = P::plan_protocol_a(c.inequality, c.a.epsilon, c.security_target, hw, rate);
+    const auto pl = P::plan_protocol_a(c.inequality, c.epsilon, c.security_target, hw, rate);
     plan["feasible"] = pl.feasible;
     plan["verdict"] = pl.verdict;
     plan["log10_log10_trials"] = pl.log10_log10_trials;
@@ -185,7 +185,7 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   // bytes is far more than any box choice or extractor draws.
   const SmallFile sv = read_small_file(dir / "sv_bits.bin", 1ull << 31);
   const std::vector<std::uint8_t> bits(sv.bytes.begin(), sv.bytes.end());
-  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon());
+  P::BufferSvSource source = P::BufferSvSource::from_bytes(bits, (dir / "sv_bits.bin").string(), c.epsilon);
   AnalysisOptions ao;
   // Protocol A always gets the recorded bits, even none: a run that aborted before choosing
   // boxes (a device without a valid run) drew none, and an empty file reproduces that abort;

@@ -3,10 +3,13 @@
 #include "acquisition.hpp"
 #include "device_set.hpp"
 #include "live_protocol.hpp"
+#include "recording_source.hpp"
+#include "run_decision.hpp"
 #include "run_directory.hpp"
 #include "run_recorder.hpp"
 #include "run_report.hpp"
 #include "run_statistics.hpp"
+#include "setting_delivery.hpp"
 #include "setting_rule.hpp"
 #include "sha256.hpp"
 
@@ -30,49 +33,82 @@ using nlohmann::json;
 
 namespace {
 
-/// Hands out the wrapped source's bits and, once `record` is on, appends them to sv_bits.bin as
-/// they are drawn (box choice, extractor) so `dira analyze` can replay them, even after a kill.
-class RecordingSource final : public P::SvSource {
- public:
-  RecordingSource(P::SvSource& inner, SvBitsFile& file) : inner_(&inner), file_(&file) {}
-  bool next_bit() override {
-    const bool b = inner_->next_bit();
-    if (record_) file_->append_bit(b);
-    return b;
-  }
-  std::uint64_t next_bits(unsigned count, unsigned* taken) override {
-    const std::uint64_t v = inner_->next_bits(count, taken);
-    if (record_) file_->append(v, count);
-    return v;
-  }
-  std::optional<double> declared_epsilon() const override { return inner_->declared_epsilon(); }
-  std::string describe() const override { return inner_->describe(); }
-  void start_recording() { record_ = true; }
-
- private:
-  P::SvSource* inner_;
-  SvBitsFile* file_;
-  bool record_ = false;
+/// Where the run directory goes and whether the run fits: a run that cannot start is refused
+/// before its directory exists; one that may not fit is warned about, and stops cleanly
+/// (storage-full) before the disk or the file-size limit is reached.
+struct OutputPlan {
+  std::filesystem::path parent;
+  double bytes_per_trial = 0;
+  std::string storage_warning;
 };
 
-}  // namespace
-
-std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
-  const auto& sc = c.inequality.expression.scenario();
-  double lo = 1, hi = 1;
-  const double eps = c.epsilon();
-  for (int p = 0; p < sc.parties(); ++p) {
-    if (c.protocol != 'B') {  // one SV bit per party (seed 000 Fig. 2 step 1; Protocol C likewise)
-      lo *= 0.5 - eps;
-      hi *= 0.5 + eps;
-    } else {
-      const auto nb = P::rejection_sampling_bounds(eps, sc.settings(p));
-      lo *= nb.nu_min_all;
-      hi *= nb.nu_max_all;
-    }
-  }
-  return {lo, hi};
+OutputPlan plan_output(const ExperimentConfig& c, const RunOptions& o, std::uint64_t planned) {
+  // Exceeding ulimit -f must be a write error, not SIGXFSZ killing dira before the data are flushed.
+  ::signal(SIGXFSZ, SIG_IGN);
+  OutputPlan out;
+  out.parent = o.out.empty() ? std::filesystem::path(c.outputs.directory) : o.out;
+  std::error_code ec;
+  std::filesystem::create_directories(out.parent, ec);
+  if (ec) throw RunFileError("cannot create output directory " + out.parent.string() + ": " + ec.message());
+  // run.h5 rows per trial; with raw tags also the tags (a sync and up to 3 clicks per party).
+  const int parties = c.inequality.expression.scenario().parties();
+  out.bytes_per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * parties + 1) : 0.0);
+  out.storage_warning =
+      check_storage_before_run(out.parent, static_cast<double>(planned) * out.bytes_per_trial * 1.05 + 4e6, planned);
+  if (!out.storage_warning.empty() && o.warning) o.warning(out.storage_warning);
+  return out;
 }
+
+/// Protocol C: everything it needs is fixed here, before the first trial, and published in
+/// pef.json (docs/protocol-c-security.md §5.3). Nothing for A and B.
+std::optional<ProtocolCRunPlan> fix_protocol_c(const ExperimentConfig& c, const DeviceSet& devices, RunDirectory& dir) {
+  if (c.protocol != 'C') return std::nullopt;
+  std::string model_source;
+  const auto model = apparatus_model(c, devices, model_source);
+  ProtocolCRunPlan plan = plan_protocol_c_run(c, model, model_source);
+  std::ofstream(dir.file("pef.json")) << pef_json(c, plan, nullptr).dump(2) << "\n";
+  dir.log("protocol C: beta " + plan.pefs.front().second.beta_exact + ", target min-entropy " +
+          std::to_string(plan.scoring.target_min_entropy) + " bits, budget " + std::to_string(plan.scoring.max_trials) +
+          " trials; PEF from " + model_source);
+  return plan;
+}
+
+/// What the report states about the apparatus and the pipeline stages.
+RunFacts run_facts(const ExperimentConfig& c, const RunDirectory& dir, const DeviceSet& devices,
+                   const RecordingSource& source, const SettingDelivery& delivery, const P::BitLedger& ledger) {
+  RunFacts f;
+  f.config = &c;
+  f.directory = dir.path();
+  f.tagger = devices.tagger->identity();
+  f.weak_source = source.describe();
+  for (const auto& m : devices.owned_modulators) f.modulators.push_back(m->identity());
+  f.assembly = delivery.assembler().counters();
+  f.fair_sampling = delivery.assembler().fair_sampling();
+  if (const auto* s = delivery.scheduler()) {
+    f.delivery = s->mode();
+    f.scheduler = s->counters();
+  }
+  f.hardware_chosen_settings = delivery.hardware_chosen();
+  f.ledger = &ledger;
+  return f;
+}
+
+/// The report into run.h5 (then closed) and report.json.
+void write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& watchdog, RunDirectory& dir) {
+  try {
+    file.append_report(report.dump());
+    file.close();
+    watchdog.disarm();
+  } catch (const RunFileError& e) {
+    // The file could not be closed cleanly: let the watchdog clear its SWMR flag now, so
+    // standard tools can still open what was flushed.
+    dir.log(std::string("run.h5 not closed cleanly: ") + e.what());
+    watchdog.fire();
+  }
+  dir.write_report(report.dump(2) + "\n");  // issue 12: atomic (tmp, fsync, rename); failures logged
+}
+
+}  // namespace
 
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
@@ -81,96 +117,52 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   // Devices are opened before anything is written, so a refusal (exit 2) leaves nothing behind.
   DeviceSet devices = open_devices(c, o.registry ? *o.registry : driver_registry(), planned);
-
-  // Storage: a run that cannot start is refused before its directory exists; one that may not
-  // fit is warned about, and stops cleanly (storage-full) before the disk or the file-size
-  // limit is reached. Exceeding ulimit -f must be a write error, not SIGXFSZ killing dira
-  // before the data are flushed.
-  ::signal(SIGXFSZ, SIG_IGN);
-  const auto& sc = c.inequality.expression.scenario();
-  const std::filesystem::path parent = o.out.empty() ? std::filesystem::path(c.outputs.directory) : o.out;
-  {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) throw RunFileError("cannot create output directory " + parent.string() + ": " + ec.message());
-  }
-  // run.h5 rows per trial; with raw tags also the tags (a sync and up to 3 clicks per party).
-  const double bytes_per_trial = 32.0 + (c.outputs.raw_tags ? 16.0 * (3 * sc.parties() + 1) : 0.0);
-  const std::string storage_warning =
-      check_storage_before_run(parent, static_cast<double>(planned) * bytes_per_trial * 1.05 + 4e6, planned);
-  if (!storage_warning.empty() && o.warning) o.warning(storage_warning);
-
-  RunDirectory dir(parent, c.name, c.text);
+  const OutputPlan out = plan_output(c, o, planned);
+  RunDirectory dir(out.parent, c.name, c.text);
   RunResult res;
   res.directory = dir.path();
   if (o.on_directory) o.on_directory(dir.path());
-  if (!storage_warning.empty()) dir.log("warning: " + storage_warning);
+  if (!out.storage_warning.empty()) dir.log("warning: " + out.storage_warning);
 
   // One ledger for every purpose: settings now, box choice and extractor after the outputs
-  // are fixed. The recording wrapper keeps the bits after the settings for sv_bits.bin.
-  SvBitsFile sv_bits(dir.file("sv_bits.bin"));  // issue 12: created 0600, O_EXCL|O_NOFOLLOW, filled as drawn
+  // are fixed. The recording wrapper appends the bits after the settings to sv_bits.bin as they
+  // are drawn (issue 12: created 0600, O_EXCL|O_NOFOLLOW; a kill keeps them).
+  SvBitsFile sv_bits(dir.file("sv_bits.bin"));
   RecordingSource source(*devices.weak_source, sv_bits);
   P::BitLedger ledger(source);
-  hal::SchedulerConfig sched_config;
-  sched_config.planned = planned;
-  sched_config.lookahead = c.devices.scheduler.lookahead;
-  sched_config.batch = c.devices.scheduler.batch;
-  sched_config.segment_trials = c.devices.scheduler.segment_trials;
-  const bool hardware_chosen = c.devices.present && c.devices.hardware_chosen_settings;
-  std::optional<hal::SettingScheduler> scheduler;
-  if (!hardware_chosen) try {
-      scheduler.emplace(setting_rule(c, ledger), devices.modulators, sched_config);
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError({ConfigIssue{c.file, 0, 0, "devices.modulators", e.what()}});
-    }
-  // Trial assembly looks up settings already delivered; it never causes a draw. With
-  // hardware-chosen settings it reads them from the echo channels instead.
-  hal::TrialAssemblyConfig layout = devices.layout;
-  if (hardware_chosen) layout.settings_from_echo = true;
-  hal::TrialAssembler assembler(layout, scheduler ? &*scheduler : nullptr);
+  SettingDelivery delivery(c, devices, ledger, planned);
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
-  RunFileWriter file(dir.file("run.h5"), c.text,
-                     json{{"software", software_name()},
-                          {"tagger", devices.tagger->identity()},
-                          {"weak_source", source.describe()}}
-                         .dump(),
-                     c.outputs.raw_tags);
+  RunFileWriter file(
+      dir.file("run.h5"), c.text,
+      json{{"software", software_name()}, {"tagger", devices.tagger->identity()}, {"weak_source", source.describe()}}
+          .dump(),
+      c.outputs.raw_tags);
   dir.log("run directory " + dir.path().string());
   dir.log("tagger: " + devices.tagger->identity());
   dir.log("weak source: " + source.describe());
-  dir.log(scheduler ? std::string("settings delivery: ") + hal::to_string(scheduler->mode())
-                    : std::string("settings chosen by the hardware, read from the setting echo"));
+  dir.log(delivery.describe());
 
-  std::optional<ProtocolCRunPlan> plan_c;
-  if (c.protocol == 'C') {
-    // Everything Protocol C needs is fixed here, before the first trial, and published in
-    // pef.json (docs/protocol-c-security.md §5.3).
-    std::string model_source;
-    const auto model = apparatus_model(c, devices, model_source);
-    plan_c = plan_protocol_c_run(c, model, model_source);
-    std::ofstream(dir.file("pef.json")) << pef_json(c, *plan_c, nullptr).dump(2) << "\n";
-    dir.log("protocol C: beta " + plan_c->pefs.front().second.beta_exact + ", target min-entropy " +
-            std::to_string(plan_c->scoring.target_min_entropy) + " bits, budget " +
-            std::to_string(plan_c->scoring.max_trials) + " trials; PEF from " + model_source);
-  }
+  const std::optional<ProtocolCRunPlan> plan_c = fix_protocol_c(c, devices, dir);
   LiveProtocol protocol(c, plan_c ? &*plan_c : nullptr);
 
   // --- the recording side of acquisition (this thread): run.h5, protocol, statistics
   RunStatistics stats(c, devices.layout);
   RecorderSettings rs;
-  rs.bytes_per_trial = bytes_per_trial;
+  rs.bytes_per_trial = out.bytes_per_trial;
   rs.raw_tags = c.outputs.raw_tags;
   rs.station = devices.station;
   rs.progress_interval_s = o.progress_interval_s;
   rs.planned = planned;
   rs.duration_s = duration;
   RunRecorder recorder(file, dir, stats, protocol, rs, o.progress, t_start);
+  const bool hardware_chosen = delivery.hardware_chosen();
+  const auto parties = static_cast<std::uint64_t>(c.inequality.expression.scenario().parties());
   auto consume = [&](const AcquiredBlock& b) {
     // Hardware-chosen settings: one bit per party and trial that the hardware's weak source
     // chose (Protocol A and C draw exactly that), recorded as observed bits in the one ledger.
     if (hardware_chosen)
-      for (const auto& t : b.trials) ledger.observe(static_cast<std::uint64_t>(sc.parties()), t.index);
+      for (const auto& t : b.trials) ledger.observe(parties, t.index);
     return recorder.record(b, hardware_chosen ? ledger.entries() : b.ledger);
   };
   auto idle = [&](bool paused) { recorder.idle(paused); };
@@ -184,8 +176,8 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   ctl.slot_of_channel = &stats.slot_of_channel();
   ctl.slots = stats.slots();
   if (hardware_chosen) ctl.label = device_labels(c);
-  AcquisitionResult acq = acquire(*devices.tagger, devices.station, assembler, scheduler ? &*scheduler : nullptr,
-                                  ledger, ctl, consume, idle);
+  AcquisitionResult acq =
+      acquire(*devices.tagger, devices.station, delivery.assembler(), delivery.scheduler(), ledger, ctl, consume, idle);
   std::string fault = acq.fault.empty() ? recorder.fault() : acq.fault;
   RunStatus status = acq.status;
   const std::uint64_t trials = recorder.trials();
@@ -203,108 +195,25 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     }
   }
   recorder.progress("analysing");
-  source.start_recording();
-  AnalysisOptions ao;
-  ao.ledger = &ledger;
-  if (plan_c) ao.protocol_c = &*plan_c;
-  const auto run_h5 = dir.file("run.h5");
-  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
-    read_run_file(run_h5, [&](std::span<const P::Trial> b) {
-      for (const auto& t : b) sink(t);
-    });
-  };
-  AnalysisResult ar;
-  bool analysed = false;
-  if (status != RunStatus::hardware_fault || trials > 0) {
-    try {
-      ar = analyze(c, ao);
-      analysed = true;
-    } catch (const std::exception& e) {
-      fault = fault.empty() ? std::string("analysis failed: ") + e.what() : fault;
-    }
-  }
-  if (plan_c) {  // the certificate as scored: every PEF with the trials it scored
-    std::ofstream pj(dir.file("pef.json"));
-    pj << pef_json(c, *plan_c, &protocol.protocol_c()->segments()).dump(2) << "\n";
-  }
-  // The whole ledger — settings, box choice, extractor — in run.h5.
-  try {
-    recorder.append_ledger(ledger.entries());
-  } catch (const RunFileError& e) {
-    dir.log(std::string("cannot write the ledger: ") + e.what());
-  }
-  try {
-    sv_bits.sync();
-  } catch (const std::exception& e) {
-    dir.log(std::string("cannot write sv_bits.bin: ") + e.what());
-    if (status != RunStatus::storage_error) {
-      status = RunStatus::storage_error;
-      fault = e.what();
-    }
-  }
+  const RunDecision decision =
+      decide_recorded_run(c, dir, ledger, source, plan_c ? &*plan_c : nullptr, status, trials, fault);
+  record_after_decision(c, dir, recorder, ledger, source, plan_c ? &*plan_c : nullptr, protocol, status, fault);
 
-  RunFacts facts;
-  facts.config = &c;
-  facts.directory = dir.path();
-  facts.tagger = devices.tagger->identity();
-  facts.weak_source = source.describe();
-  for (const auto& m : devices.owned_modulators) facts.modulators.push_back(m->identity());
+  RunFacts facts = run_facts(c, dir, devices, source, delivery, ledger);
   facts.trials = trials;
   facts.planned = planned;
-  facts.assembly = assembler.counters();
-  facts.fair_sampling = assembler.fair_sampling();
-  if (scheduler) {
-    facts.delivery = scheduler->mode();
-    facts.scheduler = scheduler->counters();
-  }
-  facts.hardware_chosen_settings = hardware_chosen;
-  facts.ledger = &ledger;
   facts.status = status;
   facts.fault = fault;
-  facts.analysis = analysed ? &ar : nullptr;
-  facts.storage_warning = storage_warning;
+  facts.analysis = decision.analysed ? &decision.analysis : nullptr;
+  facts.storage_warning = out.storage_warning;
   const RunOutcome outcome = run_outcome(status, facts.analysis);
   json report = build_report(facts, outcome);
   res.status = outcome.status;
   res.exit_code = outcome.exit_code;
-
-  std::uint64_t certified = 0;
-  if (analysed && ar.output_bits > 0 && res.status == "accepted") {
-    const std::string bytes(ar.output.begin(), ar.output.end());
-    dir.write_private("output.bin", bytes);
-    report["output_file"] = "output.bin";
-    report["output_sha256"] = detail::sha256_hex(bytes);
-    certified = ar.output_bits;
-  }
-  report["certified_bits"] = certified;
-  if (certified == 0 && analysed && c.protocol != 'C') {
-    // Plain words and numbers from the planner (`dira plan`): what run, on this apparatus at
-    // the rate just measured, would make the seeds' bounds certify something.
-    if (!devices.hardware) {
-      report["what_would_certify"] = {
-          {"verdict", "not assessed: the experiment has no hardware: section describing the devices"}};
-    } else {
-      try {
-        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        const double rate = el > 0 && trials > 0 ? static_cast<double>(trials) / el : 1e6;
-        report["what_would_certify"] = what_would_certify(c, *devices.hardware, rate);
-      } catch (const std::exception& e) {
-        dir.log(std::string("planner: ") + e.what());
-      }
-    }
-  }
-  try {
-    file.append_report(report.dump());
-    file.close();
-    watchdog.disarm();
-  } catch (const RunFileError& e) {
-    // The file could not be closed cleanly: let the watchdog clear its SWMR flag now, so
-    // standard tools can still open what was flushed.
-    dir.log(std::string("run.h5 not closed cleanly: ") + e.what());
-    watchdog.fire();
-  }
-  if (dir.write_report(report.dump(2) + "\n"))  // issue 12: atomic (tmp, fsync, rename)
-    dir.log("report written: status " + res.status);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  add_certified_output(report, c, decision, res.status, dir, devices.hardware,
+                       elapsed > 0 && trials > 0 ? static_cast<double>(trials) / elapsed : 1e6);
+  write_report(report, file, watchdog, dir);
   recorder.progress("done");
   res.report = report;
   return res;

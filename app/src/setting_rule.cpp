@@ -1,5 +1,7 @@
 #include "setting_rule.hpp"
 
+#include "dira/app/session.hpp"
+
 #include "dira/protocol/protocol_c.hpp"
 #include "dira/protocol/settings_rule.hpp"
 
@@ -53,6 +55,12 @@ std::function<void(std::span<P::Trial>)> device_labels(const ExperimentConfig& c
   return [blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::span<P::Trial> ts) {
     for (auto& t : ts) t.device = blocks->device_of(t.index);
   };
+}
+
+std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
+  return P::setting_probability_band(c.inequality.expression.scenario(), c.epsilon,
+                                     c.protocol == 'B' ? P::SettingRule::rejection_sampling
+                                                       : P::SettingRule::one_bit_per_party);
 }
 
 }  // namespace dira::app

@@ -1,6 +1,10 @@
 // Instrument profiles: YAML → Profile (all problems at once), Profile + schedule → SCPI text.
 #include "dira/drivers/scpi_modulator/profile.hpp"
 
+#include "dira/conf/document.hpp"
+#include "dira/conf/reader.hpp"
+#include "dira/conf/search_path.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,19 +18,9 @@
 #include <set>
 #include <sstream>
 
-#ifndef DIRA_SOURCE_CONFIG_DIR
-#define DIRA_SOURCE_CONFIG_DIR ""
-#endif
-
 namespace dira::drivers::scpi_modulator {
 
 namespace {
-
-std::string join_lines(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : "\n") + x;
-  return s;
-}
 
 // ---- placeholders -------------------------------------------------------------------------
 
@@ -137,80 +131,12 @@ bool is_query(const std::string& text) {
 
 // ---- YAML reading, every problem collected -------------------------------------------------
 
-class Reader {
+/// The config toolkit's reader plus what only profiles have: SCPI command templates whose
+/// placeholders are checked against the command group they belong to.
+class Reader : public conf::Reader {
  public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-  void issue(const YAML::Node& at, const std::string& key, const std::string& msg) {
-    std::string where = file_;
-    if (at.IsDefined() && at.Mark().line >= 0)
-      where += ":" + std::to_string(at.Mark().line + 1) + ":" + std::to_string(at.Mark().column + 1);
-    issues_.push_back(where + ": " + key + ": " + msg);
-  }
-  std::vector<std::string>& issues() { return issues_; }
-
-  void allowed_keys(const YAML::Node& map, const std::string& parent, std::initializer_list<const char*> keys) {
-    if (!map.IsMap()) return;
-    for (const auto& kv : map) {
-      // A complex key ("? [a, b]: 1") is valid YAML but no key of ours; as<std::string>() would throw.
-      if (!kv.first.IsScalar()) {
-        issue(kv.first, parent.empty() ? "(key)" : parent, "expected a plain key, found a sequence or mapping");
-        continue;
-      }
-      const auto k = kv.first.Scalar();
-      if (std::none_of(keys.begin(), keys.end(), [&](const char* a) { return k == a; })) {
-        std::string list;
-        for (const char* a : keys) list += (list.empty() ? "" : ", ") + std::string(a);
-        issue(kv.first, join(parent, k), "unknown key (allowed here: " + list + ")");
-      }
-    }
-  }
-  static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
-
-  std::optional<std::string> text(const YAML::Node& n, const std::string& key) {
-    if (!n.IsDefined()) return std::nullopt;
-    if (!n.IsScalar()) {
-      issue(n, key, "expected a string");
-      return std::nullopt;
-    }
-    return n.Scalar();
-  }
-  std::optional<long long> integer(const YAML::Node& n, const std::string& key, long long lo, long long hi) {
-    if (!n.IsDefined()) return std::nullopt;
-    try {
-      if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
-      const auto v = n.as<long long>();
-      if (v < lo || v > hi) {
-        issue(n, key, std::to_string(v) + " outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-        return std::nullopt;
-      }
-      return v;
-    } catch (const YAML::Exception&) {
-      issue(n, key, "expected an integer");
-      return std::nullopt;
-    }
-  }
-  std::optional<double> number(const YAML::Node& n, const std::string& key) {
-    if (!n.IsDefined()) return std::nullopt;
-    try {
-      if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
-      const auto v = n.as<double>();
-      if (!std::isfinite(v)) throw YAML::Exception(n.Mark(), "");
-      return v;
-    } catch (const YAML::Exception&) {
-      issue(n, key, "expected a number");
-      return std::nullopt;
-    }
-  }
-  std::optional<bool> boolean(const YAML::Node& n, const std::string& key) {
-    if (!n.IsDefined()) return std::nullopt;
-    try {
-      if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
-      return n.as<bool>();
-    } catch (const YAML::Exception&) {
-      issue(n, key, "expected true or false");
-      return std::nullopt;
-    }
-  }
+  using conf::Reader::Reader;
+  std::optional<std::string> text(const YAML::Node& n, const std::string& key) { return string(n, key); }
 
   /// A template list: a string or a list of strings; placeholders checked against the group.
   std::vector<std::string> templates(const YAML::Node& n, const std::string& key, Group g) {
@@ -255,9 +181,6 @@ class Reader {
     }
   }
 
- private:
-  std::string file_;
-  std::vector<std::string> issues_;
 };
 
 std::string join_values(const std::vector<std::string>& per_setting, std::span<const std::uint8_t> settings) {
@@ -271,9 +194,6 @@ std::string join_values(const std::vector<std::string>& per_setting, std::span<c
 }
 
 }  // namespace
-
-ProfileError::ProfileError(std::vector<std::string> issues)
-    : std::invalid_argument(join_lines(issues)), issues_(std::move(issues)) {}
 
 double Profile::low(std::size_t c) const {
   double v = levels.at(0).at(c);
@@ -299,26 +219,20 @@ Profile parse_profile_root(Reader& r, const YAML::Node& root, const std::string&
 
 Profile parse_profile(const std::string& yaml_text, const std::string& file) {
   Reader r(file);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& e) {
-    throw ProfileError(
-        {file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": YAML: " + e.msg});
+  const YAML::Node root = r.parse(yaml_text);
+  if (!root.IsMap()) {
+    r.issue(root, "", "expected a mapping at the top level, found " + conf::describe(root));
+    throw ProfileError(r.issues());
   }
-  if (!root.IsMap()) throw ProfileError({file + ": expected a mapping at the top level"});
   // Whatever yaml-cpp still throws on a strange document (a conversion on a node shape the checks
   // below did not foresee) is a profile error with a position, never a library exception that a
   // caller would report as a hardware fault (issue 12).
   try {
     return parse_profile_root(r, root, file);
   } catch (const YAML::Exception& e) {
-    std::vector<std::string> issues = r.issues();
-    issues.push_back(
-        file +
-        (e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1)) +
-        ": YAML: " + e.msg);
-    throw ProfileError(std::move(issues));
+    r.issues().push_back(conf::ConfigIssue{file, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                           e.mark.is_null() ? 0 : e.mark.column + 1, "", "YAML: " + e.msg});
+    throw ProfileError(r.issues());
   }
 }
 
@@ -539,45 +453,22 @@ Profile parse_profile_root(Reader& r, const YAML::Node& root, const std::string&
 }  // namespace
 
 std::filesystem::path resolve_profile(const std::string& name) {
-  const std::filesystem::path asis(name);
-  if (asis.extension() == ".yaml" || asis.extension() == ".yml" || name.find('/') != std::string::npos) {
-    if (std::filesystem::exists(asis)) return asis;
-    throw ProfileError({name + ": no such file"});
+  if (conf::names_a_path(name)) {
+    if (std::filesystem::exists(name)) return name;
+    throw ProfileError({conf::ConfigIssue{name, 0, 0, "", "no such file"}});
   }
-  std::vector<std::filesystem::path> dirs;
-  if (const char* env = std::getenv("DIRA_CONFIG_DIR"); env && *env) dirs.emplace_back(env);
-  if (std::string(DIRA_SOURCE_CONFIG_DIR).size()) dirs.emplace_back(DIRA_SOURCE_CONFIG_DIR);
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back(exe.parent_path().parent_path() / "share" / "dira" / "config");
-  for (const auto& d : dirs)
-    if (const auto f = d / "devices" / (name + ".yaml"); std::filesystem::exists(f)) return f;
+  if (auto f = conf::find_config("devices", name)) return *f;
   std::string known;
   for (const auto& k : known_profiles()) known += (known.empty() ? "" : ", ") + k;
-  throw ProfileError({"unknown instrument profile '" + name +
-                      "'; known: " + (known.empty() ? "(none found; set DIRA_CONFIG_DIR)" : known)});
+  throw ProfileError({conf::ConfigIssue{name, 0, 0, "", "unknown instrument profile '" + name + "'; known: " +
+                                                           (known.empty() ? "(none found; set DIRA_CONFIG_DIR)" : known)}});
 }
 
-std::vector<std::string> known_profiles() {
-  std::set<std::string> names;
-  std::vector<std::filesystem::path> dirs;
-  if (const char* env = std::getenv("DIRA_CONFIG_DIR"); env && *env) dirs.emplace_back(env);
-  if (std::string(DIRA_SOURCE_CONFIG_DIR).size()) dirs.emplace_back(DIRA_SOURCE_CONFIG_DIR);
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(d / "devices", ec))
-      if (e.path().extension() == ".yaml") names.insert(e.path().stem().string());
-  }
-  return {names.begin(), names.end()};
-}
+std::vector<std::string> known_profiles() { return conf::known_configs("devices"); }
 
 Profile load_profile(const std::string& name_or_path) {
   const auto path = resolve_profile(name_or_path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ProfileError({path.string() + ": cannot read file"});
-  std::ostringstream os;
-  os << in.rdbuf();
-  return parse_profile(os.str(), path.string());
+  return parse_profile(conf::read_config_file(path), path.string());
 }
 
 namespace {

@@ -85,4 +85,19 @@ SettingProbabilityBounds rejection_sampling_bounds(double eps, int settings) {
   return r;
 }
 
+std::pair<double, double> setting_probability_band(const Scenario& sc, double epsilon, SettingRule rule) {
+  double lo = 1, hi = 1;
+  for (int p = 0; p < sc.parties(); ++p) {
+    if (rule == SettingRule::one_bit_per_party) {
+      lo *= 0.5 - epsilon;
+      hi *= 0.5 + epsilon;
+    } else {
+      const auto nb = rejection_sampling_bounds(epsilon, sc.settings(p));
+      lo *= nb.nu_min_all;
+      hi *= nb.nu_max_all;
+    }
+  }
+  return {lo, hi};
+}
+
 }  // namespace dira::protocol

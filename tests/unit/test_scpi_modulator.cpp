@@ -266,7 +266,7 @@ readback: {mode: echo}
   } catch (const ProfileError& e) {
     const auto& i = e.issues();
     auto has = [&](const std::string& needle) {
-      return std::any_of(i.begin(), i.end(), [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+      return std::any_of(i.begin(), i.end(), [&](const auto& s) { return s.str().find(needle) != std::string::npos; });
     };
     CHECK(has("bad.yaml:" + std::to_string(line_of(text, "settling_time_ns")) + ":19: settling_time_ns: must be ≥ 0"));
     CHECK(has("bad.yaml:" + std::to_string(line_of(text, "colour")) + ":1: colour: unknown key"));
@@ -446,7 +446,7 @@ TEST_CASE("instrument profiles: delivery problems reported with their lines", "[
   } catch (const ProfileError& e) {
     const auto& i = e.issues();
     auto has = [&](const std::string& needle) {
-      return std::any_of(i.begin(), i.end(), [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+      return std::any_of(i.begin(), i.end(), [&](const auto& s) { return s.str().find(needle) != std::string::npos; });
     };
     CHECK(has("d.yaml:" + std::to_string(line_of(text, "mode: burst")) +
               ":9: delivery.mode: 'burst' is not one of: segment, streaming"));
@@ -476,7 +476,7 @@ TEST_CASE("instrument profiles: a complex key is a profile error with its line (
     FAIL("expected a ProfileError");
   } catch (const ProfileError& e) {
     REQUIRE(e.issues().size() == 1);
-    CHECK_THAT(e.issues()[0], Catch::StartsWith("k.yaml:" + std::to_string(line_of(text, "? [a, b]")) +
+    CHECK_THAT(e.issues()[0].str(), Catch::StartsWith("k.yaml:" + std::to_string(line_of(text, "? [a, b]")) +
                                                 ":3: (key): "
                                                 "expected a plain key"));
   }

@@ -297,7 +297,7 @@ TEST_CASE("setting probability band: Protocol A is (½∓ε)^4 per joint setting
   // probability between (½−ε)^4 and (½+ε)^4 given everything before (SV definition).
   const auto c = app::load_experiment_file(experiment("sim-guehne4.yaml"));
   const auto [lo, hi] = app::setting_probability_band(c);
-  const double eps = c.a.epsilon;
+  const double eps = c.epsilon;
   CHECK(lo == Approx(std::pow(0.5 - eps, 4)).epsilon(1e-12));
   CHECK(hi == Approx(std::pow(0.5 + eps, 4)).epsilon(1e-12));
 }

@@ -94,7 +94,7 @@ PlannerDialog::PlannerDialog(ExperimentPanel* experiment, QWidget* parent) : QDi
   if (experiment_ && experiment_->config()) {
     const auto& c = *experiment_->config();
     protocol_->setCurrentText(QString(QChar(c.protocol)));
-    epsilon_->setText(QString::number(c.protocol == 'A' ? c.a.epsilon : c.b.epsilon, 'g', 6));
+    epsilon_->setText(QString::number(c.epsilon, 'g', 6));
     target_->setText(QString::number(c.security_target, 'g', 6));
   }
   output_ = new QTextBrowser;

@@ -37,7 +37,6 @@ struct WeakSourceConfig {
 /// scored by probability estimation factors. Everything here is fixed before the first trial
 /// and written into the run directory (pef.json, report) before acquisition starts.
 struct ProtocolCParameters {
-  double epsilon = 1e-3;            ///< the weak source's SV parameter (one bit per party per trial)
   std::uint64_t bits = 256;         ///< output length M the run aims to certify
   double error = 1e-9;              ///< total error: half estimation (ε_est), half extractor
   std::uint64_t trials = 1000000;   ///< trial budget n
@@ -104,6 +103,12 @@ struct ExperimentConfig {
   std::string inequality_name;
   protocol::Inequality inequality;
   char protocol = 'B';  ///< 'A', 'B' or 'C'
+  /// The one ε of the experiment (`protocol.epsilon`): the SV parameter every security
+  /// statement of the run assumes — the protocols, the planner, the setting rule, the weak
+  /// source's declared ε and the reports all read it from here. Default: 0.01 (A, B), 1e-3 (C).
+  double epsilon = 0.01;
+  /// Protocol A's and B's other parameters. Their `epsilon` member is not read from the file:
+  /// protocol_a() and protocol_b() fill it in from `epsilon`.
   protocol::ProtocolAParameters a;
   protocol::ProtocolBParameters b;
   ProtocolCParameters c;
@@ -125,9 +130,18 @@ struct ExperimentConfig {
   std::optional<protocol::HardwareModel> hardware;
   std::string text;  ///< the exact YAML text the config was read from
 
-  /// The one ε of the experiment (`protocol.epsilon`): the SV parameter every security
-  /// statement of the run assumes.
-  double epsilon() const { return protocol == 'A' ? a.epsilon : protocol == 'C' ? c.epsilon : b.epsilon; }
+  /// Protocol A's parameters with the experiment's ε.
+  protocol::ProtocolAParameters protocol_a() const {
+    auto p = a;
+    p.epsilon = epsilon;
+    return p;
+  }
+  /// Protocol B's parameters with the experiment's ε.
+  protocol::ProtocolBParameters protocol_b() const {
+    auto p = b;
+    p.epsilon = epsilon;
+    return p;
+  }
 };
 
 /// Parses and validates, including the protocol's own parameter conditions; throws

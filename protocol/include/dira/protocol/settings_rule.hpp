@@ -3,9 +3,11 @@
 /// Measurement settings from weak-source bits, and what an ε-SV source then guarantees
 /// about the probability ν(u) of each setting.
 
+#include "dira/protocol/scenario.hpp"
 #include "dira/protocol/sv_source.hpp"
 #include "dira/protocol/trial.hpp"
 
+#include <utility>
 #include <vector>
 
 namespace dira::protocol {
@@ -42,5 +44,16 @@ struct SettingProbabilityBounds {
   double expected_bits_max = 0;  ///< b / acceptance_min: bits one party uses per trial, at most, on average
 };
 SettingProbabilityBounds rejection_sampling_bounds(double epsilon, int settings);
+
+/// How a trial's joint setting is drawn from SV bits.
+enum class SettingRule {
+  one_bit_per_party,   ///< Protocols A and C (seed 000 Fig. 2 step 1): party p's setting is one bit
+  rejection_sampling,  ///< Protocol B: draw_setting_rejection
+};
+
+/// The band [lo, hi] an ε-SV source allows for the probability of one joint setting, given
+/// everything before: the product over parties of the per-party worst cases ((½∓ε) per bit, or
+/// rejection_sampling_bounds' ν_min_all/ν_max_all). What a run's setting histogram is checked against.
+std::pair<double, double> setting_probability_band(const Scenario& scenario, double epsilon, SettingRule rule);
 
 }  // namespace dira::protocol

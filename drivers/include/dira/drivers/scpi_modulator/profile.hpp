@@ -6,6 +6,7 @@
 /// external trial clock. Turning a profile and a schedule into SCPI text is pure and tested
 /// against hand-written golden text.
 
+#include "dira/conf/issue.hpp"
 #include "dira/hal/device.hpp"
 
 #include <cstddef>
@@ -19,15 +20,9 @@
 
 namespace dira::drivers::scpi_modulator {
 
-/// Every problem in a profile file at once, each as "file:line:column: key: message".
-class ProfileError : public std::invalid_argument {
- public:
-  explicit ProfileError(std::vector<std::string> issues);
-  const std::vector<std::string>& issues() const { return issues_; }
-
- private:
-  std::vector<std::string> issues_;
-};
+/// Every problem in a profile file at once, each a conf::ConfigIssue (file, line, column, key):
+/// the config toolkit's one error type, so a bad profile is a configuration error (exit 2).
+using ProfileError = conf::ConfigError;
 
 struct Channel {
   int number = 1;                              ///< the instrument's channel number ({ch} in templates)

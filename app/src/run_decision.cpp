@@ -1,0 +1,90 @@
+#include "run_decision.hpp"
+
+#include "run_report.hpp"
+#include "sha256.hpp"
+
+#include "dira/app/run_file.hpp"
+
+#include <fstream>
+
+namespace dira::app {
+
+namespace P = dira::protocol;
+
+RunDecision decide_recorded_run(const ExperimentConfig& c, const RunDirectory& dir, P::BitLedger& ledger,
+                                RecordingSource& source, const ProtocolCRunPlan* plan_c, RunStatus status,
+                                std::uint64_t trials, std::string& fault) {
+  source.start_recording();
+  AnalysisOptions ao;
+  ao.ledger = &ledger;
+  ao.protocol_c = plan_c;
+  const auto run_h5 = dir.file("run.h5");
+  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
+    read_run_file(run_h5, [&](std::span<const P::Trial> b) {
+      for (const auto& t : b) sink(t);
+    });
+  };
+  RunDecision d;
+  if (status == RunStatus::hardware_fault && trials == 0) return d;
+  try {
+    d.analysis = analyze(c, ao);
+    d.analysed = true;
+  } catch (const std::exception& e) {
+    fault = fault.empty() ? std::string("analysis failed: ") + e.what() : fault;
+  }
+  return d;
+}
+
+void record_after_decision(const ExperimentConfig& c, RunDirectory& dir, RunRecorder& recorder,
+                           const P::BitLedger& ledger, RecordingSource& source, const ProtocolCRunPlan* plan_c,
+                           const LiveProtocol& protocol, RunStatus& status, std::string& fault) {
+  if (plan_c) {  // the certificate as scored: every PEF with the trials it scored
+    std::ofstream pj(dir.file("pef.json"));
+    pj << pef_json(c, *plan_c, &protocol.protocol_c()->segments()).dump(2) << "\n";
+  }
+  // The whole ledger — settings, box choice, extractor — in run.h5.
+  try {
+    recorder.append_ledger(ledger.entries());
+  } catch (const RunFileError& e) {
+    dir.log(std::string("cannot write the ledger: ") + e.what());
+  }
+  try {
+    source.sync();  // sv_bits.bin was written as the bits were drawn (RecordingSource)
+  } catch (const std::exception& e) {
+    dir.log(std::string("cannot write sv_bits.bin: ") + e.what());
+    if (status != RunStatus::storage_error) {
+      status = RunStatus::storage_error;
+      fault = e.what();
+    }
+  }
+}
+
+void add_certified_output(nlohmann::json& report, const ExperimentConfig& c, const RunDecision& d,
+                          const std::string& status, RunDirectory& dir, const std::optional<P::HardwareModel>& hardware,
+                          double trial_rate) {
+  const AnalysisResult& ar = d.analysis;
+  std::uint64_t certified = 0;
+  if (d.analysed && ar.output_bits > 0 && status == "accepted") {
+    const std::string bytes(ar.output.begin(), ar.output.end());
+    dir.write_private("output.bin", bytes);
+    report["output_file"] = "output.bin";
+    report["output_sha256"] = detail::sha256_hex(bytes);
+    certified = ar.output_bits;
+  }
+  report["certified_bits"] = certified;
+  if (certified != 0 || !d.analysed || c.protocol == 'C') return;
+  // Plain words and numbers from the planner (`dira plan`): what run, on this apparatus at the
+  // rate just measured, would make the seeds' bounds certify something.
+  if (!hardware) {
+    report["what_would_certify"] = {
+        {"verdict", "not assessed: the experiment has no hardware: section describing the devices"}};
+    return;
+  }
+  try {
+    report["what_would_certify"] = what_would_certify(c, *hardware, trial_rate);
+  } catch (const std::exception& e) {
+    dir.log(std::string("planner: ") + e.what());
+  }
+}
+
+}  // namespace dira::app
