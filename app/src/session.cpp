@@ -1,4 +1,5 @@
 #include "dira/app/session.hpp"
+#include "dira/app/run_limits.hpp"
 
 #include "acquisition.hpp"
 #include "device_set.hpp"
@@ -278,13 +279,14 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   facts.fault = fault;
   facts.analysis = analysed ? &ar : nullptr;
   facts.storage_warning = storage_warning;
-  const RunOutcome outcome = run_outcome(status, facts.analysis);
+  const RunOutcome outcome = run_outcome(status, facts.analysis, trials, protocol_trial_count(c), c.protocol);
   json report = build_report(facts, outcome);
-  res.status = outcome.status;
+  res.state = outcome.state;
+  res.decision = outcome.decision;
   res.exit_code = outcome.exit_code;
 
   std::uint64_t certified = 0;
-  if (analysed && ar.output_bits > 0 && res.status == "accepted") {
+  if (analysed && ar.output_bits > 0 && res.decision == "accept") {
     const std::string bytes(ar.output.begin(), ar.output.end());
     dir.write_private("output.bin", bytes);
     report["output_file"] = "output.bin";
@@ -326,7 +328,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
           "cannot write report.json (disk full?); the report is in run.h5 if it could be written, and on stdout with "
           "--json");
   }
-  dir.log("report written: status " + res.status);
+  dir.log("report written: state " + res.state + ", decision " + res.decision);
   recorder.progress("done");
   res.report = report;
   return res;
@@ -335,6 +337,20 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 json analyze_run_directory(const std::filesystem::path& dir) {
   const std::string text = read_all(dir / "config.yaml");
   if (text.empty()) throw RunFileError((dir / "config.yaml").string() + " is missing or empty");
+  json live;
+  try {
+    live = json::parse(read_all(dir / "report.json"));
+  } catch (...) {
+    live = nullptr;
+  }
+  // Re-deciding is only meaningful for the configuration that ran: a changed config.yaml
+  // (edited, replaced) would re-decide something else and call it this run.
+  if (live.is_object() && live.contains("config_sha256") && live["config_sha256"].is_string() &&
+      live["config_sha256"].get<std::string>() != detail::sha256_hex(text))
+    throw RunFileError((dir / "config.yaml").string() + " was changed after the run: its SHA-256 is " +
+                       detail::sha256_hex(text) + ", report.json records " +
+                       live["config_sha256"].get<std::string>() +
+                       " for the configuration that ran; restore it to re-decide this run");
   ExperimentConfig c = load_experiment_text(text, (dir / "config.yaml").string());
   c.text = text;
   std::vector<std::uint8_t> bits;
@@ -371,22 +387,21 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   out["run_directory"] = dir.string();
   out["trials_recorded"] = n;
   out["analysis"] = ar.report;
-  out["decision"] = ar.report.value("decision", "undecided");
-  out["certified_bits"] = ar.output_bits;
-  if (ar.output_bits > 0) out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
-  json live;
-  try {
-    live = json::parse(read_all(dir / "report.json"));
-  } catch (...) {
-    live = nullptr;
-  }
+  // The same rule as the live run (run_report.hpp): before the protocol's n, nothing is decided.
+  const std::string over_recorded = ar.report.value("decision", "undecided");
+  const bool complete = n >= protocol_trial_count(c) || (c.protocol == 'C' && over_recorded == "accept");
+  out["decision"] = complete ? over_recorded : "incomplete";
+  out["decision_over_recorded_trials"] = over_recorded;
+  out["certified_bits"] = complete ? ar.output_bits : 0;
+  if (complete && ar.output_bits > 0)
+    out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
   if (live.is_object()) {
-    out["live_status"] = live.value("status", "");
+    out["live_state"] = live.value("state", "");
     out["reproduces_live_decision"] = live.value("decision", "") == out["decision"];
     if (live.contains("output_sha256") || out.contains("output_sha256"))
       out["reproduces_output"] = live.value("output_sha256", "") == out.value("output_sha256", "");
   } else {
-    out["live_status"] =
+    out["live_state"] =
         "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
   }
   return out;
