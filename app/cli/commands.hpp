@@ -4,12 +4,35 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
+#include <iostream>
+#include <string>
 
 namespace dira::cli {
 
 /// Exit codes shared by every command (README, "Exit codes").
-enum ExitCode : int { ok = 0, failure = 1, usage_error = 2, protocol_abort = 3 };
+/// 5: the run ended before the protocol's n trials (stopped, source exhausted): incomplete, nothing certified.
+enum ExitCode : int {
+  ok = 0,
+  failure = 1,
+  usage_error = 2,
+  protocol_abort = 3,
+  hardware_fault = 4,
+  incomplete_run = 5
+};
+
+/// Reports an error the way the caller asked: with `--json`, one JSON object on stdout
+/// ({"error": message, "command": …, "exit_code": code}) so a script always gets JSON; otherwise
+/// "COMMAND: message" on stderr. Returns `code`.
+inline int report_error(const std::string& command, const std::string& message, bool json, int code = usage_error) {
+  if (json)
+    std::cout << nlohmann::json{{"error", message}, {"command", command}, {"exit_code", code}}.dump(2) << "\n";
+  else
+    std::cerr << command << ": " << message << "\n";
+  return code;
+}
 
 /// Registers `dira bounds` and `dira inequalities`; the returned callable runs
 /// whichever was selected (or returns -1 if neither was).

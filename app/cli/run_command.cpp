@@ -2,18 +2,24 @@
 #include "commands.hpp"
 
 #include "dira/app/experiment.hpp"
+#include "dira/app/lab_units.hpp"
+#include "dira/app/progress_line.hpp"
 #include "dira/app/run_file.hpp"
+#include "dira/app/run_limits.hpp"
 #include "dira/app/session.hpp"
 #include "dira/hal/device.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace dira::cli {
@@ -26,17 +32,22 @@ extern "C" void on_signal(int) {
 
 struct RunArgs {
   std::string config, out, config_dir;
-  std::uint64_t max_trials = 0;
-  double duration = 0;
+  std::optional<double> max_trials;
+  std::optional<double> duration;
   bool json = false;
 };
 
-std::string eta(double s) {
-  if (!(s >= 0) || s > 1e7) return "--";
-  std::ostringstream os;
-  const auto t = static_cast<long long>(s);
-  os << t / 3600 << ":" << std::setw(2) << std::setfill('0') << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
-  return os.str();
+// Columns available for the status line: the terminal's width when stderr is one (ioctl),
+// else $COLUMNS, else 80 — and never more than the terminal has.
+std::size_t terminal_columns() {
+  winsize w{};
+  if (isatty(STDERR_FILENO) && ioctl(STDERR_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) return w.ws_col;
+  if (const char* c = std::getenv("COLUMNS")) {
+    char* end = nullptr;
+    const long v = std::strtol(c, &end, 10);
+    if (end != c && *end == '\0' && v >= 20 && v <= 1000) return static_cast<std::size_t>(v);
+  }
+  return 80;
 }
 
 int run(const RunArgs& a) {
@@ -44,9 +55,11 @@ int run(const RunArgs& a) {
   try {
     cfg = app::load_experiment_file(a.config, a.config_dir);
   } catch (const app::ConfigError& e) {
-    std::cerr << "dira run: invalid experiment file:\n" << e.what() << "\n";
-    return usage_error;
+    return report_error("dira run", std::string("invalid experiment file:\n") + e.what(), a.json);
   }
+  const app::RunLimitsCheck limits = app::check_run_limits(cfg, {a.max_trials, a.duration});
+  if (!limits.error.empty()) return report_error("dira run", limits.error, a.json);
+  if (!limits.warning.empty()) std::cerr << "dira run: note: " << limits.warning << "\n";
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -54,55 +67,51 @@ int run(const RunArgs& a) {
   sigaction(SIGTERM, &sa, nullptr);
   app::RunOptions o;
   o.out = a.out;
-  o.max_trials = a.max_trials;
-  o.duration_s = a.duration;
+  o.max_trials = limits.max_trials;
+  o.duration_s = limits.duration_s;
   o.interrupt = &g_interrupt;
   const bool tty = isatty(STDERR_FILENO);
   o.warning = [tty](const std::string& w) {
     std::cerr << (tty ? "\r\033[K" : "") << "dira run: warning: " << w << "\n";
   };
-  o.progress = [tty](const app::Progress& p) {
-    std::ostringstream os;
-    os << std::setprecision(4) << p.trials << "/" << p.planned << " trials, " << p.rate / 1e6 << " M/s, ";
-    if (p.protocol_c) {
-      // Protocol C: what is certified so far against what the run needs, and when it will be.
-      os << "certified min-entropy " << std::fixed << std::setprecision(1) << p.min_entropy << " / "
-         << p.min_entropy_target << " bits, log2-gain " << std::defaultfloat << std::setprecision(3)
-         << p.log2_gain_per_trial << " per trial, " << eta(p.elapsed_s) << " elapsed, target in "
-         << eta(p.eta_to_target_s);
-    } else {
-      os << "Bell " << p.bell << " ± " << p.bell_half_width << " (≤ " << p.bell_threshold << ")";
-      if (p.has_ustar) os << ", u* " << p.ustar << " ± " << p.ustar_half_width << " (≥ " << p.ustar_threshold << ")";
-      os << ", projected " << p.projected << ", " << eta(p.elapsed_s) << " elapsed, ETA "
-         << eta(p.rate > 0 ? static_cast<double>(p.planned - p.trials) / p.rate : -1);
-    }
+  // A TTY gets one line rewritten in place, fitted to its width; anything else (a log file, a
+  // pipe) gets plain lines.
+  const std::size_t columns = terminal_columns();
+  o.progress = [tty, columns](const app::Progress& p) {
+    const std::string line = app::progress_line(p, columns);
     if (tty)
-      std::cerr << "\r\033[K" << os.str() << std::flush;
+      std::cerr << "\r\033[K" << line << std::flush;
     else
-      std::cerr << os.str() << "\n";
+      std::cerr << line << "\n";
   };
   app::RunResult r;
   try {
     r = app::run_experiment(cfg, o);
   } catch (const app::ConfigError& e) {
-    std::cerr << (tty ? "\n" : "") << "dira run: " << e.what() << "\n";
-    return usage_error;
+    if (tty) std::cerr << "\n";
+    return report_error("dira run", e.what(), a.json);
   } catch (const app::RunFileError& e) {
-    std::cerr << (tty ? "\n" : "") << "dira run: " << e.what() << "\n";
-    return usage_error;
+    if (tty) std::cerr << "\n";
+    return report_error("dira run", e.what(), a.json);
   } catch (const std::invalid_argument& e) {
-    std::cerr << (tty ? "\n" : "") << "dira run: invalid setting: " << e.what() << "\n";
-    return usage_error;
+    if (tty) std::cerr << "\n";
+    return report_error("dira run", std::string("invalid setting: ") + e.what(), a.json);
   } catch (const hal::HardwareFault& e) {
-    std::cerr << (tty ? "\n" : "") << "dira run: hardware fault before acquisition: " << e.what() << "\n";
-    return 4;
+    if (tty) std::cerr << "\n";
+    return report_error("dira run", std::string("hardware fault before acquisition: ") + e.what(), a.json,
+                        hardware_fault);
   }
   if (tty) std::cerr << "\n";
   if (a.json) {
     std::cout << r.report.dump(2) << "\n";
   } else {
-    std::cout << "run " << r.status << " (" << r.report.value("decision", "") << "), " << r.report["trials_recorded"]
-              << " trials; run directory " << r.directory.string() << "\n";
+    namespace lu = app::lab_units;
+    const auto recorded = r.report.value("trials_recorded", std::uint64_t{0});
+    std::cout << "run " << r.state << ", decision " << r.decision << " ("
+              << lu::count(static_cast<double>(recorded), "trial") << " recorded); run directory "
+              << r.directory.string() << "\n";
+    if (r.decision == "incomplete")
+      std::cout << "  " << r.report.value("decision_note", std::string("incomplete: certifies nothing")) << "\n";
     if (r.report.contains("analysis")) {
       const auto& an = r.report["analysis"];
       for (const auto& reason : an.value("reasons", nlohmann::json::array()))
@@ -110,7 +119,7 @@ int run(const RunArgs& a) {
       if (an.contains("certification")) std::cout << "  " << an["certification"].get<std::string>() << "\n";
     }
     if (r.report.contains("fault")) std::cout << "  fault: " << r.report["fault"].get<std::string>() << "\n";
-    std::cout << "  certified bits: " << r.report["certified_bits"] << "\n";
+    std::cout << "  certified: " << lu::count(r.report.value("certified_bits", 0.0), "bit") << "\n";
     if (r.report.contains("what_would_certify"))
       std::cout << "  what would certify (dira plan): " << r.report["what_would_certify"].value("verdict", "") << "\n";
   }
@@ -124,8 +133,9 @@ std::function<int()> register_run_commands(CLI::App& app) {
       "run", "Acquire: drive the (simulated) apparatus from weak-source bits, decide, record, extract");
   c->add_option("experiment", a->config, "Experiment YAML (config/experiments/)")->required();
   c->add_option("--out", a->out, "Parent directory for the run directory (default: outputs.directory)");
-  c->add_option("--max-trials", a->max_trials, "Stop after N trials");
-  c->add_option("--duration", a->duration, "Stop after SECONDS");
+  c->add_option("--max-trials", a->max_trials,
+                "Stop after N trials (≤ the protocol's n; below n the run ends incomplete and certifies nothing)");
+  c->add_option("--duration", a->duration, "Stop after SECONDS (a run stopped before n trials is incomplete)");
   c->add_flag("--json", a->json, "Print the final report as JSON");
   c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");
 
@@ -142,14 +152,17 @@ std::function<int()> register_run_commands(CLI::App& app) {
     try {
       r = app::analyze_run_directory(*dir);
     } catch (const std::exception& e) {
-      std::cerr << "dira analyze: " << e.what() << "\n";
-      return usage_error;
+      return report_error("dira analyze", e.what(), *json);
     }
     if (*json) {
       std::cout << r.dump(2) << "\n";
     } else {
-      std::cout << "decision " << r["decision"].get<std::string>() << " over " << r["trials_recorded"]
-                << " trials; live run: " << r.value("live_status", "") << "\n";
+      std::cout << "decision " << r["decision"].get<std::string>() << " over "
+                << app::lab_units::count(r.value("trials_recorded", 0.0), "trial")
+                << "; live run: " << r.value("live_state", "") << "\n";
+      if (r["decision"] == "incomplete")
+        std::cout << "  incomplete: fewer trials than the protocol's n; the statistics over them say "
+                  << r.value("decision_over_recorded_trials", "") << "\n";
       for (const auto& reason : r["analysis"].value("reasons", nlohmann::json::array()))
         if (reason.is_string()) std::cout << "  - " << reason.get<std::string>() << "\n";
       for (const auto& note : r.value("notes", nlohmann::json::array()))
@@ -161,7 +174,7 @@ std::function<int()> register_run_commands(CLI::App& app) {
         std::cout << "  reproduces the output hash: " << (r["reproduces_output"].get<bool>() ? "yes" : "NO") << "\n";
     }
     const std::string d = r["decision"].get<std::string>();
-    return d == "accept" ? ok : d == "abort" ? protocol_abort : usage_error;
+    return d == "accept" ? ok : d == "abort" ? protocol_abort : d == "incomplete" ? incomplete_run : usage_error;
   };
 }
 

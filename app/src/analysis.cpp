@@ -1,5 +1,7 @@
 #include "dira/app/analysis.hpp"
 
+#include "dira/app/lab_units.hpp"
+
 #include "dira/protocol/bounds.hpp"
 #include "dira/protocol/extraction_c.hpp"
 #include "dira/protocol/extractor.hpp"
@@ -169,8 +171,8 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
     if (out.output_bit) {
       r["uncertified_output_bit"] = *out.output_bit ? 1 : 0;
       r["certification"] =
-          "accepted, but the security bound 10^" + std::to_string(best) + " does not reach the target 10^" +
-          std::to_string(log10_target) +
+          "accepted, but the security bound " + lab_units::significant(std::pow(10.0, best), 3) +
+          " does not reach the target " + lab_units::significant(std::pow(10.0, log10_target), 3) +
           ": the bit is reported for testing and is not certified (dira plan --protocol A shows what run would be)";
     }
   }
@@ -219,12 +221,7 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
                  {"interval", "Azuma–Hoeffding, seed 001 eq. 41"}};
   }
 
-  P::ProtocolBSecurityInput in;
-  in.epsilon = c.epsilon;
-  in.trials = static_cast<double>(b.trials());
-  in.delta = c.b.delta;
-  in.mu1 = c.b.mu1;
-  in.u_star = c.b.u_star;
+  const P::ProtocolBSecurityInput in = protocol_b_security_input(c, static_cast<double>(b.trials()));
   const auto k = P::protocol_b_constants(in);
   const double log2_target = std::log2(c.security_target);
   // dira's explicit extractors (docs/extractors.md) need k_x + k_t above the input length;
@@ -343,7 +340,7 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
        "no-signalling devices (the CHSH no-signalling polytope: 16 local deterministic + 8 PR boxes) "
        "with classical side information"},
       {"weak_source",
-       "epsilon-SV with epsilon = " + std::to_string(c.epsilon) +
+       "epsilon-SV with epsilon = " + lab_units::significant(c.epsilon, 4) +
            " for one stream supplying Alice's bit then Bob's (8 vertices), independent of the devices' outputs given "
            "the adversary's information (the Markov condition the extractors need); correlations with the devices "
            "through hidden variables are mixtures and are covered (docs/protocol-c-security.md §3)"},
@@ -394,9 +391,10 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
   r["decision"] = fin.passed ? "accept" : "abort";
   r["reasons"] = json::array();
   if (!fin.passed)
-    r["reasons"].push_back("certified smooth min-entropy " + std::to_string(fin.min_entropy_lower) +
-                           " bits is below the target " + std::to_string(plan.scoring.target_min_entropy) +
-                           " fixed before the run (" + std::to_string(fin.trials) + " trials scored)");
+    r["reasons"].push_back("certified smooth min-entropy " + lab_units::significant(fin.min_entropy_lower, 4) +
+                           " bits is below the target " + lab_units::significant(plan.scoring.target_min_entropy, 4) +
+                           " fixed before the run (" + lab_units::count(static_cast<double>(fin.trials), "trial") +
+                           " scored)");
   std::uint64_t m = 0;
   if (fin.passed) {
     // The device string: (a, b) of every scored trial, most significant bit first, zero-padded

@@ -291,6 +291,18 @@ namespace {
 ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_view yaml,
                                  const std::filesystem::path& config_dir);
 }  // namespace
+protocol::ProtocolBSecurityInput protocol_b_security_input(const ExperimentConfig& c, double trials) {
+  protocol::ProtocolBSecurityInput in;
+  in.epsilon = c.epsilon;
+  in.trials = trials;
+  in.delta = c.b.delta;
+  in.mu1 = c.b.mu1;
+  in.u_star = c.b.u_star;
+  in.kappa = c.b_accounting.kappa;
+  in.delta_az = c.b_accounting.delta_az;
+  in.tau = c.b_accounting.tau;
+  return in;
+}
 
 ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& file,
                                       const std::filesystem::path& config_dir) {
@@ -404,11 +416,17 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
     } else if (kind == "B") {
       c.protocol = 'B';
       r.allowed_keys(p, "protocol",
-                     {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration"});
+                     {"kind", "epsilon", "delta", "mu1", "trials", "u_star", "x_star", "extractor", "demonstration",
+                      "kappa", "delta_az", "tau"});
       auto& b = c.b;
       b.delta = positive_fraction(r, p["delta"], "protocol.delta", 0, 1, false, false, b.delta);
       b.mu1 = positive_fraction(r, p["mu1"], "protocol.mu1", 0, 1, true, false, b.mu1);
       b.trials = count(r, p["trials"], "protocol.trials", b.trials);
+      // The accounting parameters dira plan chooses (seed 001 Lemmas 4–5; docs/protocol-b-security.md §2.4).
+      if (p["kappa"]) c.b_accounting.kappa = positive_fraction(r, p["kappa"], "protocol.kappa", 0, 0.5, true, true, 0);
+      if (p["delta_az"])
+        c.b_accounting.delta_az = positive_fraction(r, p["delta_az"], "protocol.delta_az", 0, 1, true, false, 0);
+      if (p["tau"]) c.b_accounting.tau = positive_fraction(r, p["tau"], "protocol.tau", 0, 1, true, false, 0);
       if (have_ineq) {
         std::vector<int> S, O;
         const auto& sc = c.inequality.expression.scenario();
@@ -496,13 +514,7 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
   // The protocol's own security conditions (seed 001 eq. 87 and completeness), unless the
   // file declares itself a demonstration.
   if (r.ok() && c.protocol == 'B' && !c.demonstration && !c.inequality.name.empty()) {
-    protocol::ProtocolBSecurityInput sec;
-    sec.epsilon = c.epsilon;
-    sec.trials = static_cast<double>(c.b.trials);
-    sec.delta = c.b.delta;
-    sec.mu1 = c.b.mu1;
-    sec.u_star = c.b.u_star;
-    const auto k = protocol::protocol_b_constants(sec);
+    const auto k = protocol::protocol_b_constants(protocol_b_security_input(c, static_cast<double>(c.b.trials)));
     for (const auto& v : k.violations)
       r.issue(p, "protocol",
               v + " (set protocol.demonstration: true to run anyway; dira plan --protocol B shows valid parameters)");

@@ -60,11 +60,11 @@ void record_after_decision(const ExperimentConfig& c, RunDirectory& dir, RunReco
 }
 
 void add_certified_output(nlohmann::json& report, const ExperimentConfig& c, const RunDecision& d,
-                          const std::string& status, RunDirectory& dir, const std::optional<P::HardwareModel>& hardware,
+                          const std::string& verdict, RunDirectory& dir, const std::optional<P::HardwareModel>& hardware,
                           double trial_rate) {
   const AnalysisResult& ar = d.analysis;
   std::uint64_t certified = 0;
-  if (d.analysed && ar.output_bits > 0 && status == "accepted") {
+  if (d.analysed && ar.output_bits > 0 && verdict == "accept") {  // never for an incomplete run
     const std::string bytes(ar.output.begin(), ar.output.end());
     dir.write_private("output.bin", bytes);
     report["output_file"] = "output.bin";

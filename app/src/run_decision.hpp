@@ -45,10 +45,10 @@ void record_after_decision(const ExperimentConfig& config, RunDirectory& dir, Ru
                            std::string& fault);
 
 /// Completes the report with the output: output.bin (0600), its SHA-256 and certified_bits for
-/// an accepted run with certified bits; otherwise certified_bits 0 and — for A and B — the
+/// a run whose verdict is accept (`verdict`: run_outcome; never an incomplete one) with certified bits; otherwise certified_bits 0 and — for A and B — the
 /// planner's plain verdict on what run would certify at the measured `trial_rate`.
 void add_certified_output(nlohmann::json& report, const ExperimentConfig& config, const RunDecision& decision,
-                          const std::string& status, RunDirectory& dir,
+                          const std::string& verdict, RunDirectory& dir,
                           const std::optional<protocol::HardwareModel>& hardware, double trial_rate);
 
 }  // namespace dira::app

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include "dira/app/plan_report.hpp"
+#include "dira/app/run_limits.hpp"
 
 #ifndef DIRA_VERSION
 #define DIRA_VERSION "0.1.0"
@@ -26,31 +28,42 @@ std::string software_name() {
   return std::string("dira ") + DIRA_VERSION;
 }
 
-RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis) {
+RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::uint64_t trials,
+                       std::uint64_t protocol_trials, char protocol) {
   RunOutcome o;
-  o.decision = analysis ? analysis->report.value("decision", "undecided") : "undecided";
+  o.decision_over_recorded = analysis ? analysis->report.value("decision", "undecided") : "undecided";
+  const bool reached_n = trials >= protocol_trials;
+  // Protocol C may stop before its budget by its own rule, once the target is certified
+  // (Ville's inequality, docs/protocol-c-security.md §5.4): that run is complete.
+  const bool stopped_by_protocol = protocol == 'C' && o.decision_over_recorded == "accept";
   switch (status) {
     case RunStatus::hardware_fault:
-      o.status = "hardware-fault";
+      o.state = "hardware-fault";
       o.exit_code = 4;
       break;
     case RunStatus::interrupted:
-      o.status = "interrupted";
+      o.state = "interrupted";
       o.exit_code = 130;
       break;
     case RunStatus::storage_error:
-      o.status = "storage-error";
+      o.state = "storage-error";
       o.exit_code = 1;
       break;
     case RunStatus::storage_full:
-      o.status = "storage-full";
+      o.state = "storage-full";
       o.exit_code = 1;
       break;
     case RunStatus::complete:
     case RunStatus::time_limit:
-      o.status = o.decision == "accept" ? "accepted" : "aborted";
-      o.exit_code = o.decision == "accept" ? 0 : 3;
+      o.state = reached_n || stopped_by_protocol ? "completed" : "stopped";
+      o.exit_code = 5;
       break;
+  }
+  if (o.state == "completed" && analysis && (o.decision_over_recorded == "accept" || o.decision_over_recorded == "abort")) {
+    o.decision = o.decision_over_recorded;
+    o.exit_code = o.decision == "accept" ? 0 : 3;
+  } else {
+    o.decision = "incomplete";
   }
   return o;
 }
@@ -85,35 +98,40 @@ json build_report(const RunFacts& f, const RunOutcome& outcome) {
   if (f.ledger) report["setting_bits"] = f.ledger->bits_drawn(P::BitPurpose::setting);
   if (!f.fault.empty()) report["fault"] = f.fault;
   if (f.analysis) report["analysis"] = f.analysis->report;
-  report["status"] = outcome.status;
+  report["state"] = outcome.state;
   report["decision"] = outcome.decision;
-  if (f.status != RunStatus::complete)
-    report["decision_note"] = "decision over the " + std::to_string(f.trials) +
-                              " trials recorded before the run stopped (" + to_string(f.status) + ")";
+  report["decision_over_recorded_trials"] = outcome.decision_over_recorded;
+  if (outcome.decision == "incomplete")
+    report["decision_note"] = "incomplete: the run ended (" + outcome.state + ") after " + std::to_string(f.trials) +
+                              " of the protocol's " + std::to_string(protocol_trial_count(c)) +
+                              " trials and certifies nothing; the statistics over the trials recorded say " +
+                              outcome.decision_over_recorded;
   if (!f.storage_warning.empty()) report["storage_warning"] = f.storage_warning;
   return report;
 }
 
 json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, double rate) {
-  json plan{{"hardware",
-             {{"visibility", hw.visibility}, {"efficiency", hw.efficiency}, {"dark_count_probability", hw.dark_count}}},
-            {"trial_rate", rate}};
-  if (c.protocol == 'B') {
-    const auto pl = P::plan_protocol_b(c.inequality, c.epsilon, c.security_target, hw, rate);
-    plan["feasible"] = pl.feasible;
-    plan["verdict"] = pl.verdict;
-    plan["log10_trials_for_one_bit"] = pl.log10_trials;
-    plan["log10_seconds_at_this_rate"] = pl.log10_seconds;
-    plan["explicit_extractor_bits_at_that_size"] = pl.explicit_bits;
-    plan["parameters"] = {{"delta", pl.delta}, {"mu1", pl.mu1}, {"kappa", pl.kappa}, {"tau", pl.tau}};
-  } else {
-    const auto pl = P::plan_protocol_a(c.inequality, c.epsilon, c.security_target, hw, rate);
-    plan["feasible"] = pl.feasible;
-    plan["verdict"] = pl.verdict;
-    plan["log10_log10_trials"] = pl.log10_log10_trials;
-    plan["devices"] = pl.devices;
-    plan["parameters"] = {{"delta", pl.delta}, {"mu", pl.mu}, {"t", pl.t}};
-  }
+  // The same plan and words as `dira plan` (plan_report.hpp): the verdict leads with what the
+  // lab can act on (trials, wall time at the measured rate, the visibility needed); the
+  // planner's lemma chain follows as "why".
+  PlanRequest q;
+  q.protocol = c.protocol;
+  q.epsilon = c.epsilon;
+  q.target = c.security_target;
+  q.visibility = hw.visibility;
+  q.efficiency = hw.efficiency;
+  q.dark_count = hw.dark_count;
+  q.trial_rate = rate;
+  const json p = plan_report(q);
+  json plan{{"hardware", p["hardware"]},
+            {"trial_rate", rate},
+            {"feasible", p["feasible"]},
+            {"feasible_on_paper", p["feasible_on_paper"]},
+            {"verdict", p["headline"]},
+            {"why", p["why"]},
+            {"parameters", p["parameters"]}};
+  for (const char* k : {"log10_trials", "log10_seconds", "explicit_extractor_bits", "log10_log10_trials", "k"})
+    if (p.contains(k)) plan[k] = p[k];
   return plan;
 }
 
@@ -179,6 +197,26 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   const SmallFile config = read_small_file(dir / "config.yaml", 16u << 20);
   if (!config.present || config.bytes.empty())
     throw RunFileError((dir / "config.yaml").string() + " is missing or empty");
+  // The live report, read first: re-deciding is only meaningful for the configuration that ran,
+  // and a changed config.yaml (edited, replaced) would re-decide something else under this
+  // run's name (issue 13). Written atomically (RunDirectory::write_report): whole or absent.
+  const SmallFile rj = read_small_file(dir / "report.json", 256u << 20);
+  std::string problem;
+  json live;
+  if (rj.present) {
+    live = json::parse(rj.bytes, nullptr, false);
+    if (live.is_discarded())
+      problem = rj.bytes.empty() ? "it is empty" : "it is not valid JSON";
+    else if (!live.is_object())
+      problem = std::string("it is a JSON ") + live.type_name() + ", not an object";
+  }
+  if (problem.empty() && rj.present) {
+    if (const auto recorded_sha = string_field(live, "config_sha256", problem);
+        recorded_sha && *recorded_sha != detail::sha256_hex(config.bytes))
+      throw RunFileError((dir / "config.yaml").string() + " was changed after the run: its SHA-256 is " +
+                         detail::sha256_hex(config.bytes) + ", report.json records " + *recorded_sha +
+                         " for the configuration that ran; restore it to re-decide this run");
+  }
   ExperimentConfig c = load_experiment_text(config.bytes, (dir / "config.yaml").string());
   c.text = config.bytes;
   // sv_bits.bin: the bits drawn after the settings, appended as drawn (SvBitsFile). 2^31
@@ -237,36 +275,33 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   }
   if (!contents.damage_other.empty()) notes.push_back("run.h5: " + contents.damage_other);
   out["analysis"] = ar.report;
-  out["decision"] = ar.report.value("decision", "undecided");
-  out["certified_bits"] = ar.output_bits;
-  if (ar.output_bits > 0) out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
+  // The same rule as the live run (run_outcome): before the protocol's n — stopped, killed, rows
+  // lost — nothing is decided; the statistics over the recorded trials are reported beside it.
+  const std::string over_recorded = ar.report.value("decision", "undecided");
+  const bool complete =
+      contents.trials >= protocol_trial_count(c) || (c.protocol == 'C' && over_recorded == "accept");
+  out["decision"] = complete ? over_recorded : "incomplete";
+  out["decision_over_recorded_trials"] = over_recorded;
+  out["certified_bits"] = complete ? ar.output_bits : 0;
+  if (complete && ar.output_bits > 0)
+    out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
 
-  // The live report: written atomically (RunDirectory::write_report), so it is whole or absent.
-  const SmallFile rj = read_small_file(dir / "report.json", 256u << 20);
-  std::string problem;
-  json live;
-  if (rj.present) {
-    live = json::parse(rj.bytes, nullptr, false);
-    if (live.is_discarded())
-      problem = rj.bytes.empty() ? "it is empty" : "it is not valid JSON";
-    else if (!live.is_object())
-      problem = std::string("it is a JSON ") + live.type_name() + ", not an object";
-  }
-  std::optional<std::string> status, decision, sha;
+  std::optional<std::string> state, decision, sha;
   if (problem.empty() && rj.present) {
-    status = string_field(live, "status", problem);
+    state = string_field(live, "state", problem);
+    if (!state) state = string_field(live, "status", problem);  // reports before state/verdict
     decision = string_field(live, "decision", problem);
     sha = string_field(live, "output_sha256", problem);
-    if (problem.empty() && (!status || !decision)) problem = "it has no status or no decision";
+    if (problem.empty() && (!state || !decision)) problem = "it has no state or no decision";
   }
   if (!rj.present) {
-    out["live_status"] =
+    out["live_state"] =
         "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
   } else if (!problem.empty()) {
-    out["live_status"] = "report.json is damaged (" + problem + "): the live decision is unknown";
+    out["live_state"] = "report.json is damaged (" + problem + "): the live decision is unknown";
     notes.push_back((dir / "report.json").string() + " is damaged: " + problem);
   } else {
-    out["live_status"] = *status;
+    out["live_state"] = *state;
     out["reproduces_live_decision"] = *decision == out["decision"].get<std::string>();
     if (sha || out.contains("output_sha256"))
       out["reproduces_output"] = sha.value_or("") == out.value("output_sha256", "");

@@ -46,13 +46,20 @@ struct RunFacts {
   std::string storage_warning;
 };
 
-/// What the run ends as: report "status", the process exit code, and the decision.
+/// What the run ends as, kept apart (issue 13): the run's *state* — how acquisition ended — and
+/// its *verdict*. The protocols fix their trial count n in advance (seed 000 Fig. 2, seed 001 §3;
+/// Protocol C's budget with its own stopping rule, docs/protocol-c-security.md §5.4), so a run
+/// that ends before n for any other reason certifies nothing: its verdict is `incomplete`, and
+/// what the statistics over the recorded trials say is reported beside it, labelled as such.
 struct RunOutcome {
-  std::string status;  ///< accepted | aborted | interrupted | hardware-fault | storage-full | storage-error
-  int exit_code = 0;   ///< 0, 3, 130, 4, 1
-  std::string decision;
+  std::string state;     ///< completed | stopped | interrupted | hardware-fault | storage-full | storage-error
+  std::string decision;  ///< the verdict: accept | abort | incomplete
+  std::string decision_over_recorded;  ///< the analysis over the trials recorded (accept | abort | undecided)
+  int exit_code = 0;  ///< accept 0, abort 3, incomplete: 130 interrupted, 4 hardware fault, 1 storage, 5 stopped
 };
-RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis);
+/// `trials`: recorded; `protocol_trials`: the protocol's n (protocol_trial_count).
+RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::uint64_t trials,
+                       std::uint64_t protocol_trials, char protocol);
 
 /// report.json without the output fields (the session adds them once output.bin is written).
 nlohmann::json build_report(const RunFacts& facts, const RunOutcome& outcome);

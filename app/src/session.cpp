@@ -1,4 +1,5 @@
 #include "dira/app/session.hpp"
+#include "dira/app/run_limits.hpp"
 
 #include "acquisition.hpp"
 #include "device_set.hpp"
@@ -206,12 +207,13 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   facts.fault = fault;
   facts.analysis = decision.analysed ? &decision.analysis : nullptr;
   facts.storage_warning = out.storage_warning;
-  const RunOutcome outcome = run_outcome(status, facts.analysis);
+  const RunOutcome outcome = run_outcome(status, facts.analysis, trials, protocol_trial_count(c), c.protocol);
   json report = build_report(facts, outcome);
-  res.status = outcome.status;
+  res.state = outcome.state;
+  res.decision = outcome.decision;
   res.exit_code = outcome.exit_code;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  add_certified_output(report, c, decision, res.status, dir, devices.hardware,
+  add_certified_output(report, c, decision, res.decision, dir, devices.hardware,
                        elapsed > 0 && trials > 0 ? static_cast<double>(trials) / elapsed : 1e6);
   write_report(report, file, watchdog, dir);
   recorder.progress("done");

@@ -52,6 +52,8 @@ class GuiLogicTest : public QObject {
   void plotModelIgnoresOlderSnapshots();
   void plotModelChannelRatesAreDifferences();
   void plotModelSettingFrequencies();
+  void plotModelAxesShowTheTest();
+  void plotModelClickRatesInLabUnits();
   void protocolAChartIsRelativeToThreshold();
   void protocolCChartsShowMinEntropyAgainstTarget();
   void csvExport();
@@ -59,6 +61,7 @@ class GuiLogicTest : public QObject {
   void niceTicks();
   void decisionAbort();
   void decisionAcceptWithOutput();
+  void decisionAcceptedNoBits();
   void decisionHardwareFault();
   void decisionInterrupted();
   void decisionStorageFullAndPlan();
@@ -216,6 +219,41 @@ void GuiLogicTest::plotModelChannelRatesAreDifferences() {
   QCOMPARE(quick.chart("clicks").curves[0].points[0].y, 15.0);
 }
 
+void GuiLogicTest::plotModelAxesShowTheTest() {
+  // Issue 13: L_n from 0 with δ in view; S_n from 0 scaled to μ1. Values by hand:
+  // L_n = 0.004, δ = 0.01 → top = nice(1.25 × 0.01 = 0.0125) = 0.02;
+  // S_n = 0.008, μ1 = 0.0005 → top = nice(1.25 × 0.008 = 0.01) = 0.01.
+  PlotModel m;
+  auto p = snapshot(1000, 1.0, 0.004, 0.5);  // a wide early band must not set the axis
+  m.add(p);
+  const ChartData bell = m.chart("bell");
+  QCOMPARE(bell.y_min, 0.0);
+  QVERIFY(std::abs(bell.y_max - 0.02) < 1e-15);
+  const ChartData ustar = m.chart("ustar");
+  QCOMPARE(ustar.y_min, 0.0);
+  QVERIFY(std::abs(ustar.y_max - 0.01) < 1e-15);
+  // An aborting run (L_n well above δ) keeps δ in view at the bottom and L_n below the top.
+  PlotModel high;
+  high.add(snapshot(1000, 1.0, 0.0384, 0.001));
+  QVERIFY(high.chart("bell").y_max >= 0.0384 && high.chart("bell").y_min == 0.0);
+}
+
+void GuiLogicTest::plotModelClickRatesInLabUnits() {
+  PlotModel m;
+  auto p = snapshot(10, 2.0, 0, 0);
+  p.channel_names = {"A:0", "A:1"};
+  p.channel_counts = {25000, 3000000};  // 12.5 kcps and 1.5 Mcps over 2 s
+  m.add(p);
+  const ChartData c = m.chart("clicks");
+  QCOMPARE(c.y_unit, std::string("Mcps"));  // the largest rate decides the unit
+  QCOMPARE(c.curves[1].points[0].y, 1.5);
+  QVERIFY(std::abs(c.curves[0].points[0].y - 0.0125) < 1e-15);
+  // Equal traces overlap; the legend still names each channel's rate.
+  QCOMPARE(c.curves[0].name, std::string("A:0"));
+  QCOMPARE(c.curves[0].legend_text(), std::string("A:0 — 12.5 kcps"));
+  QCOMPARE(c.curves[1].legend_text(), std::string("A:1 — 1.50 Mcps"));
+}
+
 void GuiLogicTest::plotModelSettingFrequencies() {
   PlotModel m;
   auto p = snapshot(4, 1, 0, 0);
@@ -247,10 +285,10 @@ void GuiLogicTest::protocolAChartIsRelativeToThreshold() {
   m.add(p);
   const auto charts = m.charts();
   QCOMPARE(charts[1].id, std::string("zk"));
-  QCOMPARE(curve(charts[1], "Z_k / threshold")->points[0].y, 0.5);
+  QCOMPARE(curve(charts[1], "E[Z_k] / threshold")->points[0].y, 0.5);
   QCOMPARE(curve(charts[1], "confidence band")->upper[0].y, 0.75);
   QCOMPARE(curve(charts[1], "acceptance limit")->points[0].y, 1.0);
-  QVERIFY(curve(charts[0], "Z_k"));
+  QVERIFY(curve(charts[0], "E[Z_k]"));
 }
 
 // Protocol C (issue 11): the first chart is the certified min-entropy against the target fixed
@@ -325,7 +363,7 @@ void GuiLogicTest::niceTicks() {
 
 static nlohmann::json abort_report() {
   return nlohmann::json::parse(R"({
-    "status": "aborted", "decision": "abort", "certified_bits": 0, "trials_recorded": 200000,
+    "state": "completed", "decision": "abort", "certified_bits": 0, "trials_recorded": 200000,
     "device_independent": true, "run_directory": "/runs/sim-ks294-noisy-1",
     "analysis": {"reasons": ["Bell test failed: L_n = 0.0384 is not <= 0.01"],
       "certification": "aborted: nothing certified",
@@ -353,7 +391,6 @@ void GuiLogicTest::decisionAbort() {
 
 void GuiLogicTest::decisionAcceptWithOutput() {
   auto j = abort_report();
-  j["status"] = "accepted";
   j["decision"] = "accept";
   j["analysis"]["reasons"] = nlohmann::json::array();
   j["certified_bits"] = 64;
@@ -365,40 +402,62 @@ void GuiLogicTest::decisionAcceptWithOutput() {
   QVERIFY(decision_html(s).find("64 bits</b> written to /runs/sim-ks294-noisy-1/output.bin") != std::string::npos);
 }
 
+void GuiLogicTest::decisionAcceptedNoBits() {
+  // Issue 13: green only for an accepted run that certified bits; "accepted, 0 bits" is neutral.
+  auto j = abort_report();
+  j["decision"] = "accept";
+  j["analysis"]["reasons"] = nlohmann::json::array();
+  j["certified_bits"] = 0;
+  const auto s = summarize_report(j);
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::accepted_no_bits));
+  QCOMPARE(s.headline, std::string("ACCEPTED — 0 bits certified"));
+  QVERIFY(decision_colour(s.kind) != decision_colour(DecisionSummary::Kind::accept));
+  QCOMPARE(decision_colour(s.kind), decision_colour(DecisionSummary::Kind::none));
+  QVERIFY(decision_html(s).find("certified output: 0 bits") != std::string::npos);
+}
+
 void GuiLogicTest::decisionHardwareFault() {
-  nlohmann::json j{{"status", "hardware-fault"},
-                   {"decision", "abort"},
+  nlohmann::json j{{"state", "hardware-fault"},
+                   {"decision", "incomplete"},
                    {"fault", "sim: device failure after 5000 trials"},
                    {"device_independent", false}};
   const auto s = summarize_report(j);
   QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::hardware_fault));
-  QCOMPARE(s.headline, std::string("HARDWARE FAULT"));
+  QCOMPARE(s.headline, std::string("HARDWARE FAULT — INCOMPLETE"));
   QCOMPARE(s.reasons.front(), std::string("sim: device failure after 5000 trials"));
   QCOMPARE(s.reasons.back(), std::string("fair-sampling mode: NOT device-independent"));
 }
 
 void GuiLogicTest::decisionInterrupted() {
-  nlohmann::json j{{"status", "interrupted"},
-                   {"decision", "accept"},
-                   {"decision_note", "decision over the 1000 trials recorded before the run stopped (interrupted)"}};
+  // A run stopped before the protocol's n is never "accept" (issue 13): the verdict is
+  // incomplete and the statistics over the recorded trials are labelled as such.
+  nlohmann::json j{{"state", "interrupted"},
+                   {"decision", "incomplete"},
+                   {"decision_over_recorded_trials", "accept"},
+                   {"decision_note", "incomplete: the run ended (interrupted) after 1000 of the protocol's 200000 "
+                                     "trials and certifies nothing; the statistics over the trials recorded say accept"}};
   const auto s = summarize_report(j);
   QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
-  QCOMPARE(s.headline, std::string("STOPPED — decision over the trials recorded: accept"));
+  QCOMPARE(s.headline, std::string("STOPPED BY THE OPERATOR — INCOMPLETE — statistics over the trials recorded: "
+                                   "accept (certifies nothing)"));
   QCOMPARE(s.reasons.size(), std::size_t{1});
+  QVERIFY(decision_colour(s.kind) != decision_colour(DecisionSummary::Kind::accept));
   // Nothing to read from: no banner content, but no crash either.
   QCOMPARE(static_cast<int>(summarize_report(nlohmann::json(nullptr)).kind),
            static_cast<int>(DecisionSummary::Kind::none));
 }
 
 void GuiLogicTest::decisionStorageFullAndPlan() {
-  nlohmann::json j{{"status", "storage-full"},
-                   {"decision", "accept"},
+  nlohmann::json j{{"state", "storage-full"},
+                   {"decision", "incomplete"},
+                   {"decision_over_recorded_trials", "accept"},
                    {"fault", "stopped before the disk (or file-size limit) was full: 200703 trials recorded"},
                    {"certified_bits", 0},
                    {"what_would_certify", {{"verdict", "One certified bit needs about 10^13.15 trials"}}}};
   const auto s = summarize_report(j);
-  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
-  QCOMPARE(s.headline, std::string("STOPPED: DISK FULL — decision over the trials recorded: accept"));
+  QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::incomplete));
+  QCOMPARE(s.headline, std::string("STOPPED: DISK FULL — INCOMPLETE — statistics over the trials recorded: accept "
+                                   "(certifies nothing)"));
   QCOMPARE(s.reasons.front(),
            std::string("stopped before the disk (or file-size limit) was full: 200703 trials recorded"));
   QCOMPARE(s.what_would_certify, std::string("One certified bit needs about 10^13.15 trials"));

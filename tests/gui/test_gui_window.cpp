@@ -1,4 +1,5 @@
 // dira-gui end to end, offscreen: runs on the simulator through the same session as `dira run`.
+#include "dira/app/experiment.hpp"
 #include "dira/gui/chart_panel.hpp"
 #include "dira/gui/device_panel.hpp"
 #include "dira/gui/experiment_panel.hpp"
@@ -58,6 +59,7 @@ class GuiWindowTest : public QObject {
   void pauseThenCloseStopsCleanly();
   void deviceEditorFollowsCapabilities();
   void plannerAppliesParameters();
+  void runUsesConnectedDevices();
 
  private:
   std::unique_ptr<QTemporaryDir> out_;
@@ -74,9 +76,10 @@ void GuiWindowTest::acceptRunShowsDecisionPlotsAndPassesAnalyze() {
   QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
   QVERIFY(w.start_button()->isEnabled());
   QSignalSpy frames(&w, &MainWindow::frameDrawn);
-  QCOMPARE(run_to_end(w), QString("accepted"));
-  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accept));
-  QVERIFY(w.banner()->text().startsWith("<b style='font-size:14pt'>ACCEPT</b>"));
+  QCOMPARE(run_to_end(w), QString("completed: accept"));
+  // The demonstration size certifies 0 bits: accepted, but a neutral banner, not the green one.
+  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accepted_no_bits));
+  QVERIFY(w.banner()->text().startsWith("<b style='font-size:14pt'>ACCEPTED — 0 bits certified</b>"));
   QVERIFY(w.banner()->text().contains("L_n = 0 ≤ 0.01"));
   QVERIFY(w.banner()->text().contains("certified output: 0 bits"));
   QVERIFY(frames.count() >= 1);
@@ -94,7 +97,8 @@ void GuiWindowTest::acceptRunShowsDecisionPlotsAndPassesAnalyze() {
   for (const char* f : {"config.yaml", "run.h5", "report.json", "sv_bits.bin", "dira.log"})
     QVERIFY2(QFile::exists(dir + "/" + f), f);
   const auto report = read_json(dir + "/report.json");
-  QCOMPARE(QString::fromStdString(report.value("status", "")), QString("accepted"));
+  QCOMPARE(QString::fromStdString(report.value("state", "")), QString("completed"));
+  QCOMPARE(QString::fromStdString(report.value("decision", "")), QString("accept"));
   QProcess analyze;
   analyze.start(DIRA_CLI, {"analyze", dir, "--json"});
   QVERIFY(analyze.waitForFinished(60000));
@@ -110,7 +114,7 @@ void GuiWindowTest::acceptRunShowsDecisionPlotsAndPassesAnalyze() {
   QVERIFY(w.open_run_directory(dir));
   QVERIFY(replayed.wait(30000));
   QCOMPARE(replayed.takeFirst().at(0).toBool(), true);
-  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accept));
+  QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::accepted_no_bits));
   for (int i = 0; i < 4; ++i) QVERIFY2(w.chart(i)->drawn_points() > 0, qPrintable(QString("replayed chart %1").arg(i)));
   std::uint64_t replay_settings = 0;
   for (auto n : w.plot_model().last().setting_counts) replay_settings += n;
@@ -176,7 +180,7 @@ void GuiWindowTest::noisyRunAbortsWithReason() {
   MainWindow w;
   w.set_out_directory(out_->path());
   QVERIFY(w.load_experiment(experiment("sim-ks294-noisy.yaml")));
-  QCOMPARE(run_to_end(w), QString("aborted"));
+  QCOMPARE(run_to_end(w), QString("completed: abort"));
   QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::abort));
   QVERIFY(w.banner()->text().contains("ABORT — Bell test failed: L_n = 0.0384 is not &lt;= 0.01"));
   QVERIFY(w.banner()->text().contains("✘ failed"));
@@ -189,7 +193,7 @@ void GuiWindowTest::hardwareFaultIsShown() {
   QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
   w.experiment_panel()->set_value("simulator.fail_after_trials", "50000");
   QVERIFY(w.experiment_panel()->config().has_value());
-  QCOMPARE(run_to_end(w), QString("hardware-fault"));
+  QCOMPARE(run_to_end(w), QString("hardware-fault: incomplete"));
   QCOMPARE(static_cast<int>(w.decision().kind), static_cast<int>(DecisionSummary::Kind::hardware_fault));
   QVERIFY(w.banner()->text().contains("HARDWARE FAULT"));
   QVERIFY(!w.decision().reasons.empty());
@@ -200,7 +204,7 @@ void GuiWindowTest::protocolARunPlotsZk() {
   MainWindow w;
   w.set_out_directory(out_->path());
   QVERIFY(w.load_experiment(experiment("sim-guehne4.yaml")));
-  QCOMPARE(run_to_end(w), QString("accepted"));
+  QCOMPARE(run_to_end(w), QString("completed: accept"));
   QCOMPARE(w.chart(1)->data().id, std::string("zk"));
   for (int i = 0; i < 4; ++i) QVERIFY(w.chart(i)->drawn_points() > 0);
   QCOMPARE(w.plot_model().last().setting_counts.size(), std::size_t{16});  // 2^4 joint settings
@@ -238,10 +242,11 @@ void GuiWindowTest::pauseThenCloseStopsCleanly() {
   QVERIFY(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
   QCOMPARE(asked, 1);
   QVERIFY(done.wait(60000));
-  QCOMPARE(done.takeFirst().at(0).toString(), QString("interrupted"));
+  QCOMPARE(done.takeFirst().at(0).toString(), QString("interrupted: incomplete"));
   QTRY_VERIFY_WITH_TIMEOUT(!w.isVisible(), 5000);
   const auto report = read_json(w.run_directory() + "/report.json");
-  QCOMPARE(QString::fromStdString(report.value("status", "")), QString("interrupted"));
+  QCOMPARE(QString::fromStdString(report.value("state", "")), QString("interrupted"));
+  QCOMPARE(QString::fromStdString(report.value("decision", "")), QString("incomplete"));
   QVERIFY(report.value("trials_recorded", std::uint64_t{0}) >= paused_at);
   QVERIFY(report.contains("decision_note"));
 }
@@ -297,8 +302,9 @@ void GuiWindowTest::plannerAppliesParameters() {
   cli.start(DIRA_CLI, {"plan", "--protocol", "B", "--json"});
   QVERIFY(cli.waitForFinished(60000));
   const auto j = nlohmann::json::parse(cli.readAllStandardOutput().toStdString(), nullptr, false);
-  QCOMPARE(p.result().value("feasible", false), j.value("feasible", false));
-  if (p.result().value("feasible", false)) {
+  QCOMPARE(p.result().value("feasible", true), j.value("feasible", false));
+  QCOMPARE(p.result().value("headline", std::string("gui")), j.value("headline", std::string("cli")));
+  if (p.result().value("feasible_on_paper", false)) {
     QCOMPARE(p.result()["parameters"]["delta"].get<double>(), j["parameters"]["delta"].get<double>());
     QVERIFY(p.apply());
     const auto delta = yaml_scalar(w.experiment_panel()->text().toStdString(), "protocol.delta");
@@ -307,6 +313,28 @@ void GuiWindowTest::plannerAppliesParameters() {
   } else {
     QVERIFY(!p.apply());
   }
+}
+
+void GuiWindowTest::runUsesConnectedDevices() {
+  // Issue 13: a GUI run uses the devices connected in the device panel, not only the file's.
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  w.set_max_trials(200000);
+  QVERIFY(w.load_experiment(experiment("sim-ks294.yaml")));
+  DevicePanel* d = w.device_panel();
+  QVERIFY(d->select_driver("sim"));
+  qobject_cast<QLineEdit*>(d->setting_widget("visibility"))->setText("0.97");
+  QVERIFY2(d->connect_selected(), qPrintable(d->status()));
+  QCOMPARE(d->connected().size(), 1);
+  // V = 0.97 may well fail the Bell test: either verdict is a completed run on these devices.
+  const QString result = run_to_end(w);
+  QVERIFY2(result.startsWith("completed: "), qPrintable(result + " — " + w.banner()->text()));
+  QVERIFY(d->connected().isEmpty());  // handed over to the run
+  // The run directory records what ran: the panel's visibility, not the file's 1.0.
+  QFile f(w.run_directory() + "/config.yaml");
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  const auto ran = dira::app::load_experiment_text(f.readAll().toStdString(), "config.yaml");
+  QCOMPARE(std::get<double>(ran.simulator.settings.at("visibility")), 0.97);
 }
 
 QTEST_MAIN(GuiWindowTest)

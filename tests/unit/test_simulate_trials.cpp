@@ -79,7 +79,8 @@ void same_trials_as_run(const std::string& experiment, std::uint64_t max_trials,
   o.out = dir / "runs";
   o.max_trials = max_trials;
   const auto r = app::run_experiment(c, o);
-  REQUIRE((r.exit_code == 0 || r.exit_code == 3));
+  // accept, abort, or — stopped before the protocol's n by max_trials — incomplete: a result, not a fault.
+  REQUIRE((r.exit_code == 0 || r.exit_code == 3 || r.exit_code == 5));
   std::vector<protocol::Trial> recorded;
   app::read_run_file(r.directory / "run.h5",
                      [&](std::span<const protocol::Trial> b) { recorded.insert(recorded.end(), b.begin(), b.end()); });

@@ -179,7 +179,8 @@ TEST_CASE("weak_source driver file, Protocol C: run.h5's ledger holds settings a
                                                               (dir / "sv.bin").string() + ", epsilon: 0.001}\n"));
   INFO(r.result.report.dump(2).substr(0, 6000));
   REQUIRE(r.result.exit_code == 0);
-  CHECK(r.result.status == "accepted");
+  CHECK(r.result.state == "completed");
+  CHECK(r.result.decision == "accept");
   CHECK(r.result.report["certified_bits"].get<std::uint64_t>() >= 256);
   const auto f = facts(r.contents.ledger);
   CHECK(f.tiled);

@@ -29,7 +29,9 @@ QColor colour(std::uint32_t rgb) {
 ChartPanel::ChartPanel(QWidget* parent) : QChartView(parent) {
   auto* c = new QChart;
   c->legend()->setAlignment(Qt::AlignBottom);
-  c->setMargins(QMargins(4, 4, 4, 4));
+  // Room on the right for the last x tick label (e.g. "2e+05"), which Qt Charts centres on
+  // the axis end and would otherwise cut.
+  c->setMargins(QMargins(4, 4, 28, 4));
   // Animations would keep the GUI thread busy between snapshots.
   c->setAnimationOptions(QChart::NoAnimation);
   setChart(c);
@@ -108,6 +110,8 @@ void ChartPanel::show_data(const ChartData& d) {
     } else if (auto* xy = qobject_cast<QXYSeries*>(series[static_cast<qsizetype>(i)])) {
       xy->replace(to_qt(cv.points));
     }
+    auto* s = series[static_cast<qsizetype>(i)];
+    if (const QString legend = QString::fromStdString(cv.legend_text()); s->name() != legend) s->setName(legend);
   }
   const bool empty = x0 > x1;
   if (empty) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
@@ -147,13 +151,23 @@ void ChartPanel::show_data(const ChartData& d) {
   if (!axes_y.isEmpty()) {
     auto* ay = static_cast<QValueAxis*>(axes_y.front());
     double lo = y_lo_, hi = y_hi_;
-    if (y0 < lo || y1 > hi || hi <= lo || (y1 - y0) < 0.4 * (hi - lo)) {
+    if (d.y_max > d.y_min) {
+      // The chart says which range shows its test (plot_model.hpp): use it as it is.
+      if (d.y_min != y_lo_ || d.y_max != y_hi_) {
+        y_lo_ = d.y_min;
+        y_hi_ = d.y_max;
+        ay->setRange(d.y_min, d.y_max);
+        ay->setLabelFormat("%.3g");
+        ay->setTickType(QValueAxis::TicksFixed);
+        ay->setTickCount(6);
+      }
+    } else if (y0 < lo || y1 > hi || hi <= lo || (y1 - y0) < 0.4 * (hi - lo)) {
       const double pad = 0.1 * (y1 - y0);
       lo = y0 - pad;
       hi = y1 + pad;
       if (y0 >= 0 && lo < 0) lo = 0;  // rates and frequencies: no negative axis
     }
-    if (lo != y_lo_ || hi != y_hi_) {
+    if (!(d.y_max > d.y_min) && (lo != y_lo_ || hi != y_hi_)) {
       y_lo_ = lo;
       y_hi_ = hi;
       ay->setRange(lo, hi);

@@ -2,6 +2,8 @@
 
 #include "markup.hpp"
 
+#include "dira/app/lab_units.hpp"
+
 #include <cstdio>
 #include <filesystem>
 
@@ -36,7 +38,7 @@ std::string relation(const std::string& r) {
 DecisionSummary summarize_report(const nlohmann::json& report) {
   DecisionSummary s;
   if (!report.is_object()) return s;
-  const std::string status = str(report, "status");
+  const std::string state = report.contains("state") ? str(report, "state") : str(report, "status");
   const std::string decision = str(report, "decision");
   const nlohmann::json analysis = report.value("analysis", nlohmann::json::object());
   const nlohmann::json record = analysis.value("decision_record", nlohmann::json::object());
@@ -60,28 +62,36 @@ DecisionSummary summarize_report(const nlohmann::json& report) {
   for (const auto& r : analysis.value("reasons", nlohmann::json::array()))
     if (r.is_string()) s.reasons.push_back(r.get<std::string>());
 
-  if (status == "hardware-fault") {
+  // The run's state (how acquisition ended) and its verdict are separate fields (run_report.hpp);
+  // reports written before that split have only "status".
+  const std::string over = str(report, "decision_over_recorded_trials");
+  const std::string recorded_note =
+      over.empty() ? std::string() : " — statistics over the trials recorded: " + over + " (certifies nothing)";
+  if (state == "hardware-fault") {
     s.kind = DecisionSummary::Kind::hardware_fault;
-    s.headline = "HARDWARE FAULT";
+    s.headline = "HARDWARE FAULT — INCOMPLETE";
     const auto fault = str(report, "fault");
     s.reasons.insert(s.reasons.begin(), fault.empty() ? "the device failed (no detail reported)" : fault);
-  } else if (status == "interrupted") {
+  } else if (state == "interrupted") {
     s.kind = DecisionSummary::Kind::interrupted;
-    s.headline = "STOPPED — decision over the trials recorded: " + (decision.empty() ? "undecided" : decision);
-  } else if (status == "storage-full" || status == "storage-error") {
-    s.kind = DecisionSummary::Kind::interrupted;
-    s.headline = std::string(status == "storage-full" ? "STOPPED: DISK FULL" : "STOPPED: WRITE ERROR") +
-                 " — decision over the trials recorded: " + (decision.empty() ? "undecided" : decision);
+    s.headline = "STOPPED BY THE OPERATOR — INCOMPLETE" + recorded_note;
+  } else if (state == "storage-full" || state == "storage-error") {
+    s.kind = DecisionSummary::Kind::incomplete;
+    s.headline = std::string(state == "storage-full" ? "STOPPED: DISK FULL" : "STOPPED: WRITE ERROR") +
+                 " — INCOMPLETE" + recorded_note;
     if (const auto fault = str(report, "fault"); !fault.empty()) s.reasons.insert(s.reasons.begin(), fault);
-  } else if (status == "accepted" || decision == "accept") {
-    s.kind = DecisionSummary::Kind::accept;
-    s.headline = "ACCEPT";
-  } else if (status == "aborted" || decision == "abort") {
+  } else if (decision == "incomplete") {
+    s.kind = DecisionSummary::Kind::incomplete;
+    s.headline = "INCOMPLETE (" + (state.empty() ? std::string("stopped") : state) + ")" + recorded_note;
+  } else if (decision == "accept" || state == "accepted") {
+    s.kind = s.certified_bits > 0 ? DecisionSummary::Kind::accept : DecisionSummary::Kind::accepted_no_bits;
+    s.headline = s.certified_bits > 0 ? "ACCEPT" : "ACCEPTED — 0 bits certified";
+  } else if (decision == "abort" || state == "aborted") {
     s.kind = DecisionSummary::Kind::abort;
     s.headline = "ABORT";
     if (!s.reasons.empty()) s.headline += " — " + s.reasons.front();
   } else {
-    s.headline = status.empty() ? "no decision" : status;
+    s.headline = state.empty() ? "no decision" : state;
   }
   if (const auto note = str(report, "decision_note"); !note.empty()) s.reasons.push_back(note);
   if (!s.device_independent) s.reasons.push_back("fair-sampling mode: NOT device-independent");
@@ -104,9 +114,8 @@ std::string decision_html(const DecisionSummary& s) {
     for (std::size_t i = 0; i < s.numbers.size(); ++i) h += (i ? "<br>" : "") + escape_markup(s.numbers[i]);
     h += "</span>";
   }
-  if (s.kind == DecisionSummary::Kind::accept || s.kind == DecisionSummary::Kind::abort ||
-      s.kind == DecisionSummary::Kind::interrupted || s.kind == DecisionSummary::Kind::hardware_fault) {
-    h += "<br><b>certified output: " + std::to_string(s.certified_bits) + " bits</b>";
+  if (s.kind != DecisionSummary::Kind::none) {
+    h += "<br><b>certified output: " + app::lab_units::count(static_cast<double>(s.certified_bits), "bit") + "</b>";
     if (!s.output_path.empty())
       h += " written to " + escape_markup(s.output_path);
     else if (!s.certification.empty())

@@ -286,7 +286,12 @@ std::optional<std::map<std::string, hal::SettingValue>> DevicePanel::entered_set
         v = t.toStdString();
       }
     }
-    if (bad.isEmpty() && same(v, r.cap.default_value)) continue;
+    // A real default is shown with 12 digits (set_row_value); read back, that text is not the
+    // exact default (e.g. a quantum realisation's angle), yet the operator did not change it.
+    const auto* dflt = std::get_if<double>(&r.cap.default_value);
+    const auto* le = qobject_cast<QLineEdit*>(r.edit);
+    const bool shown_default = dflt && le && le->text().trimmed() == QString::number(*dflt, 'g', 12);
+    if (bad.isEmpty() && (shown_default || same(v, r.cap.default_value))) continue;
     if (bad.isEmpty()) {
       const auto msg = hal::check_value(r.cap, v);
       if (!msg.empty()) bad = QString::fromStdString(msg);
@@ -334,7 +339,7 @@ bool DevicePanel::connect_selected() {
       }
     connected_list_->addItem(QString::fromStdString(label));
     status_->setText(tr("Connected %1").arg(QString::fromStdString(label)));
-    devices_.emplace_back(label, std::move(dev));
+    devices_.push_back({label, selected_, *settings, std::move(dev)});
     return true;
   } catch (const std::exception& e) {
     // Not a modal box: a failed connect is ordinary (device unplugged) and must not stop a script.
@@ -355,8 +360,52 @@ QString DevicePanel::status() const {
 
 QStringList DevicePanel::connected() const {
   QStringList out;
-  for (const auto& d : devices_) out << QString::fromStdString(d.first);
+  for (const auto& d : devices_) out << QString::fromStdString(d.label);
   return out;
+}
+
+namespace {
+// A setting value as the experiment YAML writes it.
+std::string yaml_value(const hal::SettingValue& value) {
+  if (const auto* d = std::get_if<double>(&value)) return QString::number(*d, 'g', 12).toStdString();
+  if (const auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
+  if (const auto* s = std::get_if<std::string>(&value)) return yaml_quote(*s);
+  return hal::to_string(value);
+}
+}  // namespace
+
+bool DevicePanel::use_connected_in_experiment(QString* message) {
+  if (devices_.empty() || !experiment_) return true;
+  const std::string yaml = experiment_->text().toStdString();
+  std::vector<std::pair<std::string, std::string>> edits;
+  QStringList used;
+  for (const auto& d : devices_) {
+    if (d.driver->name == "sim") {
+      for (const auto& [key, value] : d.settings) edits.emplace_back("simulator." + key, yaml_value(value));
+    } else if (d.driver->kind == hal::DeviceKind::time_tagger) {
+      if (yaml_key_line(yaml, "devices") < 0) {
+        *message = tr("the connected tagger %1 needs the experiment's devices: section (its channel layout "
+                      "tells trial assembly which channel is which); add it, or disconnect the tagger")
+                       .arg(QString::fromStdString(d.label));
+        return false;
+      }
+      edits.emplace_back("devices.tagger.driver", d.driver->name);
+      for (const auto& [key, value] : d.settings)
+        edits.emplace_back("devices.tagger.settings." + key, yaml_value(value));
+    } else {
+      *message = tr("%1 (%2) is connected, but a GUI run takes only the simulator and a time tagger from the "
+                    "device panel; list modulators and entropy sources in the experiment file")
+                     .arg(QString::fromStdString(d.label), hal::to_string(d.driver->kind));
+      return false;
+    }
+    used << QString::fromStdString(d.label);
+  }
+  experiment_->set_values(edits);
+  // One open handle per device: the session opens them from the experiment now.
+  disconnect_all();
+  *message = tr("the run uses the connected devices (%1), written into the experiment").arg(used.join(", "));
+  status_->setText(*message);
+  return true;
 }
 
 bool DevicePanel::apply_to_experiment() {
@@ -372,15 +421,7 @@ bool DevicePanel::apply_to_experiment() {
     // At its default: leave the file alone unless it names another value (keeps comments).
     const hal::SettingValue& value = it == settings->end() ? r.cap.default_value : it->second;
     if (it == settings->end() && !yaml_scalar(yaml, key)) continue;
-    std::string v;
-    if (const auto* d = std::get_if<double>(&value))
-      v = QString::number(*d, 'g', 12).toStdString();
-    else if (const auto* b = std::get_if<bool>(&value))
-      v = *b ? "true" : "false";
-    else if (const auto* s = std::get_if<std::string>(&value))
-      v = yaml_quote(*s);
-    else
-      v = hal::to_string(value);
+    const std::string v = yaml_value(value);
     if (yaml_scalar(yaml, key) != v) edits.emplace_back(key, v);
   }
   experiment_->set_values(edits);

@@ -1,6 +1,7 @@
 #include "dira/gui/history.hpp"
 
 #include "dira/app/experiment.hpp"
+#include "dira/app/lab_units.hpp"
 #include "dira/app/run_file.hpp"
 #include "dira/protocol/trial_index.hpp"
 
@@ -192,7 +193,8 @@ void HistoryPanel::rescan() {
     std::string status = "no report (crashed or running)";
     const auto rep = nlohmann::json::parse(read_all(d / "report.json"), nullptr, false);
     if (rep.is_object())
-      status = rep.value("status", "?") + ", " + std::to_string(rep.value("trials_recorded", 0ull)) + " trials";
+      status = rep.value("state", rep.value("status", "?")) + ", " + rep.value("decision", "?") + ", " +
+               app::lab_units::count(rep.value("trials_recorded", 0.0), "trial");
     auto* item = new QListWidgetItem(QString::fromStdString(d.filename().string() + " — " + status), list_);
     item->setData(Qt::UserRole, QString::fromStdString(d.string()));
     item->setToolTip(QString::fromStdString(d.string()));

@@ -4,12 +4,14 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QCoreApplication>
 #include <QFile>
 #include <QTimer>
 
 #include <nlohmann/json.hpp>
 
 #include <iostream>
+#include <string>
 
 namespace {
 
@@ -20,11 +22,14 @@ QCommandLineOption hidden(const QString& name, const QString& help, const QStrin
 }
 
 int exit_code(const QString& status) {
-  // The same codes as `dira run` (docs/cli.md); 2 when the run could not start.
-  if (status == "accepted") return 0;
-  if (status == "aborted") return 3;
-  if (status == "hardware-fault") return 4;
-  if (status == "interrupted") return 130;
+  // The same codes as `dira run` (docs/cli.md) from "STATE: DECISION" (RunWorker::finished);
+  // 2 when the run could not start.
+  if (status.endsWith(": accept")) return 0;
+  if (status.endsWith(": abort")) return 3;
+  if (status.startsWith("hardware-fault")) return 4;
+  if (status.startsWith("interrupted")) return 130;
+  if (status.startsWith("storage")) return 1;
+  if (status.endsWith(": incomplete")) return 5;
   return 2;
 }
 
@@ -50,26 +55,55 @@ void write_metrics(const QString& file, const dira::gui::GuiMetrics& m, const QS
     std::cerr << "dira-gui: cannot write " << file.toStdString() << "\n";
 }
 
+struct GuiOptions {
+  QCommandLineOption autostart{"autostart", "start a run as soon as the experiment is loaded"};
+  QCommandLineOption out{"out", "parent directory of run directories (default: outputs.directory)", "DIR"};
+  QCommandLineOption max_trials{"max-trials", "stop after N trials", "N"};
+  QCommandLineOption shot_during = hidden("screenshot-during", "save a PNG of the window at half the run", "FILE");
+  QCommandLineOption shot_after = hidden("screenshot-after", "save a PNG of the window after the decision", "FILE");
+  QCommandLineOption quit = hidden("quit-when-done", "exit when the run ends (exit code as dira run)");
+  QCommandLineOption measure = hidden("measure", "write the GUI-thread metrics of the run as JSON", "FILE");
+
+  void add_to(QCommandLineParser& cli) const {
+    cli.setApplicationDescription("dira-gui: run device-independent randomness amplification experiments");
+    cli.addHelpOption();
+    cli.addVersionOption();
+    cli.addPositionalArgument("EXPERIMENT.yaml", "experiment to open");
+    for (const auto& o : {autostart, out, max_trials, shot_during, shot_after, quit, measure}) cli.addOption(o);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const GuiOptions opt;
+  // --help and --version need no display: answer them before a QApplication (which needs one)
+  // exists, so `dira-gui --help` works over ssh and in CI.
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") {
+      QCoreApplication core(argc, argv);
+      QCoreApplication::setApplicationName("dira-gui");
+      QCoreApplication::setApplicationVersion(DIRA_VERSION);
+      QCommandLineParser cli;
+      opt.add_to(cli);
+      cli.process(core);  // prints and exits
+      return 0;
+    }
+  }
   QApplication app(argc, argv);
   QApplication::setApplicationName("dira-gui");
   QApplication::setApplicationVersion(DIRA_VERSION);
   QCommandLineParser cli;
-  cli.setApplicationDescription("dira-gui: run device-independent randomness amplification experiments");
-  cli.addHelpOption();
-  cli.addVersionOption();
-  cli.addPositionalArgument("EXPERIMENT.yaml", "experiment to open");
-  const QCommandLineOption autostart("autostart", "start a run as soon as the experiment is loaded");
-  const QCommandLineOption out("out", "parent directory of run directories (default: outputs.directory)", "DIR");
-  const QCommandLineOption max_trials("max-trials", "stop after N trials", "N");
-  const auto shot_during = hidden("screenshot-during", "save a PNG of the window at half the run", "FILE");
-  const auto shot_after = hidden("screenshot-after", "save a PNG of the window after the decision", "FILE");
-  const auto quit = hidden("quit-when-done", "exit when the run ends (exit code as dira run)");
-  const auto measure = hidden("measure", "write the GUI-thread metrics of the run as JSON", "FILE");
-  for (const auto& o : {autostart, out, max_trials, shot_during, shot_after, quit, measure}) cli.addOption(o);
+  opt.add_to(cli);
   cli.process(app);
+  const auto& autostart = opt.autostart;
+  const auto& out = opt.out;
+  const auto& max_trials = opt.max_trials;
+  const auto& shot_during = opt.shot_during;
+  const auto& shot_after = opt.shot_after;
+  const auto& quit = opt.quit;
+  const auto& measure = opt.measure;
 
   dira::gui::MainWindow w;
   if (cli.isSet(out)) w.set_out_directory(cli.value(out));

@@ -234,6 +234,16 @@ bool MainWindow::load_experiment(const QString& path) {
 
 bool MainWindow::start_run() {
   if (worker_->running()) return false;
+  // The devices connected in the device panel are the ones this run uses (written into the
+  // experiment, so the run directory's config.yaml says what ran).
+  if (QString msg; !devices_->use_connected_in_experiment(&msg)) {
+    decision_ = {};
+    decision_.headline = "Cannot start: " + msg.toStdString();
+    show_banner(decision_);
+    return false;
+  } else if (!msg.isEmpty()) {
+    statusBar()->showMessage(msg);
+  }
   experiment_->validate_now();
   const auto& cfg = experiment_->config();
   if (!cfg) {

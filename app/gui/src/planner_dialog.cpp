@@ -1,9 +1,8 @@
 #include "dira/gui/planner_dialog.hpp"
 
-#include "dira/app/inequality_loader.hpp"
+#include "dira/app/plan_report.hpp"
 #include "dira/gui/experiment_panel.hpp"
 #include "dira/gui/yaml_edit.hpp"
-#include "dira/protocol/planner.hpp"
 
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -21,10 +20,6 @@ namespace dira::gui {
 
 namespace {
 
-nlohmann::json finite(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-
 QString fmt(const nlohmann::json& v) {
   if (v.is_number()) return QString::number(v.get<double>(), 'g', 6);
   if (v.is_null()) return "—";
@@ -34,40 +29,16 @@ QString fmt(const nlohmann::json& v) {
 }  // namespace
 
 nlohmann::json run_plan(const PlanRequest& r) {
-  const protocol::HardwareModel hw{r.visibility, r.efficiency, r.dark_count};
-  nlohmann::json j;
-  j["protocol"] = std::string(1, r.protocol);
-  if (r.protocol == 'B') {
-    const auto ineq = app::load_inequality_file(app::resolve_inequality("ks294"));
-    const auto p = protocol::plan_protocol_b(ineq, r.epsilon, r.target, hw, r.trial_rate);
-    j["feasible"] = p.feasible;
-    j["verdict"] = p.verdict;
-    j["honest"] = {{"bell_value", p.honest_bell_value},
-                   {"bell_statistic_max", p.honest_bell_statistic},
-                   {"ustar_rate_min", p.honest_ustar_rate}};
-    if (p.feasible) {
-      j["parameters"] = {{"epsilon", r.epsilon}, {"delta", p.delta}, {"mu1", p.mu1}};
-      j["log10_trials"] = finite(p.log10_trials);
-      j["log10_seconds"] = finite(p.log10_seconds);
-      j["log10_honest_abort_probability"] = p.log10_reject_honest;
-      j["explicit_extractor_bits"] = p.explicit_bits;
-    }
-    j["max_one_minus_visibility"] = p.max_one_minus_visibility;
-  } else {
-    const auto ineq = app::load_inequality_file(app::resolve_inequality("guehne4"));
-    const auto p = protocol::plan_protocol_a(ineq, r.epsilon, r.target, hw, r.trial_rate);
-    j["feasible"] = p.feasible;
-    j["verdict"] = p.verdict;
-    j["honest"] = {{"bell_value", p.honest_bell_value}, {"chosen_box_failure_probability", p.honest_run_rate}};
-    if (p.feasible) {
-      j["parameters"] = {{"epsilon", r.epsilon}, {"delta", p.delta}, {"mu", p.mu}, {"devices", p.devices}};
-      j["log10_trials"] = finite(p.log10_trials);
-      j["log10_log10_trials"] = finite(p.log10_log10_trials);
-      j["log10_bound"] = p.log10_bound;
-      j["log10_honest_abort_probability"] = p.log10_reject_honest;
-    }
-  }
-  return j;
+  // The same plan, words and fields as `dira plan --json` (app/plan_report.hpp).
+  app::PlanRequest q;
+  q.protocol = r.protocol;
+  q.epsilon = r.epsilon;
+  q.target = r.target;
+  q.visibility = r.visibility;
+  q.efficiency = r.efficiency;
+  q.dark_count = r.dark_count;
+  q.trial_rate = r.trial_rate;
+  return app::plan_report(q);
 }
 
 PlannerDialog::PlannerDialog(ExperimentPanel* experiment, QWidget* parent) : QDialog(parent), experiment_(experiment) {
@@ -147,7 +118,8 @@ void PlannerDialog::plan() {
     } catch (const std::exception& e) {
       j = {{"error", e.what()}};
     }
-    protocol::release_thread_lp_environment();  // the planner's LPs used this thread's GLPK environment (see run_worker.cpp)
+    protocol::release_thread_lp_environment();  // the planner's LPs used this thread's GLPK environment (see
+                                                // run_worker.cpp)
     const QString text = QString::fromStdString(j.dump());
     QMetaObject::invokeMethod(
         this,
@@ -160,8 +132,10 @@ void PlannerDialog::plan() {
             h = "<b>" + tr("Planner failed: ") +
                 QString::fromStdString(result_["error"].get<std::string>()).toHtmlEscaped() + "</b>";
           } else {
-            h = QString("<b>%1</b><br>").arg(result_.value("feasible", false) ? tr("Feasible") : tr("Not feasible"));
-            h += QString::fromStdString(result_.value("verdict", "")).toHtmlEscaped() + "<br><table>";
+            // The lab's answer first (trials, wall time, what hardware is needed), the reasoning after.
+            h = "<b>" + QString::fromStdString(result_.value("headline", "")).toHtmlEscaped() + "</b><br>";
+            h += "<i>" + tr("Why: ") + "</i>" + QString::fromStdString(result_.value("why", "")).toHtmlEscaped() +
+                 "<br><table>";
             for (const char* sect : {"parameters", "honest"})
               if (result_.contains(sect))
                 for (auto& [k, v] : result_[sect].items())
@@ -172,7 +146,9 @@ void PlannerDialog::plan() {
             h += "</table>";
           }
           output_->setHtml(h);
-          apply_button_->setEnabled(result_.value("feasible", false) && experiment_ != nullptr);
+          // Parameters exist whenever the seed's proof admits some (even if dira would certify 0
+          // bits at that size): applying them gives an experiment `dira run` accepts.
+          apply_button_->setEnabled(result_.value("feasible_on_paper", false) && experiment_ != nullptr);
           emit planFinished();
         },
         Qt::QueuedConnection);
@@ -180,7 +156,7 @@ void PlannerDialog::plan() {
 }
 
 bool PlannerDialog::apply() {
-  if (!experiment_ || !result_.value("feasible", false) || !result_.contains("parameters")) return false;
+  if (!experiment_ || !result_.value("feasible_on_paper", false) || !result_["parameters"].is_object()) return false;
   std::vector<std::pair<std::string, std::string>> edits;
   const auto& p = result_["parameters"];
   auto num = [](const nlohmann::json& v) { return QString::number(v.get<double>(), 'g', 8).toStdString(); };

@@ -2,6 +2,8 @@
 
 #include "markup.hpp"
 
+#include "dira/app/lab_units.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +33,15 @@ std::string csv_field(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+// The smallest of 1, 2, 5 × 10^k that is ≥ v (v > 0): axis tops that change only by steps.
+double nice_ceiling(double v) {
+  if (!(v > 0) || !std::isfinite(v)) return 1;
+  const double p = std::pow(10.0, std::floor(std::log10(v)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * p >= v * (1 - 1e-12)) return m * p;
+  return 10 * p;
 }
 
 std::string hex(std::uint32_t rgb) {
@@ -136,7 +147,7 @@ ChartData PlotModel::chart(const std::string& id) const {
   c.id = id;
   if (id != "clicks" && id != "settings") c.x_max = static_cast<double>(last_.planned);
   auto band = [&](const char* name, auto lower, auto upper) {
-    Curve b{name, Curve::Style::band, {}, {}, kBand};
+    Curve b{name, Curve::Style::band, {}, {}, kBand, {}};
     for (const auto& r : rows_) {
       b.points.push_back({r.trials, lower(r)});
       b.upper.push_back({r.trials, upper(r)});
@@ -144,7 +155,7 @@ ChartData PlotModel::chart(const std::string& id) const {
     return b;
   };
   auto line = [&](const std::string& name, std::uint32_t rgb, auto value) {
-    Curve l{name, Curve::Style::line, {}, {}, rgb};
+    Curve l{name, Curve::Style::line, {}, {}, rgb, {}};
     for (const auto& r : rows_) l.points.push_back({r.trials, value(r)});
     return l;
   };
@@ -171,8 +182,11 @@ ChartData PlotModel::chart(const std::string& id) const {
   if (id == "bell") {
     c.x_label = "trials";
     if (protocol_a_) {
-      c.title = "Bell test on the chosen boxes: Z_k vs trials (accept iff Z_k ≤ threshold)";
-      c.y_label = "Z_k";
+      // Live, the boxes Z_k is taken over are not chosen yet (their choice bits are drawn only after
+      // every output is fixed, seed 000 Fig. 2 step 3); what is measured is the Bell-violation rate
+      // over all valid runs, the expectation of Z_k (protocol_a.cpp, live()). Named as what it is.
+      c.title = "Violation rate over valid runs = E[Z_k] (Z_k over the chosen boxes decides at the end)";
+      c.y_label = "E[Z_k] (live estimate)";
     } else {
       c.title = "Bell statistic L_n vs trials (accept iff L_n ≤ δ)";
       c.y_label = "L_n";
@@ -181,9 +195,14 @@ ChartData PlotModel::chart(const std::string& id) const {
     c.curves.push_back(band(
         "confidence band", [](const Row& r) { return r.bell - r.bell_half_width; },
         [](const Row& r) { return r.bell + r.bell_half_width; }));
-    c.curves.push_back(line(protocol_a_ ? "Z_k" : "L_n", kPalette[0], [](const Row& r) { return r.bell; }));
+    c.curves.push_back(line(protocol_a_ ? "E[Z_k]" : "L_n", kPalette[0], [](const Row& r) { return r.bell; }));
     c.curves.push_back(
         line(protocol_a_ ? "threshold" : "threshold δ", kThreshold, [](const Row& r) { return r.bell_threshold; }));
+    // From 0, so the distance to the threshold reads as it is; the threshold always in view.
+    double top = rows_.back().bell_threshold;
+    for (const auto& r : rows_) top = std::max(top, r.bell);
+    c.y_min = 0;
+    c.y_max = nice_ceiling(1.25 * top);
   } else if (id == "ustar") {
     c.title = "u* frequency S_n vs trials (accept iff S_n ≥ μ1)";
     c.x_label = "trials";
@@ -194,29 +213,48 @@ ChartData PlotModel::chart(const std::string& id) const {
         [](const Row& r) { return r.ustar + r.ustar_half_width; }));
     c.curves.push_back(line("S_n", kPalette[2], [](const Row& r) { return r.ustar; }));
     c.curves.push_back(line("threshold μ1", kThreshold, [](const Row& r) { return r.ustar_threshold; }));
+    // Scaled to μ1: from 0 to a little above max(μ1, S_n), so S_n against μ1 is what one sees.
+    double top = rows_.back().ustar_threshold;
+    for (const auto& r : rows_) top = std::max(top, r.ustar);
+    c.y_min = 0;
+    c.y_max = nice_ceiling(1.25 * top);
   } else if (id == "zk") {
     // Z_k measured in units of its threshold: the acceptance boundary is 1 whatever k and δ are.
-    c.title = "Z_k relative to its threshold (accept iff ≤ 1)";
+    c.title = "E[Z_k] relative to Z_k's threshold (accept likely iff ≤ 1)";
     c.x_label = "trials";
-    c.y_label = "Z_k / threshold";
+    c.y_label = "E[Z_k] / threshold";
     if (rows_.empty()) return c;
     auto ratio = [](double v, double t) { return t > 0 ? v / t : 0.0; };
     c.curves.push_back(band(
         "confidence band", [&](const Row& r) { return ratio(r.bell - r.bell_half_width, r.bell_threshold); },
         [&](const Row& r) { return ratio(r.bell + r.bell_half_width, r.bell_threshold); }));
     c.curves.push_back(
-        line("Z_k / threshold", kPalette[2], [&](const Row& r) { return ratio(r.bell, r.bell_threshold); }));
+        line("E[Z_k] / threshold", kPalette[2], [&](const Row& r) { return ratio(r.bell, r.bell_threshold); }));
     c.curves.push_back(line("acceptance limit", kThreshold, [](const Row&) { return 1.0; }));
+    double top = 1;
+    for (const auto& r : rows_) top = std::max(top, ratio(r.bell, r.bell_threshold));
+    c.y_min = 0;
+    c.y_max = nice_ceiling(1.25 * top);
   } else if (id == "clicks") {
+    // Rates in the unit a lab reads (cps, kcps, Mcps), and each channel's latest rate in its
+    // legend entry: channels with equal rates draw on top of each other, the legend still
+    // tells them apart.
     c.title = "Click rates per detector channel";
     c.x_label = "elapsed (s)";
-    c.y_label = "clicks/s";
+    double peak = 0;
+    for (const auto& rate : channel_rate_)
+      for (double v : rate) peak = std::max(peak, v);
+    const double scale = peak >= 1e6 ? 1e-6 : peak >= 1e3 ? 1e-3 : 1;
+    c.y_unit = scale == 1e-6 ? "Mcps" : scale == 1e-3 ? "kcps" : "cps";
+    c.y_label = "click rate (" + c.y_unit + ")";
     for (std::size_t i = 0; i < channel_names_.size(); ++i) {
-      Curve l{channel_names_[i], Curve::Style::line, {}, {}, kPalette[i % std::size(kPalette)]};
       const auto& rate = channel_rate_[i];
+      const std::string latest = rate.empty() ? "" : " — " + app::lab_units::click_rate(rate.back());
+      Curve l{channel_names_[i], Curve::Style::line, {}, {}, kPalette[i % std::size(kPalette)], {}};
+      l.legend = channel_names_[i] + latest;
       // Rates and times are thinned in step, but guard against a length mismatch anyway.
       const std::size_t n = std::min(rate.size(), channel_time_.size());
-      for (std::size_t j = 0; j < n; ++j) l.points.push_back({channel_time_[j], rate[j]});
+      for (std::size_t j = 0; j < n; ++j) l.points.push_back({channel_time_[j], rate[j] * scale});
       c.curves.push_back(std::move(l));
     }
   } else if (id == "settings") {
@@ -227,7 +265,7 @@ ChartData PlotModel::chart(const std::string& id) const {
     std::uint64_t total = 0;
     for (auto n : p.setting_counts) total += n;
     if (total == 0) return c;
-    Curve obs{"observed", Curve::Style::scatter, {}, {}, kPalette[0]};
+    Curve obs{"observed", Curve::Style::scatter, {}, {}, kPalette[0], {}};
     for (std::size_t i = 0; i < p.setting_counts.size(); ++i)
       obs.points.push_back(
           {static_cast<double>(i), static_cast<double>(p.setting_counts[i]) / static_cast<double>(total)});
@@ -239,7 +277,8 @@ ChartData PlotModel::chart(const std::string& id) const {
               Curve::Style::band,
               {{x0, p.setting_probability_min}, {x1, p.setting_probability_min}},
               {{x0, p.setting_probability_max}, {x1, p.setting_probability_max}},
-              kBand};
+              kBand,
+              {}};
       c.curves.push_back(std::move(b));
     }
     if (p.setting_probability_ideal > 0)
@@ -247,7 +286,8 @@ ChartData PlotModel::chart(const std::string& id) const {
                           Curve::Style::line,
                           {{x0, p.setting_probability_ideal}, {x1, p.setting_probability_ideal}},
                           {},
-                          kPalette[2]});
+                          kPalette[2],
+                          {}});
     c.curves.push_back(std::move(obs));
   }
   return c;
@@ -370,7 +410,8 @@ std::string chart_svg(const ChartData& chart, int width, int height) {
     o << "</g>\n";
     const double ly = top + 10 + 18 * legend++;
     o << "<rect x=\"" << right + 12 << "\" y=\"" << ly - 8 << "\" width=\"14\" height=\"10\" fill=\"" << col
-      << "\"/><text x=\"" << right + 32 << "\" y=\"" << ly + 1 << "\">" << escape_markup(c.name) << "</text>\n";
+      << "\"/><text x=\"" << right + 32 << "\" y=\"" << ly + 1 << "\">" << escape_markup(c.legend_text())
+      << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();

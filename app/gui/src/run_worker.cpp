@@ -58,7 +58,7 @@ bool RunWorker::start(const app::ExperimentConfig& config, app::RunOptions optio
     QString status, report, directory, error;
     try {
       const app::RunResult r = app::run_experiment(config, options);
-      status = QString::fromStdString(r.status);
+      status = QString::fromStdString(r.state + ": " + r.decision);  // e.g. "completed: accept"
       report = QString::fromStdString(r.report.dump());
       directory = QString::fromStdString(r.directory.string());
     } catch (const app::ConfigError& e) {

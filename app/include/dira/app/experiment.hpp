@@ -10,6 +10,7 @@
 #include "dira/protocol/planner.hpp"
 #include "dira/protocol/protocol_a.hpp"
 #include "dira/protocol/protocol_b.hpp"
+#include "dira/protocol/security_b.hpp"
 
 #include <filesystem>
 #include <map>
@@ -42,6 +43,16 @@ struct ProtocolCParameters {
   std::uint64_t trials = 1000000;   ///< trial budget n
   bool stop_when_certified = true;  ///< stop at the first trial where the target is certified (Ville, docs §5.4)
   std::string behaviour_model = "no-signalling";  ///< the adversary's devices (no-signalling only, so far)
+};
+
+/// Protocol B's security accounting parameters beyond δ and μ1 (seed 001 Lemmas 4–5, made
+/// explicit in docs/protocol-b-security.md §2.4): what `dira plan --protocol B` chooses, so a
+/// planned experiment can be written down and run exactly as planned. Unset: the seed's choices
+/// (κ = μ1/100, δ_Az = δ, τ = √(δ + δ_Az)).
+struct ProtocolBAccounting {
+  double kappa = 0;  ///< Lemma 5's κ, 0 < κ < μ1/2 (0: μ1/100)
+  std::optional<double> delta_az;  ///< Azuma deviation of the Bell test
+  std::optional<double> tau;       ///< Lemma 4 threshold
 };
 
 struct ExtractorConfig {
@@ -111,6 +122,7 @@ struct ExperimentConfig {
   /// protocol_a() and protocol_b() fill it in from `epsilon`.
   protocol::ProtocolAParameters a;
   protocol::ProtocolBParameters b;
+  ProtocolBAccounting b_accounting;
   ProtocolCParameters c;
   std::vector<std::uint64_t> uses_per_device;  ///< Protocol A: m_j (trials per logical device)
   double security_target = 1e-6;               ///< target distance from uniform d_c (for reports and the planner)
@@ -143,6 +155,11 @@ struct ExperimentConfig {
     return p;
   }
 };
+
+/// Protocol B's security accounting input for `trials` trials: the experiment's ε, δ, μ1, u* and
+/// the accounting parameters it states (one place, so the run, `dira analyze` and the
+/// validation of the file use the same constants).
+protocol::ProtocolBSecurityInput protocol_b_security_input(const ExperimentConfig& config, double trials);
 
 /// Parses and validates, including the protocol's own parameter conditions; throws
 /// ConfigError listing every problem (file:line:column, key path).

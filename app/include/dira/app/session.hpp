@@ -66,9 +66,11 @@ struct RunOptions {
   const hal::DriverRegistry* registry = nullptr;
 };
 
+/// How a run ended (state) and what it decided (verdict), kept apart: see run_report.hpp.
 struct RunResult {
-  std::string status;  ///< accepted | aborted | interrupted | hardware-fault | storage-error
-  int exit_code = 0;   ///< 0, 3, 130, 4, 1
+  std::string state;     ///< completed | stopped | interrupted | hardware-fault | storage-full | storage-error
+  std::string decision;  ///< accept | abort | incomplete (a run that ended before the protocol's n)
+  int exit_code = 0;     ///< accept 0, abort 3; incomplete: 130 interrupted, 4 hardware fault, 1 storage, 5 stopped
   std::filesystem::path directory;
   nlohmann::json report;
 };

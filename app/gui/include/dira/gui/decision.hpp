@@ -13,7 +13,10 @@
 namespace dira::gui {
 
 struct DecisionSummary {
-  enum class Kind { none, accept, abort, hardware_fault, interrupted };
+  /// accept: accepted and bits certified (the only green banner); accepted_no_bits: the test
+  /// passed but nothing was certified (neutral); incomplete: the run ended before the
+  /// protocol's n trials (stopped, interrupted, storage) and decides nothing.
+  enum class Kind { none, accept, accepted_no_bits, abort, hardware_fault, interrupted, incomplete };
   Kind kind = Kind::none;
   std::string headline;              ///< "ACCEPT", "ABORT — Bell test failed", …
   std::vector<std::string> reasons;  ///< why (abort reasons, the fault, the stop)
@@ -27,14 +30,15 @@ struct DecisionSummary {
   bool device_independent = true;
 };
 
-/// Reads the fields every report has (status, decision, analysis.decision_record, …); missing
+/// Reads the fields every report has (state, decision, analysis.decision_record, …); missing
 /// fields leave their defaults, so a report from a crashed or partial run still gives a banner.
 DecisionSummary summarize_report(const nlohmann::json& report);
 
 /// The banner as HTML (escaped) for a rich-text label.
 std::string decision_html(const DecisionSummary& s);
 
-/// Banner colour (0xRRGGBB) for a kind: green accept, amber abort, red fault, grey otherwise.
+/// Banner colour (0xRRGGBB) for a kind: green only for accepted with bits certified, amber abort,
+/// red fault, grey otherwise (accepted with 0 bits, incomplete, interrupted).
 std::uint32_t decision_colour(DecisionSummary::Kind k);
 
 }  // namespace dira::gui

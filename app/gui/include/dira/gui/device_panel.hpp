@@ -52,6 +52,14 @@ class DevicePanel : public QWidget {
   QString status() const;
   /// Writes the entered simulator settings into the experiment YAML.
   bool apply_to_experiment();
+  /// Before a GUI run: the devices connected here are the ones the run uses (issue 13). Their
+  /// driver and settings are written into the experiment YAML (so the run's config.yaml records
+  /// what ran) — the simulator into `simulator:`, a time tagger into `devices.tagger` — and the
+  /// panel releases its handles so the session can open them. Nothing connected: no change,
+  /// true. False with `message` when a connected device cannot be expressed in this
+  /// experiment (a tagger without a `devices:` section giving the channel layout; modulators
+  /// and entropy sources from the panel, not yet supported).
+  bool use_connected_in_experiment(QString* message);
 
  public slots:
   /// Loads the experiment's simulator settings into the editor when `sim` is selected.
@@ -80,7 +88,13 @@ class DevicePanel : public QWidget {
   QPushButton* apply_ = nullptr;
   const hal::DriverInfo* selected_ = nullptr;
   std::vector<Row> rows_;
-  std::vector<std::pair<std::string, std::unique_ptr<hal::Device>>> devices_;
+  struct Connected {
+    std::string label;
+    const hal::DriverInfo* driver = nullptr;
+    std::map<std::string, hal::SettingValue> settings;  ///< as entered (defaults omitted)
+    std::unique_ptr<hal::Device> device;
+  };
+  std::vector<Connected> devices_;
   std::thread scan_thread_;
 };
 

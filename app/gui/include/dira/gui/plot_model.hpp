@@ -25,6 +25,10 @@ struct Curve {
   std::vector<Point> points;  ///< for a band: the lower edge
   std::vector<Point> upper;   ///< for a band: the upper edge (same x as `points`)
   std::uint32_t rgb = 0x1f77b4;
+  /// What the legend shows when it differs from the stable `name` (e.g. "A:0 — 12.5 kcps"):
+  /// views rebuild only when names change, and update legends every frame.
+  std::string legend;
+  const std::string& legend_text() const { return legend.empty() ? name : legend; }
 };
 
 struct ChartData {
@@ -34,6 +38,12 @@ struct ChartData {
   /// The x range the chart will need ([0, planned trials], the histogram's bins) when known
   /// (x_max > x_min): views fix their axis to it instead of re-laying it out every snapshot.
   double x_min = 0, x_max = 0;
+  /// The y range that shows the test (y_max > y_min): from 0 with the threshold in view and the
+  /// statistic below the top, rounded up to 1, 2 or 5 × 10^k so it changes rarely. A confidence
+  /// band wider than that early in a run is clipped rather than squashing the test flat.
+  double y_min = 0, y_max = 0;
+  /// The y axis' unit when values were scaled for reading (clicks: "kcps" …); empty otherwise.
+  std::string y_unit;
   /// Number of points over all curves (bands count their lower edge).
   std::size_t point_count() const;
 };
