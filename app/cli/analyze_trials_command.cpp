@@ -89,7 +89,7 @@ int run(const Args& a) {
   res.report["trials_file"] = a.trials;
   if (!a.output.empty()) {
     if (res.output_bits > 0) {
-      // Certified output only on acceptance, mode 0600 (../shared/DESIGN.md).
+      // Certified output only on acceptance, mode 0600 (docs/architecture.md).
       const mode_t old = umask(077);
       std::ofstream f(a.output, std::ios::binary);
       umask(old);

@@ -24,6 +24,8 @@ const char* to_string(RunStatus s) {
       return "storage-full";
     case RunStatus::storage_error:
       return "storage-error";
+    case RunStatus::source_exhausted:
+      return "source-exhausted";
   }
   return "?";
 }
@@ -184,7 +186,9 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       } catch (...) {
       }
     } catch (const protocol::SourceExhausted& e) {
-      produced.status = RunStatus::hardware_fault;
+      // Not a device failure: the weak source has no more bits. The run stops cleanly and is
+      // incomplete (issue 13); everything acquired is kept.
+      produced.status = RunStatus::source_exhausted;
       produced.fault = std::string("weak source exhausted: ") + e.what();
       try {
         tagger.stop();
@@ -228,8 +232,8 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
   }
   producer.join();
   if (failure) std::rethrow_exception(failure);
-  // A hardware fault seen first stands; otherwise the consumer's reason to stop.
-  if (produced.status == RunStatus::hardware_fault) {
+  // A hardware fault (or an exhausted source) seen first stands; otherwise the consumer's reason to stop.
+  if (produced.status == RunStatus::hardware_fault || produced.status == RunStatus::source_exhausted) {
     result.status = produced.status;
     result.fault = produced.fault;
   } else if (consumer_stop) {

@@ -24,7 +24,7 @@
 namespace dira::app {
 
 /// How acquisition ended (report.json "status" is derived from it and the verdict).
-enum class RunStatus { complete, time_limit, interrupted, hardware_fault, storage_full, storage_error };
+enum class RunStatus { complete, time_limit, interrupted, hardware_fault, storage_full, storage_error, source_exhausted };
 const char* to_string(RunStatus s);
 
 /// One block handed from the acquisition thread to the recording thread.

@@ -29,6 +29,7 @@ class RecordingSource final : public protocol::SvSource {
     return v;
   }
   std::optional<double> declared_epsilon() const override { return inner_->declared_epsilon(); }
+  std::optional<std::uint64_t> bits_available() const override { return inner_->bits_available(); }
   std::string describe() const override { return inner_->describe(); }
   void start_recording() { record_ = true; }
   /// Everything recorded so far to the kernel and disk (fsync). Throws RunFileError.

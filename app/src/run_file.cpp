@@ -177,9 +177,38 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
   impl_->ledger = make_dataset(impl_->file, "ledger", impl_->ltype, 1024);
   impl_->stats = make_dataset(impl_->file, "statistics", impl_->stype, 1024);
   impl_->report = make_dataset(impl_->file, "report_json", H5T_NATIVE_UINT8, 4096);
+  // Every dataset describes itself (issue 13): an h5dump or h5py user needs no other document.
+  write_string_attribute(
+      impl_->trials, "description",
+      "one row per trial, in order. index: trial number (0-based). settings[p], outcomes[p]: party p's setting "
+      "and outcome, 0-based labels (docs/labels.md: the seeds' label 1 is 0 here); parties beyond the scenario's "
+      "are 0. flags (bit mask, none removes a trial from the statistics): bit 0 = some party saw no click "
+      "(outcome 0 by the fixed rule), bit 1 = some party saw several clicks (outcome by the fixed rule), bit 2 = "
+      "Protocol A setting outside U0 ∪ U1. device: Protocol A's logical device (0-based), else 0. time_ps: the "
+      "trial's sync time in picoseconds since the stream start (0 if unknown)");
+  write_string_attribute(impl_->trials, "units", "time_ps: ps; all other fields: counts or labels");
+  write_string_attribute(impl_->ledger, "description",
+                         "weak-source bits by purpose, in stream order. purpose: 0 = setting, 1 = box choice, 2 = "
+                         "extractor, 3 = observed setting (hardware-chosen). first_bit, bit_count: position "
+                         "(0-based) and length in the source's bit stream. first_item, last_item: the trials (or "
+                         "boxes) those bits served, 0-based");
+  write_string_attribute(impl_->stats, "description",
+                         "live statistics, one row per flush (≤ 1 s apart). elapsed_s: seconds since the start. "
+                         "trials: trials recorded. bell, bell_half_width: the Bell statistic (Protocol B: L_n; A: "
+                         "the violation rate over valid runs, E[Z_k]; C: mean log2 of the PEF) and its confidence "
+                         "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
+  write_string_attribute(impl_->stats, "units", "elapsed_s: s; trials: count; the rest: dimensionless");
+  write_string_attribute(impl_->report, "description",
+                         "report.json of the run as UTF-8 bytes (the same text), written once at the end");
   if (raw_tags) {
     impl_->gtype = tag_type();
     impl_->tags = make_dataset(impl_->file, "tags", impl_->gtype, 65536);
+    write_string_attribute(impl_->tags, "description",
+                           "every time tag as the tagger delivered it. type: 0 detection, 1 device error, 2 overflow "
+                           "begins, 3 overflow ends, 4 missed events (count in `missed`), 5 time mark. station: the "
+                           "station (0-based). channel: the tagger's channel number. time_ps: ps since the stream "
+                           "start");
+    write_string_attribute(impl_->tags, "units", "time_ps: ps");
   }
   if (H5Fstart_swmr_write(impl_->file) < 0) {
     impl_->close_all();

@@ -53,6 +53,10 @@ RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::ui
       o.state = "storage-full";
       o.exit_code = 1;
       break;
+    case RunStatus::source_exhausted:
+      o.state = "source-exhausted";
+      o.exit_code = 5;
+      break;
     case RunStatus::complete:
     case RunStatus::time_limit:
       o.state = reached_n || stopped_by_protocol ? "completed" : "stopped";

@@ -52,10 +52,10 @@ struct RunFacts {
 /// that ends before n for any other reason certifies nothing: its verdict is `incomplete`, and
 /// what the statistics over the recorded trials say is reported beside it, labelled as such.
 struct RunOutcome {
-  std::string state;     ///< completed | stopped | interrupted | hardware-fault | storage-full | storage-error
+  std::string state;  ///< completed | stopped | interrupted | hardware-fault | storage-full | storage-error | source-exhausted
   std::string decision;  ///< the verdict: accept | abort | incomplete
   std::string decision_over_recorded;  ///< the analysis over the trials recorded (accept | abort | undecided)
-  int exit_code = 0;  ///< accept 0, abort 3, incomplete: 130 interrupted, 4 hardware fault, 1 storage, 5 stopped
+  int exit_code = 0;  ///< accept 0, abort 3, incomplete: 130 interrupted, 4 hardware fault, 1 storage, 5 stopped or source exhausted
 };
 /// `trials`: recorded; `protocol_trials`: the protocol's n (protocol_trial_count).
 RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::uint64_t trials,

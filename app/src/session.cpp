@@ -118,6 +118,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   // Devices are opened before anything is written, so a refusal (exit 2) leaves nothing behind.
   DeviceSet devices = open_devices(c, o.registry ? *o.registry : driver_registry(), planned);
+  check_weak_source_suffices(c, *devices.weak_source, planned);  // issue 13: refuse with the numbers
   const OutputPlan out = plan_output(c, o, planned);
   RunDirectory dir(out.parent, c.name, c.text);
   RunResult res;

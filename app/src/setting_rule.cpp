@@ -1,5 +1,7 @@
 #include "setting_rule.hpp"
 
+#include "dira/app/lab_units.hpp"
+
 #include "dira/app/session.hpp"
 
 #include "dira/protocol/protocol_c.hpp"
@@ -21,6 +23,33 @@ std::uint64_t planned_trials(const ExperimentConfig& c, std::uint64_t max_trials
     planned = c.b.trials;
   if (const auto m = max_trials ? max_trials : c.stop.max_trials; m && m < planned) planned = m;
   return planned;
+}
+
+std::uint64_t minimum_setting_bits(const ExperimentConfig& c, std::uint64_t trials) {
+  const auto& sc = c.inequality.expression.scenario();
+  std::uint64_t per_trial = 0;
+  for (int p = 0; p < sc.parties(); ++p) {
+    std::uint64_t b = 0;
+    while ((1ull << b) < static_cast<std::uint64_t>(sc.settings(p))) ++b;
+    per_trial += b;
+  }
+  return per_trial * trials;
+}
+
+void check_weak_source_suffices(const ExperimentConfig& c, const P::SvSource& source, std::uint64_t trials) {
+  if (c.devices.hardware_chosen_settings) return;  // the settings come from the hardware's own source
+  const auto available = source.bits_available();
+  if (!available) return;
+  const std::uint64_t need = minimum_setting_bits(c, trials);
+  if (*available >= need) return;
+  throw ConfigError({ConfigIssue{
+      c.file, 0, 0, "weak_source",
+      "the weak source holds " + lab_units::count(static_cast<double>(*available), "bit") + " (" +
+          lab_units::bytes(static_cast<double>(*available) / 8) + "), but the settings of the planned " +
+          lab_units::count(static_cast<double>(trials), "trial") + " need at least " +
+          lab_units::count(static_cast<double>(need), "bit") +
+          " (⌈log2 settings⌉ per party per trial; more when rejection sampling rejects, and box-choice and "
+          "extractor bits after the trials): give a larger source or plan fewer trials (--max-trials)"}});
 }
 
 DeviceBlocks::DeviceBlocks(const std::vector<std::uint64_t>& uses) {

@@ -21,6 +21,18 @@ namespace dira::app {
 /// `max_trials` (else `stop.max_trials`) is smaller; 0 means no limit given.
 std::uint64_t planned_trials(const ExperimentConfig& config, std::uint64_t max_trials);
 
+/// The fewest weak-source bits the settings of `trials` trials can take when dira draws them:
+/// ⌈log2 settings⌉ per party per trial (A: 4, B: 8 for ks294 — more whenever rejection
+/// sampling rejects —, C: 2). A finite source holding fewer is certain to run dry.
+std::uint64_t minimum_setting_bits(const ExperimentConfig& config, std::uint64_t trials);
+
+/// Before anything is created: a weak source that knows how many bits it holds (a file) and
+/// holds fewer than the planned trials' settings need is refused with the numbers
+/// (ConfigError naming weak_source). Box-choice and extractor bits come on top and cannot all
+/// be counted in advance; a source that still runs dry ends the run as `source-exhausted`.
+void check_weak_source_suffices(const ExperimentConfig& config, const protocol::SvSource& source,
+                                std::uint64_t trials);
+
 /// Protocol A's logical device of each trial: device j takes the m_j consecutive trials after
 /// those of devices 0 … j−1 (seed 000, Fig. 2: M = Σ m_j uses in all).
 class DeviceBlocks {

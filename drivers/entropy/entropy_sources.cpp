@@ -60,6 +60,8 @@ ByteStreamEntropySource::ByteStreamEntropySource(Kind kind, std::string target, 
     }
     // A directory opens for reading but every read fails with EISDIR: say so now, in words.
     struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && kind_ == Kind::file)
+      file_bytes_ = static_cast<std::uint64_t>(st.st_size);
     if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
       ::close(fd_);
       fd_ = -1;
@@ -67,6 +69,16 @@ ByteStreamEntropySource::ByteStreamEntropySource(Kind kind, std::string target, 
                                "' is a directory, not a file, FIFO or device");
     }
   }
+}
+
+std::optional<std::uint64_t> ByteStreamEntropySource::bits_available() const {
+  if (!file_bytes_) return std::nullopt;
+  // Bytes read into the buffer are not all handed out yet: what remains is the file's bits
+  // minus those already given (whole bytes read, less the bytes still buffered, less the bits
+  // of the current byte already taken).
+  const std::uint64_t given_bits = (bytes_read_ - (len_ - pos_)) * 8 - static_cast<std::uint64_t>(8 - bit_);
+  const std::uint64_t total = *file_bytes_ * 8;
+  return total > given_bits ? total - given_bits : 0;
 }
 
 void ByteStreamEntropySource::start_command() {

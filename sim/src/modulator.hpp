@@ -2,7 +2,7 @@
 // The simulator's built-in modulators (one per party): hal::Modulator devices that receive the
 // settings the SettingScheduler pushes, ahead of the trials. The physics model reads trial i's
 // setting from here and generates trial i only once every party holds it (streaming) or has it
-// armed (segment): a gated source, never one that pulls (../shared/DESIGN.md, "Data flow").
+// armed (segment): a gated source, never one that pulls (docs/architecture.md).
 #include "dira/sim/physical.hpp"
 
 #include <array>

@@ -18,6 +18,11 @@ d=$(ls -d "$out"/*/ | head -1)
 "$1" analyze "$d" > "$out/a.txt"; arc=$?
 [ "$arc" -eq 5 ] || { echo "analyze exit $arc, expected 5"; cat "$out/a.txt"; exit 1; }
 grep -q "decision incomplete over 20,000 trials" "$out/a.txt" || { cat "$out/a.txt"; exit 1; }
+# run.h5 describes itself: labels, flag bits and units as attributes an h5dump user reads.
+h5dump -a /trials/description "$d/run.h5" | grep -q "0-based labels" || { echo "no /trials description"; exit 1; }
+h5dump -a /trials/units "$d/run.h5" | grep -q "time_ps: ps" || { echo "no /trials units"; exit 1; }
+h5dump -a /ledger/description "$d/run.h5" | grep -q "1 = box choice" || { echo "no /ledger description"; exit 1; }
+h5dump -a /statistics/description "$d/run.h5" | grep -q "E\[Z_k\]" || { echo "no /statistics description"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${dira_op_out}/below_n ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
 
 # Limits that cannot be honoured are refused before anything is created (exit 2).
@@ -96,6 +101,13 @@ mkdir -p "$(dirname "$2")"
 "$1" plan --protocol B --epsilon 0.7 --json > "$2.out2" 2>/dev/null; rc=$?
 [ "$rc" -eq 2 ] || { echo "plan exit $rc"; exit 1; }
 "$3" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert "ε" in j["error"], j' "$2.out2" || { cat "$2.out2"; exit 1; }
+# Every command, through main's generic path: a bad inequality for bounds, a missing PTU file,
+# an unknown option.
+for cmd in "bounds /nonexistent.yaml --json" "ptu-info /nonexistent.ptu --json" "analyze-trials --config /nonexistent.yaml --trials /x.csv --json" "run --json --no-such-option x.yaml"; do
+  "$1" $cmd > "$2.out3" 2>/dev/null; rc=$?
+  [ "$rc" -ne 0 ] || { echo "$cmd: exit 0"; exit 1; }
+  "$3" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["error"] and j["exit_code"] == int(sys.argv[2]), j' "$2.out3" "$rc" || { echo "$cmd:"; cat "$2.out3"; exit 1; }
+done
 ]=] sh $<TARGET_FILE:dira> ${dira_op_out}/json_errors ${Python3_EXECUTABLE})
 list(APPEND dira_cli_tests cli.operator.plan_writes_a_runnable_experiment_b cli.operator.plan_writes_a_runnable_experiment_c
      cli.operator.json_errors_are_json)

@@ -28,12 +28,15 @@ wait_for_watchdog() {
   done
 }
 
-# analyze_says DIR OUTJSON: dira analyze decides (0 accept, 3 abort) or names why not (exit 2
+# analyze_says DIR OUTJSON: dira analyze decides (0 accept, 3 abort; 5 incomplete for a run that
+# ended before the protocol's n, with the statistics over its trials) or names why not (exit 2
 # with a message); anything else (a signal, a hang, an exception) fails the campaign.
 analyze_says() {
   timeout 60 "$DIRA" analyze "$1" --json > "$2" 2> "$2.err"; arc=$?
   case $arc in
     0|3) grep -q '"decision": "\(accept\|abort\)"' "$2" || fail "analyze exit $arc without a decision: $(cat "$2")" ;;
+    5) grep -q '"decision": "incomplete"' "$2" && grep -q '"decision_over_recorded_trials"' "$2" ||
+         fail "analyze exit 5 without an incomplete verdict: $(cat "$2")" ;;
     2) [ -s "$2.err" ] || fail "analyze exit 2 without a message" ;;
     124) fail "dira analyze hangs on $1" ;;
     *) fail "dira analyze exit $arc on $1: $(cat "$2.err")" ;;

@@ -8,6 +8,7 @@
 #include "dira/gui/planner_dialog.hpp"
 #include "dira/gui/yaml_edit.hpp"
 
+#include <QComboBox>
 #include <QDir>
 #include <QFile>
 #include <QLabel>
@@ -60,6 +61,7 @@ class GuiWindowTest : public QObject {
   void deviceEditorFollowsCapabilities();
   void plannerAppliesParameters();
   void runUsesConnectedDevices();
+  void misspeltSectionShownAtItsLine();
 
  private:
   std::unique_ptr<QTemporaryDir> out_;
@@ -310,6 +312,14 @@ void GuiWindowTest::plannerAppliesParameters() {
     const auto delta = yaml_scalar(w.experiment_panel()->text().toStdString(), "protocol.delta");
     QVERIFY(delta.has_value());
     QVERIFY(std::abs(std::stod(*delta) / j["parameters"]["delta"].get<double>() - 1) < 1e-6);
+    // Every parameter the planner chose is a key dira run reads (issue 13): the form validates.
+    for (const char* k : {"protocol.kappa", "protocol.delta_az", "protocol.tau"})
+      QVERIFY2(yaml_scalar(w.experiment_panel()->text().toStdString(), k).has_value(), k);
+    w.experiment_panel()->validate_now();
+    QVERIFY2(w.experiment_panel()->config().has_value(),
+             qPrintable(w.experiment_panel()->issues().empty()
+                            ? QString()
+                            : QString::fromStdString(w.experiment_panel()->issues().front().str())));
   } else {
     QVERIFY(!p.apply());
   }
@@ -335,6 +345,28 @@ void GuiWindowTest::runUsesConnectedDevices() {
   QVERIFY(f.open(QIODevice::ReadOnly));
   const auto ran = dira::app::load_experiment_text(f.readAll().toStdString(), "config.yaml");
   QCOMPARE(std::get<double>(ran.simulator.settings.at("visibility")), 0.97);
+}
+
+void GuiWindowTest::misspeltSectionShownAtItsLine() {
+  // Issue 13: `Protocol:` for `protocol:` is an error at its line, and the form shows no
+  // protocol rather than the list's first (A) while the file says B.
+  MainWindow w;
+  QFile f(experiment("sim-ks294.yaml"));
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  QString yaml = QString::fromUtf8(f.readAll());
+  yaml.replace("\nprotocol:\n", "\nProtocol:\n");
+  w.experiment_panel()->set_text(yaml, "misspelt.yaml");
+  w.experiment_panel()->validate_now();
+  QVERIFY(!w.experiment_panel()->config().has_value());
+  QVERIFY(!w.experiment_panel()->issues().empty());
+  bool at_line = false;
+  for (const auto& i : w.experiment_panel()->issues()) at_line = at_line || i.line > 0;
+  QVERIFY(at_line);
+  QVERIFY(!w.experiment_panel()->error_lines().empty());
+  auto* kind = qobject_cast<QComboBox*>(w.experiment_panel()->field("protocol.kind"));
+  QVERIFY(kind);
+  QVERIFY2(kind->currentText() != "A", qPrintable(kind->currentText()));
+  QVERIFY(!w.start_button()->isEnabled() || !w.start_run());
 }
 
 QTEST_MAIN(GuiWindowTest)

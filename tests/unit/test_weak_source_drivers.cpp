@@ -5,7 +5,7 @@
 // Independent expectations: Protocol A draws 4 setting bits per trial (seed 000 Fig. 2 step 1),
 // Protocol C one per party, i.e. 2 (docs/protocol-c-security.md §2), for every trial whose
 // settings were delivered; the ledger's entries tile the source's stream from bit 0 with no gap
-// and no overlap (each bit used once: ../shared/DESIGN.md, "Non-negotiables"); and sv_bits.bin —
+// and no overlap (each bit used once: docs/architecture.md); and sv_bits.bin —
 // the bits after the settings — is, bit for bit, the weak-source file read here from the
 // position where the setting bits end.
 #include "dira/app/experiment.hpp"
@@ -154,16 +154,46 @@ TEST_CASE("weak_source driver command from YAML: Protocol A decides; run.h5's le
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("weak_source driver command that runs dry: a hardware fault, not a crash", "[pipeline][weak_source]") {
+TEST_CASE("weak_source driver command that runs dry: source-exhausted, incomplete, not a crash",
+          "[pipeline][weak_source]") {
   const auto dir = scratch("command-short");
   // 1000 bytes = 8000 bits: the settings of 2000 trials, then the source ends.
   const auto r = run(dir, with_weak_source("sim-guehne4.yaml",
                                            "weak_source:\n  driver: command\n  settings: {command: \"head -c 1000 "
                                            "/dev/zero\", epsilon: 0.01}\n"));
   INFO(r.result.report.dump(2));
-  CHECK(r.result.exit_code == 4);
+  CHECK(r.result.exit_code == 5);  // issue 13: the source ran dry — stopped cleanly, incomplete
+  CHECK(r.result.state == "source-exhausted");
+  CHECK(r.result.decision == "incomplete");
   CHECK_THAT(r.result.report["fault"].get<std::string>(), Catch::Contains("exhausted"));
   CHECK(r.trials <= 2000);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a weak-source file too small for the planned trials is refused before anything is created",
+          "[pipeline][weak_source]") {
+  // Issue 13. sim-ks294: n = 200,000 trials of ks294, 2 parties × ⌈log2 9⌉ = 8 setting bits per
+  // trial at least (seed 001's rejection sampling draws 4 bits per party per attempt), so
+  // 1.6·10^6 bits; a 1,000-byte file holds 8,000.
+  const auto dir = scratch("file-too-small");
+  std::ofstream(dir / "small.bin", std::ios::binary) << std::string(1000, '\x5a');
+  const auto file = dir / "experiment.yaml";
+  std::ofstream(file) << with_weak_source("sim-ks294.yaml", "weak_source:\n  driver: file\n  settings: {path: " +
+                                                                (dir / "small.bin").string() + ", epsilon: 0.01}\n");
+  const auto c = app::load_experiment_file(file);
+  app::RunOptions o;
+  o.out = dir / "runs";
+  try {
+    app::run_experiment(c, o);
+    FAIL("the run started");
+  } catch (const app::ConfigError& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("holds 8,000 bits") && Catch::Contains("1,600,000 bits") &&
+                                          Catch::Contains("weak_source"));
+  }
+  CHECK(!std::filesystem::exists(dir / "runs"));
+  // With --max-trials 1000 (8,000 bits at least) the same file is enough to start.
+  o.max_trials = 1000;
+  CHECK_NOTHROW(app::run_experiment(c, o));
   std::filesystem::remove_all(dir);
 }
 

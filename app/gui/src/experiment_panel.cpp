@@ -36,7 +36,8 @@ constexpr FieldSpec kFields[] = {
     {"name", "name", nullptr, 0, "name of the experiment; run directories are NAME-TIMESTAMP"},
     {"inequality", "inequality", nullptr, 0, "a name from `dira inequalities` or a path"},
     {"security_target", "security target d_c", nullptr, 0, "target distance from uniform"},
-    {"protocol.kind", "protocol", "A,B", 0, "A (guehne4, seed 000) or B (ks294, seed 001)"},
+    {"protocol.kind", "protocol", "A,B,C", 0,
+     "A (guehne4, seed 000), B (ks294, seed 001) or C (chsh, probability estimation)"},
     {"protocol.demonstration", "demonstration", "false,true", 0,
      "run although the protocol's security conditions fail; nothing is certified"},
     {"protocol.epsilon", "ε (SV parameter)", nullptr, 0, "in [0, 1/2)"},
@@ -247,17 +248,19 @@ void ExperimentPanel::validate_now() {
 void ExperimentPanel::refresh_fields() {
   const std::string yaml = text().toStdString();
   updating_ = true;
-  const auto kind = yaml_scalar(yaml, "protocol.kind").value_or("B");
+  const auto kind = yaml_scalar(yaml, "protocol.kind").value_or("");
   for (auto& f : fields_) {
     const QString v = QString::fromStdString(yaml_scalar(yaml, f.key).value_or(""));
     if (auto* e = qobject_cast<QLineEdit*>(f.edit)) {
       if (e->text() != v && !e->hasFocus()) e->setText(v);
     } else if (auto* c = qobject_cast<QComboBox*>(f.edit)) {
       const int i = c->findText(v.isEmpty() && f.key == "protocol.demonstration" ? "false" : v);
-      if (i >= 0) c->setCurrentIndex(i);
+      // A key the file does not have (misspelt section, `Protocol:`) shows as blank, never as
+      // the list's first choice: the form must not claim protocol A while the file says B.
+      c->setCurrentIndex(i);
     }
     const QChar p = f.edit->property("protocol").toChar();
-    const bool shown = p == ' ' || p == QChar(kind.empty() ? 'B' : kind[0]);
+    const bool shown = p == ' ' || (!kind.empty() && p == QChar(kind[0]));
     f.edit->parentWidget()->setVisible(shown);
     if (f.row_label) f.row_label->setVisible(shown);
   }

@@ -18,7 +18,7 @@
 
 namespace dira::hal {
 
-/// A hardware fault: an error, not a protocol result (../shared/DESIGN.md).
+/// A hardware fault: an error, not a protocol result (docs/architecture.md).
 class HardwareFault : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -1,6 +1,6 @@
 #pragma once
 /// @file setting_scheduler.hpp
-/// The stage between the weak-source ledger and the modulators (../shared/DESIGN.md, "Data
+/// The stage between the weak-source ledger and the modulators (docs/architecture.md, "Data
 /// flow"): it draws the settings of trials ahead of the apparatus and pushes them to every
 /// modulator before the tagger can record those trials. Nothing downstream pulls: trial
 /// assembly looks up settings already delivered (`intended`), and a trial recorded before its

@@ -24,7 +24,7 @@ enum class Verdict { accept, abort, undecided };
 const char* to_string(Verdict v);
 
 /// A protocol decision: which tests ran on how many trials, which failed, with what parameters.
-/// An abort is a result, not an error (../shared/DESIGN.md).
+/// An abort is a result, not an error (docs/architecture.md).
 struct Decision {
   std::string protocol;  ///< "A" or "B"
   Verdict verdict = Verdict::undecided;

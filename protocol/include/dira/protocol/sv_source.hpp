@@ -29,6 +29,9 @@ class SvSource {
   }
   /// ε the source is declared (or configured) to satisfy, when known.
   virtual std::optional<double> declared_epsilon() const { return std::nullopt; }
+  /// Bits this source can still hand out, when that is known in advance (a finite file);
+  /// nullopt for endless or unknown sources (a generator, a device, a command).
+  virtual std::optional<std::uint64_t> bits_available() const { return std::nullopt; }
   /// One line for reports, e.g. "sim iid ε=0.01 seed=7".
   virtual std::string describe() const = 0;
 };
@@ -59,7 +62,7 @@ class BufferSvSource final : public SvSource {
   std::optional<double> epsilon_;
 };
 
-/// What a weak-source bit was consumed for (../shared/DESIGN.md: "Every SV bit is accounted for").
+/// What a weak-source bit was consumed for (docs/architecture.md: "Every weak-source bit is accounted for").
 /// `observed_setting`: hardware-chosen settings — the weak source drives the modulators
 /// directly and dira reads the bits back from the tagger's setting echo (docs/experiment-yaml.md);
 /// their positions count the hardware's stream, not the stream dira draws from.

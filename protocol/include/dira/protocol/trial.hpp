@@ -11,7 +11,7 @@ namespace dira::protocol {
 inline constexpr int kMaxParties = 4;
 
 /// Trial flags (bit mask). None of them removes a trial from the protocol's statistics:
-/// device independence forbids post-selection (../shared/DESIGN.md, "Non-negotiables").
+/// device independence forbids post-selection (docs/architecture.md).
 enum TrialFlag : std::uint32_t {
   kTrialNoClick = 1u << 0,     ///< some party saw no click; outcome assigned by the fixed rule
   kTrialMultiClick = 1u << 1,  ///< some party saw several clicks; outcome assigned by the fixed rule

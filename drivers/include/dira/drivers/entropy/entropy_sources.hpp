@@ -35,6 +35,9 @@ class ByteStreamEntropySource : public hal::EntropySource {
 
   bool next_bit() override;
   std::optional<double> declared_epsilon() const override { return epsilon_; }
+  /// A regular file: the bits not yet handed out (its size was read when it was opened). Pipes,
+  /// devices and commands: unknown.
+  std::optional<std::uint64_t> bits_available() const override;
   std::string describe() const override;
 
   std::string driver() const override;
@@ -60,6 +63,7 @@ class ByteStreamEntropySource : public hal::EntropySource {
   int bit_ = 8;
   std::uint8_t byte_ = 0;
   std::uint64_t bytes_read_ = 0;
+  std::optional<std::uint64_t> file_bytes_;  ///< size of a regular file at open
 };
 
 /// Registers "file", "hwrng" and "command" entropy-source drivers.
