@@ -43,6 +43,20 @@ Capability int_cap(std::string key, std::string unit, double min, double max, st
   return c;
 }
 
+// A real number that may be left unset: its default is the empty text, so get() of an unset
+// key is not a number and readers that look for a double skip it.
+Capability model_cap(std::string key, std::string description) {
+  Capability c;
+  c.key = std::move(key);
+  c.type = Capability::Type::real;
+  c.unit = "rad";
+  c.min = -4;
+  c.max = 4;
+  c.default_value = std::string();
+  c.description = std::move(description);
+  return c;
+}
+
 std::vector<Capability> tagger_caps() {
   return {
       text_cap("listen", "tcp://127.0.0.1:5555", "where the coordinator listens for its stations (ZeroMQ endpoint)"),
@@ -57,6 +71,14 @@ std::vector<Capability> tagger_caps() {
       int_cap("sync_channel", "", 0, 4095, 1, "the stations' trial-clock channel (the same at every station)"),
       int_cap("channel_stride", "", 1, 1024, 256, "station s's channel c is s * stride + c in the merged stream"),
       text_cap("health_file", "", "optional: write every station's health record here (JSON) when the run ends"),
+      // What the stations measure, for Protocol C's model of the apparatus (app/protocol_c_run:
+      // read from the tagger as from the simulator); unset, the planner's optimum for the
+      // hardware: section is assumed instead.
+      model_cap("state_theta", "Protocol C model: the source's state cos θ|00⟩ + sin θ|11⟩ (unset: planner's optimum)"),
+      model_cap("alice_angle_0", "Protocol C model: party 0, setting 0 measurement angle (unset: planner's optimum)"),
+      model_cap("alice_angle_1", "Protocol C model: party 0, setting 1 (as alice_angle_0)"),
+      model_cap("bob_angle_0", "Protocol C model: party 1, setting 0 (as alice_angle_0)"),
+      model_cap("bob_angle_1", "Protocol C model: party 1, setting 1 (as alice_angle_0)"),
   };
 }
 

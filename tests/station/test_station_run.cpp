@@ -107,6 +107,53 @@ int free_port() {
 const std::string kDira = DIRA_BINARY;
 const fs::path kSource = DIRA_TEST_SOURCE_DIR;
 
+/// Which shipped experiment, split into two stations.
+struct Split {
+  std::string experiment;  // config/experiments/…
+  std::string inequality;
+  std::uint64_t trials = 0;
+  std::string sim;           // the simulator's settings (as in the experiment), YAML flow items
+  std::string tagger_extra;  // more settings of the `stations` tagger
+  std::string layout;        // detectors and echoes of the merged layout
+  std::string extra;         // more top-level YAML for the coordinator
+};
+
+Split ks294() {
+  return {"sim-ks294.yaml",
+          "ks294",
+          200000,
+          "seed: 3, visibility: 1.0, efficiency: 1.0",
+          "",
+          "    detectors: [[2, 3, 4, 5], [258, 259, 260, 261]]\n"
+          "    echoes: [[6, 7, 8, 9, 10, 11, 12, 13, 14], [262, 263, 264, 265, 266, 267, 268, 269, 270]]\n",
+          ""};
+}
+
+// Protocol C on the photonic CHSH experiment. Its model of the apparatus comes from the
+// hardware: section and the state and angles stated on the `stations` tagger (the simulator
+// reports its own). The whole budget is run (stop_when_certified: false): with the stop rule on,
+// how many trials are recorded after the stop and how many setting bits were drawn ahead depend
+// on thread timing even in one process, and the extractor's bits follow them in the ledger.
+Split chsh() {
+  const std::string angles =
+      "state_theta: 0.416356, alice_angle_0: 1.045592, alice_angle_1: -1.445981, bob_angle_0: 1.446630, "
+      "bob_angle_1: -1.044236";
+  return {"sim-chsh-photonic.yaml",
+          "chsh",
+          250000,
+          "seed: 11, visibility: 0.99, efficiency: 0.8, " + angles,
+          "      state_theta: 0.416356\n      alice_angle_0: 1.045592\n      alice_angle_1: -1.445981\n"
+          "      bob_angle_0: 1.446630\n      bob_angle_1: -1.044236\n",
+          "    detectors: [[2, 3], [258, 259]]\n    echoes: [[4, 5], [260, 261]]\n",
+          "hardware: {visibility: 0.99, efficiency: 0.8}\n"};
+}
+
+std::string without_stop_rule(std::string text) {
+  const std::string on = "stop_when_certified: true";
+  if (const auto at = text.find(on); at != std::string::npos) text.replace(at, on.size(), "stop_when_certified: false");
+  return text;
+}
+
 struct StationOptions {
   std::int64_t clock_offset_ps = 0;
   int send_delay_ms = 0;
@@ -117,8 +164,10 @@ struct StationOptions {
 struct TwoStations {
   fs::path dir;
   int port = 0;
+  Split split;
   explicit TwoStations(const std::string& name, StationOptions alice, StationOptions bob,
-                       int station_timeout_ms = 10000) {
+                       int station_timeout_ms = 10000, Split what = ks294())
+      : split(std::move(what)) {
     dir = fs::temp_directory_path() / ("dira-station-run-" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "keys");
@@ -130,39 +179,37 @@ struct TwoStations {
     station_file("alice", 0, alice);
     station_file("bob", 1, bob);
     // The shipped experiment with the stations as its devices instead of the simulator.
-    std::string text = read_all(kSource / "config/experiments/sim-ks294.yaml");
+    std::string text = without_stop_rule(read_all(kSource / "config/experiments" / split.experiment));
     text = text.substr(0, text.find("simulator:"));
     std::ofstream(dir / "coordinator.yaml")
         << text << "outputs: {directory: runs}\n"
-        << "devices:\n"
+        << split.extra << "devices:\n"
         << "  tagger:\n    driver: stations\n    settings:\n"
         << "      listen: " << endpoint() << "\n      key: keys/coordinator.key\n"
         << "      stations: alice=keys/alice.pub, bob=keys/bob.pub\n"
         << "      heartbeat_ms: 100\n      station_timeout_ms: " << station_timeout_ms << "\n"
         << "      connect_timeout_ms: 20000\n      health_file: health.json\n"
-        << "  layout:\n    sync_channel: 1\n    sync_period_ps: 1000000\n"
-        << "    detectors: [[2, 3, 4, 5], [258, 259, 260, 261]]\n"
-        << "    echoes: [[6, 7, 8, 9, 10, 11, 12, 13, 14], [262, 263, 264, 265, 266, 267, 268, 269, 270]]\n"
-        << "    detection_offset_ps: 9000\n    detection_width_ps: 2000\n"
+        << split.tagger_extra << "  layout:\n    sync_channel: 1\n    sync_period_ps: 1000000\n"
+        << split.layout << "    detection_offset_ps: 9000\n    detection_width_ps: 2000\n"
         << "    echo_offset_ps: 4500\n    echo_width_ps: 1000\n"
         << "  modulators:\n"
         << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: 0}}\n"
         << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: 1}}\n";
   }
-  ~TwoStations() { fs::remove_all(dir); }
+  ~TwoStations() {
+    if (!getenv("DIRA_KEEP_TEST_FILES")) fs::remove_all(dir);
+  }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port); }
   void station_file(const std::string& name, int index, const StationOptions& o) {
-    // The simulated apparatus of the shipped experiment (seed 3, ideal), split per party: each
-    // station simulates every party from the same seed and keeps its own party's channels.
+    // The simulated apparatus of the shipped experiment, split per party: each station
+    // simulates every party from the same seed and keeps its own party's channels.
     std::ofstream(dir / (name + ".yaml"))
         << "station: " << name << "\ncoordinator:\n  endpoint: " << endpoint()
         << "\n  public_key: keys/coordinator.pub\nkey: keys/" << name << ".key\nrecord: " << name
-        << ".tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 200000\n"
+        << ".tags\nsettings_for: [0, 1]\ninequality: " << split.inequality << "\ntrials: " << split.trials << "\n"
         << "heartbeat_ms: 100\ncoordinator_timeout_ms: 5000\nclock_offset_ps: " << o.clock_offset_ps
-        << "\nsend_delay_ms: " << o.send_delay_ms
-        << "\ntagger:\n  driver: sim\n  settings: {seed: 3, visibility: 1.0, "
-           "efficiency: 1.0, station_layout: per_party, station: "
-        << index << ", pace: " << o.pace << "}\n";
+        << "\nsend_delay_ms: " << o.send_delay_ms << "\ntagger:\n  driver: sim\n  settings: {" << split.sim
+        << ", station_layout: per_party, station: " << index << ", pace: " << o.pace << "}\n";
   }
   std::unique_ptr<Process> station(const std::string& name) {
     return std::make_unique<Process>(std::vector<std::string>{kDira, "station", name + ".yaml"}, dir, name);
@@ -177,6 +224,7 @@ struct TwoStations {
 
 struct Reference {
   json report;
+  json pef;  // Protocol C: pef.json
   std::vector<protocol::Trial> trials;
 };
 
@@ -186,22 +234,31 @@ std::vector<protocol::Trial> trials_of(const fs::path& run_h5) {
   return out;
 }
 
-/// The single-process run of config/experiments/sim-ks294.yaml (computed once).
-const Reference& single_process() {
-  static const Reference ref = [] {
-    const fs::path dir = fs::temp_directory_path() / ("dira-station-run-single-" + std::to_string(::getpid()));
+/// The single-process run of the shipped experiment (stop rule off, as for the stations).
+Reference single_process_run(const Split& split) {
+  {
+    const fs::path dir =
+        fs::temp_directory_path() / ("dira-station-run-single-" + split.inequality + "-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
-    Process p({kDira, "run", (kSource / "config/experiments/sim-ks294.yaml").string(), "--out", "runs", "--json"}, dir,
-              "single");
+    std::ofstream(dir / "single.yaml") << without_stop_rule(
+        read_all(kSource / "config/experiments" / split.experiment));
+    Process p({kDira, "run", "single.yaml", "--out", "runs", "--json"}, dir, "single");
     REQUIRE(p.wait(120s) == 0);
     Reference r;
     r.report = json::parse(read_all(dir / "single.out"));
     const fs::path run = r.report["run_directory"].get<std::string>();
     r.trials = trials_of((run.is_absolute() ? run : dir / run) / "run.h5");
+    if (fs::exists((run.is_absolute() ? run : dir / run) / "pef.json"))
+      r.pef = json::parse(read_all((run.is_absolute() ? run : dir / run) / "pef.json"));
     fs::remove_all(dir);
     return r;
-  }();
+  }
+}
+
+/// The single-process run of config/experiments/sim-ks294.yaml (computed once).
+const Reference& single_process() {
+  static const Reference ref = single_process_run(ks294());
   return ref;
 }
 
@@ -226,6 +283,7 @@ void same_decision(const json& single, const json& merged) {
   CHECK(merged["assembly"] == single["assembly"]);
   CHECK(merged["setting_bits"] == single["setting_bits"]);
   CHECK(merged["certified_bits"] == single["certified_bits"]);
+  CHECK(merged.contains("output_sha256") == single.contains("output_sha256"));
   CHECK(merged.value("output_sha256", "") == single.value("output_sha256", ""));
 }
 
@@ -320,4 +378,31 @@ TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run
   CHECK(report["trials_recorded"] == kept.size());
   CHECK(a->wait(20s) == 0);
   (void)b->wait(20s);
+}
+
+TEST_CASE("two stations + coordinator (CHSH, Protocol C): certified output identical to one process",
+          "[station][run]") {
+  const Reference ref = single_process_run(chsh());
+  REQUIRE(ref.report["certified_bits"].get<std::uint64_t>() > 0);  // the comparison is worth making
+  StationOptions alice, bob;
+  // Station 0's clock is the merged stream's time axis; like any tagger's it starts at ≥ 0.
+  alice.clock_offset_ps = 1'000'000'000;
+  bob.clock_offset_ps = -1'000'000'000;
+  alice.send_delay_ms = 25;
+  TwoStations t("chsh", alice, bob, 10000, chsh());
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  REQUIRE(c->wait(90s) == 0);
+  CHECK(a->wait(20s) == 0);
+  CHECK(b->wait(20s) == 0);
+  const json report = t.report();
+  same_decision(ref.report, report);
+  CHECK(report["output_sha256"] == ref.report["output_sha256"]);
+  same_trials(ref.trials, trials_of(run_h5(t, report)));
+  // The PEF was chosen from the same model: pef.json's factors are the same.
+  const fs::path run = fs::path(report["run_directory"].get<std::string>());
+  const json pef = json::parse(read_all((run.is_absolute() ? run : t.dir / run) / "pef.json"));
+  CHECK(pef["pefs"] == ref.pef["pefs"]);
+  CHECK(pef["run"]["model"] == ref.pef["run"]["model"]);
 }
