@@ -148,6 +148,18 @@ Split chsh() {
           "hardware: {visibility: 0.99, efficiency: 0.8}\n"};
 }
 
+// Protocol A on guehne4 with four stations, one party each.
+Split guehne4() {
+  return {"sim-guehne4.yaml",
+          "guehne4",
+          64000,
+          "seed: 4, visibility: 1.0",
+          "",
+          "    detectors: [[2, 3], [258, 259], [514, 515], [770, 771]]\n"
+          "    echoes: [[4, 5], [260, 261], [516, 517], [772, 773]]\n",
+          ""};
+}
+
 std::string without_stop_rule(std::string text) {
   const std::string on = "stop_when_certified: true";
   if (const auto at = text.find(on); at != std::string::npos) text.replace(at, on.size(), "stop_when_certified: false");
@@ -161,23 +173,32 @@ struct StationOptions {
 };
 
 /// A scratch directory holding keys, two station files and a coordinator experiment.
-struct TwoStations {
+struct Stations {
   fs::path dir;
   int port = 0;
   Split split;
-  explicit TwoStations(const std::string& name, StationOptions alice, StationOptions bob,
-                       int station_timeout_ms = 10000, Split what = ks294())
+  std::vector<std::string> names;
+  explicit Stations(const std::string& name, const std::vector<StationOptions>& options, int station_timeout_ms = 10000,
+                    Split what = ks294())
       : split(std::move(what)) {
     dir = fs::temp_directory_path() / ("dira-station-run-" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "keys");
     port = free_port();
-    for (const char* k : {"coordinator", "alice", "bob"}) {
-      Process p({kDira, "keygen", std::string("keys/") + k}, dir, "keygen");
+    static const char* kNames[] = {"alice", "bob", "carol", "dave"};
+    for (std::size_t i = 0; i < options.size(); ++i) names.push_back(kNames[i]);
+    std::string list, parties;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      list += (i ? ", " : "") + names[i] + "=keys/" + names[i] + ".pub";
+      parties += (i ? ", " : "") + std::to_string(i);
+    }
+    for (const auto& k : names) {
+      Process p({kDira, "keygen", "keys/" + k}, dir, "keygen");
       REQUIRE(p.wait(20s) == 0);
     }
-    station_file("alice", 0, alice);
-    station_file("bob", 1, bob);
+    Process p({kDira, "keygen", "keys/coordinator"}, dir, "keygen");
+    REQUIRE(p.wait(20s) == 0);
+    for (std::size_t i = 0; i < names.size(); ++i) station_file(names[i], static_cast<int>(i), options[i], parties);
     // The shipped experiment with the stations as its devices instead of the simulator.
     std::string text = without_stop_rule(read_all(kSource / "config/experiments" / split.experiment));
     text = text.substr(0, text.find("simulator:"));
@@ -186,27 +207,30 @@ struct TwoStations {
         << split.extra << "devices:\n"
         << "  tagger:\n    driver: stations\n    settings:\n"
         << "      listen: " << endpoint() << "\n      key: keys/coordinator.key\n"
-        << "      stations: alice=keys/alice.pub, bob=keys/bob.pub\n"
+        << "      stations: " << list << "\n"
         << "      heartbeat_ms: 100\n      station_timeout_ms: " << station_timeout_ms << "\n"
         << "      connect_timeout_ms: 20000\n      health_file: health.json\n"
         << split.tagger_extra << "  layout:\n    sync_channel: 1\n    sync_period_ps: 1000000\n"
         << split.layout << "    detection_offset_ps: 9000\n    detection_width_ps: 2000\n"
         << "    echo_offset_ps: 4500\n    echo_width_ps: 1000\n"
-        << "  modulators:\n"
-        << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: 0}}\n"
-        << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: 1}}\n";
+        << "  modulators:\n";
+    for (std::size_t i = 0; i < names.size(); ++i)
+      std::ofstream(dir / "coordinator.yaml", std::ios::app)
+          << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: " << i
+          << "}}\n";
   }
-  ~TwoStations() {
+  ~Stations() {
     if (!getenv("DIRA_KEEP_TEST_FILES")) fs::remove_all(dir);
   }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port); }
-  void station_file(const std::string& name, int index, const StationOptions& o) {
+  void station_file(const std::string& name, int index, const StationOptions& o, const std::string& parties) {
     // The simulated apparatus of the shipped experiment, split per party: each station
     // simulates every party from the same seed and keeps its own party's channels.
     std::ofstream(dir / (name + ".yaml"))
         << "station: " << name << "\ncoordinator:\n  endpoint: " << endpoint()
         << "\n  public_key: keys/coordinator.pub\nkey: keys/" << name << ".key\nrecord: " << name
-        << ".tags\nsettings_for: [0, 1]\ninequality: " << split.inequality << "\ntrials: " << split.trials << "\n"
+        << ".tags\nsettings_for: [" << parties << "]\ninequality: " << split.inequality << "\ntrials: " << split.trials
+        << "\n"
         << "heartbeat_ms: 100\ncoordinator_timeout_ms: 5000\nclock_offset_ps: " << o.clock_offset_ps
         << "\nsend_delay_ms: " << o.send_delay_ms << "\ntagger:\n  driver: sim\n  settings: {" << split.sim
         << ", station_layout: per_party, station: " << index << ", pace: " << o.pace << "}\n";
@@ -262,7 +286,7 @@ const Reference& single_process() {
   return ref;
 }
 
-fs::path run_h5(const TwoStations& t, const json& report) {
+fs::path run_h5(const Stations& t, const json& report) {
   fs::path d = report["run_directory"].get<std::string>();
   return (d.is_absolute() ? d : t.dir / d) / "run.h5";
 }
@@ -299,7 +323,7 @@ TEST_CASE(
   alice.clock_offset_ps = 1'000'000'000;  // +1 ms
   bob.clock_offset_ps = -1'000'000'000;   // −1 ms
   bob.send_delay_ms = 40;                 // bob's blocks arrive 40 ms late
-  TwoStations t("merge", alice, bob);
+  Stations t("merge", {alice, bob});
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
@@ -325,7 +349,7 @@ TEST_CASE(
   const auto& ref = single_process();
   StationOptions slow;
   slow.pace = 0.1;  // 200 000 trials of 1 µs in about 2 s of real time
-  TwoStations t("kill", slow, slow, 20000);
+  Stations t("kill", {slow, slow}, 20000);
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
@@ -360,7 +384,7 @@ TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run
           "[station][run][faults]") {
   StationOptions slow;
   slow.pace = 0.05;
-  TwoStations t("stop", slow, slow, 1500);
+  Stations t("stop", {slow, slow}, 1500);
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
@@ -389,7 +413,7 @@ TEST_CASE("two stations + coordinator (CHSH, Protocol C): certified output ident
   alice.clock_offset_ps = 1'000'000'000;
   bob.clock_offset_ps = -1'000'000'000;
   alice.send_delay_ms = 25;
-  TwoStations t("chsh", alice, bob, 10000, chsh());
+  Stations t("chsh", {alice, bob}, 10000, chsh());
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
@@ -405,4 +429,23 @@ TEST_CASE("two stations + coordinator (CHSH, Protocol C): certified output ident
   const json pef = json::parse(read_all((run.is_absolute() ? run : t.dir / run) / "pef.json"));
   CHECK(pef["pefs"] == ref.pef["pefs"]);
   CHECK(pef["run"]["model"] == ref.pef["run"]["model"]);
+}
+
+TEST_CASE("four stations + coordinator (guehne4, Protocol A): trials, decision and statistics identical to one process",
+          "[station][run]") {
+  const Reference ref = single_process_run(guehne4());
+  REQUIRE(ref.trials.size() == 64000);
+  std::vector<StationOptions> o(4);
+  o[1].clock_offset_ps = -1'000'000'000;
+  o[2].clock_offset_ps = 1'000'000'000;
+  o[3].send_delay_ms = 30;
+  Stations t("guehne4", o, 10000, guehne4());
+  auto c = t.coordinator();
+  std::vector<std::unique_ptr<Process>> s;
+  for (const auto& n : t.names) s.push_back(t.station(n));
+  REQUIRE(c->wait(90s) == 0);
+  for (auto& p : s) CHECK(p->wait(20s) == 0);
+  const json report = t.report();
+  same_decision(ref.report, report);
+  same_trials(ref.trials, trials_of(run_h5(t, report)));
 }
