@@ -449,3 +449,50 @@ TEST_CASE("four stations + coordinator (guehne4, Protocol A): trials, decision a
   same_decision(ref.report, report);
   same_trials(ref.trials, trials_of(run_h5(t, report)));
 }
+
+TEST_CASE("dira station: a bad station file is a configuration error (exit 2) naming file, line, column and key",
+          "[station][cli]") {
+  const fs::path dir = fs::temp_directory_path() / ("dira-station-cli-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "keys");
+  for (const char* k : {"keys/coordinator", "keys/alice"}) {
+    Process p({kDira, "keygen", k}, dir, "keygen");
+    REQUIRE(p.wait(20s) == 0);
+  }
+  const std::string head =
+      "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
+      "key: keys/alice.key\nrecord: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n";
+  auto run = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    Process p({kDira, "station", name}, dir, name);
+    const int rc = p.wait(20s);
+    return std::make_pair(rc, read_all(dir / (name + ".err")));
+  };
+  {
+    const auto [rc, err] = run("bad-number.yaml", head + "heartbeat_ms: often\ntagger: {driver: sim}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("bad-number.yaml:10:15: heartbeat_ms: expected milliseconds") != std::string::npos);
+  }
+  {
+    const auto [rc, err] = run("bad-driver.yaml", head + "tagger: {driver: nosuch}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("tagger.driver: no time_tagger driver 'nosuch'") != std::string::npos);
+  }
+  {
+    const auto [rc, err] = run("bad-setting.yaml", head + "tagger: {driver: sim, settings: {visibility: 2}}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("tagger.settings.visibility") != std::string::npos);
+  }
+  {
+    // The secret key readable by others: refused before anything runs.
+    fs::permissions(dir / "keys/alice.key", fs::perms::group_read, fs::perm_options::add);
+    const auto [rc, err] = run("open-key.yaml", head + "tagger: {driver: sim}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("chmod 600") != std::string::npos);
+  }
+  {
+    Process p({kDira, "keygen", "keys/alice"}, dir, "keygen-again");
+    CHECK(p.wait(20s) == 2);  // never overwritten
+  }
+  fs::remove_all(dir);
+}
