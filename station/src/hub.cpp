@@ -280,6 +280,15 @@ struct StationHub::Impl {
   }
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> outbox;
 
+  // A station lost for longer than the station timeout ends the run (hardware fault), whoever
+  // notices first: the tagger waiting for its tags or a modulator waiting for its settings.
+  void check_away(const Station& st, Clock::time_point now) const {
+    if (st.state == State::lost && now - st.lost_since > config.station_timeout)
+      throw hal::HardwareFault("station " + st.name + " has been away for more than " +
+                               std::to_string(config.station_timeout.count()) +
+                               " ms; every trial merged before is kept, and the station's local file holds the rest");
+  }
+
   bool applies(const Station& st, int party) const {
     return std::find(st.settings_for.begin(), st.settings_for.end(), party) != st.settings_for.end();
   }
@@ -361,7 +370,11 @@ bool StationHub::settings_confirmed(int party, std::uint64_t end) {
     return true;
   };
   // The scheduler polls; waiting a little here saves it spinning.
-  return d.cv.wait_for(l, std::chrono::milliseconds(20), ok);
+  if (d.cv.wait_for(l, std::chrono::milliseconds(20), ok)) return true;
+  const auto now = Clock::now();
+  for (const auto& st : d.stations)
+    if (d.applies(st, party)) d.check_away(st, now);
+  return false;
 }
 
 void StationHub::start() {
@@ -402,10 +415,7 @@ void StationHub::take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bo
   const auto now = Clock::now();
   for (std::size_t s = 0; s < d.stations.size(); ++s) {
     auto& st = d.stations[s];
-    if (st.state == Impl::State::lost && now - st.lost_since > d.config.station_timeout)
-      throw hal::HardwareFault("station " + st.name + " has been away for more than " +
-                               std::to_string(d.config.station_timeout.count()) +
-                               " ms; every trial merged before is kept, and the station's local file holds the rest");
+    d.check_away(st, now);
     if (blocks[s].empty())
       blocks[s].swap(st.incoming);
     else {
