@@ -152,6 +152,9 @@ void acquire(const StationConfig& cfg, StationDevices dev, StationFile& file, Sh
   // stream from its start: what its file already holds is skipped, so the stream continues
   // exactly where the file ends.
   std::uint64_t skip = file.tags();
+  hal::TagBlock replay;  // the record's tags being compared with the regenerated ones
+  std::size_t replay_at = 0;
+  std::uint64_t replay_block = 0, replayed = 0;
   bool started = false, stopped = false;
   std::vector<std::uint8_t> frame;
   auto apply_settings = [&] {
@@ -212,6 +215,24 @@ void acquire(const StationConfig& cfg, StationDevices dev, StationFile& file, Sh
         if (skip > 0) {
           from = static_cast<std::size_t>(std::min<std::uint64_t>(skip, block->size()));
           skip -= from;
+          // What is skipped must be what the record holds: an apparatus that does not reproduce
+          // its stream cannot continue it (a real tagger restarted mid-run), and mixing the two
+          // would corrupt trials silently.
+          for (std::size_t i = 0; i < from; ++i) {
+            while (replay_at == replay.size()) {
+              replay.clear();
+              replay_at = 0;
+              std::uint64_t seq = 0;
+              decode_tags_into(file.read(replay_block++), seq, replay);
+            }
+            const hal::Tag& want = replay[replay_at++];
+            const hal::Tag& got = (*block)[i];
+            if (got.type != want.type || got.channel != want.channel ||
+                got.time_ps + cfg.clock_offset_ps != want.time_ps || got.missed != want.missed)
+              throw hal::HardwareFault("the restarted apparatus does not reproduce the stream its record holds (tag " +
+                                       std::to_string(replayed) + " differs): this station cannot continue the run");
+            ++replayed;
+          }
         }
         for (std::size_t a = from; a < block->size(); a += kMaxTagsPerFrame) {
           const std::size_t n = std::min(kMaxTagsPerFrame, block->size() - a);

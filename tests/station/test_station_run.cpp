@@ -496,3 +496,28 @@ TEST_CASE("dira station: a bad station file is a configuration error (exit 2) na
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE(
+    "a station restarted with an apparatus that does not reproduce its record is a hardware fault, not a "
+    "silent splice",
+    "[station][run][faults]") {
+  StationOptions slow;
+  slow.pace = 0.1;
+  Stations t("splice", {slow, slow}, 20000);
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  std::this_thread::sleep_for(1200ms);
+  b->signal(SIGKILL);
+  CHECK(b->wait(5s) == -2);
+  // Bob comes back with another seed: its regenerated stream differs from its record.
+  std::string text = read_all(t.dir / "bob.yaml");
+  text.replace(text.find("seed: 3"), 7, "seed: 4");
+  std::ofstream(t.dir / "bob.yaml") << text;
+  b = t.station("bob");
+  CHECK(b->wait(60s) == 4);
+  CHECK(t.log("bob").find("does not reproduce the stream its record holds") != std::string::npos);
+  CHECK(c->wait(60s) == 4);
+  CHECK(t.report()["status"] == "hardware-fault");
+  CHECK(a->wait(20s) == 0);
+}
