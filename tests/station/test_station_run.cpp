@@ -353,7 +353,12 @@ TEST_CASE(
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  std::this_thread::sleep_for(1200ms);
+  // Killed mid-run, once its record holds something (slow builds take longer to get there).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until &&
+         !(fs::exists(t.dir / "bob.tags") && fs::file_size(t.dir / "bob.tags") > 100'000))
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(fs::file_size(t.dir / "bob.tags") > 100'000);
   b->signal(SIGKILL);
   CHECK(b->wait(5s) == -2);
   std::this_thread::sleep_for(600ms);
@@ -507,7 +512,12 @@ TEST_CASE(
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  std::this_thread::sleep_for(1200ms);
+  // Killed once its record holds something to compare with (slow builds take longer to get there).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until &&
+         !(fs::exists(t.dir / "bob.tags") && fs::file_size(t.dir / "bob.tags") > 100'000))
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(fs::file_size(t.dir / "bob.tags") > 100'000);
   b->signal(SIGKILL);
   CHECK(b->wait(5s) == -2);
   // Bob comes back with another seed: its regenerated stream differs from its record.
