@@ -336,7 +336,13 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
           sh.cv.notify_all();
         } else if (f.kind == FrameKind::control) {
           const std::string type = j.value("type", "");
-          if (type == "welcome") {
+          if (type == "welcome" && welcomed) {
+            // The answer to a hello repeated while the first answer was on its way: the stream
+            // already continues from the first one, and blocks are in flight; rewinding to this
+            // welcome's block would send them twice (each refused as out of sequence). The
+            // coordinator took its settings state from that hello: acknowledge again.
+            std::fill(acked.begin(), acked.end(), 0);
+          } else if (type == "welcome") {
             welcomed = true;
             send_block = j.value("block", std::uint64_t{0});
             coordinator_blocks = send_block;

@@ -393,7 +393,12 @@ TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  std::this_thread::sleep_for(1500ms);
+  // Stopped mid-run, once both records hold data (slow builds take longer to get there).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  auto big = [&](const char* f) { return fs::exists(t.dir / f) && fs::file_size(t.dir / f) > 300'000; };
+  while (std::chrono::steady_clock::now() < until && !(big("alice.tags") && big("bob.tags")))
+    std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(300ms);
   b->signal(SIGSTOP);
   const int rc = c->wait(60s);
   b->signal(SIGCONT);
