@@ -43,5 +43,7 @@ std::function<int()> register_simulate_trials_command(CLI::App& app);
 std::function<int()> register_devices_command(CLI::App& app);
 std::function<int()> register_run_commands(CLI::App& app);
 std::function<int()> register_ptu_info_command(CLI::App& app);
+std::function<int()> register_station_command(CLI::App& app);
+std::function<int()> register_keygen_command(CLI::App& app);
 
 }  // namespace dira::cli

@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
                                                    dira::cli::register_simulate_trials_command(app),
                                                    dira::cli::register_devices_command(app),
                                                    dira::cli::register_run_commands(app),
-                                                   dira::cli::register_ptu_info_command(app)};
+                                                   dira::cli::register_ptu_info_command(app),
+                                                   dira::cli::register_station_command(app),
+                                                   dira::cli::register_keygen_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

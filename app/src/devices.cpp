@@ -2,6 +2,7 @@
 
 #include "dira/drivers/register.hpp"
 #include "dira/sim/register.hpp"
+#include "dira/station/coordinator.hpp"
 
 namespace dira::app {
 
@@ -10,6 +11,7 @@ const hal::DriverRegistry& driver_registry() {
     hal::DriverRegistry r;
     drivers::register_drivers(r);
     sim::register_sim(r);
+    station::register_station_drivers(r);  // the coordinator's view of remote stations (docs/stations.md)
     return r;
   }();
   return registry;

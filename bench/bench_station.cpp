@@ -1,0 +1,181 @@
+// Stations on loopback (issue 14, bench/README.md "Stations"): tags per second per station with
+// CurveZMQ encryption and the stations' local recording on, two stations into one coordinator
+// that merges their streams by sync index. Everything runs in this process on 127.0.0.1: the
+// stations' acquisition and link threads, the coordinator's I/O thread and the merge — on a
+// 2-vCPU machine they share two cores, which is the figure to keep in mind.
+#include "dira/station/coordinator.hpp"
+#include "dira/station/merge.hpp"
+#include "dira/station/station.hpp"
+#include "dira/station/wire.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace {
+
+using namespace dira;
+using namespace std::chrono_literals;
+
+/// A tagger that produces `total` tags as fast as it can: per 1 µs trial a sync (channel 1) and
+/// one detection (channel 2 + trial mod 4), in blocks of 64 Ki tags — the shape of a busy
+/// station with near-unit efficiency.
+class SyntheticTagger final : public hal::TimeTagger {
+ public:
+  explicit SyntheticTagger(std::uint64_t total) : total_(total) {}
+  std::string driver() const override { return "bench"; }
+  std::string identity() const override { return "synthetic"; }
+  const std::vector<hal::Capability>& capabilities() const override { return caps_; }
+  void set(const std::string&, const hal::SettingValue&) override {}
+  hal::SettingValue get(const std::string&) const override { return std::int64_t{0}; }
+  void start() override {}
+  void stop() override { total_ = std::min(total_, made_); }
+  hal::TaggerEvent next(std::chrono::milliseconds) override {
+    if (made_ >= total_) return hal::StreamEnd{};
+    const std::uint64_t n = std::min<std::uint64_t>(65536, total_ - made_);
+    block_.resize(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::uint64_t k = made_ + i;
+      auto& t = block_[i];
+      const std::int64_t trial = static_cast<std::int64_t>(k / 2);
+      t.channel = (k & 1) ? 2 + static_cast<int>(trial & 3) : 1;
+      t.time_ps = trial * 1'000'000 + ((k & 1) ? 10'000 : 0);
+    }
+    made_ += n;
+    return block_;
+  }
+  std::vector<int> channels() const override { return {1, 2, 3, 4, 5}; }
+
+ private:
+  std::vector<hal::Capability> caps_;
+  std::uint64_t total_, made_ = 0;
+  hal::TagBlock block_;
+};
+
+void BM_StationLoopback(benchmark::State& state) {
+  const std::size_t stations = static_cast<std::size_t>(state.range(0));
+  const std::uint64_t tags = static_cast<std::uint64_t>(state.range(1));
+  const auto dir = std::filesystem::temp_directory_path() / ("dira-bench-station-" + std::to_string(::getpid()));
+  std::uint64_t merged_total = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const auto ck = station::generate_key_pair();
+    station::HubConfig hc;
+    hc.listen = "tcp://127.0.0.1:*";
+    hc.key = ck;
+    std::vector<station::KeyPair> keys;
+    for (std::size_t s = 0; s < stations; ++s) {
+      keys.push_back(station::generate_key_pair());
+      hc.stations.emplace_back("s" + std::to_string(s), keys.back().public_key);
+    }
+    station::StationHub hub(hc);
+    std::vector<std::unique_ptr<SyntheticTagger>> taggers;
+    std::vector<std::thread> threads;
+    state.ResumeTiming();
+    for (std::size_t s = 0; s < stations; ++s) {
+      taggers.push_back(std::make_unique<SyntheticTagger>(tags));
+      station::StationConfig sc;
+      sc.name = "s" + std::to_string(s);
+      sc.coordinator = hub.endpoint();
+      sc.coordinator_key = ck.public_key;
+      sc.key = keys[s];
+      sc.file = dir / (sc.name + ".tags");
+      sc.coordinator_timeout = 10s;
+      station::StationDevices dev;
+      dev.tagger = taggers.back().get();
+      threads.emplace_back([sc, dev] { station::run_station(sc, dev, nullptr); });
+    }
+    hub.wait_connected();
+    hub.start();
+    station::SyncMerger merger(stations, 1, 256);
+    std::vector<std::vector<hal::Tag>> blocks;
+    std::vector<bool> ended;
+    hal::TagBlock out;
+    std::uint64_t merged = 0;
+    while (!merger.finished()) {
+      hub.take(blocks, ended, 20ms);
+      for (std::size_t s = 0; s < stations; ++s) {
+        if (!blocks[s].empty()) merger.push(s, blocks[s]);
+        blocks[s].clear();
+        if (ended[s]) merger.end(s);
+      }
+      merger.pop(out);
+      merged += out.size();
+      out.clear();
+    }
+    for (auto& t : threads) t.join();
+    merged_total += merged;
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tags));
+  state.counters["tags_per_s_per_station"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(tags), benchmark::Counter::kIsRate);
+  state.counters["merged_tags"] = static_cast<double>(merged_total) / static_cast<double>(state.iterations());
+}
+// Stations × tags per station. Wall-clock time (several threads).
+BENCHMARK(BM_StationLoopback)
+    ->Args({1, 8 << 20})
+    ->Args({2, 8 << 20})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(2);
+
+// The pieces each tag passes through once per hop, on one core.
+void BM_StationCrc32(benchmark::State& state) {
+  std::vector<std::uint8_t> buf(1 << 20, 0x5a);
+  for (auto _ : state) benchmark::DoNotOptimize(station::crc32(buf));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(buf.size()));
+}
+BENCHMARK(BM_StationCrc32);
+
+void BM_StationEncodeDecodeTags(benchmark::State& state) {
+  hal::TagBlock tags(65536);
+  for (std::size_t i = 0; i < tags.size(); ++i) tags[i].time_ps = static_cast<std::int64_t>(i);
+  std::vector<std::uint8_t> frame;
+  hal::TagBlock out;
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    station::encode_tags_into(frame, 0, 0, tags);
+    out.clear();
+    benchmark::DoNotOptimize(station::decode_tags_into(frame, seq, out));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tags.size()));
+}
+BENCHMARK(BM_StationEncodeDecodeTags);
+
+void BM_StationMerge(benchmark::State& state) {
+  // Two stations' streams (sync + detection per trial), merged by sync index.
+  const std::size_t n = 1 << 20;
+  std::vector<hal::TagBlock> in(2, hal::TagBlock(n));
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto trial = static_cast<std::int64_t>(k / 2);
+      in[s][k].channel = (k & 1) ? 2 : 1;
+      in[s][k].time_ps = trial * 1'000'000 + ((k & 1) ? 10'000 : 0) + static_cast<std::int64_t>(s) * 1'000'000'000;
+    }
+  hal::TagBlock out;
+  for (auto _ : state) {
+    station::SyncMerger m(2, 1, 256);
+    out.clear();
+    for (std::size_t a = 0; a < n; a += 65536) {
+      m.push(0, std::span(in[0]).subspan(a, 65536));
+      m.push(1, std::span(in[1]).subspan(a, 65536));
+      m.pop(out);
+    }
+    m.end(0);
+    m.end(1);
+    m.pop(out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(2 * n));
+}
+BENCHMARK(BM_StationMerge)->Unit(benchmark::kMillisecond);
+
+}  // namespace

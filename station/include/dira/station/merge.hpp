@@ -1,0 +1,61 @@
+#pragma once
+/// @file merge.hpp
+/// Merging the tag streams of several stations into one, by sync index (docs/stations.md,
+/// "Merging"). Stations' clocks are independent (offsets, drift) and their streams arrive with
+/// different delays, so absolute times cannot be compared; the k-th sync of every station is
+/// the same trial clock edge. Station s's tags after its k-th sync are moved onto station 0's
+/// time axis by (sync_0(k) − sync_s(k)); tags before its first sync by the first syncs'
+/// difference. Station s's channel c becomes s · stride + c, and only station 0's syncs are
+/// kept (the merged layout has one sync channel). Pure: no I/O, no threads.
+
+#include "dira/hal/tag.hpp"
+
+#include <climits>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+namespace dira::station {
+
+class SyncMerger {
+ public:
+  /// Throws std::invalid_argument for no stations, or a stride < 1.
+  SyncMerger(std::size_t stations, int sync_channel, int channel_stride);
+
+  /// Tags of station s in its own time order. Throws hal::HardwareFault for a channel outside
+  /// [0, stride) (it would collide with another station's channels).
+  void push(std::size_t s, std::span<const hal::Tag> tags);
+  /// Station s's stream ended: it holds nothing back any more.
+  void end(std::size_t s);
+  /// Appends every tag that no later input can precede, in merged time order.
+  void pop(hal::TagBlock& out);
+  /// Every station ended and everything was popped.
+  bool finished() const;
+  /// Station s's clock minus station 0's at its latest merged sync (0 before its first).
+  std::int64_t offset(std::size_t s) const { return stations_[s].anchor == 0 ? 0 : -stations_[s].anchor; }
+  /// Syncs seen per station (station s's tags wait until station 0 has seen as many).
+  std::uint64_t syncs(std::size_t s) const { return stations_[s].syncs; }
+
+ private:
+  struct Station {
+    std::vector<hal::Tag> raw;  // received, not yet aligned
+    std::size_t raw_at = 0;
+    std::vector<hal::Tag> aligned;  // on station 0's axis, not yet merged
+    std::size_t aligned_at = 0;
+    std::uint64_t syncs = 0;
+    std::int64_t anchor = 0;  // added to this station's times
+    bool anchored = false;
+    std::int64_t last = INT64_MIN;  // latest aligned time (what it can no longer precede)
+    bool ended = false;
+  };
+  void align(std::size_t s, bool flush);
+
+  std::vector<Station> stations_;
+  int sync_channel_;
+  int stride_;
+  std::deque<std::int64_t> sync0_;  // station 0's sync times from index sync0_base_
+  std::uint64_t sync0_base_ = 0;
+};
+
+}  // namespace dira::station

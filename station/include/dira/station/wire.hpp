@@ -1,0 +1,96 @@
+#pragma once
+/// @file wire.hpp
+/// The station ↔ coordinator wire format, version 1 (docs/wire.md). Every ZeroMQ message is
+/// one frame: a 32-byte header and a payload. Control frames carry JSON; data frames carry
+/// tag blocks (16 bytes per tag, the hal::Tag layout, little-endian) or settings blocks (one
+/// byte per trial). Every frame has a per-link sequence number and a CRC-32 over header and
+/// payload, so a frame that was altered, lost or replayed on the link is rejected and reported
+/// instead of becoming part of a trial. (CurveZMQ already authenticates every message; the
+/// checksum also covers the local station file, which has no such protection, and the
+/// sequence catches a peer that restarted without saying so.)
+///
+/// Pure encoding and decoding: no I/O, no threads. decode() never trusts the input: it is the
+/// target of tests/fuzz/fuzz_station_wire.cpp.
+
+#include "dira/hal/tag.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dira::station {
+
+/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, initial value and final XOR
+/// 0xFFFFFFFF: the checksum of zlib, PNG and Ethernet). `crc` continues a previous value.
+std::uint32_t crc32(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
+
+/// A frame that is not a valid version-1 frame (bad magic, version, kind, length, checksum,
+/// or a payload that does not fit its kind). The message says which.
+class WireError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::uint32_t kWireMagic = 0x41524944;  // "DIRA" as little-endian bytes
+inline constexpr std::uint8_t kWireVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 32;
+/// The largest payload a receiver accepts (a tag block of 1 Mi tags): bounds memory on a
+/// hostile or broken peer.
+inline constexpr std::uint32_t kMaxPayload = 16u << 20;
+
+enum class FrameKind : std::uint8_t {
+  control = 1,   ///< payload: UTF-8 JSON object with "type" (docs/wire.md, "Control messages")
+  tags = 2,      ///< payload: tags; `position` = index of the first tag in the station's stream
+  settings = 3,  ///< payload: [party byte][one setting byte per trial]; `position` = first trial
+};
+const char* to_string(FrameKind k);
+
+/// A decoded frame. Tag payloads are copied out into `tags`; the others into `text`/`settings`.
+struct Frame {
+  FrameKind kind = FrameKind::control;
+  std::uint64_t sequence = 0;  ///< per link and direction: 0, 1, 2, … (docs/wire.md, "Sequence")
+  std::uint64_t position = 0;  ///< tags: stream index of the first tag; settings: first trial
+  std::string text;            ///< control: the JSON text
+  hal::TagBlock tags;          ///< tags
+  int party = 0;               ///< settings: whose settings
+  std::vector<std::uint8_t> settings;
+};
+
+/// Header layout (little-endian): magic u32 | version u8 | kind u8 | reserved u16 (0) |
+/// sequence u64 | position u64 | payload length u32 | crc32 u32 (over the header with this
+/// field zero, then the payload).
+std::vector<std::uint8_t> encode_control(std::uint64_t sequence, std::string_view json);
+std::vector<std::uint8_t> encode_tags(std::uint64_t sequence, std::uint64_t first_tag, std::span<const hal::Tag> tags);
+std::vector<std::uint8_t> encode_settings(std::uint64_t sequence, std::uint64_t first_trial, int party,
+                                          std::span<const std::uint8_t> settings);
+/// Encodes into `out` (resized; its capacity is reused, so a sender that keeps one buffer does
+/// not allocate per block).
+void encode_tags_into(std::vector<std::uint8_t>& out, std::uint64_t sequence, std::uint64_t first_tag,
+                      std::span<const hal::Tag> tags);
+
+/// Decodes and verifies one frame; throws WireError naming what is wrong. Tag types outside
+/// hal::TagType are rejected (a flipped bit that the checksum missed must not become a tag).
+Frame decode(std::span<const std::uint8_t> bytes);
+/// Decodes a tag frame into `out` (appended), returning the frame's position; the hot path of
+/// the coordinator (no Frame, no extra copy). Throws WireError, also for a non-tag frame.
+std::uint64_t decode_tags_into(std::span<const std::uint8_t> bytes, std::uint64_t& sequence, hal::TagBlock& out);
+/// The kind of a frame whose header is at least structurally present, without verifying it.
+FrameKind peek_kind(std::span<const std::uint8_t> bytes);
+
+/// Checks sequence numbers of one direction of one link: the next frame must carry exactly
+/// the next number. A gap (lost frame) or a repeat (replayed frame) is a WireError.
+class SequenceCheck {
+ public:
+  void accept(std::uint64_t sequence);
+  std::uint64_t expected() const { return next_; }
+  void reset(std::uint64_t next = 0) { next_ = next; }
+
+ private:
+  std::uint64_t next_ = 0;
+};
+
+}  // namespace dira::station

@@ -1,0 +1,451 @@
+// The coordinator's side of the station links (coordinator.hpp; docs/stations.md, docs/wire.md).
+#include "dira/station/coordinator.hpp"
+#include "dira/station/wire.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace dira::station {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::mutex hubs_mutex;
+std::map<std::string, std::weak_ptr<StationHub>>& hubs() {
+  static std::map<std::string, std::weak_ptr<StationHub>> m;
+  return m;
+}
+
+}  // namespace
+
+std::shared_ptr<StationHub> find_hub(const std::string& listen) {
+  std::lock_guard<std::mutex> l(hubs_mutex);
+  auto it = hubs().find(listen);
+  return it == hubs().end() ? nullptr : it->second.lock();
+}
+
+namespace detail {
+void remember_hub(const std::string& listen, const std::shared_ptr<StationHub>& hub) {
+  std::lock_guard<std::mutex> l(hubs_mutex);
+  hubs()[listen] = hub;
+}
+}  // namespace detail
+
+struct StationHub::Impl {
+  enum class State { waiting, connected, lost, ended };
+  struct Station {
+    std::string name;
+    State state = State::waiting;
+    std::string routing_id;
+    Clock::time_point last_seen{};
+    Clock::time_point lost_since{};
+    SequenceCheck control_in;          // control frames from the station, per connection
+    std::uint64_t control_out = 0;     // our control/settings frames to it, per connection
+    std::vector<int> settings_for;     // parties whose settings it applies
+    std::vector<std::uint64_t> acked;  // per party: trials acknowledged
+    std::uint64_t next_block = 0;      // tag frames: the next block number expected
+    std::uint64_t tags = 0;            // tags received (the next frame's position)
+    bool awaiting_resume = false;      // a frame was refused: drop until the station resends from next_block
+    std::int64_t end_blocks = -1;      // blocks in its stream, once it said "end"
+    bool end_error = false;
+    std::string end_reason;
+    std::vector<hal::Tag> incoming;  // received, not yet taken by the tagger
+    StationHealth health;
+  };
+
+  HubConfig config;
+  std::unique_ptr<CoordinatorLink> link;
+  mutable std::mutex m;
+  std::condition_variable cv;
+  std::vector<Station> stations;
+  std::map<std::string, std::size_t> index_of;
+  std::vector<std::vector<std::uint8_t>> settings;  // per party: every setting sent, from trial 0
+  bool started = false;
+  bool stopping = false;
+  std::atomic<bool> quit{false};
+  std::thread io;
+
+  void log(const std::string& s) {
+    if (config.log) config.log(s);
+  }
+
+  // ---- I/O thread (owns the link) ----------------------------------------------------------
+  void send_control(Station& st, const json& j) {
+    const auto f = encode_control(st.control_out++, j.dump());
+    (void)link->send(st.routing_id, f);
+  }
+  void send_settings_from(Station& st, int party, std::uint64_t from) {
+    const auto& all = settings[static_cast<std::size_t>(party)];
+    constexpr std::uint64_t kChunk = 1u << 20;
+    for (std::uint64_t a = from; a < all.size(); a += kChunk) {
+      const std::uint64_t n = std::min<std::uint64_t>(kChunk, all.size() - a);
+      const auto f = encode_settings(st.control_out++, a, party, std::span(all).subspan(a, n));
+      (void)link->send(st.routing_id, f);
+    }
+  }
+
+  void refuse_frame(Station& st, const std::string& why) {
+    ++st.health.rejected_frames;
+    log("station " + st.name + ": rejected a frame: " + why + "; asking it to resend from block " +
+        std::to_string(st.next_block));
+    if (!st.awaiting_resume) {
+      st.awaiting_resume = true;
+      send_control(st, {{"type", "resume"}, {"block", st.next_block}, {"tag", st.tags}});
+    }
+  }
+
+  void on_message(const Delivery& d) {
+    std::lock_guard<std::mutex> l(m);
+    auto it = index_of.find(d.station);
+    if (it == index_of.end()) return;  // the ZAP handler admits listed keys only
+    Station& st = stations[it->second];
+    st.last_seen = Clock::now();
+    if (st.state == State::lost) {
+      log("station " + st.name + " is back after " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(st.last_seen - st.lost_since).count()) +
+          " ms");
+      st.state = State::connected;
+    }
+    FrameKind kind;
+    try {
+      kind = peek_kind(d.bytes);
+    } catch (const WireError& e) {
+      refuse_frame(st, e.what());
+      return;
+    }
+    if (kind == FrameKind::tags) {
+      if (st.routing_id != d.routing_id) return;  // from a connection it has since replaced
+      std::uint64_t seq = 0;
+      const std::size_t before = st.incoming.size();
+      std::uint64_t position = 0;
+      try {
+        position = decode_tags_into(d.bytes, seq, st.incoming);
+      } catch (const WireError& e) {
+        refuse_frame(st, e.what());
+        return;
+      }
+      if (seq != st.next_block || position != st.tags) {
+        st.incoming.resize(before);
+        if (st.awaiting_resume) return;  // frames sent before our resume request
+        refuse_frame(st, "block " + std::to_string(seq) + " at tag " + std::to_string(position) + ", expected block " +
+                             std::to_string(st.next_block) + " at tag " + std::to_string(st.tags));
+        return;
+      }
+      st.awaiting_resume = false;
+      ++st.next_block;
+      st.tags += st.incoming.size() - before;
+      st.health.tags = st.tags;
+      if (st.end_blocks >= 0 && st.next_block >= static_cast<std::uint64_t>(st.end_blocks)) st.state = State::ended;
+      cv.notify_all();
+      return;
+    }
+    Frame f;
+    try {
+      f = decode(d.bytes);
+    } catch (const WireError& e) {
+      refuse_frame(st, e.what());
+      return;
+    }
+    if (kind == FrameKind::settings) {
+      refuse_frame(st, "a station does not send settings");
+      return;
+    }
+    json j;
+    try {
+      j = json::parse(f.text);
+    } catch (const std::exception& e) {
+      refuse_frame(st, std::string("control message is not JSON: ") + e.what());
+      return;
+    }
+    const std::string type = j.value("type", "");
+    if (type == "hello") {
+      // A new connection (first, reconnect, or a restarted station process): sequences start
+      // again at 0, and the station learns where its stream continues.
+      if (!st.routing_id.empty() && st.routing_id != d.routing_id) ++st.health.reconnects;
+      st.routing_id = d.routing_id;
+      st.control_in.reset(0);
+      st.control_out = 0;
+      try {
+        st.control_in.accept(f.sequence);
+      } catch (const WireError& e) {
+        refuse_frame(st, e.what());
+      }
+      if (j.value("v", 0) != 1) {
+        log("station " + st.name + " speaks protocol version " + std::to_string(j.value("v", 0)) + ", not 1");
+        return;
+      }
+      st.settings_for = j.value("settings_for", std::vector<int>{});
+      const auto have = j.value("have_settings", std::vector<std::uint64_t>{});
+      st.acked.assign(settings.size(), 0);
+      for (std::size_t i = 0; i < st.settings_for.size(); ++i) {
+        const int p = st.settings_for[i];
+        if (p < 0 || static_cast<std::size_t>(p) >= settings.size()) continue;
+        st.acked[static_cast<std::size_t>(p)] = i < have.size() ? have[i] : 0;
+      }
+      st.awaiting_resume = false;
+      if (st.state != State::ended) st.state = State::connected;
+      log("station " + st.name + " connected (" + (st.health.reconnects ? "again; " : "") +
+          "its stream continues at block " + std::to_string(st.next_block) + ", tag " + std::to_string(st.tags) + ")");
+      send_control(st, {{"type", "welcome"},
+                        {"v", 1},
+                        {"block", st.next_block},
+                        {"tag", st.tags},
+                        {"heartbeat_ms", config.heartbeat.count()},
+                        {"started", started && !stopping}});
+      for (int p : st.settings_for)
+        if (p >= 0 && static_cast<std::size_t>(p) < settings.size())
+          send_settings_from(st, p, st.acked[static_cast<std::size_t>(p)]);
+      if (stopping) send_control(st, {{"type", "stop"}});
+      cv.notify_all();
+      return;
+    }
+    try {
+      st.control_in.accept(f.sequence);
+    } catch (const WireError& e) {
+      refuse_frame(st, e.what());
+      return;
+    }
+    if (type == "heartbeat") {
+      st.health.station_tags = j.value("tags", std::uint64_t{0});
+    } else if (type == "settings_ack") {
+      const int p = j.value("party", -1);
+      if (p >= 0 && static_cast<std::size_t>(p) < st.acked.size())
+        st.acked[static_cast<std::size_t>(p)] =
+            std::max(st.acked[static_cast<std::size_t>(p)], j.value("end", std::uint64_t{0}));
+      cv.notify_all();
+    } else if (type == "end") {
+      st.end_blocks = j.value("blocks", std::int64_t{0});
+      st.end_error = j.value("error", false);
+      st.end_reason = j.value("reason", "");
+      if (st.next_block >= static_cast<std::uint64_t>(st.end_blocks)) st.state = State::ended;
+      log("station " + st.name + " ended its stream after " + std::to_string(st.end_blocks) + " blocks" +
+          (st.end_error ? " with an error: " + st.end_reason : ""));
+      cv.notify_all();
+    } else if (type == "log") {
+      log("station " + st.name + ": " + j.value("text", ""));
+    }
+  }
+
+  void beat(bool send) {
+    std::lock_guard<std::mutex> l(m);
+    const auto now = Clock::now();
+    for (auto& st : stations) {
+      if (send && (st.state == State::connected || st.state == State::ended))
+        send_control(st, {{"type", "heartbeat"}, {"tags", st.tags}, {"block", st.next_block}});
+      // Lost: nothing from it for two heartbeat periods (issue 14: "reported within 2 heartbeats").
+      if (st.state == State::connected && now - st.last_seen > 2 * config.heartbeat) {
+        st.state = State::lost;
+        st.lost_since = st.last_seen;
+        ++st.health.drops;
+        log("station " + st.name + " lost: no message for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - st.last_seen).count()) +
+            " ms (heartbeat " + std::to_string(config.heartbeat.count()) + " ms)");
+        cv.notify_all();
+      }
+    }
+  }
+
+  void run() {
+    auto next_beat = Clock::now();
+    auto next_check = next_beat;
+    Delivery d;
+    while (!quit.load()) {
+      for (int i = 0; i < 64 && link->receive(d, std::chrono::milliseconds(i == 0 ? 5 : 0)); ++i) on_message(d);
+      // Liveness is checked every 10 ms, so a silent station is reported at most 10 ms after
+      // its second missed heartbeat.
+      const bool send = Clock::now() >= next_beat;
+      if (send) next_beat = Clock::now() + config.heartbeat;
+      if (send || Clock::now() >= next_check) {
+        beat(send);
+        next_check = Clock::now() + std::chrono::milliseconds(10);
+      }
+      std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> out;
+      {
+        std::lock_guard<std::mutex> l(m);
+        out.swap(outbox);
+      }
+      for (auto& [s, f] : out) {
+        std::lock_guard<std::mutex> l(m);
+        (void)link->send(stations[s].routing_id, f);
+      }
+    }
+  }
+  std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> outbox;
+
+  // A station lost for longer than the station timeout ends the run (hardware fault), whoever
+  // notices first: the tagger waiting for its tags or a modulator waiting for its settings.
+  void check_away(const Station& st, Clock::time_point now) const {
+    if (st.state == State::lost && now - st.lost_since > config.station_timeout)
+      throw hal::HardwareFault("station " + st.name + " has been away for more than " +
+                               std::to_string(config.station_timeout.count()) +
+                               " ms; every trial merged before is kept, and the station's local file holds the rest");
+  }
+
+  bool applies(const Station& st, int party) const {
+    return std::find(st.settings_for.begin(), st.settings_for.end(), party) != st.settings_for.end();
+  }
+};
+
+StationHub::StationHub(HubConfig config) : impl_(std::make_unique<Impl>()) {
+  auto& d = *impl_;
+  d.config = std::move(config);
+  std::map<std::string, std::string> allowed;
+  for (const auto& [name, key] : d.config.stations) {
+    if (d.index_of.count(name)) throw std::invalid_argument("station " + name + " is listed twice");
+    d.index_of[name] = d.stations.size();
+    d.stations.emplace_back();
+    d.stations.back().name = name;
+    d.stations.back().health.name = name;
+    allowed[name] = key;
+  }
+  d.link = std::make_unique<CoordinatorLink>(d.config.listen, d.config.key, allowed, d.config.log);
+  d.io = std::thread([&d] { d.run(); });
+}
+
+StationHub::~StationHub() {
+  impl_->quit = true;
+  if (impl_->io.joinable()) impl_->io.join();
+}
+
+std::string StationHub::endpoint() const {
+  return impl_->link->endpoint();
+}
+std::size_t StationHub::station_count() const {
+  return impl_->stations.size();
+}
+
+void StationHub::wait_connected() {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> l(d.m);
+  const bool all = d.cv.wait_for(l, d.config.connect_timeout, [&] {
+    for (const auto& st : d.stations)
+      if (st.state == Impl::State::waiting) return false;
+    return true;
+  });
+  if (!all) {
+    std::string missing;
+    for (const auto& st : d.stations)
+      if (st.state == Impl::State::waiting) missing += (missing.empty() ? "" : ", ") + st.name;
+    throw hal::HardwareFault("stations did not connect within " + std::to_string(d.config.connect_timeout.count()) +
+                             " ms: " + missing);
+  }
+}
+
+void StationHub::send_settings(int party, std::uint64_t first, std::span<const std::uint8_t> s) {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> l(d.m);
+  if (party < 0) throw std::invalid_argument("negative party");
+  if (d.settings.size() <= static_cast<std::size_t>(party)) {
+    d.settings.resize(static_cast<std::size_t>(party) + 1);
+    for (auto& st : d.stations) st.acked.resize(d.settings.size(), 0);
+  }
+  auto& all = d.settings[static_cast<std::size_t>(party)];
+  if (first != all.size())
+    throw hal::HardwareFault("settings of party " + std::to_string(party) + " scheduled from trial " +
+                             std::to_string(first) + ", expected " + std::to_string(all.size()));
+  all.insert(all.end(), s.begin(), s.end());
+  for (std::size_t i = 0; i < d.stations.size(); ++i) {
+    auto& st = d.stations[i];
+    if (!d.applies(st, party) || st.routing_id.empty()) continue;
+    d.outbox.emplace_back(i, encode_settings(st.control_out++, first, party, s));
+  }
+}
+
+bool StationHub::settings_confirmed(int party, std::uint64_t end) {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> l(d.m);
+  auto ok = [&] {
+    for (const auto& st : d.stations)
+      if (d.applies(st, party) &&
+          (static_cast<std::size_t>(party) >= st.acked.size() || st.acked[static_cast<std::size_t>(party)] < end))
+        return false;
+    return true;
+  };
+  // The scheduler polls; waiting a little here saves it spinning.
+  if (d.cv.wait_for(l, std::chrono::milliseconds(20), ok)) return true;
+  const auto now = Clock::now();
+  for (const auto& st : d.stations)
+    if (d.applies(st, party)) d.check_away(st, now);
+  return false;
+}
+
+void StationHub::start() {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> l(d.m);
+  d.started = true;
+  for (std::size_t i = 0; i < d.stations.size(); ++i) {
+    auto& st = d.stations[i];
+    if (st.routing_id.empty()) continue;
+    d.outbox.emplace_back(i, encode_control(st.control_out++, R"({"type":"start"})"));
+  }
+}
+
+void StationHub::stop() {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> l(d.m);
+  if (d.stopping) return;
+  d.stopping = true;
+  for (std::size_t i = 0; i < d.stations.size(); ++i) {
+    auto& st = d.stations[i];
+    if (st.routing_id.empty()) continue;
+    d.outbox.emplace_back(i, encode_control(st.control_out++, R"({"type":"stop"})"));
+  }
+}
+
+void StationHub::take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bool>& ended,
+                      std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  std::unique_lock<std::mutex> l(d.m);
+  auto something = [&] {
+    for (const auto& st : d.stations)
+      if (!st.incoming.empty() || st.state == Impl::State::lost) return true;
+    return false;
+  };
+  d.cv.wait_for(l, timeout, something);
+  blocks.resize(d.stations.size());
+  ended.resize(d.stations.size());
+  const auto now = Clock::now();
+  for (std::size_t s = 0; s < d.stations.size(); ++s) {
+    auto& st = d.stations[s];
+    d.check_away(st, now);
+    if (blocks[s].empty())
+      blocks[s].swap(st.incoming);
+    else {
+      blocks[s].insert(blocks[s].end(), st.incoming.begin(), st.incoming.end());
+      st.incoming.clear();
+    }
+    ended[s] = st.state == Impl::State::ended;
+    if (ended[s] && st.end_error) throw hal::HardwareFault("station " + st.name + "'s tagger failed: " + st.end_reason);
+  }
+}
+
+void StationHub::note_offset(std::size_t s, std::int64_t offset_ps) {
+  std::lock_guard<std::mutex> l(impl_->m);
+  if (s < impl_->stations.size()) impl_->stations[s].health.clock_offset_ps = offset_ps;
+}
+
+std::vector<StationHealth> StationHub::health() const {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> l(d.m);
+  std::vector<StationHealth> out;
+  const auto now = Clock::now();
+  for (const auto& st : d.stations) {
+    StationHealth h = st.health;
+    static const char* names[] = {"waiting", "connected", "lost", "ended"};
+    h.state = names[static_cast<int>(st.state)];
+    h.heartbeat_age_s =
+        st.last_seen == Clock::time_point{} ? -1 : std::chrono::duration<double>(now - st.last_seen).count();
+    out.push_back(h);
+  }
+  return out;
+}
+
+}  // namespace dira::station

@@ -1,0 +1,177 @@
+// The coordinator's hub against a hand-driven station link on 127.0.0.1 (station/coordinator.hpp):
+// a tampered or replayed tag frame is rejected, reported (log and health record) and asked for
+// again, and the stream continues without a hole; a silent station is reported lost.
+#include "dira/hal/device.hpp"
+#include "dira/station/coordinator.hpp"
+#include "dira/station/wire.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <thread>
+
+using namespace dira;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct Log {
+  std::mutex m;
+  std::string text;
+  station::LinkLog sink() {
+    return [this](const std::string& s) {
+      std::lock_guard<std::mutex> l(m);
+      text += s + "\n";
+    };
+  }
+  bool contains(const std::string& needle) {
+    std::lock_guard<std::mutex> l(m);
+    return text.find(needle) != std::string::npos;
+  }
+};
+
+// Waits for a control message of `type` from the hub (skipping others), at most 5 s.
+json expect(station::StationLink& link, const std::string& type) {
+  std::vector<std::uint8_t> in;
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < end)
+    if (link.receive(in, 20ms)) {
+      const auto f = station::decode(in);
+      if (f.kind != station::FrameKind::control) continue;
+      const json j = json::parse(f.text);
+      if (j.value("type", "") == type) return j;
+    }
+  FAIL("no " << type << " from the coordinator");
+  return {};
+}
+
+hal::TagBlock tags(std::int64_t from, int n) {
+  hal::TagBlock t(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    t[static_cast<std::size_t>(i)].channel = 2;
+    t[static_cast<std::size_t>(i)].time_ps = from + i;
+  }
+  return t;
+}
+
+std::size_t take_all(station::StationHub& hub, std::size_t want, std::chrono::milliseconds limit = 3s) {
+  std::vector<std::vector<hal::Tag>> blocks;
+  std::vector<bool> ended;
+  std::size_t got = 0;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (got < want && std::chrono::steady_clock::now() < end) {
+    hub.take(blocks, ended, 20ms);
+    for (auto& b : blocks) {
+      got += b.size();
+      b.clear();
+    }
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent; nothing is lost", "[station][hub]") {
+  const auto ck = station::generate_key_pair();
+  const auto ak = station::generate_key_pair();
+  Log log;
+  station::HubConfig hc;
+  hc.listen = "tcp://127.0.0.1:*";
+  hc.key = ck;
+  hc.stations = {{"alice", ak.public_key}};
+  hc.heartbeat = 100ms;
+  hc.connect_timeout = 5s;
+  hc.log = log.sink();
+  station::StationHub hub(hc);
+  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
+  // hello until welcomed (the connection comes up in the background)
+  std::uint64_t seq = 0;
+  json welcome;
+  for (int i = 0; i < 50 && welcome.is_null(); ++i) {
+    seq = 0;
+    (void)link.send(station::encode_control(seq++, R"({"type":"hello","v":1,"settings_for":[]})"));
+    std::vector<std::uint8_t> in;
+    if (link.receive(in, 100ms)) welcome = json::parse(station::decode(in).text);
+  }
+  REQUIRE(welcome.value("type", "") == "welcome");
+  CHECK(welcome["block"] == 0);
+  hub.wait_connected();
+
+  REQUIRE(link.send(station::encode_tags(0, 0, tags(0, 100))));
+  CHECK(take_all(hub, 100) == 100);
+
+  // Block 1 with one payload bit flipped on the way: refused, reported, asked for again.
+  auto bad = station::encode_tags(1, 100, tags(100, 100));
+  bad[station::kHeaderBytes + 40] ^= 0x04;
+  REQUIRE(link.send(bad));
+  const json resume = expect(link, "resume");
+  CHECK(resume["block"] == 1);
+  CHECK(resume["tag"] == 100);
+  CHECK(log.contains("station alice: rejected a frame: checksum mismatch"));
+  CHECK(take_all(hub, 1, 300ms) == 0);  // nothing of it reached the merge
+
+  // The station resends block 1 from its file; then a replay of block 0 (valid checksum, old
+  // sequence) is refused too.
+  REQUIRE(link.send(station::encode_tags(1, 100, tags(100, 100))));
+  CHECK(take_all(hub, 100) == 100);
+  REQUIRE(link.send(station::encode_tags(0, 0, tags(0, 100))));
+  CHECK(expect(link, "resume")["block"] == 2);
+  CHECK(log.contains("block 0 at tag 0, expected block 2 at tag 200"));
+  REQUIRE(link.send(station::encode_tags(2, 200, tags(200, 50))));
+  CHECK(take_all(hub, 50) == 50);
+
+  const auto h = hub.health();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].rejected_frames == 2);
+  CHECK(h[0].tags == 250);
+
+  // Silence: lost after two heartbeats; past the station timeout take() is a hardware fault.
+  std::this_thread::sleep_for(300ms);
+  CHECK(log.contains("station alice lost"));
+  CHECK(hub.health()[0].state == "lost");
+}
+
+TEST_CASE("hub: a station away longer than the timeout is a hardware fault", "[station][hub]") {
+  const auto ck = station::generate_key_pair();
+  const auto ak = station::generate_key_pair();
+  station::HubConfig hc;
+  hc.listen = "tcp://127.0.0.1:*";
+  hc.key = ck;
+  hc.stations = {{"alice", ak.public_key}};
+  hc.heartbeat = 50ms;
+  hc.station_timeout = 300ms;
+  hc.connect_timeout = 5s;
+  station::StationHub hub(hc);
+  {
+    station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
+    for (int i = 0; i < 100; ++i) {
+      (void)link.send(station::encode_control(0, R"({"type":"hello","v":1,"settings_for":[]})"));
+      std::vector<std::uint8_t> in;
+      if (link.receive(in, 50ms)) break;
+    }
+    hub.wait_connected();
+  }  // the station goes away
+  std::vector<std::vector<hal::Tag>> blocks;
+  std::vector<bool> ended;
+  bool fault = false;
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (!fault && std::chrono::steady_clock::now() < end) try {
+      hub.take(blocks, ended, 20ms);
+    } catch (const hal::HardwareFault& e) {
+      fault = true;
+      CHECK(std::string(e.what()).find("station alice has been away for more than 300 ms") != std::string::npos);
+    }
+  CHECK(fault);
+}
+
+TEST_CASE("hub: stations that do not connect in time are named", "[station][hub]") {
+  station::HubConfig hc;
+  hc.listen = "tcp://127.0.0.1:*";
+  hc.key = station::generate_key_pair();
+  hc.stations = {{"alice", station::generate_key_pair().public_key}, {"bob", station::generate_key_pair().public_key}};
+  hc.connect_timeout = 200ms;
+  station::StationHub hub(hc);
+  CHECK_THROWS_WITH(hub.wait_connected(), Catch::Contains("alice, bob"));
+}

@@ -1,0 +1,538 @@
+// Two stations and a coordinator as separate processes on 127.0.0.1 (issue 14): `dira keygen`,
+// `dira station` ×2, `dira run` with the stations as its devices. The reference is the
+// single-process `dira run` of the same experiment with the same seeds (config/experiments/
+// sim-ks294.yaml): merged trials (run.h5, trial by trial), decision and statistics must be
+// identical — whatever the stations' clock offsets and delays, and through a station killed
+// with SIGKILL and restarted. Each process is bounded in time and killed if it overruns.
+#include "dira/app/run_file.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+using namespace dira;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+/// A child process; killed (SIGKILL) if still running when destroyed.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, const fs::path& cwd, const std::string& log_name) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    const std::string out = (cwd / (log_name + ".out")).string(), err = (cwd / (log_name + ".err")).string();
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0].c_str(), &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Process() {
+    if (pid_ > 0 && !done_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  bool started() const { return pid_ > 0; }
+  void signal(int sig) { ::kill(pid_, sig); }
+  /// Exit code; −1 when it had to be killed after `limit`, −2 when it died of a signal.
+  int wait(std::chrono::milliseconds limit) {
+    if (done_) return code_;
+    const auto end = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    for (;;) {
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) break;
+      if (std::chrono::steady_clock::now() > end) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        done_ = true;
+        return code_ = -1;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    done_ = true;
+    return code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool done_ = false;
+  int code_ = 0;
+};
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+const std::string kDira = DIRA_BINARY;
+const fs::path kSource = DIRA_TEST_SOURCE_DIR;
+
+/// Which shipped experiment, split into two stations.
+struct Split {
+  std::string experiment;  // config/experiments/…
+  std::string inequality;
+  std::uint64_t trials = 0;
+  std::string sim;           // the simulator's settings (as in the experiment), YAML flow items
+  std::string tagger_extra;  // more settings of the `stations` tagger
+  std::string layout;        // detectors and echoes of the merged layout
+  std::string extra;         // more top-level YAML for the coordinator
+};
+
+Split ks294() {
+  return {"sim-ks294.yaml",
+          "ks294",
+          200000,
+          "seed: 3, visibility: 1.0, efficiency: 1.0",
+          "",
+          "    detectors: [[2, 3, 4, 5], [258, 259, 260, 261]]\n"
+          "    echoes: [[6, 7, 8, 9, 10, 11, 12, 13, 14], [262, 263, 264, 265, 266, 267, 268, 269, 270]]\n",
+          ""};
+}
+
+// Protocol C on the photonic CHSH experiment. Its model of the apparatus comes from the
+// hardware: section and the state and angles stated on the `stations` tagger (the simulator
+// reports its own). The whole budget is run (stop_when_certified: false): with the stop rule on,
+// how many trials are recorded after the stop and how many setting bits were drawn ahead depend
+// on thread timing even in one process, and the extractor's bits follow them in the ledger.
+Split chsh() {
+  const std::string angles =
+      "state_theta: 0.416356, alice_angle_0: 1.045592, alice_angle_1: -1.445981, bob_angle_0: 1.446630, "
+      "bob_angle_1: -1.044236";
+  return {"sim-chsh-photonic.yaml",
+          "chsh",
+          250000,
+          "seed: 11, visibility: 0.99, efficiency: 0.8, " + angles,
+          "      state_theta: 0.416356\n      alice_angle_0: 1.045592\n      alice_angle_1: -1.445981\n"
+          "      bob_angle_0: 1.446630\n      bob_angle_1: -1.044236\n",
+          "    detectors: [[2, 3], [258, 259]]\n    echoes: [[4, 5], [260, 261]]\n",
+          "hardware: {visibility: 0.99, efficiency: 0.8}\n"};
+}
+
+// Protocol A on guehne4 with four stations, one party each.
+Split guehne4() {
+  return {"sim-guehne4.yaml",
+          "guehne4",
+          64000,
+          "seed: 4, visibility: 1.0",
+          "",
+          "    detectors: [[2, 3], [258, 259], [514, 515], [770, 771]]\n"
+          "    echoes: [[4, 5], [260, 261], [516, 517], [772, 773]]\n",
+          ""};
+}
+
+std::string without_stop_rule(std::string text) {
+  const std::string on = "stop_when_certified: true";
+  if (const auto at = text.find(on); at != std::string::npos) text.replace(at, on.size(), "stop_when_certified: false");
+  return text;
+}
+
+struct StationOptions {
+  std::int64_t clock_offset_ps = 0;
+  int send_delay_ms = 0;
+  double pace = 0;  // the simulator's real-time pace (0: as fast as it can)
+};
+
+/// A scratch directory holding keys, two station files and a coordinator experiment.
+struct Stations {
+  fs::path dir;
+  int port = 0;
+  Split split;
+  std::vector<std::string> names;
+  explicit Stations(const std::string& name, const std::vector<StationOptions>& options, int station_timeout_ms = 10000,
+                    Split what = ks294())
+      : split(std::move(what)) {
+    dir = fs::temp_directory_path() / ("dira-station-run-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "keys");
+    port = free_port();
+    static const char* kNames[] = {"alice", "bob", "carol", "dave"};
+    for (std::size_t i = 0; i < options.size(); ++i) names.push_back(kNames[i]);
+    std::string list, parties;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      list += (i ? ", " : "") + names[i] + "=keys/" + names[i] + ".pub";
+      parties += (i ? ", " : "") + std::to_string(i);
+    }
+    for (const auto& k : names) {
+      Process p({kDira, "keygen", "keys/" + k}, dir, "keygen");
+      REQUIRE(p.wait(20s) == 0);
+    }
+    Process p({kDira, "keygen", "keys/coordinator"}, dir, "keygen");
+    REQUIRE(p.wait(20s) == 0);
+    for (std::size_t i = 0; i < names.size(); ++i) station_file(names[i], static_cast<int>(i), options[i], parties);
+    // The shipped experiment with the stations as its devices instead of the simulator.
+    std::string text = without_stop_rule(read_all(kSource / "config/experiments" / split.experiment));
+    text = text.substr(0, text.find("simulator:"));
+    std::ofstream(dir / "coordinator.yaml")
+        << text << "outputs: {directory: runs}\n"
+        << split.extra << "devices:\n"
+        << "  tagger:\n    driver: stations\n    settings:\n"
+        << "      listen: " << endpoint() << "\n      key: keys/coordinator.key\n"
+        << "      stations: " << list << "\n"
+        << "      heartbeat_ms: 100\n      station_timeout_ms: " << station_timeout_ms << "\n"
+        << "      connect_timeout_ms: 20000\n      health_file: health.json\n"
+        << split.tagger_extra << "  layout:\n    sync_channel: 1\n    sync_period_ps: 1000000\n"
+        << split.layout << "    detection_offset_ps: 9000\n    detection_width_ps: 2000\n"
+        << "    echo_offset_ps: 4500\n    echo_width_ps: 1000\n"
+        << "  modulators:\n";
+    for (std::size_t i = 0; i < names.size(); ++i)
+      std::ofstream(dir / "coordinator.yaml", std::ios::app)
+          << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: " << i
+          << "}}\n";
+  }
+  ~Stations() {
+    if (!getenv("DIRA_KEEP_TEST_FILES")) fs::remove_all(dir);
+  }
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port); }
+  void station_file(const std::string& name, int index, const StationOptions& o, const std::string& parties) {
+    // The simulated apparatus of the shipped experiment, split per party: each station
+    // simulates every party from the same seed and keeps its own party's channels.
+    std::ofstream(dir / (name + ".yaml"))
+        << "station: " << name << "\ncoordinator:\n  endpoint: " << endpoint()
+        << "\n  public_key: keys/coordinator.pub\nkey: keys/" << name << ".key\nrecord: " << name
+        << ".tags\nsettings_for: [" << parties << "]\ninequality: " << split.inequality << "\ntrials: " << split.trials
+        << "\n"
+        << "heartbeat_ms: 100\ncoordinator_timeout_ms: 5000\nclock_offset_ps: " << o.clock_offset_ps
+        << "\nsend_delay_ms: " << o.send_delay_ms << "\ntagger:\n  driver: sim\n  settings: {" << split.sim
+        << ", station_layout: per_party, station: " << index << ", pace: " << o.pace << "}\n";
+  }
+  std::unique_ptr<Process> station(const std::string& name) {
+    return std::make_unique<Process>(std::vector<std::string>{kDira, "station", name + ".yaml"}, dir, name);
+  }
+  std::unique_ptr<Process> coordinator() {
+    return std::make_unique<Process>(std::vector<std::string>{kDira, "run", "coordinator.yaml", "--json"}, dir,
+                                     "coordinator");
+  }
+  json report() const { return json::parse(read_all(dir / "coordinator.out")); }
+  std::string log(const std::string& who) const { return read_all(dir / (who + ".err")); }
+};
+
+struct Reference {
+  json report;
+  json pef;  // Protocol C: pef.json
+  std::vector<protocol::Trial> trials;
+};
+
+std::vector<protocol::Trial> trials_of(const fs::path& run_h5) {
+  std::vector<protocol::Trial> out;
+  app::read_run_file(run_h5, [&](std::span<const protocol::Trial> b) { out.insert(out.end(), b.begin(), b.end()); });
+  return out;
+}
+
+/// The single-process run of the shipped experiment (stop rule off, as for the stations).
+Reference single_process_run(const Split& split) {
+  {
+    const fs::path dir =
+        fs::temp_directory_path() / ("dira-station-run-single-" + split.inequality + "-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "single.yaml") << without_stop_rule(
+        read_all(kSource / "config/experiments" / split.experiment));
+    Process p({kDira, "run", "single.yaml", "--out", "runs", "--json"}, dir, "single");
+    REQUIRE(p.wait(120s) == 0);
+    Reference r;
+    r.report = json::parse(read_all(dir / "single.out"));
+    const fs::path run = r.report["run_directory"].get<std::string>();
+    r.trials = trials_of((run.is_absolute() ? run : dir / run) / "run.h5");
+    if (fs::exists((run.is_absolute() ? run : dir / run) / "pef.json"))
+      r.pef = json::parse(read_all((run.is_absolute() ? run : dir / run) / "pef.json"));
+    fs::remove_all(dir);
+    return r;
+  }
+}
+
+/// The single-process run of config/experiments/sim-ks294.yaml (computed once).
+const Reference& single_process() {
+  static const Reference ref = single_process_run(ks294());
+  return ref;
+}
+
+fs::path run_h5(const Stations& t, const json& report) {
+  fs::path d = report["run_directory"].get<std::string>();
+  return (d.is_absolute() ? d : t.dir / d) / "run.h5";
+}
+
+void same_trials(const std::vector<protocol::Trial>& a, const std::vector<protocol::Trial>& b) {
+  REQUIRE(a.size() == b.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].index != b[i].index || a[i].u != b[i].u || a[i].x != b[i].x || a[i].device != b[i].device) ++differ;
+  CHECK(differ == 0);
+}
+
+void same_decision(const json& single, const json& merged) {
+  CHECK(merged["status"] == single["status"]);
+  CHECK(merged["decision"] == single["decision"]);
+  CHECK(merged["trials_recorded"] == single["trials_recorded"]);
+  CHECK(merged["analysis"] == single["analysis"]);
+  CHECK(merged["assembly"] == single["assembly"]);
+  CHECK(merged["setting_bits"] == single["setting_bits"]);
+  CHECK(merged["certified_bits"] == single["certified_bits"]);
+  CHECK(merged.contains("output_sha256") == single.contains("output_sha256"));
+  CHECK(merged.value("output_sha256", "") == single.value("output_sha256", ""));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "two stations + coordinator (ks294): trials, decision and statistics identical to one process, with "
+    "clock offsets of ±1 ms and different delays",
+    "[station][run]") {
+  const auto& ref = single_process();
+  REQUIRE(ref.trials.size() == 200000);
+  StationOptions alice, bob;
+  alice.clock_offset_ps = 1'000'000'000;  // +1 ms
+  bob.clock_offset_ps = -1'000'000'000;   // −1 ms
+  bob.send_delay_ms = 40;                 // bob's blocks arrive 40 ms late
+  Stations t("merge", {alice, bob});
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  REQUIRE(c->wait(90s) == 0);
+  CHECK(a->wait(20s) == 0);
+  CHECK(b->wait(20s) == 0);
+  const json report = t.report();
+  same_decision(ref.report, report);
+  same_trials(ref.trials, trials_of(run_h5(t, report)));
+  // The health record: both ended, nothing rejected, bob's clock measured 2 ms behind alice's.
+  const json health = json::parse(read_all(t.dir / "health.json"));
+  REQUIRE(health.size() == 2);
+  CHECK(health[0]["state"] == "ended");
+  CHECK(health[1]["state"] == "ended");
+  CHECK(health[1]["rejected_frames"] == 0);
+  CHECK(health[1]["clock_offset_ps"] == -2'000'000'000);
+}
+
+TEST_CASE(
+    "a station killed with SIGKILL is reported lost within 2 heartbeats; restarted, it backfills from its file "
+    "and no trial is missing",
+    "[station][run][faults]") {
+  const auto& ref = single_process();
+  StationOptions slow;
+  slow.pace = 0.1;  // 200 000 trials of 1 µs in about 2 s of real time
+  Stations t("kill", {slow, slow}, 20000);
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  // Killed mid-run, once its record holds something (slow builds take longer to get there).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until &&
+         !(fs::exists(t.dir / "bob.tags") && fs::file_size(t.dir / "bob.tags") > 100'000))
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(fs::file_size(t.dir / "bob.tags") > 100'000);
+  b->signal(SIGKILL);
+  CHECK(b->wait(5s) == -2);
+  std::this_thread::sleep_for(600ms);
+  // Reported: silent for more than two heartbeats (100 ms each), checked every 10 ms.
+  const std::string clog = t.log("coordinator");
+  const auto lost = clog.find("station bob lost: no message for ");
+  REQUIRE(lost != std::string::npos);
+  // Declared lost once silent for more than 2 heartbeats (200 ms), checked every 10 ms: the
+  // silence it reports is 200–230 ms (a little more on a loaded machine).
+  const int silent_ms = std::stoi(clog.substr(lost + std::string("station bob lost: no message for ").size()));
+  CHECK(silent_ms >= 200);
+  CHECK(silent_ms < 300);
+  b = t.station("bob");  // the same station file and record: it continues its stream
+  REQUIRE(c->wait(90s) == 0);
+  CHECK(a->wait(20s) == 0);
+  CHECK(b->wait(20s) == 0);
+  CHECK(t.log("coordinator").find("station bob is back") != std::string::npos);
+  CHECK(t.log("bob").find("the stream continues after them") != std::string::npos);
+  const json report = t.report();
+  same_decision(ref.report, report);
+  same_trials(ref.trials, trials_of(run_h5(t, report)));
+  const json health = json::parse(read_all(t.dir / "health.json"));
+  CHECK(health[1]["drops"] == 1);
+  CHECK(health[1]["reconnects"] == 1);
+}
+
+TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run as a hardware fault, data kept",
+          "[station][run][faults]") {
+  StationOptions slow;
+  slow.pace = 0.05;
+  Stations t("stop", {slow, slow}, 1500);
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  // Stopped mid-run, once both records hold data (slow builds take longer to get there).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  auto big = [&](const char* f) { return fs::exists(t.dir / f) && fs::file_size(t.dir / f) > 300'000; };
+  while (std::chrono::steady_clock::now() < until && !(big("alice.tags") && big("bob.tags")))
+    std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(300ms);
+  b->signal(SIGSTOP);
+  const int rc = c->wait(60s);
+  b->signal(SIGCONT);
+  CHECK(rc == 4);
+  const json report = t.report();
+  CHECK(report["status"] == "hardware-fault");
+  CHECK(report.value("fault", "").find("station bob has been away") != std::string::npos);
+  const auto kept = trials_of(run_h5(t, report));
+  CHECK(kept.size() > 0);
+  CHECK(kept.size() < 200000);
+  CHECK(report["trials_recorded"] == kept.size());
+  CHECK(a->wait(20s) == 0);
+  (void)b->wait(20s);
+}
+
+TEST_CASE("two stations + coordinator (CHSH, Protocol C): certified output identical to one process",
+          "[station][run]") {
+  const Reference ref = single_process_run(chsh());
+  REQUIRE(ref.report["certified_bits"].get<std::uint64_t>() > 0);  // the comparison is worth making
+  StationOptions alice, bob;
+  // Station 0's clock is the merged stream's time axis; like any tagger's it starts at ≥ 0.
+  alice.clock_offset_ps = 1'000'000'000;
+  bob.clock_offset_ps = -1'000'000'000;
+  alice.send_delay_ms = 25;
+  Stations t("chsh", {alice, bob}, 10000, chsh());
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  REQUIRE(c->wait(90s) == 0);
+  CHECK(a->wait(20s) == 0);
+  CHECK(b->wait(20s) == 0);
+  const json report = t.report();
+  same_decision(ref.report, report);
+  CHECK(report["output_sha256"] == ref.report["output_sha256"]);
+  same_trials(ref.trials, trials_of(run_h5(t, report)));
+  // The PEF was chosen from the same model: pef.json's factors are the same.
+  const fs::path run = fs::path(report["run_directory"].get<std::string>());
+  const json pef = json::parse(read_all((run.is_absolute() ? run : t.dir / run) / "pef.json"));
+  CHECK(pef["pefs"] == ref.pef["pefs"]);
+  CHECK(pef["run"]["model"] == ref.pef["run"]["model"]);
+}
+
+TEST_CASE("four stations + coordinator (guehne4, Protocol A): trials, decision and statistics identical to one process",
+          "[station][run]") {
+  const Reference ref = single_process_run(guehne4());
+  REQUIRE(ref.trials.size() == 64000);
+  std::vector<StationOptions> o(4);
+  o[1].clock_offset_ps = -1'000'000'000;
+  o[2].clock_offset_ps = 1'000'000'000;
+  o[3].send_delay_ms = 30;
+  Stations t("guehne4", o, 10000, guehne4());
+  auto c = t.coordinator();
+  std::vector<std::unique_ptr<Process>> s;
+  for (const auto& n : t.names) s.push_back(t.station(n));
+  REQUIRE(c->wait(90s) == 0);
+  for (auto& p : s) CHECK(p->wait(20s) == 0);
+  const json report = t.report();
+  same_decision(ref.report, report);
+  same_trials(ref.trials, trials_of(run_h5(t, report)));
+}
+
+TEST_CASE("dira station: a bad station file is a configuration error (exit 2) naming file, line, column and key",
+          "[station][cli]") {
+  const fs::path dir = fs::temp_directory_path() / ("dira-station-cli-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "keys");
+  for (const char* k : {"keys/coordinator", "keys/alice"}) {
+    Process p({kDira, "keygen", k}, dir, "keygen");
+    REQUIRE(p.wait(20s) == 0);
+  }
+  const std::string head =
+      "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
+      "key: keys/alice.key\nrecord: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n";
+  auto run = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    Process p({kDira, "station", name}, dir, name);
+    const int rc = p.wait(20s);
+    return std::make_pair(rc, read_all(dir / (name + ".err")));
+  };
+  {
+    const auto [rc, err] = run("bad-number.yaml", head + "heartbeat_ms: often\ntagger: {driver: sim}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("bad-number.yaml:10:15: heartbeat_ms: expected milliseconds") != std::string::npos);
+  }
+  {
+    const auto [rc, err] = run("bad-driver.yaml", head + "tagger: {driver: nosuch}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("tagger.driver: no time_tagger driver 'nosuch'") != std::string::npos);
+  }
+  {
+    const auto [rc, err] = run("bad-setting.yaml", head + "tagger: {driver: sim, settings: {visibility: 2}}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("tagger.settings.visibility") != std::string::npos);
+  }
+  {
+    // The secret key readable by others: refused before anything runs.
+    fs::permissions(dir / "keys/alice.key", fs::perms::group_read, fs::perm_options::add);
+    const auto [rc, err] = run("open-key.yaml", head + "tagger: {driver: sim}\n");
+    CHECK(rc == 2);
+    CHECK(err.find("chmod 600") != std::string::npos);
+  }
+  {
+    Process p({kDira, "keygen", "keys/alice"}, dir, "keygen-again");
+    CHECK(p.wait(20s) == 2);  // never overwritten
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "a station restarted with an apparatus that does not reproduce its record is a hardware fault, not a "
+    "silent splice",
+    "[station][run][faults]") {
+  StationOptions slow;
+  slow.pace = 0.1;
+  Stations t("splice", {slow, slow}, 20000);
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  // Killed once its record holds something to compare with (slow builds take longer to get there).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until &&
+         !(fs::exists(t.dir / "bob.tags") && fs::file_size(t.dir / "bob.tags") > 100'000))
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(fs::file_size(t.dir / "bob.tags") > 100'000);
+  b->signal(SIGKILL);
+  CHECK(b->wait(5s) == -2);
+  // Bob comes back with another seed: its regenerated stream differs from its record.
+  std::string text = read_all(t.dir / "bob.yaml");
+  text.replace(text.find("seed: 3"), 7, "seed: 4");
+  std::ofstream(t.dir / "bob.yaml") << text;
+  b = t.station("bob");
+  CHECK(b->wait(60s) == 4);
+  CHECK(t.log("bob").find("does not reproduce the stream its record holds") != std::string::npos);
+  CHECK(c->wait(60s) == 4);
+  CHECK(t.report()["status"] == "hardware-fault");
+  CHECK(a->wait(20s) == 0);
+}
