@@ -97,6 +97,12 @@ class SettingScheduler {
     if (i >= delivered_ || i < base_) fault_not_delivered(i);
     return ring_[static_cast<std::size_t>(i) & mask_];
   }
+  /// True when trials [first, end) are all delivered and still held, so that every intended(i)
+  /// in that range would return without a fault: trial assembly then reads them with
+  /// intended_held(), checking once per batch instead of once per trial.
+  bool holds(std::uint64_t first, std::uint64_t end) const { return first >= base_ && end <= delivered_; }
+  /// Settings of trial i, without intended()'s checks: only for i in a range holds() confirmed.
+  const protocol::Trial& intended_held(std::uint64_t i) const { return ring_[static_cast<std::size_t>(i) & mask_]; }
   /// Trials [0, delivered()) are confirmed at every modulator.
   std::uint64_t delivered() const { return delivered_; }
   /// True when every planned trial has been delivered.

@@ -7,31 +7,63 @@
 #include "dira/sim/rng.hpp"
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace dira::sim {
 
 /// Every bit is 0 with probability ½ + bias, independently; an ε-SV source for ε ≥ |bias|.
+///
+/// Bit k of the stream is decided by the k-th step of one xoshiro256** generator seeded with
+/// `seed`, however the source is read (next_bit, next_bits of any width). The generator runs
+/// ahead of the reader in words of 64 bits; once a reader has taken kAheadAfterBits bits (a long
+/// run, not a test), the words are made on a thread of the source's own, so that `dira run`'s
+/// acquisition thread (≈ 14 setting bits per trial, one generator step each) only takes them.
+/// The bits handed out, and their order, are the same either way: only the generator's state
+/// runs ahead of the reader, and nothing else reads that state.
 class IidSvSource final : public protocol::SvSource {
  public:
+  /// Bits handed out before the generator moves to its own thread.
+  static constexpr std::uint64_t kAheadAfterBits = std::uint64_t{1} << 20;
+
   IidSvSource(double bias, std::uint64_t seed);
-  // bit = 0 iff uniform() < p0, i.e. iff the 53-bit integer m behind uniform() = m·2⁻⁵³ is
-  // below ⌈p0·2⁵³⌉: the same bits as the floating-point comparison, without the conversion.
-  bool next_bit() override { return (rng_.next() >> 11) >= zero_below_; }
+  ~IidSvSource() override;
+  IidSvSource(const IidSvSource&) = delete;
+  IidSvSource& operator=(const IidSvSource&) = delete;
+
+  bool next_bit() override { return take(1) != 0; }
   std::uint64_t next_bits(unsigned count, unsigned* taken) override {
-    std::uint64_t v = 0;
-    for (unsigned i = 0; i < count; ++i) v = (v << 1) | ((rng_.next() >> 11) >= zero_below_ ? 1u : 0u);
     *taken = count;  // cannot run out
-    return v;
+    return count == 0 ? 0 : take(count);
   }
   std::optional<double> declared_epsilon() const override;
   std::string describe() const override;
 
  private:
+  struct Ahead;  // the generator thread and the words it has made
+  /// `count` in 1 … 64 bits, first in the most significant place.
+  std::uint64_t take(unsigned count) {
+    if (count <= left_) {
+      left_ -= count;
+      const std::uint64_t v = word_ >> left_;
+      return count == 64 ? v : v & ((std::uint64_t{1} << count) - 1);
+    }
+    return take_across(count);
+  }
+  std::uint64_t take_across(unsigned count);
+  std::uint64_t next_word();  // the stream's next 64 bits, first in the most significant place
+  // bit = 0 iff uniform() < p0, i.e. iff the 53-bit integer m behind uniform() = m·2⁻⁵³ is
+  // below ⌈p0·2⁵³⌉: the same bits as the floating-point comparison, without the conversion.
+  static std::uint64_t make_word(Rng& rng, std::uint64_t zero_below);
+
   double p0_, bias_;
   std::uint64_t zero_below_;  // ⌈p0·2⁵³⌉
   std::uint64_t seed_;
-  Rng rng_;
+  Rng rng_;                 // owned by the generator thread once it runs
+  std::uint64_t word_ = 0;  // the current word; its low left_ bits are not handed out yet
+  unsigned left_ = 0;
+  std::uint64_t words_ = 0;  // words taken so far
+  std::unique_ptr<Ahead> ahead_;
 };
 
 /// What an adversary controlling the source sees: the position of the next bit and the
