@@ -49,14 +49,21 @@ struct PhysicalSimulator::Model {
   /// Inserts a tag keeping `out` in time order. Inline: every tag of the run comes through here,
   /// nearly always at the end.
   static void push(hal::TagBlock& out, int channel, std::int64_t time, hal::TagType type = hal::TagType::time_tag) {
+    if (out.empty() || out.back().time_ps <= time) [[likely]] {
+      // Written field by field where it lies: a Tag built in a local and copied in is a 16-byte
+      // load of bytes just stored one by one, a store-forwarding stall per tag (perf: a third
+      // of the acquisition thread).
+      hal::Tag& tag = out.emplace_back();
+      tag.type = type;
+      tag.channel = channel;
+      tag.time_ps = time;
+      return;
+    }
     hal::Tag tag;
     tag.type = type;
     tag.channel = channel;
     tag.time_ps = time;
-    if (out.empty() || out.back().time_ps <= time) [[likely]]
-      out.push_back(tag);
-    else
-      insert(out, tag);
+    insert(out, tag);
   }
 
   const PhysicalSettings s;
