@@ -2,27 +2,10 @@
 #include <cmath>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
-#include <vector>
 
 namespace dira::sim {
-
-struct IidSvSource::Ahead {
-  // 16 k words (1 Mbit, 128 kB): about 70 000 trials of settings, so a generator thread that
-  // the scheduler keeps off the core for a while does not stall the reader.
-  static constexpr std::uint64_t kWords = std::uint64_t{1} << 14;
-  static constexpr std::uint64_t kPublish = 256;  // words made between two publications
-  std::vector<std::uint64_t> ring = std::vector<std::uint64_t>(kWords);
-  std::atomic<std::uint64_t> made{0};   // words written (by the generator)
-  std::atomic<std::uint64_t> taken{0};  // words read (by the reader)
-  std::atomic<bool> stop{false};
-  std::uint64_t read = 0;  // the reader's own count (== taken)
-  std::thread thread;
-};
 
 IidSvSource::IidSvSource(double bias, std::uint64_t seed)
     : p0_(0.5 + bias),
@@ -31,13 +14,6 @@ IidSvSource::IidSvSource(double bias, std::uint64_t seed)
       seed_(seed),
       rng_(seed) {
   if (!(bias > -0.5 && bias < 0.5)) throw std::invalid_argument("bias must be in (-1/2, 1/2)");
-}
-
-IidSvSource::~IidSvSource() {
-  if (ahead_) {
-    ahead_->stop.store(true, std::memory_order_relaxed);
-    ahead_->thread.join();
-  }
 }
 
 std::uint64_t IidSvSource::make_word(Rng& rng, std::uint64_t zero_below) {
@@ -59,38 +35,7 @@ std::uint64_t IidSvSource::take_across(unsigned count) {
 }
 
 std::uint64_t IidSvSource::next_word() {
-  ++words_;
-  if (!ahead_) {
-    if (words_ * 64 < kAheadAfterBits) return make_word(rng_, zero_below_);
-    // From here the generator continues the stream on its own thread, from the state the
-    // reader left it in: the words it makes are the words the reader would have made.
-    ahead_ = std::make_unique<Ahead>();
-    Ahead* a = ahead_.get();
-    a->thread = std::thread([a, rng = rng_, zero_below = zero_below_]() mutable {
-      std::uint64_t made = 0;
-      while (!a->stop.load(std::memory_order_relaxed)) {
-        const std::uint64_t room = Ahead::kWords - (made - a->taken.load(std::memory_order_acquire));
-        if (room < Ahead::kPublish) {  // full: the reader is far behind
-          std::this_thread::sleep_for(std::chrono::microseconds(100));
-          continue;
-        }
-        for (std::uint64_t k = 0; k < Ahead::kPublish; ++k, ++made)
-          a->ring[static_cast<std::size_t>(made & (Ahead::kWords - 1))] = make_word(rng, zero_below);
-        a->made.store(made, std::memory_order_release);
-      }
-    });
-  }
-  Ahead& a = *ahead_;
-  for (int spins = 0; a.made.load(std::memory_order_acquire) == a.read; ++spins) {
-    // Empty: only at the start, or when the generator thread was kept off the cores.
-    if (spins < 64)
-      std::this_thread::yield();
-    else
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }
-  const std::uint64_t w = a.ring[static_cast<std::size_t>(a.read & (Ahead::kWords - 1))];
-  a.taken.store(++a.read, std::memory_order_release);
-  return w;
+  return make_word(rng_, zero_below_);
 }
 
 std::optional<double> IidSvSource::declared_epsilon() const {

@@ -36,16 +36,16 @@ TEST_CASE("IidSvSource: integer threshold equals the floating-point comparison",
   }
 }
 
-TEST_CASE("IidSvSource: the same bits after the generator moves to its own thread", "[svsource]") {
-  // A long read (3·2^20 bits, past kAheadAfterBits, where the generator continues on a thread
-  // of its own) in mixed widths, against the floating-point rule on a copy of the generator
-  // stepped here one bit at a time: the reference shares nothing with the source's code path.
+TEST_CASE("IidSvSource: words of 64 bits read in any widths give the generator's bits", "[svsource]") {
+  // A long read (3·2^20 bits) in mixed widths, crossing word boundaries at every offset, against
+  // the floating-point rule on a copy of the generator stepped here one bit at a time: the
+  // reference shares nothing with the source's code path.
   const double bias = 0.01;
   sim::IidSvSource src(bias, 3);
   sim::Rng rng(3);
   const unsigned widths[] = {4, 4, 4, 1, 64, 7, 33, 4, 63, 2};
   std::uint64_t bits = 0, first_wrong = UINT64_MAX;  // bit position of the first read that differs
-  for (std::size_t k = 0; bits < 3 * sim::IidSvSource::kAheadAfterBits && first_wrong == UINT64_MAX; ++k) {
+  for (std::size_t k = 0; bits < 3 * (std::uint64_t{1} << 20) && first_wrong == UINT64_MAX; ++k) {
     const unsigned count = widths[k % std::size(widths)];
     unsigned taken = 0;
     const std::uint64_t got = src.next_bits(count, &taken);

@@ -7,7 +7,6 @@
 #include "dira/sim/rng.hpp"
 
 #include <functional>
-#include <memory>
 #include <string>
 
 namespace dira::sim {
@@ -15,21 +14,15 @@ namespace dira::sim {
 /// Every bit is 0 with probability ½ + bias, independently; an ε-SV source for ε ≥ |bias|.
 ///
 /// Bit k of the stream is decided by the k-th step of one xoshiro256** generator seeded with
-/// `seed`, however the source is read (next_bit, next_bits of any width). The generator runs
-/// ahead of the reader in words of 64 bits; once a reader has taken kAheadAfterBits bits (a long
-/// run, not a test), the words are made on a thread of the source's own, so that `dira run`'s
-/// acquisition thread (≈ 14 setting bits per trial, one generator step each) only takes them.
-/// The bits handed out, and their order, are the same either way: only the generator's state
-/// runs ahead of the reader, and nothing else reads that state.
+/// `seed`, however the source is read (next_bit, next_bits of any width). The bits are made 64
+/// at a time, in a tight loop, and handed out from that word: a setting draw (4 bits for ks294)
+/// is a shift and a mask. Only the generator's state runs ahead of the reader (by less than a
+/// word), and nothing else reads it. (A generator on a thread of its own was tried: with the
+/// setting draws already on the scheduler's thread it added CPU time — the words crossing
+/// cores — and saved none on a two-core machine.)
 class IidSvSource final : public protocol::SvSource {
  public:
-  /// Bits handed out before the generator moves to its own thread.
-  static constexpr std::uint64_t kAheadAfterBits = std::uint64_t{1} << 20;
-
   IidSvSource(double bias, std::uint64_t seed);
-  ~IidSvSource() override;
-  IidSvSource(const IidSvSource&) = delete;
-  IidSvSource& operator=(const IidSvSource&) = delete;
 
   bool next_bit() override { return take(1) != 0; }
   std::uint64_t next_bits(unsigned count, unsigned* taken) override {
@@ -40,7 +33,6 @@ class IidSvSource final : public protocol::SvSource {
   std::string describe() const override;
 
  private:
-  struct Ahead;  // the generator thread and the words it has made
   /// `count` in 1 … 64 bits, first in the most significant place.
   std::uint64_t take(unsigned count) {
     if (count <= left_) {
@@ -59,11 +51,9 @@ class IidSvSource final : public protocol::SvSource {
   double p0_, bias_;
   std::uint64_t zero_below_;  // ⌈p0·2⁵³⌉
   std::uint64_t seed_;
-  Rng rng_;                 // owned by the generator thread once it runs
+  Rng rng_;
   std::uint64_t word_ = 0;  // the current word; its low left_ bits are not handed out yet
   unsigned left_ = 0;
-  std::uint64_t words_ = 0;  // words taken so far
-  std::unique_ptr<Ahead> ahead_;
 };
 
 /// What an adversary controlling the source sees: the position of the next bit and the
