@@ -107,7 +107,9 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
   // own thread, one top-up ahead (SettingScheduler::draw_on_thread): the weak-source bits and
   // the setting rule leave the acquisition thread. The ledger is then read only where no draw
   // runs: the copy each block carries is taken in the scheduler's `settled` callback.
-  const bool draw_thread = scheduler && dynamic_cast<const hal::SimulatedApparatus*>(&tagger) != nullptr;
+  // (Segment delivery draws a whole segment only once the last one is assembled: no thread.)
+  const bool draw_thread = scheduler && scheduler->mode() == hal::SettingDelivery::streaming &&
+                           dynamic_cast<const hal::SimulatedApparatus*>(&tagger) != nullptr;
   std::vector<protocol::LedgerEntry> ledger_settled;
 
   std::thread producer([&] {
