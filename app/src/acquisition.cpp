@@ -1,5 +1,7 @@
 #include "acquisition.hpp"
 
+#include "dira/hal/simulated_apparatus.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -102,6 +104,16 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
   std::exception_ptr failure;
   const auto t0 = std::chrono::steady_clock::now();
 
+  // A gated apparatus (the simulator: it generates a trial only once its modulators hold the
+  // setting) cannot record ahead of delivery, so its settings can be drawn on the scheduler's
+  // own thread, one top-up ahead (SettingScheduler::draw_on_thread): the weak-source bits and
+  // the setting rule leave the acquisition thread. The ledger is then read only where no draw
+  // runs: the copy each block carries is taken in the scheduler's `settled` callback.
+  // (Segment delivery draws a whole segment only once the last one is assembled: no thread.)
+  const bool draw_thread = scheduler && scheduler->mode() == hal::SettingDelivery::streaming &&
+                           dynamic_cast<const hal::SimulatedApparatus*>(&tagger) != nullptr;
+  std::vector<protocol::LedgerEntry> ledger_settled;
+
   std::thread producer([&] {
     bool stopping = false;
     bool beyond = false;  // the apparatus delivered trials past the plan: the rest is not the run's
@@ -115,6 +127,10 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       // The tagger records nothing before the settings of its first trials are confirmed
       // delivered (streaming look-ahead, or the first armed segment).
       if (scheduler) scheduler->prime();
+      if (draw_thread) {
+        ledger_settled = ledger.entries();
+        scheduler->draw_on_thread([&] { ledger_settled = ledger.entries(); });
+      }
       tagger.start();
       for (;;) {
         if (!stopping) {
@@ -165,7 +181,8 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         trials += block.trials.size();
         if (ctl.label && !block.trials.empty()) ctl.label(block.trials);
         block.no_click_total = assembler.counters().no_click;
-        if (scheduler) block.ledger = ledger.entries();  // else the consumer owns the ledger (observed bits)
+        // Else the consumer owns the ledger (observed bits).
+        if (scheduler) block.ledger = draw_thread ? ledger_settled : ledger.entries();
         // Handed on before the scheduler's checks: a fault found there keeps these trials.
         if (!block.trials.empty() || !block.tags.empty()) queue.push(std::move(block));
         // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
@@ -178,6 +195,9 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         }
         if (ended) break;
       }
+      // The last top-up is delivered (as it would have been without the thread), and nothing
+      // draws any more: the session reads the ledger next.
+      if (draw_thread) scheduler->settle();
     } catch (const hal::HardwareFault& e) {
       produced.status = RunStatus::hardware_fault;
       produced.fault = e.what();
@@ -201,6 +221,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       } catch (...) {
       }
     }
+    if (draw_thread) scheduler->stop_drawing();  // after a fault too: the ledger is read next
     queue.finish();
   });
 

@@ -3,9 +3,11 @@
 /// The acquisition loop: settings ahead of the trials (SettingScheduler), tags from the tagger,
 /// trials from TrialAssembler — on a thread of its own — handed in blocks through a bounded
 /// queue to the caller's thread, which records and tests them. Two cores are used: tag
-/// generation or reading, weak-source bits and assembly on one; run.h5 and the protocol on
-/// the other. Back-pressure: the acquisition thread waits when the queue is full, so memory
-/// stays bounded whatever the recorder's speed.
+/// generation or reading and assembly on one thread; run.h5 and the protocol on the caller's;
+/// with the simulator (gated by its modulators) the weak-source bits and the setting rule on
+/// the SettingScheduler's own thread (draw_on_thread), else on the acquisition thread.
+/// Back-pressure: the acquisition thread waits when the queue is full, so memory stays bounded
+/// whatever the recorder's speed.
 
 #include "dira/hal/device.hpp"
 #include "dira/hal/setting_scheduler.hpp"

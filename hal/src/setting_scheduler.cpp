@@ -1,11 +1,29 @@
 #include "dira/hal/setting_scheduler.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace dira::hal {
+
+/// The thread that draws a top-up while the acquisition thread works (draw_on_thread). One
+/// request at a time: [from, to), drawn into the ring, which nobody reads there until
+/// collect() has seen the thread finish (the mutex orders the writes before the reads).
+struct SettingScheduler::DrawThread {
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t from = 0, to = 0;
+  bool busy = false;  // a request is being drawn
+  bool quit = false;
+  std::exception_ptr error;  // what the last request threw
+  std::function<void()> settled;
+  std::thread thread;
+};
 
 SettingScheduler::SettingScheduler(SettingDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config)
     : draw_(std::move(draw)), modulators_(std::move(modulators)), config_(config) {
@@ -67,17 +85,32 @@ void SettingScheduler::confirm(std::uint64_t end) {
   }
 }
 
-void SettingScheduler::deliver(std::uint64_t end) {
-  end = std::min(end, config_.planned);
-  if (end <= delivered_) return;
-  const std::uint64_t first = delivered_;
+SettingScheduler::~SettingScheduler() {
+  stop_drawing();
+}
+
+void SettingScheduler::draw_range(std::uint64_t first, std::uint64_t end) {
   for (std::uint64_t i = first; i < end; ++i) {
     protocol::Trial& t = ring_[static_cast<std::size_t>(i) & mask_];
     t = protocol::Trial{};
     draw_(i, t);
     t.index = i;
   }
-  counters_.drawn = end;
+}
+
+void SettingScheduler::deliver(std::uint64_t end) {
+  end = std::min(end, config_.planned);
+  if (end <= delivered_) return;
+  if (end > requested_) {  // what a stopped draw thread drew is delivered, never drawn again
+    draw_range(requested_, end);
+    requested_ = end;
+  }
+  counters_.drawn = requested_;
+  upload(end);
+}
+
+void SettingScheduler::upload(std::uint64_t end) {
+  const std::uint64_t first = delivered_;
   if (!modulators_.empty()) {
     party_settings_.resize(static_cast<std::size_t>(end - first));
     for (const auto& m : modulators_) {
@@ -91,6 +124,63 @@ void SettingScheduler::deliver(std::uint64_t end) {
   }
   delivered_ = end;
   counters_.delivered = end;
+}
+
+void SettingScheduler::draw_on_thread(std::function<void()> settled) {
+  if (mode_ != SettingDelivery::streaming || drawer_) return;
+  drawer_ = std::make_unique<DrawThread>();
+  drawer_->settled = std::move(settled);
+  DrawThread* d = drawer_.get();
+  d->thread = std::thread([this, d] {
+    std::unique_lock lk(d->m);
+    for (;;) {
+      d->cv.wait(lk, [d] { return d->busy || d->quit; });
+      if (!d->busy) return;  // quit, nothing under way
+      const std::uint64_t from = d->from, to = d->to;
+      lk.unlock();
+      std::exception_ptr error;
+      try {
+        draw_range(from, to);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lk.lock();
+      d->error = error;
+      d->busy = false;
+      d->cv.notify_all();
+    }
+  });
+}
+
+void SettingScheduler::collect() {
+  DrawThread& d = *drawer_;
+  std::exception_ptr error;
+  {
+    std::unique_lock lk(d.m);
+    d.cv.wait(lk, [&d] { return !d.busy; });
+    error = std::exchange(d.error, nullptr);
+  }
+  if (error) std::rethrow_exception(error);  // as deliver() would have thrown
+  if (requested_ > delivered_) {
+    counters_.drawn = requested_;
+    upload(requested_);
+  }
+  if (d.settled) d.settled();
+}
+
+void SettingScheduler::settle() {
+  if (drawer_) collect();
+}
+
+void SettingScheduler::stop_drawing() noexcept {
+  if (!drawer_) return;
+  {
+    std::lock_guard lk(drawer_->m);
+    drawer_->quit = true;
+  }
+  drawer_->cv.notify_all();
+  if (drawer_->thread.joinable()) drawer_->thread.join();  // finishes the request under way first
+  drawer_.reset();
 }
 
 void SettingScheduler::prime() {
@@ -112,6 +202,25 @@ void SettingScheduler::advance(std::uint64_t assembled, std::uint64_t recorded) 
     deliver(delivered_ + segment_);
     for (const auto& m : modulators_) m.device->arm();
     ++counters_.segments;
+    return;
+  }
+  if (drawer_) {
+    // The top-up the thread drew since the last advance() is delivered now; the next one is
+    // asked for by the rule below, with requested_ where delivered_ stands (they are equal
+    // without the thread), so the same trials are drawn at the same advance() either way.
+    collect();
+    if (requested_ < assembled + config_.lookahead && requested_ < config_.planned) {
+      const std::uint64_t end =
+          std::min(std::max(assembled + config_.lookahead, requested_ + config_.batch), config_.planned);
+      {
+        std::lock_guard lk(drawer_->m);
+        drawer_->from = requested_;
+        drawer_->to = end;
+        drawer_->busy = true;
+      }
+      drawer_->cv.notify_all();
+      requested_ = end;
+    }
     return;
   }
   // Top up in whole batches, so a modulator is not sent a handful of settings at a time.

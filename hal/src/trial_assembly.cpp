@@ -471,7 +471,13 @@ void TrialAssembler::emit_ready() {
     });
   } else if (scheduler_) {
     const SettingScheduler* s = scheduler_;
-    release_trials(limit, [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended(idx); });
+    // Normally the whole batch was delivered ahead: one check for the batch. Otherwise trial by
+    // trial, so the fault (or the end of the plan) names the first trial concerned.
+    if (s->holds(trials_base_, limit))
+      release_trials(limit,
+                     [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended_held(idx); });
+    else
+      release_trials(limit, [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended(idx); });
   } else if (intended_) {
     release_trials(limit, [this](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = intended_(idx); });
   } else {

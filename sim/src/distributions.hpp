@@ -72,7 +72,11 @@ class AliasTable {
   std::size_t sample(std::size_t row, std::uint64_t r) const {
     const std::size_t col = static_cast<std::size_t>(((r >> 32) * columns_) >> 32);
     const std::size_t k = row * columns_ + col;
-    return (r & 0xffffffffu) < threshold_[k] ? col : alias_[k];
+    // Both candidates loaded, then selected without a branch: which one wins is random, and a
+    // mispredicted branch per trial cost more than the load.
+    const std::size_t alias = alias_[k];
+    const std::size_t keep = std::size_t{0} - static_cast<std::size_t>((r & 0xffffffffu) < threshold_[k]);
+    return (col & keep) | (alias & ~keep);
   }
 
  private:

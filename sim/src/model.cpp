@@ -87,15 +87,8 @@ PhysicalSimulator::Model::Model(const PhysicalSettings& settings, const protocol
   }
 }
 
-void PhysicalSimulator::Model::push(hal::TagBlock& out, int channel, std::int64_t time, hal::TagType type) {
-  hal::Tag tag;
-  tag.type = type;
-  tag.channel = channel;
-  tag.time_ps = time;
-  if (out.empty() || out.back().time_ps <= time) {
-    out.push_back(tag);
-    return;
-  }
+void PhysicalSimulator::Model::insert(hal::TagBlock& out, const hal::Tag& tag) {
+  const std::int64_t time = tag.time_ps;
   // Insertion from the back: the stream is nearly sorted (only jitter and dark counts reorder it).
   out.push_back(tag);
   std::size_t k = out.size() - 1;
@@ -135,7 +128,7 @@ void PhysicalSimulator::Model::generate(std::uint64_t n, hal::TagBlock& out) {
 
 void PhysicalSimulator::Model::generate_trial(std::uint64_t i, hal::TagBlock& out) {
   const std::int64_t t0 = sync_time(i);
-  const std::uint32_t device = s.device_of(i);
+  const std::uint32_t device = s.logical_devices > 1 ? s.device_of(i) : 0;
   Apparatus& a = apparatus.size() == 1 ? apparatus[0] : apparatus[device];
   for (int ch : sync_channels) push(out, ch, t0);
 
@@ -185,8 +178,10 @@ void PhysicalSimulator::Model::generate_trial(std::uint64_t i, hal::TagBlock& ou
       for (int p = 0; p < parties; ++p) m.x[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(packed >> (8 * p));
     }
   }
-  a.previous = m;  // the box remembers the settings even when nothing was emitted
-  a.has_previous = true;
+  if (memory) {      // only a box with memory reads it (copying m every trial stalls on its byte stores)
+    a.previous = m;  // the box remembers the settings even when nothing was emitted
+    a.has_previous = true;
+  }
 
   // Detectors: the photon of party p goes to detector x_p (docs/simulator.md, "Detectors").
   const std::int64_t end = t0 + s.sync_period_ps;

@@ -16,6 +16,28 @@ IidSvSource::IidSvSource(double bias, std::uint64_t seed)
   if (!(bias > -0.5 && bias < 0.5)) throw std::invalid_argument("bias must be in (-1/2, 1/2)");
 }
 
+std::uint64_t IidSvSource::make_word(Rng& rng, std::uint64_t zero_below) {
+  std::uint64_t w = 0;
+  for (int i = 0; i < 64; ++i) w = (w << 1) | ((rng.next() >> 11) >= zero_below ? 1u : 0u);
+  return w;
+}
+
+std::uint64_t IidSvSource::take_across(unsigned count) {
+  // The current word has fewer than `count` bits left: they come first (most significant),
+  // then the first bits of the next word.
+  const unsigned have = left_;
+  const std::uint64_t high = have ? word_ & ((std::uint64_t{1} << have) - 1) : 0;
+  word_ = next_word();
+  left_ = 64;
+  const unsigned need = count - have;  // 1 … 64; 64 only when have = 0
+  const std::uint64_t low = take(need);
+  return have ? (high << need) | low : low;
+}
+
+std::uint64_t IidSvSource::next_word() {
+  return make_word(rng_, zero_below_);
+}
+
 std::optional<double> IidSvSource::declared_epsilon() const {
   return bias_ < 0 ? -bias_ : bias_;
 }

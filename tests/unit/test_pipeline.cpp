@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -121,6 +122,88 @@ TEST_CASE("scheduler, streaming: delivers the look-ahead before start and keeps 
   CHECK(draws == 10000);
   CHECK(s.complete());
   CHECK_THROWS_AS(s.intended(10000), hal::TrialBeyondPlan);  // past the plan: not the run's
+}
+
+TEST_CASE("scheduler, streaming, drawing on its own thread: the same trials drawn at the same advance()",
+          "[pipeline][scheduler]") {
+  // The reference is the scheduler without the thread (the test above pins its rule): fed the
+  // same advance() calls, the threaded one must have drawn the same trials after each call
+  // (its top-up finishing in the background), in the same order, and delivered them one call
+  // later; settle() delivers the last top-up. `settled` must only run while no draw does.
+  test::FakeLab lab1, lab2;
+  test::FakeModulator a0(lab1, 0), a1(lab1, 1), b0(lab2, 0), b1(lab2, 1);
+  hal::SchedulerConfig cfg;
+  cfg.planned = 10000;
+  cfg.lookahead = 3000;
+  cfg.batch = 1000;
+  std::uint64_t draws1 = 0, draws2 = 0;
+  std::vector<std::uint64_t> order;  // trials in the order the threaded scheduler drew them
+  std::atomic<bool> drawing{false};
+  std::uint64_t settled_while_drawing = 0, settled_calls = 0;
+  hal::SettingScheduler serial(counter_draw(2, 2, draws1), {{&a0, 0}, {&a1, 1}}, cfg);
+  const auto inner = counter_draw(2, 2, draws2);
+  hal::SettingScheduler threaded(
+      [&](std::uint64_t i, protocol::Trial& t) {
+        drawing = true;
+        order.push_back(i);
+        inner(i, t);
+        drawing = false;
+      },
+      {{&b0, 0}, {&b1, 1}}, cfg);
+  serial.prime();
+  threaded.prime();
+  threaded.draw_on_thread([&] {
+    ++settled_calls;
+    settled_while_drawing += drawing.load();
+  });
+  std::uint64_t delivered_before = serial.delivered();
+  int call = 0;
+  for (std::uint64_t assembled : {500u, 1200u, 2600u, 2700u, 6100u, 9000u, 9999u, 10000u}) {
+    serial.advance(assembled);
+    threaded.advance(assembled);
+    INFO("assembled " << assembled);
+    CHECK(threaded.delivered() == delivered_before);  // the previous call's top-up, delivered now
+    if (++call % 2 == 0) {
+      threaded.settle();  // waits for this call's top-up (and delivers it, as advance() would have)
+      CHECK(draws2 == draws1);
+      CHECK(threaded.delivered() == serial.delivered());
+    }
+    delivered_before = serial.delivered();
+  }
+  threaded.settle();
+  CHECK(draws2 == draws1);
+  CHECK(threaded.delivered() == serial.delivered());
+  CHECK(draws1 == 10000);
+  REQUIRE(order.size() == 10000);
+  bool in_order = true;
+  for (std::size_t k = 0; k < order.size(); ++k) in_order = in_order && order[k] == k;
+  CHECK(in_order);
+  CHECK(settled_calls > 0);
+  CHECK(settled_while_drawing == 0);
+  for (std::uint64_t i = 0; i < 10000; ++i) REQUIRE(lab2.setting[1][i] == lab1.setting[1][i]);
+  CHECK(threaded.counters().uploads == serial.counters().uploads);
+  threaded.stop_drawing();
+}
+
+TEST_CASE("scheduler, drawing on its own thread: stop_drawing finishes the top-up under way, delivers nothing",
+          "[pipeline][scheduler]") {
+  test::FakeLab lab;
+  test::FakeModulator m0(lab, 0), m1(lab, 1);
+  hal::SchedulerConfig cfg;
+  cfg.planned = 10000;
+  cfg.lookahead = 3000;
+  cfg.batch = 1000;
+  std::uint64_t draws = 0;
+  hal::SettingScheduler s(counter_draw(2, 2, draws), {{&m0, 0}, {&m1, 1}}, cfg);
+  s.prime();
+  s.draw_on_thread({});
+  s.advance(2500);  // asks for [3000, 5500)
+  s.stop_drawing();
+  CHECK(draws == 5500);          // what the scheduler without the thread would have drawn by now
+  CHECK(s.delivered() == 3000);  // a run that ended in a fault: nothing more reaches the modulators
+  s.advance(2600);               // without the thread again: delivers what was drawn, draws nothing twice
+  CHECK(s.delivered() == 5600);
+  CHECK(draws == 5600);
 }
 
 TEST_CASE("scheduler, segment: upload K, confirm, arm; the next segment only after the last trial is assembled",

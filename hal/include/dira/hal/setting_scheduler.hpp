@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace dira::hal {
@@ -74,6 +75,10 @@ class SettingScheduler {
   /// segment-mode modulator declares no capacity.
   SettingScheduler(SettingDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config);
 
+  ~SettingScheduler();
+  SettingScheduler(const SettingScheduler&) = delete;
+  SettingScheduler& operator=(const SettingScheduler&) = delete;
+
   SettingDelivery mode() const { return mode_; }
   std::uint64_t segment_trials() const { return segment_; }
 
@@ -89,6 +94,27 @@ class SettingScheduler {
   /// not confirm.
   void advance(std::uint64_t assembled, std::uint64_t recorded = 0);
 
+  /// Streaming delivery: from the next advance() on, the settings are drawn on a thread of the
+  /// scheduler's own, one top-up ahead (the weak-source bits and the setting rule are about a
+  /// third of the acquisition thread's work at 10^7 trials/s). advance() then delivers what the
+  /// previous advance() had drawn and asks the thread for the next top-up — the same trials,
+  /// drawn in the same order, as without the thread, so the bits each trial takes and the bits
+  /// drawn when the run stops are the same. The one difference: a top-up reaches the modulators
+  /// one advance() later, so a trial must be delivered one tagger block earlier (the look-ahead
+  /// must cover two blocks, not one); the check that nothing was recorded before its settings
+  /// were delivered is unchanged (against what was delivered before this advance()). Meant for
+  /// an apparatus gated by its modulators (the simulator), which cannot record ahead of them.
+  /// `settled` is called on the caller's thread whenever no draw is under way (after each
+  /// delivery): the draw function's state (the ledger) may be read there. Segment mode: no effect.
+  void draw_on_thread(std::function<void()> settled);
+  /// Waits for the draws under way and delivers them, as advance() would have. Afterwards the
+  /// draw function's state may be read until the next advance(). Rethrows what a draw threw
+  /// (SourceExhausted) and the modulators' faults.
+  void settle();
+  /// Waits for the draws under way without delivering them (a run that ended in a fault); never
+  /// throws. Afterwards the draw function's state may be read.
+  void stop_drawing() noexcept;
+
   /// Settings of trial i as delivered. Throws TrialBeyondPlan for i ≥ the planned count, and
   /// HardwareFault when trial i was not delivered:
   /// recorded before its settings reached the modulators, or (segment mode) past the armed
@@ -97,6 +123,12 @@ class SettingScheduler {
     if (i >= delivered_ || i < base_) fault_not_delivered(i);
     return ring_[static_cast<std::size_t>(i) & mask_];
   }
+  /// True when trials [first, end) are all delivered and still held, so that every intended(i)
+  /// in that range would return without a fault: trial assembly then reads them with
+  /// intended_held(), checking once per batch instead of once per trial.
+  bool holds(std::uint64_t first, std::uint64_t end) const { return first >= base_ && end <= delivered_; }
+  /// Settings of trial i, without intended()'s checks: only for i in a range holds() confirmed.
+  const protocol::Trial& intended_held(std::uint64_t i) const { return ring_[static_cast<std::size_t>(i) & mask_]; }
   /// Trials [0, delivered()) are confirmed at every modulator.
   std::uint64_t delivered() const { return delivered_; }
   /// True when every planned trial has been delivered.
@@ -105,8 +137,12 @@ class SettingScheduler {
 
  private:
   [[noreturn]] void fault_not_delivered(std::uint64_t i) const;
-  void deliver(std::uint64_t end);  // draws, uploads and confirms trials [delivered_, end)
+  void deliver(std::uint64_t end);                          // draws, uploads and confirms trials [delivered_, end)
+  void draw_range(std::uint64_t first, std::uint64_t end);  // into the ring (the thread, or inline)
+  void upload(std::uint64_t end);                           // uploads and confirms the drawn trials [delivered_, end)
   void confirm(std::uint64_t end);
+  void collect();  // waits for the thread's top-up, then delivers it
+  struct DrawThread;
 
   SettingDraw draw_;
   std::vector<PartyModulator> modulators_;
@@ -117,6 +153,8 @@ class SettingScheduler {
   std::size_t mask_ = 0;
   std::uint64_t base_ = 0;       // oldest trial still held
   std::uint64_t delivered_ = 0;  // trials [0, delivered_) confirmed
+  std::uint64_t requested_ = 0;  // trials [0, requested_) drawn or being drawn (≥ delivered_)
+  std::unique_ptr<DrawThread> drawer_;
   std::vector<std::uint8_t> party_settings_;
   SchedulerCounters counters_;
 };

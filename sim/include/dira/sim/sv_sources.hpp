@@ -12,26 +12,48 @@
 namespace dira::sim {
 
 /// Every bit is 0 with probability ½ + bias, independently; an ε-SV source for ε ≥ |bias|.
+///
+/// Bit k of the stream is decided by the k-th step of one xoshiro256** generator seeded with
+/// `seed`, however the source is read (next_bit, next_bits of any width). The bits are made 64
+/// at a time, in a tight loop, and handed out from that word: a setting draw (4 bits for ks294)
+/// is a shift and a mask. Only the generator's state runs ahead of the reader (by less than a
+/// word), and nothing else reads it. (A generator on a thread of its own was tried: with the
+/// setting draws already on the scheduler's thread it added CPU time — the words crossing
+/// cores — and saved none on a two-core machine.)
 class IidSvSource final : public protocol::SvSource {
  public:
   IidSvSource(double bias, std::uint64_t seed);
-  // bit = 0 iff uniform() < p0, i.e. iff the 53-bit integer m behind uniform() = m·2⁻⁵³ is
-  // below ⌈p0·2⁵³⌉: the same bits as the floating-point comparison, without the conversion.
-  bool next_bit() override { return (rng_.next() >> 11) >= zero_below_; }
+
+  bool next_bit() override { return take(1) != 0; }
   std::uint64_t next_bits(unsigned count, unsigned* taken) override {
-    std::uint64_t v = 0;
-    for (unsigned i = 0; i < count; ++i) v = (v << 1) | ((rng_.next() >> 11) >= zero_below_ ? 1u : 0u);
     *taken = count;  // cannot run out
-    return v;
+    return count == 0 ? 0 : take(count);
   }
   std::optional<double> declared_epsilon() const override;
   std::string describe() const override;
 
  private:
+  /// `count` in 1 … 64 bits, first in the most significant place.
+  std::uint64_t take(unsigned count) {
+    if (count <= left_) {
+      left_ -= count;
+      const std::uint64_t v = word_ >> left_;
+      return count == 64 ? v : v & ((std::uint64_t{1} << count) - 1);
+    }
+    return take_across(count);
+  }
+  std::uint64_t take_across(unsigned count);
+  std::uint64_t next_word();  // the stream's next 64 bits, first in the most significant place
+  // bit = 0 iff uniform() < p0, i.e. iff the 53-bit integer m behind uniform() = m·2⁻⁵³ is
+  // below ⌈p0·2⁵³⌉: the same bits as the floating-point comparison, without the conversion.
+  static std::uint64_t make_word(Rng& rng, std::uint64_t zero_below);
+
   double p0_, bias_;
   std::uint64_t zero_below_;  // ⌈p0·2⁵³⌉
   std::uint64_t seed_;
   Rng rng_;
+  std::uint64_t word_ = 0;  // the current word; its low left_ bits are not handed out yet
+  unsigned left_ = 0;
 };
 
 /// What an adversary controlling the source sees: the position of the next bit and the
