@@ -459,23 +459,52 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   }
   c.rows = dataset_rows(file, "trials");
   // The checksums: a few bytes per thousand trials (one row per append of ≤ 65 536 trials).
-  std::vector<ChecksumRow> sums;
+  // The checksum rows are read through a window of 4 096 as the trials advance: memory flat
+  // however long the run (one row per append of a few thousand trials).
+  struct ChecksumCursor {
+    hid_t d = -1, type = -1;
+    hsize_t total = 0, window_first = 0;
+    std::vector<ChecksumRow> window;
+    std::string cause;  ///< why rows from some point cannot be read (empty: none)
+    std::size_t size() const { return static_cast<std::size_t>(total); }
+    const ChecksumRow* at(std::size_t i) {
+      if (i >= total) return nullptr;
+      if (i < window_first || i >= window_first + window.size()) {
+        const hsize_t count[1] = {std::min<hsize_t>(4096, total - i)}, start[1] = {i};
+        window.resize(static_cast<std::size_t>(count[0]));
+        const hid_t space = H5Dget_space(d);
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+        const hid_t mspace = H5Screate_simple(1, count, nullptr);
+        const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, window.data());
+        H5Sclose(mspace);
+        H5Sclose(space);
+        if (rc < 0) {
+          const std::string why = hdf5_cause();
+          cause = "their checksums (from checksum row " + std::to_string(i) + ") cannot be read" +
+                  (why.empty() ? std::string() : " (\"" + why + "\")");
+          total = i;  // none from here
+          window.clear();
+          return nullptr;
+        }
+        window_first = i;
+      }
+      return &window[static_cast<std::size_t>(i - window_first)];
+    }
+    ~ChecksumCursor() {
+      if (d >= 0) H5Dclose(d);
+      if (type >= 0) H5Tclose(type);
+    }
+  } sums;
   const bool checked = H5Lexists(file, "trial_checksums", H5P_DEFAULT) > 0;
-  std::string sums_cause;
   if (checked) {
-    const hid_t ct = checksum_type();
-    read_blocks(
-        file, "trial_checksums", ct, sizeof(ChecksumRow),
-        [&](const std::uint8_t* p, std::size_t n, hsize_t) {
-          const auto* rows = reinterpret_cast<const ChecksumRow*>(p);
-          sums.insert(sums.end(), rows, rows + n);
-          return true;
-        },
-        [&](hsize_t row, hsize_t, const std::string& cause) {
-          sums_cause = "their checksums (from checksum row " + std::to_string(row) + ") cannot be read" +
-                       (cause.empty() ? std::string() : " (\"" + cause + "\")");
-        });
-    H5Tclose(ct);
+    sums.type = checksum_type();
+    sums.d = H5Dopen2(file, "trial_checksums", H5P_DEFAULT);
+    if (sums.d >= 0) {
+      H5Drefresh(sums.d);
+      sums.total = dataset_rows(file, "trial_checksums");
+    } else {
+      sums.cause = "their checksums cannot be opened (\"" + hdf5_cause() + "\")";
+    }
   }
   bool stop = false;
   // Hands verified rows on (index order checked); false at a break of the order.
@@ -538,7 +567,9 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   auto verify_pending = [&] {
     std::size_t done = 0;
     while (!stop && next_sum < sums.size()) {
-      const ChecksumRow& k = sums[next_sum];
+      const ChecksumRow* kp = sums.at(next_sum);
+      if (!kp) break;  // unreadable from here (sums.size() is now next_sum)
+      const ChecksumRow& k = *kp;
       const hsize_t at = pending_first + done;
       if (k.first_row != at || k.rows == 0 || k.rows > kChecksumBlock) break;  // checksums end here
       if (done + k.rows > pending.size()) break;                               // the block is not read whole yet
@@ -557,15 +588,15 @@ RunFileContents read_run_file(const std::filesystem::path& path,
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
     pending_first += done;
     if (stop) return false;
-    if (next_sum < sums.size()) {
-      const ChecksumRow& k = sums[next_sum];
+    if (const ChecksumRow* kp = sums.at(next_sum)) {
+      const ChecksumRow& k = *kp;
       if (k.first_row == pending_first && k.rows > 0 && k.rows <= kChecksumBlock) return true;  // wait for rows
       return to_order_only("checksum row " + std::to_string(next_sum) + " is unusable (first row " +
                            std::to_string(k.first_row) + ", " + std::to_string(k.rows) +
                            " rows): the checksums are lost or damaged from there");
     }
     if (!pending.empty())
-      return to_order_only(sums_cause.empty() ? "no checksum covers them (written without one)" : sums_cause);
+      return to_order_only(sums.cause.empty() ? "no checksum covers them (written without one)" : sums.cause);
     return true;
   };
   read_blocks(
