@@ -2,7 +2,7 @@
 /// @file run_recorder.hpp
 /// The recording side of acquisition: on the session's thread while acquire() drives the
 /// tagger on its own, every block goes to the live protocol, to run.h5 and to the display
-/// counters; run.h5 is flushed at most once a second (the ledger, a statistics row), storage is
+/// counters; run.h5 is flushed every half second (the ledger, a statistics row), storage is
 /// checked every 65 536 trials so a run stops cleanly before the disk is full, and progress
 /// snapshots go out at the interval the front end asked for.
 

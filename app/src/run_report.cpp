@@ -278,6 +278,12 @@ json analyze_run_directory(const std::filesystem::path& dir) {
                     "; the decision is over the " + std::to_string(contents.trials) + " intact trials before them");
   }
   if (!contents.damage_other.empty()) notes.push_back("run.h5: " + contents.damage_other);
+  if (contents.unverified_rows > 0) {
+    out["trials_unverified"] = contents.unverified_rows;
+    notes.push_back(contents.unverified +
+                    " (a row never written reads back as zeros and breaks the order; other damage to them would "
+                    "not be seen)");
+  }
   out["analysis"] = ar.report;
   // The same rule as the live run (run_outcome): before the protocol's n — stopped, killed, rows
   // lost — nothing is decided; the statistics over the recorded trials are reported beside it.

@@ -12,7 +12,13 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 big_config "$CFG" "$OUT/big.yaml" 100000000
 "$DIRA" run "$OUT/big.yaml" --out "$OUT/runs" > /dev/null 2>&1 &
 pid=$!
-sleep 2.5
+# Killed once a chunk of trials is on disk (run.h5 past 3 MB), whatever the start-up took.
+i=0
+until [ "$(stat -c %s "$OUT"/runs/*/run.h5 2>/dev/null || echo 0)" -gt 3000000 ]; do
+  i=$((i + 1)); [ "$i" -lt 600 ] || { kill -9 "$pid"; fail "no trials written within 60 s"; }
+  sleep 0.1
+done
+sleep 1.2
 # The watchdog is dira's child (posix_spawn, in its own session): killed first, by its pid.
 for w in $(ps -o pid= --ppid "$pid"); do kill -9 "$w"; done
 kill -9 "$pid"; wait "$pid" 2>/dev/null

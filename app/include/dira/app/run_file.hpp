@@ -74,6 +74,10 @@ struct RunFileContents {
   std::uint64_t damaged_rows = 0;
   std::string damage;        ///< why, naming the rows (empty: none)
   std::string damage_other;  ///< unreadable ledger / statistics / report rows (empty: none)
+  /// Rows handed on or damaged that no checksum covers (their checksum rows lost, or a file from
+  /// before the checksums is not counted here): checked by the trial order only.
+  std::uint64_t unverified_rows = 0;
+  std::string unverified;  ///< which rows and why (empty: none)
   std::vector<protocol::LedgerEntry> ledger;
   std::vector<StatisticsRow> statistics;
   std::string report;      ///< concatenated report text (may be empty for a crashed run)
