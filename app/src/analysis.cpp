@@ -282,24 +282,16 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
       r["certification"] =
           "accepted with a positive certified length, but no weak-source bits were given for the extractor";
     } else {
-      // Extract (docs/protocol-b-security.md §1.1 steps 6–7): the device outputs are fixed
-      // first, then the extractor's second source is drawn — bits after every setting bit.
-      const auto params = P::choose_extractor(
-          static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x), explicit_plan.k_x,
-          static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon), log2_target - 1, c.extractor.side_information);
-      if (params && params->m >= 1) {
-        std::optional<P::BitLedger> own;
-        if (!o.ledger) own.emplace(*o.weak_bits);
-        P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
-        ledger.fix_device_outputs(b.trials());
-        P::BitVector x = P::BitVector::zeros(params->n1);
-        for (std::size_t i = 0; i < params->n1 && i < 4 * n; ++i) x.set(i, (outputs[i / 8] >> (7 - i % 8)) & 1u);
-        const P::BitVector y = P::BitVector::from_bools(ledger.draw_extractor_bits(params->n2, 0));
-        const P::BitVector z = P::extract(*params, x, y);
-        m = std::min<std::uint64_t>(z.size, static_cast<std::uint64_t>(explicit_plan.bits));
-        res.output.assign((m + 7) / 8, 0);
-        for (std::uint64_t i = 0; i < m; ++i)
-          if (z.get(i)) res.output[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+      // Extract (ProtocolB::finalize, docs/protocol-b-security.md §1.1 steps 6–7): the device
+      // outputs are fixed first, then the extractor's second source is drawn.
+      std::optional<P::BitLedger> own;
+      if (!o.ledger) own.emplace(*o.weak_bits);
+      P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
+      auto fin = b.finalize(ledger, k, explicit_plan, log2_target, c.extractor.side_information,
+                            [&](std::size_t i) { return ((outputs[i / 8] >> (7 - i % 8)) & 1u) != 0; });
+      if (const auto& params = fin.extractor) {
+        m = fin.output_bits;
+        res.output = std::move(fin.output);
         res.output_bits = m;
         r["extractor"] = {{"kind", P::to_string(params->kind)},
                           {"n1", params->n1},
