@@ -70,6 +70,12 @@ TEST_CASE("conf: an unknown key names the nearest valid one", "[conf]") {
   CHECK_THAT(far, !Catch::Contains("did you mean"));
 }
 
+TEST_CASE("conf: a misspelt driver setting names the nearest settable one", "[conf]") {
+  const auto err = experiment_errors(kExperiment + "  visibilty: 0.9\n");
+  CHECK_THAT(err, Catch::Contains("e.yaml:13:3: simulator.visibilty: unknown setting of driver 'sim'"));
+  CHECK_THAT(err, Catch::Contains("did you mean `visibility`?"));
+}
+
 TEST_CASE("conf: a misspelt top-level section is an error at its line, not a silent default", "[conf]") {
   const auto err = experiment_errors(replace(kExperiment, "protocol:", "Protocol:"));
   CHECK_THAT(err, Catch::Contains("e.yaml:3:1: Protocol: unknown key; did you mean `protocol`?"));
