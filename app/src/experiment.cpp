@@ -304,8 +304,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   Reader r(file);
   const YAML::Node doc = r.parse(yaml);
   if (!doc.IsMap()) {
-    r.issue(doc, "", "expected a YAML map at the top level (inequality:, protocol:, weak_source:, …), found " +
-                         conf::describe(doc));
+    r.issue(
+        doc, "",
+        "expected a YAML map at the top level (inequality:, protocol:, weak_source:, …), found " + conf::describe(doc));
     throw ConfigError(r.issues());
   }
   // Whatever yaml-cpp still throws on a node shape the checks did not foresee is a config error
