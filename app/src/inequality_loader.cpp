@@ -437,7 +437,7 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
   }
   if (expression_ok) ineq.expression = protocol::BellExpression(sc, coef);
 
-  if (qn.IsMap()) ineq.quantum = realisation(r, qn, Q, sc);
+  if (qn.IsDefined() && qn.IsMap()) ineq.quantum = realisation(r, qn, Q, sc);
 
   // Claims.
   if (const YAML::Node cl = r.section(doc, "", "claims", "local_bound:, ns_bound:, quantum_value:, terms:");
