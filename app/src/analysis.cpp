@@ -275,36 +275,31 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
       r["certification"] =
           "accepted with a positive certified length, but no weak-source bits were given for the extractor";
     } else {
-      // Extract (docs/protocol-b-security.md §1.1 steps 6–7): the device outputs are fixed
-      // first, then the extractor's second source is drawn — bits after every setting bit.
-      const auto params = P::choose_extractor(
-          static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x), explicit_plan.k_x,
-          static_cast<double>(k.n_x) * -std::log2(0.5 + in.epsilon), log2_target - 1, c.extractor.side_information);
-      if (params && params->m >= 1) {
-        std::optional<P::BitLedger> own;
-        if (!o.ledger) own.emplace(*o.weak_bits);
-        P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
-        ledger.fix_device_outputs(b.trials());
-        // Device outputs, 2 bits per party per trial (docs/protocol-b-security.md §1.1 step 7),
-        // of the same first n trials, read again: x holds the first n1 of them.
-        P::BitVector x = P::BitVector::zeros(params->n1);
-        std::uint64_t again = 0;
-        o.trials([&](const P::Trial& t) {
-          if (again >= n) return;
-          const std::uint64_t at = 4 * again++;
-          const unsigned nib = ((t.x[0] & 3u) << 2) | (t.x[1] & 3u);
-          for (unsigned bit = 0; bit < 4; ++bit)
-            if (at + bit < params->n1 && ((nib >> (3 - bit)) & 1u)) x.set(static_cast<std::size_t>(at + bit), true);
-        });
-        if (again != n)
-          throw std::runtime_error("the trials changed between the decision and the extraction: " + std::to_string(n) +
-                                   " trials decided over, " + std::to_string(again) + " read again");
-        const P::BitVector y = P::BitVector::from_bools(ledger.draw_extractor_bits(params->n2, 0));
-        const P::BitVector z = P::extract(*params, x, y);
-        m = std::min<std::uint64_t>(z.size, static_cast<std::uint64_t>(explicit_plan.bits));
-        res.output.assign((m + 7) / 8, 0);
-        for (std::uint64_t i = 0; i < m; ++i)
-          if (z.get(i)) res.output[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+      // Extract (ProtocolB::finalize, docs/protocol-b-security.md §1.1 steps 6–7): the device
+      // outputs are fixed first, then the extractor's second source is drawn — bits after every
+      // setting bit. The decision kept counts only (issue 12): the outputs of the same first n
+      // trials are read again here, only because something is extracted.
+      std::optional<P::BitLedger> own;
+      if (!o.ledger) own.emplace(*o.weak_bits);
+      P::BitLedger& ledger = o.ledger ? *o.ledger : *own;
+      // Device outputs, 2 bits per party per trial (docs/protocol-b-security.md §1.1 step 7).
+      P::BitVector device = P::BitVector::zeros(static_cast<std::size_t>(4 * n));
+      std::uint64_t again = 0;
+      o.trials([&](const P::Trial& t) {
+        if (again >= n) return;
+        const std::uint64_t at = 4 * again++;
+        const unsigned nib = ((t.x[0] & 3u) << 2) | (t.x[1] & 3u);
+        for (unsigned bit = 0; bit < 4; ++bit)
+          if ((nib >> (3 - bit)) & 1u) device.set(static_cast<std::size_t>(at + bit), true);
+      });
+      if (again != n)
+        throw std::runtime_error("the trials changed between the decision and the extraction: " + std::to_string(n) +
+                                 " trials decided over, " + std::to_string(again) + " read again");
+      auto fin = b.finalize(ledger, k, explicit_plan, log2_target, c.extractor.side_information,
+                            [&](std::size_t i) { return device.get(i); });
+      if (const auto& params = fin.extractor) {
+        m = fin.output_bits;
+        res.output = std::move(fin.output);
         res.output_bits = m;
         r["extractor"] = {{"kind", P::to_string(params->kind)},
                           {"n1", params->n1},

@@ -61,7 +61,14 @@ std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const Y
       for (const auto& cp : driver->capabilities)
         if (cp.key == key) cap = &cp;
     if (!cap || !cap->can_set) {  // the message is the registry's, as for every other path
-      r.issue(kv.first, path, driver ? hal::check_setting(*driver, key, hal::SettingValue{}) : "unknown driver");
+      std::string msg = driver ? hal::check_setting(*driver, key, hal::SettingValue{}) : "unknown driver";
+      if (driver && !cap) {  // a misspelt setting: name the nearest settable one
+        std::vector<std::string> settable;
+        for (const auto& cp : driver->capabilities)
+          if (cp.can_set) settable.push_back(cp.key);
+        if (const auto near = conf::nearest(key, settable); !near.empty()) msg += "; did you mean `" + near + "`?";
+      }
+      r.issue(kv.first, path, msg);
       continue;
     }
     hal::SettingValue v;
@@ -309,8 +316,9 @@ ExperimentConfig load_experiment_text(std::string_view yaml, const std::string& 
   Reader r(file);
   const YAML::Node doc = r.parse(yaml);
   if (!doc.IsMap()) {
-    r.issue(doc, "", "expected a YAML map at the top level (inequality:, protocol:, weak_source:, …), found " +
-                         conf::describe(doc));
+    r.issue(
+        doc, "",
+        "expected a YAML map at the top level (inequality:, protocol:, weak_source:, …), found " + conf::describe(doc));
     throw ConfigError(r.issues());
   }
   // Whatever yaml-cpp still throws on a node shape the checks did not foresee is a config error

@@ -109,16 +109,19 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
         continue;
       }
       if (static_cast<int>(kv.second.size()) != out.dimension) {
-        r.issue(kv.second, k, "has " + std::to_string(kv.second.size()) + " components; quantum.dimension is " +
-                                  std::to_string(out.dimension));
+        r.issue(kv.second, k,
+                "has " + std::to_string(kv.second.size()) + " components; quantum.dimension is " +
+                    std::to_string(out.dimension));
         continue;
       }
       Eigen::VectorXcd v(out.dimension);
       bool good = true;
       for (int i = 0; i < out.dimension; ++i) {
         auto c = r.complex_number(kv.second[static_cast<std::size_t>(i)], Reader::idx(k, static_cast<std::size_t>(i)));
-        if (!c) good = false;
-        else v(i) = *c;
+        if (!c)
+          good = false;
+        else
+          v(i) = *c;
       }
       if (!good) continue;
       if (v.norm() < kTol) {
@@ -147,8 +150,10 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
           continue;
         }
         if (!out.vectors.count(*s)) {
-          if (vecs.IsMap() && vecs[*s]) good = false;  // already reported as malformed
-          else r.issue(kv.second[i], Reader::idx(k, i), "unknown vector '" + *s + "'");
+          if (vecs.IsMap() && vecs[*s])
+            good = false;  // already reported as malformed
+          else
+            r.issue(kv.second[i], Reader::idx(k, i), "unknown vector '" + *s + "'");
           good = false;
           continue;
         }
@@ -156,8 +161,9 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
       }
       if (!good) continue;
       if (static_cast<int>(names.size()) != out.dimension) {
-        r.issue(kv.second, k, "is not a basis: " + std::to_string(names.size()) + " vectors in dimension " +
-                                  std::to_string(out.dimension));
+        r.issue(kv.second, k,
+                "is not a basis: " + std::to_string(names.size()) + " vectors in dimension " +
+                    std::to_string(out.dimension));
         continue;
       }
       for (std::size_t a = 0; a < names.size() && good; ++a)
@@ -183,9 +189,11 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
     } else if (sb.IsMap() && sb["per_party"]) {
       const YAML::Node pp = sb["per_party"];
       if (!pp.IsSequence() || static_cast<int>(pp.size()) != sc.parties())
-        r.issue(pp, "quantum.setting_bases.per_party", "needs one list per party (" + std::to_string(sc.parties()) + ")");
+        r.issue(pp, "quantum.setting_bases.per_party",
+                "needs one list per party (" + std::to_string(sc.parties()) + ")");
       else
-        for (std::size_t p = 0; p < pp.size(); ++p) lists.emplace_back(pp[p], Reader::idx("quantum.setting_bases.per_party", p));
+        for (std::size_t p = 0; p < pp.size(); ++p)
+          lists.emplace_back(pp[p], Reader::idx("quantum.setting_bases.per_party", p));
     } else {
       r.issue(sb, "quantum.setting_bases", "expected all_parties: [basis per setting] or per_party: [[...], ...]");
     }
@@ -206,9 +214,9 @@ Quantum read_quantum(Reader& r, const YAML::Node& q, const protocol::Scenario& s
           continue;
         }
         if (static_cast<int>(out.bases[*name].size()) != sc.outcomes(static_cast<int>(p))) {
-          r.issue(n[s], Reader::idx(k, s), "basis '" + *name + "' has " + std::to_string(out.bases[*name].size()) +
-                                               " outcomes; party " + std::to_string(p) + " has " +
-                                               std::to_string(sc.outcomes(static_cast<int>(p))));
+          r.issue(n[s], Reader::idx(k, s),
+                  "basis '" + *name + "' has " + std::to_string(out.bases[*name].size()) + " outcomes; party " +
+                      std::to_string(p) + " has " + std::to_string(sc.outcomes(static_cast<int>(p))));
           continue;
         }
         names.push_back(*name);
@@ -258,8 +266,9 @@ std::optional<protocol::QuantumRealisation> realisation(Reader& r, const YAML::N
     }
     auto amp = r.complex_number(term[0], Reader::idx(k, 0));
     if (static_cast<int>(term[1].size()) != sc.parties()) {
-      r.issue(term[1], Reader::idx(k, 1), "names " + std::to_string(term[1].size()) + " vectors; the scenario has " +
-                                              std::to_string(sc.parties()) + " parties");
+      r.issue(term[1], Reader::idx(k, 1),
+              "names " + std::to_string(term[1].size()) + " vectors; the scenario has " + std::to_string(sc.parties()) +
+                  " parties");
       good = false;
       continue;
     }
@@ -335,7 +344,8 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
   }
   r.allowed_keys(scn, "scenario", {"parties", "settings", "outcomes"});
   const auto parties = r.integer(r.require(scn, "scenario", "parties"), "scenario.parties");
-  if (parties && (*parties < 1 || *parties > 16)) r.issue(scn["parties"], "scenario.parties", "must be between 1 and 16");
+  if (parties && (*parties < 1 || *parties > 16))
+    r.issue(scn["parties"], "scenario.parties", "must be between 1 and 16");
   if (!parties || *parties < 1 || *parties > 16) throw ConfigError(r.issues());
   const int n = static_cast<int>(*parties);
   const auto S = per_party(r, r.require(scn, "scenario", "settings"), "scenario.settings", n);
@@ -353,8 +363,10 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
   Quantum Q;
   const YAML::Node qn = doc["quantum"];
   if (qn.IsDefined()) {
-    if (!qn.IsMap()) r.issue(qn, "quantum", "expected a map");
-    else Q = read_quantum(r, qn, sc);
+    if (!qn.IsMap())
+      r.issue(qn, "quantum", "expected a map");
+    else
+      Q = read_quantum(r, qn, sc);
   }
 
   // Expression.
@@ -392,8 +404,10 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
       if (expression_ok) coef = protocol::parity_coefficients(sc, parity_groups);
     } else if (rule == "orthogonality" || rule == "hyperedge") {
       r.allowed_keys(ex, "expression", {"rule"});
-      if (n != 2) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' is defined for two parties");
-      else if (!qn.IsDefined()) r.issue(ex["rule"], "expression.rule", "'" + *rule + "' needs quantum.vectors, bases and setting_bases");
+      if (n != 2)
+        r.issue(ex["rule"], "expression.rule", "'" + *rule + "' is defined for two parties");
+      else if (!qn.IsDefined())
+        r.issue(ex["rule"], "expression.rule", "'" + *rule + "' needs quantum.vectors, bases and setting_bases");
       else if (Q.usable) {
         coef = *rule == "orthogonality" ? protocol::orthogonality_coefficients(sc, Q, kTol)
                                         : protocol::hyperedge_coefficients(sc, Q);
@@ -403,24 +417,27 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
       r.allowed_keys(ex, "expression", {"rule", "terms"});
       const YAML::Node terms = r.require(ex, "expression", "terms");
       const std::size_t before = r.issues().size();
-      if (terms.IsDefined() && !terms.IsSequence()) r.issue(terms, "expression.terms", "expected a list of {setting, outcome, coefficient}");
+      if (terms.IsDefined() && !terms.IsSequence())
+        r.issue(terms, "expression.terms", "expected a list of {setting, outcome, coefficient}");
       if (terms.IsSequence())
         for (std::size_t t = 0; t < terms.size(); ++t) {
           const std::string k = Reader::idx("expression.terms", t);
           r.allowed_keys(terms[t], k, {"setting", "outcome", "coefficient"});
           auto u = r.tuple(r.require(terms[t], k, "setting"), k + ".setting", S, "setting");
           auto x = r.tuple(r.require(terms[t], k, "outcome"), k + ".outcome", O, "outcome");
-          auto c = terms[t]["coefficient"] ? r.integer(terms[t]["coefficient"], k + ".coefficient") : std::optional<long long>(1);
+          auto c = terms[t]["coefficient"] ? r.integer(terms[t]["coefficient"], k + ".coefficient")
+                                           : std::optional<long long>(1);
           if (u && x && c) coef[sc.index(*u, *x)] += *c;
         }
       expression_ok = terms.IsSequence() && r.issues().size() == before;
     } else if (rule) {
-      r.issue(ex["rule"], "expression.rule", "unknown rule '" + *rule + "' (known: parity, orthogonality, hyperedge, terms)");
+      r.issue(ex["rule"], "expression.rule",
+              "unknown rule '" + *rule + "' (known: parity, orthogonality, hyperedge, terms)");
     }
   }
   if (expression_ok) ineq.expression = protocol::BellExpression(sc, coef);
 
-  if (qn.IsMap()) ineq.quantum = realisation(r, qn, Q, sc);
+  if (qn.IsDefined() && qn.IsMap()) ineq.quantum = realisation(r, qn, Q, sc);
 
   // Claims.
   if (const YAML::Node cl = r.section(doc, "", "claims", "local_bound:, ns_bound:, quantum_value:, terms:");
@@ -440,7 +457,8 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
     r.allowed_keys(rn, "randomness", {"majority", "events", "event_table"});
     if (rn["event_table"]) ineq.event_table = r.boolean(rn["event_table"], "randomness.event_table").value_or(false);
     if (const YAML::Node mj = rn["majority"]; mj.IsDefined()) {
-      if (!mj.IsSequence()) r.issue(mj, "randomness.majority", "expected a list");
+      if (!mj.IsSequence())
+        r.issue(mj, "randomness.majority", "expected a list");
       else
         for (std::size_t i = 0; i < mj.size(); ++i) {
           const std::string k = Reader::idx("randomness.majority", i);
@@ -455,11 +473,13 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
             for (std::size_t j = 0; j < ps.size(); ++j) {
               auto p = r.integer(ps[j], Reader::idx(k + ".parties", j));
               if (p && (*p < 0 || *p >= n)) {
-                r.issue(ps[j], Reader::idx(k + ".parties", j), "party " + std::to_string(*p) + " out of range (0.." +
-                                                                    std::to_string(n - 1) + ", 0-based)");
+                r.issue(ps[j], Reader::idx(k + ".parties", j),
+                        "party " + std::to_string(*p) + " out of range (0.." + std::to_string(n - 1) + ", 0-based)");
                 good = false;
-              } else if (p) m.parties.push_back(static_cast<int>(*p));
-              else good = false;
+              } else if (p)
+                m.parties.push_back(static_cast<int>(*p));
+              else
+                good = false;
             }
             if (std::any_of(O.begin(), O.end(), [](int o) { return o != 2; })) {
               r.issue(ps, k + ".parties", "a majority needs binary outcomes");
@@ -473,8 +493,10 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
           } else if (ss.IsSequence()) {
             for (std::size_t j = 0; j < ss.size(); ++j) {
               auto u = r.tuple(ss[j], Reader::idx(k + ".settings", j), S, "setting");
-              if (u) m.settings.push_back(*u);
-              else good = false;
+              if (u)
+                m.settings.push_back(*u);
+              else
+                good = false;
             }
           } else if (ss.IsDefined()) {
             r.issue(ss, k + ".settings", "expected 'expression' or a list of settings");
@@ -484,7 +506,8 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
         }
     }
     if (const YAML::Node evs = rn["events"]; evs.IsDefined()) {
-      if (!evs.IsSequence()) r.issue(evs, "randomness.events", "expected a list");
+      if (!evs.IsSequence())
+        r.issue(evs, "randomness.events", "expected a list");
       else
         for (std::size_t i = 0; i < evs.size(); ++i) {
           const std::string k = Reader::idx("randomness.events", i);
@@ -494,7 +517,8 @@ protocol::Inequality read_inequality(Reader& r, const YAML::Node& doc, const std
           protocol::EventRandomness e;
           e.paper_bound = paper_bound(r, evs[i]["paper_bound"], k + ".paper_bound");
           if (evs[i]["paper_quantum_probability"])
-            e.paper_quantum_probability = r.rational(evs[i]["paper_quantum_probability"], k + ".paper_quantum_probability");
+            e.paper_quantum_probability =
+                r.rational(evs[i]["paper_quantum_probability"], k + ".paper_quantum_probability");
           if (u && x) {
             e.setting = *u;
             e.event = *x;

@@ -87,9 +87,9 @@ std::function<void(std::span<P::Trial>)> device_labels(const ExperimentConfig& c
 }
 
 std::pair<double, double> setting_probability_band(const ExperimentConfig& c) {
-  return P::setting_probability_band(c.inequality.expression.scenario(), c.epsilon,
-                                     c.protocol == 'B' ? P::SettingRule::rejection_sampling
-                                                       : P::SettingRule::one_bit_per_party);
+  return P::setting_probability_band(
+      c.inequality.expression.scenario(), c.epsilon,
+      c.protocol == 'B' ? P::SettingRule::rejection_sampling : P::SettingRule::one_bit_per_party);
 }
 
 }  // namespace dira::app

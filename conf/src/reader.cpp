@@ -34,7 +34,9 @@ std::string describe(const YAML::Node& n) {
 }
 
 void Reader::allowed_keys(const YAML::Node& map, const std::string& key, std::initializer_list<const char*> allowed) {
-  if (!map.IsMap()) return;
+  // IsDefined() first: a const map's lookup of an absent key is an invalid node, and IsMap() on
+  // it throws.
+  if (!map.IsDefined() || !map.IsMap()) return;
   const std::vector<std::string> names(allowed.begin(), allowed.end());
   for (const auto& kv : map) {
     if (!kv.first.IsScalar()) continue;  // a complex key: parse() reported it
@@ -50,9 +52,9 @@ void Reader::allowed_keys(const YAML::Node& map, const std::string& key, std::in
 }
 
 YAML::Node Reader::require(const YAML::Node& map, const std::string& parent, const char* key) {
-  if (!map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  YAML::Node n = map[key];
-  if (n.IsDefined()) return n;
+  if (!map.IsDefined() || !map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node found = map[key];
+  if (found.IsDefined()) return found;
   // A misspelt key (`Protocol:`) is the likely reason: point at it.
   std::vector<std::string> keys;
   std::vector<YAML::Node> nodes;
@@ -68,12 +70,14 @@ YAML::Node Reader::require(const YAML::Node& map, const std::string& parent, con
   } else {
     issue(map, join(parent, key), "missing");
   }
-  return n;
+  // Absent: a node that is undefined but valid (a const map's lookup of a missing key gives an
+  // invalid node, on which IsMap() and assignment throw).
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 YAML::Node Reader::section(const YAML::Node& map, const std::string& parent, const char* key,
                            const std::string& expected) {
-  if (!map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!map.IsDefined() || !map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
   YAML::Node n = map[key];
   if (!n.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
   if (!n.IsMap()) {

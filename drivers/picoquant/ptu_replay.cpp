@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <thread>
@@ -17,6 +18,12 @@ namespace dira::drivers::picoquant {
 namespace {
 
 std::unique_ptr<std::istream> open_file(const std::string& path) {
+  // Say what the path is rather than "truncated header" (issue 13, "Bad input").
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw std::runtime_error(path + ": is a directory, not a PTU file (" + std::strerror(EISDIR) + ")");
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec)
+    throw std::runtime_error(path + ": is empty: expected a PicoQuant PTU (TTTR) file");
   auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
   if (!*in) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   return in;

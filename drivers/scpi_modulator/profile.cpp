@@ -180,7 +180,6 @@ class Reader : public conf::Reader {
       return false;
     }
   }
-
 };
 
 std::string join_values(const std::vector<std::string>& per_setting, std::span<const std::uint8_t> settings) {
@@ -460,11 +459,14 @@ std::filesystem::path resolve_profile(const std::string& name) {
   if (auto f = conf::find_config("devices", name)) return *f;
   std::string known;
   for (const auto& k : known_profiles()) known += (known.empty() ? "" : ", ") + k;
-  throw ProfileError({conf::ConfigIssue{name, 0, 0, "", "unknown instrument profile '" + name + "'; known: " +
-                                                           (known.empty() ? "(none found; set DIRA_CONFIG_DIR)" : known)}});
+  throw ProfileError({conf::ConfigIssue{name, 0, 0, "",
+                                        "unknown instrument profile '" + name + "'; known: " +
+                                            (known.empty() ? "(none found; set DIRA_CONFIG_DIR)" : known)}});
 }
 
-std::vector<std::string> known_profiles() { return conf::known_configs("devices"); }
+std::vector<std::string> known_profiles() {
+  return conf::known_configs("devices");
+}
 
 Profile load_profile(const std::string& name_or_path) {
   const auto path = resolve_profile(name_or_path);

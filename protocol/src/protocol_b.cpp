@@ -2,12 +2,14 @@
 
 #include "dira/protocol/rational.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 namespace dira::protocol {
 
-ProtocolB::ProtocolB(const BellExpression& B, ProtocolBParameters p) : parameters_(std::move(p)), indexer_(B.scenario()) {
+ProtocolB::ProtocolB(const BellExpression& B, ProtocolBParameters p)
+    : parameters_(std::move(p)), indexer_(B.scenario()) {
   const Scenario& sc = B.scenario();
   if (!(parameters_.epsilon >= 0 && parameters_.epsilon < 0.5)) throw std::invalid_argument("ε must be in [0, 1/2)");
   if (!(parameters_.delta >= 0 && parameters_.delta <= 1)) throw std::invalid_argument("δ must be in [0, 1]");
@@ -53,8 +55,10 @@ Decision ProtocolB::decide() const {
   const double L = bell_statistic(), S = ustar_statistic();
   // Exact comparisons n_B ≤ δ·n and n_D ≥ μ1·n with δ, μ1 the rationals their decimals denote.
   const Rational n(static_cast<long long>(trials_));
-  const bool bell_pass = trials_ > 0 && Rational(static_cast<long long>(bell_count_)) <= rationalize(parameters_.delta) * n;
-  const bool ustar_pass = trials_ > 0 && Rational(static_cast<long long>(ustar_count_)) >= rationalize(parameters_.mu1) * n;
+  const bool bell_pass =
+      trials_ > 0 && Rational(static_cast<long long>(bell_count_)) <= rationalize(parameters_.delta) * n;
+  const bool ustar_pass =
+      trials_ > 0 && Rational(static_cast<long long>(ustar_count_)) >= rationalize(parameters_.mu1) * n;
   d.tests.push_back({"Bell test", "L_n", L, "<=", parameters_.delta, bell_pass, "seed 001, eq. 39; Protocol I"});
   d.tests.push_back({"u* frequency test", "S_n", S, ">=", parameters_.mu1, ustar_pass, "seed 001, eqs. 42 and 44"});
   bool ok = trials_ > 0;
@@ -71,6 +75,31 @@ Decision ProtocolB::decide() const {
                         " planned trials");
   d.verdict = ok ? Verdict::accept : Verdict::abort;
   return d;
+}
+
+ProtocolBResult ProtocolB::finalize(BitLedger& ledger, const ProtocolBConstants& k, const ProtocolBOutputPlan& plan,
+                                    double log2_target, bool side_information,
+                                    const std::function<bool(std::size_t)>& device_bit) const {
+  ProtocolBResult out;
+  out.extractor = choose_extractor(static_cast<std::size_t>(k.n_x), static_cast<std::size_t>(k.n_x), plan.k_x,
+                                   static_cast<double>(k.n_x) * -std::log2(0.5 + parameters_.epsilon), log2_target - 1,
+                                   side_information);
+  if (!out.extractor || out.extractor->m < 1) {
+    out.extractor.reset();
+    return out;
+  }
+  const ExtractorParameters& params = *out.extractor;
+  ledger.fix_device_outputs(trials_);
+  BitVector x = BitVector::zeros(params.n1);
+  for (std::size_t i = 0; i < params.n1 && i < 4 * trials_; ++i) x.set(i, device_bit(i));
+  const BitVector y = BitVector::from_bools(ledger.draw_extractor_bits(params.n2, 0));
+  const BitVector z = extract(params, x, y);
+  const std::uint64_t m = std::min<std::uint64_t>(z.size, static_cast<std::uint64_t>(plan.bits));
+  out.output.assign((m + 7) / 8, 0);
+  for (std::uint64_t i = 0; i < m; ++i)
+    if (z.get(i)) out.output[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+  out.output_bits = m;
+  return out;
 }
 
 }  // namespace dira::protocol

@@ -36,7 +36,8 @@ void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties,
 namespace {
 /// One application of T: value of the depth-b tree below `prefix` (prefix has `depth` bits).
 /// leaf(value) gives the leaf's worth; minimise chooses the adversary's direction.
-double tree_value(int b, int depth, unsigned prefix, double eps, bool minimise, const std::function<double(unsigned)>& leaf) {
+double tree_value(int b, int depth, unsigned prefix, double eps, bool minimise,
+                  const std::function<double(unsigned)>& leaf) {
   if (depth == b) return leaf(prefix);
   const double l0 = tree_value(b, depth + 1, prefix << 1, eps, minimise, leaf);
   const double l1 = tree_value(b, depth + 1, (prefix << 1) | 1u, eps, minimise, leaf);
@@ -78,9 +79,8 @@ SettingProbabilityBounds rejection_sampling_bounds(double eps, int settings) {
   }
   // Worst-case acceptance per attempt: minimise the probability of landing on a valid value
   // in one pass of the tree (no restart).
-  r.acceptance_min = tree_value(b, 0, 0, eps, true, [settings](unsigned value) {
-    return value < static_cast<unsigned>(settings) ? 1.0 : 0.0;
-  });
+  r.acceptance_min = tree_value(
+      b, 0, 0, eps, true, [settings](unsigned value) { return value < static_cast<unsigned>(settings) ? 1.0 : 0.0; });
   r.expected_bits_max = b / r.acceptance_min;
   return r;
 }

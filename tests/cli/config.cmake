@@ -61,3 +61,14 @@ cat "$out/err"
 grep -q -F 'chsh-nan.yaml:43:11: quantum.vectors.0[0]: expected a finite number, got '"'"'.nan'"'" "$out/err" || exit 1
 ]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/inequalities/chsh.yaml ${dira_config_out}/nan_vector)
 list(APPEND dira_cli_tests cli.config.not_yaml cli.config.inequality_nan_vector)
+# A directory or an empty file given as a PTU file: said to be that (before: "truncated header").
+add_test(NAME cli.config.not_ptu COMMAND ${DIRA_SH} -c [=[
+out="$2"; rm -rf "$out"; mkdir -p "$out/dir"; : > "$out/empty.ptu"
+"$1" ptu-info "$out/dir" 2> "$out/err"; rc=$?; cat "$out/err"
+[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; exit 1; }
+grep -q -F "$out/dir: is a directory, not a PTU file (Is a directory)" "$out/err" || exit 1
+"$1" ptu-info "$out/empty.ptu" 2> "$out/err"; rc=$?; cat "$out/err"
+[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2"; exit 1; }
+grep -q -F "$out/empty.ptu: is empty: expected a PicoQuant PTU (TTTR) file" "$out/err" || exit 1
+]=] sh $<TARGET_FILE:dira> ${dira_config_out}/not_ptu)
+list(APPEND dira_cli_tests cli.config.not_ptu)

@@ -70,11 +70,36 @@ TEST_CASE("conf: an unknown key names the nearest valid one", "[conf]") {
   CHECK_THAT(far, !Catch::Contains("did you mean"));
 }
 
+TEST_CASE("conf: a misspelt driver setting names the nearest settable one", "[conf]") {
+  const auto err = experiment_errors(kExperiment + "  visibilty: 0.9\n");
+  CHECK_THAT(err, Catch::Contains("e.yaml:13:3: simulator.visibilty: unknown setting of driver 'sim'"));
+  CHECK_THAT(err, Catch::Contains("did you mean `visibility`?"));
+}
+
 TEST_CASE("conf: a misspelt top-level section is an error at its line, not a silent default", "[conf]") {
   const auto err = experiment_errors(replace(kExperiment, "protocol:", "Protocol:"));
   CHECK_THAT(err, Catch::Contains("e.yaml:3:1: Protocol: unknown key; did you mean `protocol`?"));
   CHECK_THAT(err,
              Catch::Contains("e.yaml:3:1: protocol: missing; the file has `Protocol` here: did you mean `protocol`?"));
+}
+
+TEST_CASE("conf: reading goes on after a missing section, without a library message", "[conf]") {
+  const auto err = experiment_errors(
+      replace(replace(kExperiment, "protocol:", "Protocol:"), "  seed: 1\n", "  seed: 1\n  seed: 2\n"));
+  CHECK_THAT(err, Catch::Contains("weak_source.seed: duplicate key"));
+  CHECK_THAT(err, Catch::Contains("protocol: missing; the file has `Protocol` here"));
+  CHECK_THAT(err, !Catch::Contains("invalid node"));
+  CHECK_THAT(err, !Catch::Contains("YAML:"));
+}
+
+TEST_CASE("conf: an inequality without a quantum section loads (no library message)", "[conf]") {
+  // Before: `quantum` absent gave "YAML: invalid node; first invalid key: quantum".
+  const std::string text =
+      "name: noq\nscenario: {parties: 2, settings: 2, outcomes: 2}\nexpression:\n  rule: parity\n  groups:\n"
+      "    - {settings: [[0, 0], [0, 1], [1, 0]], parity: 0}\n    - {settings: [[1, 1]], parity: 1}\n";
+  const auto ineq = dira::app::load_inequality_text(text, "noq.yaml");
+  CHECK(ineq.name == "noq");
+  CHECK_FALSE(ineq.quantum.has_value());
 }
 
 TEST_CASE("conf: a missing weak_source section is refused (never an unbiased simulated source)", "[conf]") {

@@ -2,7 +2,9 @@
 // band. Golden values are enumerated by hand below (which outcome pairs are orthogonal or share
 // a basis, which outcomes have the wanted parity), not computed by the code under test.
 #include "dira/protocol/expression_rules.hpp"
+#include "dira/protocol/extractor.hpp"
 #include "dira/protocol/local_bound.hpp"
+#include "dira/protocol/protocol_b.hpp"
 #include "dira/protocol/settings_rule.hpp"
 
 #include <catch2/catch.hpp>
@@ -88,4 +90,50 @@ TEST_CASE("setting probability band: per party (½∓ε) or the rejection-sampli
   const auto [l2, h2] = setting_probability_band(two, 0.1, SettingRule::rejection_sampling);
   CHECK(l2 == Approx(std::pow(0.4, 4)).epsilon(1e-12));
   CHECK(h2 == Approx(std::pow(0.6, 4)).epsilon(1e-12));
+}
+
+TEST_CASE("Protocol B finalize: device outputs fixed first, then the extractor's bits, output cut to the plan",
+          "[expression_rules][protocol_b]") {
+  // A synthetic accounting (n_x = 400 device bits, k_x = 300): finalize must (1) fix the outputs
+  // of its trials in the ledger before drawing, (2) feed device bit i to the extractor's first
+  // input and the next n2 weak-source bits to its second, (3) keep min(extractor m, plan bits).
+  // The reference output is the extractor applied by hand to the same two inputs.
+  const Scenario sc({2, 2}, {2, 2});
+  const BellExpression B(sc, std::vector<std::int64_t>(sc.size(), 0));
+  ProtocolBParameters par;
+  par.epsilon = 0.01;
+  par.u_star = {0, 1};
+  par.x_star = {0, 1};
+  ProtocolB b(B, par);
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    Trial t;
+    t.index = i;
+    t.x[0] = static_cast<std::uint8_t>(i % 2);
+    t.x[1] = 1;
+    b.add(t);
+  }
+  ProtocolBConstants k;
+  k.n_x = 400;
+  ProtocolBOutputPlan plan;
+  plan.k_x = 300;
+  plan.bits = 5;
+  std::vector<bool> weak(20000);
+  for (std::size_t i = 0; i < weak.size(); ++i) weak[i] = ((i * 7) % 5) < 2;
+  BufferSvSource source(weak, "test bits");
+  BitLedger ledger(source);
+  auto device_bit = [](std::size_t i) { return (i % 3) == 0; };
+  const auto fin = b.finalize(ledger, k, plan, -20, true, device_bit);
+  REQUIRE(fin.extractor);
+  CHECK(ledger.device_outputs_fixed());
+  CHECK(ledger.fixed_trials() == 100);
+  const auto& p = *fin.extractor;
+  BitVector x = BitVector::zeros(p.n1);
+  for (std::size_t i = 0; i < p.n1 && i < 400; ++i) x.set(i, device_bit(i));
+  const BitVector y = BitVector::from_bools(std::vector<bool>(weak.begin(), weak.begin() + static_cast<long>(p.n2)));
+  const BitVector z = extract(p, x, y);
+  REQUIRE(z.size >= 5);
+  CHECK(fin.output_bits == 5);
+  REQUIRE(fin.output.size() == 1);
+  for (std::uint64_t i = 0; i < 5; ++i) CHECK(((fin.output[0] >> (7 - i)) & 1u) == (z.get(i) ? 1u : 0u));
+  CHECK(ledger.bits_drawn(BitPurpose::extractor) == p.n2);
 }

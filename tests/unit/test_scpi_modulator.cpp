@@ -477,7 +477,7 @@ TEST_CASE("instrument profiles: a complex key is a profile error with its line (
   } catch (const ProfileError& e) {
     REQUIRE(e.issues().size() == 1);
     CHECK_THAT(e.issues()[0].str(), Catch::StartsWith("k.yaml:" + std::to_string(line_of(text, "? [a, b]")) +
-                                                ":3: (key): "
-                                                "expected a plain key"));
+                                                      ":3: (key): "
+                                                      "expected a plain key"));
   }
 }
