@@ -23,14 +23,13 @@ enum ExitCode : int {
   incomplete_run = 5
 };
 
-/// Reports an error the way the caller asked: with `--json`, one JSON object on stdout
-/// ({"error": message, "command": …, "exit_code": code}) so a script always gets JSON; otherwise
-/// "COMMAND: message" on stderr. Returns `code`.
+/// Reports an error: "COMMAND: message" on stderr, and with `--json` also one JSON object on
+/// stdout ({"error": message, "command": …, "exit_code": code}) so a script always gets JSON.
+/// Returns `code`.
 inline int report_error(const std::string& command, const std::string& message, bool json, int code = usage_error) {
+  std::cerr << command << ": " << message << "\n";
   if (json)
     std::cout << nlohmann::json{{"error", message}, {"command", command}, {"exit_code", code}}.dump(2) << "\n";
-  else
-    std::cerr << command << ": " << message << "\n";
   return code;
 }
 

@@ -161,10 +161,10 @@ int run(const Args& a) {
     std::cerr << "dira simulate-trials: cannot write " << a.out << "\n";
     return failure;
   }
-  if (acq.status == app::RunStatus::hardware_fault) {
+  if (acq.status == app::RunStatus::hardware_fault || acq.status == app::RunStatus::source_exhausted) {
     std::cerr << "dira simulate-trials: " << acq.fault << " (" << written << " trials written)\n";
     // A weak source too short for the settings is a data error, as before the pipeline.
-    return acq.fault.rfind("weak source exhausted", 0) == 0 ? usage_error : kHardwareFault;
+    return acq.status == app::RunStatus::source_exhausted ? usage_error : kHardwareFault;
   }
 
   if (!a.sv_bits_out.empty()) {

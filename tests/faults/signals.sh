@@ -22,7 +22,7 @@ for sig in TERM INT; do
   done
   wait "$pid"; rc=$?
   [ "$rc" -eq 130 ] || fail "SIG$sig: exit $rc, expected 130"
-  grep -q '"status": "interrupted"' "$run/r.json" || fail "SIG$sig: status is not interrupted"
+  grep -q '"state": "interrupted"' "$run/r.json" || fail "SIG$sig: state is not interrupted"
   d=$(ls -d "$run"/*/ | head -1)
   [ ! -e "$d/report.json.tmp" ] || fail "SIG$sig: report.json.tmp left behind"
   python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$d/report.json" || fail "SIG$sig: report.json is not whole"

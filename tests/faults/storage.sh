@@ -19,7 +19,7 @@ echo "ulimit -f 1, 8, 64: refused before anything was written (exit 2)"
 big_config "$CFG" "$OUT/big.yaml" 5000000
 ( ulimit -f 40000; "$DIRA" run "$OUT/big.yaml" --out "$OUT/full" --json > "$OUT/r.json" 2> "$OUT/err" ); rc=$?
 [ "$rc" -eq 1 ] || fail "ulimit -f 40000: exit $rc, expected 1: $(cat "$OUT/err")"
-grep -q '"status": "storage-full"' "$OUT/r.json" || fail "status is not storage-full"
+grep -q '"state": "storage-full"' "$OUT/r.json" || fail "state is not storage-full"
 d=$(ls -d "$OUT"/full/*/ | head -1)
 timeout 30 h5dump -H "$d/run.h5" > /dev/null || fail "h5dump cannot open run.h5"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$d/report.json" || fail "report.json is not whole"

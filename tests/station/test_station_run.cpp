@@ -300,7 +300,8 @@ void same_trials(const std::vector<protocol::Trial>& a, const std::vector<protoc
 }
 
 void same_decision(const json& single, const json& merged) {
-  CHECK(merged["status"] == single["status"]);
+  CHECK(merged["state"] == single["state"]);
+  CHECK(merged["decision"] == single["decision"]);
   CHECK(merged["decision"] == single["decision"]);
   CHECK(merged["trials_recorded"] == single["trials_recorded"]);
   CHECK(merged["analysis"] == single["analysis"]);
@@ -404,7 +405,7 @@ TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run
   b->signal(SIGCONT);
   CHECK(rc == 4);
   const json report = t.report();
-  CHECK(report["status"] == "hardware-fault");
+  CHECK(report["state"] == "hardware-fault");
   CHECK(report.value("fault", "").find("station bob has been away") != std::string::npos);
   const auto kept = trials_of(run_h5(t, report));
   CHECK(kept.size() > 0);
@@ -533,6 +534,6 @@ TEST_CASE(
   CHECK(b->wait(60s) == 4);
   CHECK(t.log("bob").find("does not reproduce the stream its record holds") != std::string::npos);
   CHECK(c->wait(60s) == 4);
-  CHECK(t.report()["status"] == "hardware-fault");
+  CHECK(t.report()["state"] == "hardware-fault");
   CHECK(a->wait(20s) == 0);
 }
