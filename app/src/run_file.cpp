@@ -190,6 +190,8 @@ struct RunFileWriter::Impl {
   hid_t file = -1, trials = -1, ledger = -1, stats = -1, report = -1, tags = -1, sums = -1;
   hid_t ttype = -1, ltype = -1, stype = -1, gtype = -1, ctype = -1;
   hsize_t n_trials = 0, n_ledger = 0, n_stats = 0, n_report = 0, n_tags = 0, n_sums = 0;
+  std::filesystem::path path;
+  std::string report_text;  ///< also written as the root's string attribute "report_json" at close
   std::vector<TrialRow> buffer;
   std::vector<TagRow> tag_buffer;
   std::vector<ChecksumRow> check_buffer;
@@ -206,6 +208,7 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
                              const std::string& metadata_json, bool raw_tags)
     : impl_(std::make_unique<Impl>()) {
   init_hdf5();
+  impl_->path = path;
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // required for SWMR
   impl_->file = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
@@ -247,7 +250,8 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
                          "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
   write_string_attribute(impl_->stats, "units", "elapsed_s: s; trials: count; the rest: dimensionless");
   write_string_attribute(impl_->report, "description",
-                         "report.json of the run as UTF-8 bytes (the same text), written once at the end");
+                         "report.json of the run as UTF-8 bytes (the same text), written once at the end; the "
+                         "file's root attribute report_json holds it as a string once the run has closed the file");
   if (raw_tags) {
     impl_->gtype = tag_type();
     impl_->tags = make_dataset(impl_->file, "tags", impl_->gtype, 65536);
@@ -329,6 +333,7 @@ void RunFileWriter::append_statistics(const StatisticsRow& row) {
 
 void RunFileWriter::append_report(const std::string& json) {
   append(impl_->report, H5T_NATIVE_UINT8, json.data(), json.size(), impl_->n_report, "report");
+  impl_->report_text += json;
 }
 
 void RunFileWriter::flush() {
@@ -339,6 +344,18 @@ void RunFileWriter::close() {
   if (!impl_ || impl_->file < 0) return;
   flush();
   impl_->close_all();
+  if (impl_->report_text.empty()) return;
+  // The report also as an HDF5 string (issue 13: h5py's f.attrs["report_json"] is a str). A SWMR
+  // writer may not create attributes, so this is done once the file is closed: reopened for one
+  // attribute and closed again. Best effort: the same text is in /report_json and report.json.
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // dense storage: reports > 64 kB
+  const hid_t f = H5Fopen(impl_->path.c_str(), H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  if (f >= 0) {
+    write_string_attribute(f, "report_json", impl_->report_text);
+    H5Fclose(f);
+  }
 }
 
 std::uint64_t RunFileWriter::trials_written() const {

@@ -23,6 +23,8 @@ h5dump -a /trials/description "$d/run.h5" | grep -q "0-based labels" || { echo "
 h5dump -a /trials/units "$d/run.h5" | grep -q "time_ps: ps" || { echo "no /trials units"; exit 1; }
 h5dump -a /ledger/description "$d/run.h5" | grep -q "1 = box choice" || { echo "no /ledger description"; exit 1; }
 h5dump -a /statistics/description "$d/run.h5" | grep -q "E\[Z_k\]" || { echo "no /statistics description"; exit 1; }
+# The report as an HDF5 string too (the root attribute report_json), written after the SWMR close.
+h5dump -a /report_json "$d/run.h5" | grep -q "incomplete" || { echo "no report_json string attribute"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${dira_op_out}/below_n ${PROJECT_SOURCE_DIR}/config/experiments/sim-ks294.yaml)
 
 # Limits that cannot be honoured are refused before anything is created (exit 2).
