@@ -225,6 +225,10 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
   // Small chunks (16 rows, 384 bytes): each is written and placed as it fills, so a file cut
   // short keeps the checksums of the trials before the cut.
   impl_->sums = make_dataset(impl_->file, "trial_checksums", impl_->ctype, 16, true);
+  write_string_attribute(impl_->sums, "description",
+                         "one row per block of /trials rows written together: first_row (0-based), rows, and a "
+                         "64-bit checksum of those rows' 32 bytes each, seeded with first_row (not cryptographic: "
+                         "it detects rows never written or damaged since; docs/run-file.md)");
   impl_->ledger = make_dataset(impl_->file, "ledger", impl_->ltype, 1024);
   impl_->stats = make_dataset(impl_->file, "statistics", impl_->stype, 1024);
   impl_->report = make_dataset(impl_->file, "report_json", H5T_NATIVE_UINT8, 4096);
@@ -244,7 +248,7 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
                          "(0-based) and length in the source's bit stream. first_item, last_item: the trials (or "
                          "boxes) those bits served, 0-based");
   write_string_attribute(impl_->stats, "description",
-                         "live statistics, one row per flush (≤ 1 s apart). elapsed_s: seconds since the start. "
+                         "live statistics, one row per flush (every 0.5 s while acquiring). elapsed_s: seconds since the start. "
                          "trials: trials recorded. bell, bell_half_width: the Bell statistic (Protocol B: L_n; A: "
                          "the violation rate over valid runs, E[Z_k]; C: mean log2 of the PEF) and its confidence "
                          "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");

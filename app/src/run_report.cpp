@@ -28,14 +28,16 @@ std::string software_name() {
   return std::string("dira ") + DIRA_VERSION;
 }
 
+bool decided_at_n(std::uint64_t trials, std::uint64_t protocol_trials, char protocol,
+                  const std::string& decision_over_recorded) {
+  return trials >= protocol_trials || (protocol == 'C' && decision_over_recorded == "accept");
+}
+
 RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::uint64_t trials,
                        std::uint64_t protocol_trials, char protocol) {
   RunOutcome o;
   o.decision_over_recorded = analysis ? analysis->report.value("decision", "undecided") : "undecided";
-  const bool reached_n = trials >= protocol_trials;
-  // Protocol C may stop before its budget by its own rule, once the target is certified
-  // (Ville's inequality, docs/protocol-c-security.md §5.4): that run is complete.
-  const bool stopped_by_protocol = protocol == 'C' && o.decision_over_recorded == "accept";
+  const bool complete = decided_at_n(trials, protocol_trials, protocol, o.decision_over_recorded);
   switch (status) {
     case RunStatus::hardware_fault:
       o.state = "hardware-fault";
@@ -59,7 +61,7 @@ RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::ui
       break;
     case RunStatus::complete:
     case RunStatus::time_limit:
-      o.state = reached_n || stopped_by_protocol ? "completed" : "stopped";
+      o.state = complete ? "completed" : "stopped";
       o.exit_code = 5;
       break;
   }
@@ -288,8 +290,7 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   // The same rule as the live run (run_outcome): before the protocol's n — stopped, killed, rows
   // lost — nothing is decided; the statistics over the recorded trials are reported beside it.
   const std::string over_recorded = ar.report.value("decision", "undecided");
-  const bool complete =
-      contents.trials >= protocol_trial_count(c) || (c.protocol == 'C' && over_recorded == "accept");
+  const bool complete = decided_at_n(contents.trials, protocol_trial_count(c), c.protocol, over_recorded);
   out["decision"] = complete ? over_recorded : "incomplete";
   out["decision_over_recorded_trials"] = over_recorded;
   out["certified_bits"] = complete ? ar.output_bits : 0;

@@ -57,6 +57,12 @@ struct RunOutcome {
   std::string decision_over_recorded;  ///< the analysis over the trials recorded (accept | abort | undecided)
   int exit_code = 0;  ///< accept 0, abort 3, incomplete: 130 interrupted, 4 hardware fault, 1 storage, 5 stopped or source exhausted
 };
+/// Whether a run of `trials` recorded trials is decided at all: it reached the protocol's n
+/// (`protocol_trials`), or Protocol C stopped by its own rule once certified (Ville's inequality,
+/// docs/protocol-c-security.md §5.4). The one rule for the live run and `dira analyze`.
+bool decided_at_n(std::uint64_t trials, std::uint64_t protocol_trials, char protocol,
+                  const std::string& decision_over_recorded);
+
 /// `trials`: recorded; `protocol_trials`: the protocol's n (protocol_trial_count).
 RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::uint64_t trials,
                        std::uint64_t protocol_trials, char protocol);
