@@ -28,11 +28,8 @@ std::uint64_t planned_trials(const ExperimentConfig& c, std::uint64_t max_trials
 std::uint64_t minimum_setting_bits(const ExperimentConfig& c, std::uint64_t trials) {
   const auto& sc = c.inequality.expression.scenario();
   std::uint64_t per_trial = 0;
-  for (int p = 0; p < sc.parties(); ++p) {
-    std::uint64_t b = 0;
-    while ((1ull << b) < static_cast<std::uint64_t>(sc.settings(p))) ++b;
-    per_trial += b;
-  }
+  for (int p = 0; p < sc.parties(); ++p)
+    per_trial += static_cast<std::uint64_t>(P::setting_bits_per_attempt(sc.settings(p)));
   return per_trial * trials;
 }
 

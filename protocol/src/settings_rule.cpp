@@ -12,18 +12,16 @@ void draw_setting_guehne(BitLedger& ledger, std::uint64_t trial, Trial& out) {
   for (int p = 0; p < 4; ++p) out.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>((v >> (3 - p)) & 1u);
 }
 
-namespace {
-int bits_for(int settings) {
+int setting_bits_per_attempt(int settings) {
   int b = 0;
   while ((1 << b) < settings) ++b;
   return b;
 }
-}  // namespace
 
 void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties, int settings, Trial& out) {
   if (parties < 1 || parties > kMaxParties || settings < 1 || settings > 256)
     throw std::invalid_argument("draw_setting_rejection: unsupported scenario");
-  const int b = bits_for(settings);
+  const int b = setting_bits_per_attempt(settings);
   for (int p = 0; p < parties; ++p) {
     std::uint64_t v = 0;
     do {
@@ -63,7 +61,7 @@ SettingProbabilityBounds rejection_sampling_bounds(double eps, int settings) {
   if (!(eps >= 0 && eps < 0.5)) throw std::invalid_argument("ε must be in [0, 1/2)");
   if (settings < 1 || settings > 256) throw std::invalid_argument("settings must be 1..256");
   SettingProbabilityBounds r;
-  const int b = bits_for(settings);
+  const int b = setting_bits_per_attempt(settings);
   r.bits_per_attempt = b;
   const double rejected = std::ldexp(1.0, b) - settings;
   const double lo = std::pow(0.5 - eps, b), hi = std::pow(0.5 + eps, b);

@@ -20,6 +20,10 @@ void draw_setting_guehne(BitLedger& ledger, std::uint64_t trial, Trial& out);
 /// (rejection sampling; docs/protocol-b-security.md explains the choice).
 void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties, int settings, Trial& out);
 
+/// Bits one attempt of the rejection rule draws for a party with `settings` settings: ⌈log2 settings⌉
+/// (0 for one setting; 1 for two, i.e. the one-bit-per-party rule of Protocols A and C).
+int setting_bits_per_attempt(int settings);
+
 /// Bounds on the probability ν(v) of one party's setting v, conditioned on everything
 /// before, for an ε-SV source under rejection sampling (s settings, b = ⌈log₂ s⌉ bits per
 /// attempt, most significant bit first, values ≥ s redrawn).
