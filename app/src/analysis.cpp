@@ -87,7 +87,8 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
   r["inequality"] = c.inequality.name;
   r["trials_used"] = a.trials();
   const auto live = a.live();
-  r["bell_statistic"] = live.bell_mean;  // mean B over valid runs (all devices)
+  // E[Z_k] if the boxes were chosen uniformly now: (1/k) Σ_j violations_j / n_j (protocol_a.cpp).
+  r["bell_statistic"] = live.bell_mean;
   json devices = json::array();
   std::vector<double> valid;
   for (const auto& d : a.devices()) {
@@ -410,8 +411,8 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
     }
     const std::size_t device_bits = device.size;
     const auto ext =
-        P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)),
-                             c.epsilon, plan.log2_extractor_error, device_bits + 1);
+        P::plan_extraction_c(device_bits, std::min(fin.min_entropy_lower, static_cast<double>(device_bits)), c.epsilon,
+                             plan.log2_extractor_error, device_bits + 1);
     r["extractor"] = {{"route", P::to_string(ext.kind)}, {"device_bits", ext.device_bits},
                       {"weak_bits", ext.weak_bits},      {"output_bits", ext.output_bits},
                       {"log2_error", ext.log2_error},    {"statement", ext.statement}};

@@ -23,6 +23,9 @@ struct Part {
 };
 
 std::string projection(const Progress& p) {
+  // The last snapshot of a run carries its decision: the line then says what was decided, not
+  // what the live intervals projected.
+  if (!p.decision.empty()) return "→ decision " + p.decision;
   // `projected` is what the decision would be if the live confidence intervals held; it
   // "resolves" once the band clears the threshold, before that the honest word is undecided.
   if (p.projected == "accept") return "→ accept likely";
@@ -43,10 +46,13 @@ std::string progress_line(const Progress& p, std::size_t columns) {
     parts.push_back({4, "gain " + lu::significant(p.log2_gain_per_trial, 3) + " bit/trial"});
     parts.push_back({2, "target in " + lu::duration(p.eta_to_target_s)});
   } else {
-    // Protocol A's live value is the violation rate over valid runs, E[Z_k] (protocol_a.cpp).
+    // Protocol A's live value is E[Z_k | runs so far], the decision statistic's expectation if
+    // the boxes were chosen now, and Pr[accept] under that choice (protocol_a.cpp, live()).
     const std::string name = p.protocol_a ? "E[Z_k]" : "Bell";
     parts.push_back({1, name + " " + lu::significant(p.bell, 4) + " ± " + lu::significant(p.bell_half_width, 2) +
                             " (≤ " + lu::significant(p.bell_threshold, 4) + ")"});
+    if (p.protocol_a && p.accept_probability >= 0)
+      parts.push_back({2, "P(accept now) " + lu::significant(100 * p.accept_probability, 3) + "%"});
     if (p.has_ustar)
       parts.push_back({4, "u* " + lu::significant(p.ustar, 4) + " ± " + lu::significant(p.ustar_half_width, 2) +
                               " (≥ " + lu::significant(p.ustar_threshold, 4) + ")"});

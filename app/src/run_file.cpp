@@ -247,11 +247,13 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
                          "extractor, 3 = observed setting (hardware-chosen). first_bit, bit_count: position "
                          "(0-based) and length in the source's bit stream. first_item, last_item: the trials (or "
                          "boxes) those bits served, 0-based");
-  write_string_attribute(impl_->stats, "description",
-                         "live statistics, one row per flush (every 0.5 s while acquiring). elapsed_s: seconds since the start. "
-                         "trials: trials recorded. bell, bell_half_width: the Bell statistic (Protocol B: L_n; A: "
-                         "the violation rate over valid runs, E[Z_k]; C: mean log2 of the PEF) and its confidence "
-                         "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
+  write_string_attribute(
+      impl_->stats, "description",
+      "live statistics, one row per flush (every 0.5 s while acquiring). elapsed_s: seconds since the start. "
+      "trials: trials recorded. bell, bell_half_width: the Bell statistic (Protocol B: L_n; A: "
+      "E[Z_k], the expectation of the decision statistic if the boxes were chosen now (1/k) "
+      "sum_j violations_j/n_j; C: mean log2 of the PEF) and its confidence "
+      "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
   write_string_attribute(impl_->stats, "units", "elapsed_s: s; trials: count; the rest: dimensionless");
   write_string_attribute(impl_->report, "description",
                          "report.json of the run as UTF-8 bytes (the same text), written once at the end; the "

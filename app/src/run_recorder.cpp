@@ -25,12 +25,13 @@ double RunRecorder::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void RunRecorder::progress(const std::string& stage) {
+void RunRecorder::progress(const std::string& stage, const std::string& decision) {
   last_progress_ = std::chrono::steady_clock::now();
   if (!progress_) return;
   Progress p = stats_.snapshot(protocol_.live(), protocol_.protocol_a(),
                                {trials_, settings_.planned, elapsed(), settings_.duration_s}, stage);
   protocol_.fill(p);
+  p.decision = decision;
   progress_(p);
 }
 

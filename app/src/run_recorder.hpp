@@ -46,8 +46,9 @@ class RunRecorder {
   void finish(const std::vector<protocol::LedgerEntry>& ledger);
   /// Ledger entries added after finish() (box choice, extractor: drawn by the analysis).
   void append_ledger(const std::vector<protocol::LedgerEntry>& ledger);
-  /// A progress snapshot now, at `stage` (acquiring, paused, analysing, done).
-  void progress(const std::string& stage);
+  /// A progress snapshot now, at `stage` (acquiring, paused, analysing, done); the "done"
+  /// snapshot carries the run's decision.
+  void progress(const std::string& stage, const std::string& decision = {});
 
   std::uint64_t trials() const { return trials_; }
   /// False after a write error: nothing more can be recorded.

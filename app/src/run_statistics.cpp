@@ -57,6 +57,7 @@ Progress RunStatistics::snapshot(const protocol::LiveStatistics& s, bool protoco
   p.ustar_threshold = s.ustar_threshold;
   p.has_ustar = s.has_ustar;
   p.protocol_a = protocol_a;
+  p.accept_probability = s.accept_probability;
   p.projected = protocol::to_string(s.projected);
   p.stage = stage;
   p.trials_in_test = s.trials_in_test;

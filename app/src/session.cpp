@@ -217,7 +217,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   add_certified_output(report, c, decision, res.decision, dir, devices.hardware,
                        elapsed > 0 && trials > 0 ? static_cast<double>(trials) / elapsed : 1e6);
   write_report(report, file, watchdog, dir);
-  recorder.progress("done");
+  recorder.progress("done", res.decision);
   res.report = report;
   return res;
 }

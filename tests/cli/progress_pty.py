@@ -43,6 +43,10 @@ for seg in re.split(r"[\r\n]", text):
         continue  # warnings and notes wrap as ordinary text; the status line must not
     if len(seg) > 100:
         sys.exit(f"a line is {len(seg)} columns wide on a 100-column terminal:\n{seg}")
+# The last status line says what was decided (the done snapshot), never a stale projection.
+expected = {0: "accept", 3: "abort"}.get(p.returncode)
+if expected and "decision " + expected not in status_lines[-1]:
+    sys.exit(f"exit {p.returncode} but the last status line does not say 'decision {expected}':\n{status_lines[-1]}")
 print("screen at 100 columns:")
 for s in screen:
     if s:

@@ -54,7 +54,7 @@ class GuiLogicTest : public QObject {
   void plotModelSettingFrequencies();
   void plotModelAxesShowTheTest();
   void plotModelClickRatesInLabUnits();
-  void protocolAChartIsRelativeToThreshold();
+  void protocolAChartsShowTheDecisionStatistic();
   void protocolCChartsShowMinEntropyAgainstTarget();
   void csvExport();
   void svgExportIsWellFormed();
@@ -276,19 +276,36 @@ void GuiLogicTest::plotModelSettingFrequencies() {
   QCOMPARE(curve(c, "ideal source")->points[0].y, 0.5);
 }
 
-void GuiLogicTest::protocolAChartIsRelativeToThreshold() {
+// Protocol A (issue 13): the first chart is E[Z_k] if the boxes were chosen now, against Z_k's
+// threshold; the second the probability that the test on Z_k accepts, on a 0–1 axis, drawn only
+// where a snapshot has one (a replayed run's statistics rows do not).
+void GuiLogicTest::protocolAChartsShowTheDecisionStatistic() {
   PlotModel m;
   auto p = snapshot(100, 1, 0.002, 0.001);
   p.protocol_a = true;
   p.has_ustar = false;
   p.bell_threshold = 0.004;
+  p.accept_probability = 0.8;
   m.add(p);
+  auto q = snapshot(200, 2, 0.003, 0.001);
+  q.protocol_a = true;
+  q.has_ustar = false;
+  q.bell_threshold = 0.004;
+  q.accept_probability = -1;  // unknown (a replayed row)
+  m.add(q);
   const auto charts = m.charts();
   QCOMPARE(charts[1].id, std::string("zk"));
-  QCOMPARE(curve(charts[1], "E[Z_k] / threshold")->points[0].y, 0.5);
-  QCOMPARE(curve(charts[1], "confidence band")->upper[0].y, 0.75);
-  QCOMPARE(curve(charts[1], "acceptance limit")->points[0].y, 1.0);
-  QVERIFY(curve(charts[0], "E[Z_k]"));
+  const Curve* pa = curve(charts[1], "Pr[accept]");
+  QVERIFY(pa);
+  QCOMPARE(pa->points.size(), std::size_t{1});
+  QCOMPARE(pa->points[0].y, 0.8);
+  QCOMPARE(charts[1].y_min, 0.0);
+  QCOMPARE(charts[1].y_max, 1.0);
+  const Curve* z = curve(charts[0], "E[Z_k]");
+  QVERIFY(z);
+  QCOMPARE(z->points[1].y, 0.003);
+  QCOMPARE(curve(charts[0], "threshold")->points[0].y, 0.004);
+  QVERIFY(charts[0].title.find("Z_k") != std::string::npos);
 }
 
 // Protocol C (issue 11): the first chart is the certified min-entropy against the target fixed
@@ -434,8 +451,9 @@ void GuiLogicTest::decisionInterrupted() {
   nlohmann::json j{{"state", "interrupted"},
                    {"decision", "incomplete"},
                    {"decision_over_recorded_trials", "accept"},
-                   {"decision_note", "incomplete: the run ended (interrupted) after 1000 of the protocol's 200000 "
-                                     "trials and certifies nothing; the statistics over the trials recorded say accept"}};
+                   {"decision_note",
+                    "incomplete: the run ended (interrupted) after 1000 of the protocol's 200000 "
+                    "trials and certifies nothing; the statistics over the trials recorded say accept"}};
   const auto s = summarize_report(j);
   QCOMPARE(static_cast<int>(s.kind), static_cast<int>(DecisionSummary::Kind::interrupted));
   QCOMPARE(s.headline, std::string("STOPPED BY THE OPERATOR — INCOMPLETE — statistics over the trials recorded: "

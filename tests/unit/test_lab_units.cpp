@@ -83,4 +83,30 @@ TEST_CASE("the progress line fits the terminal and keeps the test in view", "[un
   CHECK(narrow.find("accept likely") != std::string::npos);
   CHECK(narrow.find("elapsed") == std::string::npos);
   CHECK(dira::app::display_width("± ≤ →") == 5);
+
+  // The last snapshot carries the decision: the final line says it, not a projection that the
+  // live band left undecided (issue 13: the line once ended "→ undecided" above "decision accept").
+  p.projected = "undecided";
+  p.trials = p.planned;
+  p.stage = "done";
+  p.decision = "accept";
+  const auto last = dira::app::progress_line(p, 100);
+  CHECK(last.find("→ decision accept") != std::string::npos);
+  CHECK(last.find("undecided") == std::string::npos);
+}
+
+TEST_CASE("Protocol A's progress line names Z_k and the probability that its test accepts now", "[units]") {
+  dira::app::Progress p;
+  p.trials = 1000;
+  p.planned = 4000;
+  p.protocol_a = true;
+  p.bell = 0.00125;
+  p.bell_half_width = 0.0004;
+  p.bell_threshold = 0.0032;
+  p.accept_probability = 0.9876;
+  p.projected = "undecided";
+  const auto line = dira::app::progress_line(p, 200);
+  INFO(line);
+  CHECK(line.find("E[Z_k] 0.001250 ± 4.0e-4 (≤ 0.003200)") != std::string::npos);
+  CHECK(line.find("P(accept now) 98.8%") != std::string::npos);
 }

@@ -29,7 +29,8 @@ struct RunB {
 };
 
 /// n trials of Protocol B: settings from the source by rejection sampling, outcomes from the box.
-RunB run_b(const Inequality& ineq, const Behaviour& box, SvSource& source, ProtocolBParameters par, std::uint64_t seed) {
+RunB run_b(const Inequality& ineq, const Behaviour& box, SvSource& source, ProtocolBParameters par,
+           std::uint64_t seed) {
   BitLedger ledger(source);
   BoxSampler sampler(ineq.expression.scenario(), box);
   Rng rng(seed);
@@ -248,7 +249,8 @@ TEST_CASE("an adversarial SV source does not make a local box pass Protocol B", 
   CHECK(r.decision.verdict == Verdict::abort);
 }
 
-TEST_CASE("Protocol A: ideal quantum boxes pass, local boxes fail, the output is the XOR of majorities", "[protocolA]") {
+TEST_CASE("Protocol A: ideal quantum boxes pass, local boxes fail, the output is the XOR of majorities",
+          "[protocolA]") {
   const auto ineq = dira::test::load("guehne4");
   const auto& sc = ineq.expression.scenario();
   const Behaviour q = quantum_behaviour(sc, *ineq.quantum);
@@ -302,4 +304,111 @@ TEST_CASE("Protocol A: ideal quantum boxes pass, local boxes fail, the output is
   const auto local = run(dira::sim::deterministic_behaviour(sc, lb.optimal), 2, 200);
   CHECK(local.decision.verdict == Verdict::abort);
   CHECK_FALSE(local.output_bit);
+}
+
+// Protocol A's live value is the decision statistic's own distribution "if the boxes were chosen
+// now" (protocol_a.cpp, live()). Checked against two independent computations: brute-force
+// enumeration of every box choice (small k), and the binomial CDF when every device holds the same
+// runs (large k, where the threshold admits failed boxes).
+TEST_CASE("Protocol A live: E[Z_k] and Pr[accept] if the boxes were chosen now", "[protocolA][live]") {
+  const auto ineq = dira::test::load("guehne4");
+  const auto& sc = ineq.expression.scenario();
+  const auto lb = local_bound(ineq.expression);
+  // A local box fails the test on some valid runs: f_j strictly between 0 and 1 on most devices.
+  const Behaviour noisy = dira::sim::deterministic_behaviour(sc, lb.optimal);
+  const Behaviour q = quantum_behaviour(sc, *ineq.quantum);
+  auto trials_for = [&](std::uint64_t seed, int count) {
+    std::vector<Trial> out;
+    IidSvSource fair(0.0, seed);
+    BitLedger ledger(fair);
+    BoxSampler local(sc, noisy), quantum(sc, q);
+    Rng rng(seed + 7);
+    for (int i = 0; i < count; ++i) {
+      Trial t;
+      t.index = static_cast<std::uint64_t>(i);
+      draw_setting_guehne(ledger, t.index, t);
+      // Mix: every third trial from the local box, so B = 1 appears but not everywhere.
+      (i % 3 == 0 ? local : quantum).sample(t, rng);
+      out.push_back(t);
+    }
+    return out;
+  };
+
+  SECTION("enumeration of every choice, k = 3") {
+    ProtocolAParameters par;
+    par.epsilon = 0.1;
+    par.delta = 0.05;
+    par.mu = 0.5;
+    par.devices = 3;
+    ProtocolA a(ineq.expression, par);
+    std::uint64_t index = 0;
+    for (std::uint32_t j = 0; j < 3; ++j)
+      for (Trial t : trials_for(10 + j, 14)) {
+        t.index = index++;
+        t.device = j;
+        a.add(t);
+      }
+    const auto& d = a.devices();
+    for (const auto& dev : d) REQUIRE(dev.valid_runs > 0);
+    // k·thr = 3·(0.4)^4·0.025·0.5 ≈ 1e-3, so the test accepts only if no chosen box has B = 1.
+    const double thr = std::pow(0.5 - 0.1, 4) * (0.05 / 2) * (1 - 0.5);
+    const auto m = static_cast<std::uint64_t>(std::floor(3 * thr));
+    double z_sum = 0, accepted = 0, choices = 0;
+    for (std::uint64_t a0 = 0; a0 < d[0].valid_runs; ++a0)
+      for (std::uint64_t a1 = 0; a1 < d[1].valid_runs; ++a1)
+        for (std::uint64_t a2 = 0; a2 < d[2].valid_runs; ++a2) {
+          // Uniform per device: weight each triple by 1/(n_0 n_1 n_2) — all triples equally.
+          const std::uint64_t failed = d[0].bell(a0) + d[1].bell(a1) + d[2].bell(a2);
+          z_sum += static_cast<double>(failed) / 3;
+          accepted += failed <= m ? 1 : 0;
+          choices += 1;
+        }
+    const auto live = a.live();
+    CHECK(live.bell_mean == Approx(z_sum / choices).epsilon(1e-12));
+    CHECK(live.accept_probability == Approx(accepted / choices).epsilon(1e-12));
+    CHECK(live.accept_probability > 0);
+    CHECK(live.accept_probability < 1);
+    CHECK(live.bell_threshold == Approx(thr));
+  }
+
+  SECTION("binomial CDF when every device holds the same runs, k = 50 at an exact boundary") {
+    ProtocolAParameters par;
+    par.epsilon = 0.0;
+    par.delta = 1.6;  // thr = (1/2)^4 · 0.8 · 0.8 = 0.04 exactly, k·thr = 2: up to two failed boxes
+    par.mu = 0.2;
+    par.devices = 50;
+    ProtocolA a(ineq.expression, par);
+    CHECK(a.max_failures() == 2);  // exact: 0.04·50 in doubles may round either side of 2
+    const auto runs = trials_for(99, 40);
+    std::uint64_t index = 0;
+    for (std::uint32_t j = 0; j < 50; ++j)
+      for (Trial t : runs) {
+        t.index = index++;
+        t.device = j;
+        a.add(t);
+      }
+    const auto& d0 = a.devices()[0];
+    const double f = static_cast<double>(d0.bell_ones) / static_cast<double>(d0.valid_runs);
+    REQUIRE(f > 0);
+    // Pr[Bin(50, f) ≤ 2] = Σ_{s=0}^{2} C(50,s) f^s (1−f)^{50−s}.
+    const double cdf = std::pow(1 - f, 50) + 50 * f * std::pow(1 - f, 49) + 1225 * f * f * std::pow(1 - f, 48);
+    const auto live = a.live();
+    CHECK(live.accept_probability == Approx(cdf).epsilon(1e-10));
+    CHECK(live.bell_mean == Approx(f));
+    // Equal n_j: the band is the pooled Azuma half-width over all valid runs.
+    CHECK(live.bell_half_width == Approx(azuma_half_width(50 * d0.valid_runs, par.live_alpha)));
+  }
+
+  SECTION("a device without valid runs: no test possible yet") {
+    ProtocolAParameters par;
+    par.devices = 2;
+    ProtocolA a(ineq.expression, par);
+    for (Trial t : trials_for(5, 20)) {
+      t.device = 0;
+      a.add(t);
+    }
+    const auto live = a.live();
+    CHECK(live.accept_probability == 0);
+    CHECK(live.projected == Verdict::undecided);
+  }
 }

@@ -1,5 +1,6 @@
 #include "dira/gui/main_window.hpp"
 
+#include "dira/app/lab_units.hpp"
 #include "dira/gui/chart_panel.hpp"
 #include "dira/gui/device_panel.hpp"
 #include "dira/gui/experiment_panel.hpp"
@@ -319,9 +320,19 @@ void MainWindow::draw_frame() {
                               .arg(p.min_entropy, 0, 'f', 1)
                               .arg(p.min_entropy_target, 0, 'f', 1)
                               .arg(hms(p.eta_to_target_s)));
-  else
-    stage_label_->setText(QString::fromStdString((p.stage.empty() ? std::string("acquiring") : p.stage) +
-                                                 (p.projected.empty() ? "" : ", projected: " + p.projected)));
+  else {
+    std::string text = p.stage.empty() ? std::string("acquiring") : p.stage;
+    // The done snapshot carries the decision; before it, the live projection and (Protocol A)
+    // the probability that the test on the chosen boxes would accept if they were chosen now.
+    if (!p.decision.empty())
+      text += ", decision: " + p.decision;
+    else if (!p.projected.empty())
+      text += ", projected: " + p.projected;
+    if (p.decision.empty() && p.protocol_a && p.accept_probability >= 0)
+      text += ", P(accept if the boxes were chosen now) " + app::lab_units::significant(100 * p.accept_probability, 3) +
+              "%";
+    stage_label_->setText(QString::fromStdString(text));
+  }
   progress_->setValue(
       p.planned ? static_cast<int>(1000.0 * static_cast<double>(p.trials) / static_cast<double>(p.planned)) : 0);
 

@@ -27,10 +27,15 @@ struct Progress {
   double bell = 0, bell_half_width = 0, bell_threshold = 0;
   double ustar = 0, ustar_half_width = 0, ustar_threshold = 0;
   bool has_ustar = false;
-  bool protocol_a = false;  ///< true: `bell` is the running estimate of Z_k (seed 000 eq. 54)
-  std::string projected;    ///< accept | abort | undecided, if the live intervals held
-  std::string stage;        ///< acquiring | paused | analysing | done
-  double eta_s = -1;        ///< estimated seconds to the planned trial count (-1: unknown)
+  /// true: `bell` is E[Z_k | runs so far], the expectation of the decision statistic Z_k (seed 000
+  /// eq. 54) if the boxes were chosen now (protocol::LiveStatistics::bell_mean).
+  bool protocol_a = false;
+  /// Protocol A: Pr[the test on the chosen boxes accepts] if they were chosen now (−1: not A).
+  double accept_probability = -1;
+  std::string projected;  ///< accept | abort | undecided, if the live intervals held
+  std::string stage;      ///< acquiring | paused | analysing | done
+  std::string decision;   ///< the run's decision (accept | abort | incomplete), in the "done" snapshot only
+  double eta_s = -1;      ///< estimated seconds to the planned trial count (-1: unknown)
   std::uint64_t trials_in_test = 0;
 
   /// Protocol C: certified smooth min-entropy so far against the target fixed before the run,

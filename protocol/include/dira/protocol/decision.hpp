@@ -11,13 +11,13 @@ namespace dira::protocol {
 
 /// One statistical test of a protocol: statistic, relation, threshold, verdict.
 struct TestOutcome {
-  std::string name;        ///< e.g. "Bell test"
-  std::string statistic;   ///< e.g. "L_n"
+  std::string name;       ///< e.g. "Bell test"
+  std::string statistic;  ///< e.g. "L_n"
   double value = 0;
-  std::string relation;    ///< "<=" or ">="
+  std::string relation;  ///< "<=" or ">="
   double threshold = 0;
   bool passed = false;
-  std::string source;      ///< e.g. "seed 001, eq. 39 and Protocol I step 3"
+  std::string source;  ///< e.g. "seed 001, eq. 39 and Protocol I step 3"
 };
 
 enum class Verdict { accept, abort, undecided };
@@ -41,15 +41,22 @@ double azuma_half_width(std::uint64_t n, double alpha);
 
 /// What the CLI progress line and the GUI show; O(1) to produce.
 struct LiveStatistics {
-  std::uint64_t trials = 0;            ///< trials seen (including discarded ones)
-  std::uint64_t trials_in_test = 0;    ///< trials entering the statistics
-  double bell_mean = 0;                ///< running Bell statistic (L_n for B; mean B over valid runs for A)
+  std::uint64_t trials = 0;          ///< trials seen (including discarded ones)
+  std::uint64_t trials_in_test = 0;  ///< trials entering the statistics
+  /// Running Bell statistic. B: L_n. A: E[Z_k | runs so far] = (1/k) Σ_j (B-ones_j / n_j), the
+  /// expectation of the decision statistic Z_k (seed 000 eq. 54) if the boxes were chosen now
+  /// by an ideal (uniform) choice — the boxes themselves are chosen only after the run.
+  double bell_mean = 0;
   double bell_half_width = 0;
   double bell_threshold = 0;
-  double ustar_mean = 0;               ///< S_n (Protocol B only)
+  double ustar_mean = 0;  ///< S_n (Protocol B only)
   double ustar_half_width = 0;
   double ustar_threshold = 0;
   bool has_ustar = false;
+  /// Protocol A only (−1 otherwise): the probability that the test on the chosen boxes accepts,
+  /// Pr[k·Z_k ≤ ⌊k·threshold⌋], if the k boxes were chosen now, uniformly and independently,
+  /// one among each device's valid runs (exact Poisson-binomial sum; 0 while a device has none).
+  double accept_probability = -1;
   Verdict projected = Verdict::undecided;  ///< what the decision would be if the intervals held
   double confidence = 0.999;
 };

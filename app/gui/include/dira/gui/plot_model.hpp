@@ -60,7 +60,8 @@ class PlotModel {
   void reset();
   /// Adds one snapshot. Snapshots with fewer trials than the last one are ignored.
   void add(const app::Progress& p);
-  /// The four charts: Bell statistic, u* frequency (B) or Z_k relative to its threshold (A),
+  /// The four charts: Bell statistic (A: E[Z_k] if the boxes were chosen now), u* frequency (B) or
+  /// Pr[the test on Z_k accepts] if they were chosen now (A),
   /// click rates per channel, setting frequencies against the weak source's band.
   std::vector<ChartData> charts() const;
   ChartData chart(const std::string& id) const;
@@ -80,6 +81,7 @@ class PlotModel {
     double bell = 0, bell_half_width = 0, bell_threshold = 0;
     double ustar = 0, ustar_half_width = 0, ustar_threshold = 0;
     double min_entropy = 0, min_entropy_target = 0, log2_gain = 0;  ///< Protocol C
+    double accept_probability = -1;  ///< Protocol A: Pr[accept] if the boxes were chosen now (−1: unknown)
   };
   const std::vector<Row>& rows() const { return rows_; }
 
