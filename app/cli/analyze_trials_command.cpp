@@ -3,6 +3,7 @@
 
 #include "dira/app/analysis.hpp"
 #include "dira/app/experiment.hpp"
+#include "dira/app/references.hpp"
 #include "dira/app/trials_csv.hpp"
 #include "dira/protocol/protocol_b.hpp"
 
@@ -99,6 +100,7 @@ int run(const Args& a) {
       res.report["output_file"] = nullptr;
     }
   }
+  res.report["reference"] = app::protocol_reference(cfg.protocol);
   if (a.json) {
     std::cout << res.report.dump(2) << "\n";
   } else {
@@ -113,6 +115,10 @@ int run(const Args& a) {
     if (r.contains("z_k")) std::cout << "  Z_k " << r["z_k"] << " (threshold " << r["threshold"] << ")\n";
     for (const auto& reason : r["reasons"]) std::cout << "  - " << reason.get<std::string>() << "\n";
     std::cout << "  certified bits: " << r["certified_bits"] << "\n";
+    if (r["reference"].contains("paper"))
+      std::cout << "  protocol: " << r["reference"]["cited_as"].get<std::string>() << " = "
+                << r["reference"]["paper"].get<std::string>()
+                << ", arXiv:" << r["reference"]["arxiv"].get<std::string>() << "\n";
     if (r.contains("certification")) std::cout << "  " << r["certification"].get<std::string>() << "\n";
     if (r.contains("security") && r["security"].contains("violations"))
       for (const auto& v : r["security"]["violations"])

@@ -120,6 +120,10 @@ int run(const RunArgs& a) {
     }
     if (r.report.contains("fault")) std::cout << "  fault: " << r.report["fault"].get<std::string>() << "\n";
     std::cout << "  certified: " << lu::count(r.report.value("certified_bits", 0.0), "bit") << "\n";
+    // The protocol's paper, once: authors, title, arXiv (report.json `reference`).
+    if (const auto& ref = r.report.value("reference", nlohmann::json::object()); ref.contains("paper"))
+      std::cout << "  protocol: " << ref.value("cited_as", "") << " = " << ref["paper"].get<std::string>()
+                << ", arXiv:" << ref.value("arxiv", "") << "\n";
     if (r.report.contains("what_would_certify"))
       std::cout << "  what would certify (dira plan): " << r.report["what_would_certify"].value("verdict", "") << "\n";
   }

@@ -2,6 +2,7 @@
 
 #include "sha256.hpp"
 
+#include "dira/app/references.hpp"
 #include "dira/app/run_file.hpp"
 #include "dira/app/session.hpp"
 
@@ -65,7 +66,8 @@ RunOutcome run_outcome(RunStatus status, const AnalysisResult* analysis, std::ui
       o.exit_code = 5;
       break;
   }
-  if (o.state == "completed" && analysis && (o.decision_over_recorded == "accept" || o.decision_over_recorded == "abort")) {
+  if (o.state == "completed" && analysis &&
+      (o.decision_over_recorded == "accept" || o.decision_over_recorded == "abort")) {
     o.decision = o.decision_over_recorded;
     o.exit_code = o.decision == "accept" ? 0 : 3;
   } else {
@@ -80,6 +82,7 @@ json build_report(const RunFacts& f, const RunOutcome& outcome) {
   report["software"] = software_name();
   report["config_sha256"] = detail::sha256_hex(c.text);
   report["experiment"] = c.name;
+  report["reference"] = protocol_reference(c.protocol);
   report["run_directory"] = f.directory.string();
   report["devices"] = {{"tagger", f.tagger}, {"weak_source", f.weak_source}};
   for (const auto& m : f.modulators) report["devices"]["modulators"].push_back(m);
@@ -129,12 +132,9 @@ json what_would_certify(const ExperimentConfig& c, const P::HardwareModel& hw, d
   q.dark_count = hw.dark_count;
   q.trial_rate = rate;
   const json p = plan_report(q);
-  json plan{{"hardware", p["hardware"]},
-            {"trial_rate", rate},
-            {"feasible", p["feasible"]},
-            {"feasible_on_paper", p["feasible_on_paper"]},
-            {"verdict", p["headline"]},
-            {"why", p["why"]},
+  json plan{{"hardware", p["hardware"]},    {"trial_rate", rate},
+            {"feasible", p["feasible"]},    {"feasible_on_paper", p["feasible_on_paper"]},
+            {"verdict", p["headline"]},     {"why", p["why"]},
             {"parameters", p["parameters"]}};
   for (const char* k : {"log10_trials", "log10_seconds", "explicit_extractor_bits", "log10_log10_trials", "k"})
     if (p.contains(k)) plan[k] = p[k];
@@ -256,6 +256,7 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   };
   json out;
   out["run_directory"] = dir.string();
+  out["reference"] = protocol_reference(c.protocol);
   json notes = json::array();
   AnalysisResult ar;
   try {
@@ -306,8 +307,7 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     if (problem.empty() && (!state || !decision)) problem = "it has no state or no decision";
   }
   if (!rj.present) {
-    out["live_state"] =
-        "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
+    out["live_state"] = "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
   } else if (!problem.empty()) {
     out["live_state"] = "report.json is damaged (" + problem + "): the live decision is unknown";
     notes.push_back((dir / "report.json").string() + " is damaged: " + problem);

@@ -110,6 +110,12 @@ TEST_CASE(
   REQUIRE(r.result.exit_code == 0);  // ideal quantum box: Z_k = 0 (cli.analyze_trials.a_accept)
   CHECK(r.result.report["decision"] == "accept");
   CHECK_THAT(r.result.report["devices"]["weak_source"].get<std::string>(), Catch::Contains("file"));
+  // The protocol's paper, once (issue 13): seed 000's title page gives the title and its arXiv
+  // number is how seed 001 cites it (docs/references.md).
+  CHECK(r.result.report["reference"]["arxiv"] == "1308.4635");
+  CHECK_THAT(r.result.report["reference"]["paper"].get<std::string>(),
+             Catch::Contains("Robust Device Independent Randomness Amplification"));
+  CHECK(dira::app::analyze_run_directory(r.result.directory)["reference"] == r.result.report["reference"]);
   REQUIRE(r.trials == 64000);
   const auto f = facts(r.contents.ledger);
   CHECK(f.tiled);
