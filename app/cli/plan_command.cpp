@@ -106,6 +106,14 @@ int run(Args a) {
               << "; on paper (the seed's proof): " << (j["feasible_on_paper"].get<bool>() ? "yes" : "no") << "\n";
   }
   std::cout << "\nWhy: " << j["why"].get<std::string>() << "\n";
+  const auto& ref = j["reference"];
+  if (ref.contains("paper"))
+    std::cout << "\nProtocol " << a.protocol << ": " << ref["cited_as"].get<std::string>() << " = "
+              << ref["paper"].get<std::string>() << ", arXiv:" << ref["arxiv"].get<std::string>() << "\n";
+  else if (ref.contains("papers"))
+    for (const auto& p : ref["papers"])
+      std::cout << (&p == &ref["papers"][0] ? "\nProtocol C: " : "            ") << p["paper"].get<std::string>()
+                << ", arXiv:" << p["arxiv"].get<std::string>() << "\n";
   return ok;
 }
 }  // namespace

@@ -4,6 +4,7 @@
 #include "dira/app/inequality_loader.hpp"
 #include "dira/app/lab_units.hpp"
 #include "dira/app/protocol_c_run.hpp"
+#include "dira/app/references.hpp"
 #include "dira/protocol/planner.hpp"
 #include "dira/protocol/protocol_c_plan.hpp"
 #include "run_report.hpp"
@@ -202,10 +203,17 @@ json plan_report(const PlanRequest& r) {
     throw std::invalid_argument(
         "need 0 ≤ ε < 1/2, 0 < target < 1, trial rate > 0, 0 ≤ V ≤ 1, 0 < η ≤ 1, 0 ≤ dark-count probability < 1");
   const protocol::HardwareModel hw{r.visibility, r.efficiency, r.dark_count};
-  if (r.protocol == 'B') return plan_b(r, hw);
-  if (r.protocol == 'A') return plan_a(r, hw);
-  if (r.protocol == 'C') return plan_c(r);
-  throw std::invalid_argument("--protocol must be A, B or C");
+  json j;
+  if (r.protocol == 'B')
+    j = plan_b(r, hw);
+  else if (r.protocol == 'A')
+    j = plan_a(r, hw);
+  else if (r.protocol == 'C')
+    j = plan_c(r);
+  else
+    throw std::invalid_argument("--protocol must be A, B or C");
+  j["reference"] = protocol_reference(r.protocol);  // the paper the plan's lemmas are from, once
+  return j;
 }
 
 std::string planned_experiment_yaml(const PlanRequest& r, const json& plan) {
