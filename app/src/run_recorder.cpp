@@ -31,6 +31,7 @@ void RunRecorder::progress(const std::string& stage) {
   Progress p = stats_.snapshot(protocol_.live(), protocol_.protocol_a(),
                                {trials_, settings_.planned, elapsed(), settings_.duration_s}, stage);
   protocol_.fill(p);
+  p.stations = station::station_health();  // issue 14: the GUI's station view (station/health.hpp)
   progress_(p);
 }
 

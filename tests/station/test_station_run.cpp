@@ -341,6 +341,21 @@ TEST_CASE(
   CHECK(health[1]["state"] == "ended");
   CHECK(health[1]["rejected_frames"] == 0);
   CHECK(health[1]["clock_offset_ps"] == -2'000'000'000);
+  // report.json holds the same per-station record (station/health.hpp), taken at the end.
+  REQUIRE(report.contains("stations"));
+  REQUIRE(report["stations"].size() == 2);
+  for (std::size_t s = 0; s < 2; ++s) {
+    const json& r = report["stations"][s];
+    CHECK(r["station"] == health[s]["station"]);
+    CHECK(r["state"] == "ended");
+    CHECK(r["tags_received"] == health[s]["tags_received"]);
+    CHECK(r["tags_received"] == r["tags_acquired"]);  // everything acquired arrived
+    CHECK(r["backlog_tags"] == 0);
+    CHECK(r["unmerged_tags"] == 0);
+    CHECK(r["backfill"] == "none");
+    CHECK(r["rejected_frames"] == 0);
+  }
+  CHECK(report["stations"][1]["clock_offset_ps"] == -2'000'000'000);
 }
 
 TEST_CASE(
@@ -384,6 +399,13 @@ TEST_CASE(
   const json health = json::parse(read_all(t.dir / "health.json"));
   CHECK(health[1]["drops"] == 1);
   CHECK(health[1]["reconnects"] == 1);
+  // Whether bob's file held blocks the coordinator had not received when it was killed is a
+  // race (it records, then sends); either way nothing is left to backfill at the end.
+  const json& bob = report["stations"][1];
+  CHECK(bob["drops"] == 1);
+  CHECK((bob["backfill"] == "none" || bob["backfill"] == "complete"));
+  CHECK(bob["backfill_blocks_left"] == 0);
+  CHECK(bob["backlog_tags"] == 0);
 }
 
 TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run as a hardware fault, data kept",

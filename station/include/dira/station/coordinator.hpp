@@ -18,6 +18,7 @@
 
 #include "dira/hal/device.hpp"
 #include "dira/hal/registry.hpp"
+#include "dira/station/health.hpp"
 #include "dira/station/keys.hpp"
 #include "dira/station/link.hpp"
 
@@ -38,19 +39,6 @@ struct HubConfig {
   std::chrono::milliseconds station_timeout{5000};            ///< a station away this long is a hardware fault
   std::chrono::milliseconds connect_timeout{30000};           ///< every station must say hello within this
   LinkLog log;
-};
-
-/// What the coordinator knows of one station (the GUI's and report's station view).
-struct StationHealth {
-  std::string name;
-  std::string state;               ///< waiting, connected, lost, ended
-  double heartbeat_age_s = 0;      ///< since the last message from it
-  std::uint64_t tags = 0;          ///< tags received
-  std::uint64_t station_tags = 0;  ///< tags the station reports having acquired
-  std::uint64_t rejected_frames = 0;
-  std::uint64_t drops = 0;           ///< times it was declared lost
-  std::uint64_t reconnects = 0;      ///< hellos after the first
-  std::int64_t clock_offset_ps = 0;  ///< its clock minus station 0's, at the latest sync merged
 };
 
 class StationHub;
@@ -87,8 +75,9 @@ class StationHub {
   /// `timeout` for something new. Throws hal::HardwareFault when a station has been away longer
   /// than the station timeout (the run then ends with every trial before kept).
   void take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bool>& ended, std::chrono::milliseconds timeout);
-  /// Station s's clock offset as the merge measured it (for the health record).
-  void note_offset(std::size_t s, std::int64_t offset_ps);
+  /// Station s's clock offset as the merge measured it, and its tags the merge still holds
+  /// (for the health record).
+  void note_merge(std::size_t s, std::int64_t offset_ps, std::uint64_t unmerged_tags);
   std::vector<StationHealth> health() const;
 
  private:
