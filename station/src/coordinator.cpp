@@ -267,6 +267,7 @@ void register_station_drivers(hal::DriverRegistry& registry) {
   m.capabilities = modulator_caps();
   m.create = [](const Settings& s) -> std::unique_ptr<hal::Device> { return std::make_unique<RemoteModulator>(s); };
   registry.add(std::move(m));
+  register_station_records_driver(registry);
 }
 
 }  // namespace dira::station

@@ -291,6 +291,9 @@ struct Stations {
                                      "coordinator");
   }
   json report() const { return json::parse(read_all(dir / "coordinator.out")); }
+  bool report_exists() const {
+    return fs::exists(dir / "coordinator.out") && fs::file_size(dir / "coordinator.out") > 0;
+  }
   std::string log(const std::string& who) const { return read_all(dir / (who + ".err")); }
 };
 
@@ -600,4 +603,57 @@ TEST_CASE(
   CHECK(c->wait(60s) == 4);
   CHECK(t.report()["state"] == "hardware-fault");
   CHECK(a->wait(20s) == 0);
+}
+
+TEST_CASE(
+    "the coordinator killed with SIGKILL mid-run: dira analyze --stations rebuilds the run from the stations' "
+    "records, trials and decision identical to an uninterrupted run",
+    "[station][run][faults][rebuild]") {
+  const auto& ref = single_process();
+  StationOptions slow;
+  slow.pace = 0.1;  // 200 000 trials of 1 µs in about 2 s of real time
+  Stations t("rebuild", {slow, slow}, 20000);
+  // Every setting is sent before the trials (look-ahead = the run), so the stations can finish
+  // their trials without the coordinator; with a shorter look-ahead they would stop where
+  // their settings end, and the rebuild would hold only those trials.
+  std::ofstream(t.dir / "coordinator.yaml", std::ios::app) << "devices: {scheduler: {lookahead: 200000}}\n";
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  auto big = [&](const char* f) { return fs::exists(t.dir / f) && fs::file_size(t.dir / f) > 200'000; };
+  while (std::chrono::steady_clock::now() < until && !(big("alice.tags") && big("bob.tags")))
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(big("bob.tags"));
+  c->signal(SIGKILL);
+  CHECK(c->wait(5s) == -2);
+  // The stations record to the end of their trials, then give up on the coordinator
+  // (coordinator_timeout_ms: 5000 in their files).
+  (void)a->wait(60s);
+  (void)b->wait(60s);
+  CHECK(!t.report_exists());  // the coordinator never wrote its report
+  // The crashed run's directory holds its config.yaml.
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(t.dir / "runs")) runs.push_back(e.path());
+  REQUIRE(runs.size() == 1);
+  Process rb({kDira, "analyze", runs[0].string(), "--stations", t.dir.string(), "--out", "rebuilt", "--json"}, t.dir,
+             "rebuild");
+  REQUIRE(rb.wait(120s) == 0);
+  const json rebuilt = json::parse(read_all(t.dir / "rebuild.out"));
+  same_decision(ref.report, rebuilt);
+  CHECK(rebuilt["rebuilt_from_stations"].size() == 2);
+  CHECK(rebuilt["analyze"]["decision"] == ref.report["decision"]);
+  CHECK(rebuilt["analyze"]["reproduces_live_decision"] == true);
+  fs::path d = rebuilt["run_directory"].get<std::string>();
+  same_trials(ref.trials, trials_of((d.is_absolute() ? d : t.dir / d) / "run.h5"));
+
+  // --help and --json errors.
+  Process help({kDira, "analyze", "--help"}, t.dir, "help");
+  CHECK(help.wait(20s) == 0);
+  CHECK(read_all(t.dir / "help.out").find("--stations") != std::string::npos);
+  Process wrong({kDira, "analyze", runs[0].string(), "--stations", (t.dir / "alice.tags").string(), "--json"}, t.dir,
+                "wrong");
+  CHECK(wrong.wait(20s) == 2);
+  const json err = json::parse(read_all(t.dir / "wrong.out"));
+  CHECK(err["error"].get<std::string>().find("1 records for the experiment's 2 stations") != std::string::npos);
 }

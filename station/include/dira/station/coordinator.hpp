@@ -43,8 +43,13 @@ struct HubConfig {
 
 class StationHub;
 
-/// Registers `stations` and `station_modulator` (docs/stations.md, "Coordinator").
+/// Registers `stations` and `station_modulator` (docs/stations.md, "Coordinator"), and
+/// `station_records`.
 void register_station_drivers(hal::DriverRegistry& registry);
+/// Registers `station_records`: a time tagger replaying the stations' local records (the
+/// `files` setting, comma-separated in station order) merged by sync index exactly as the
+/// coordinator merges the live streams; what `dira analyze --stations` runs a session on.
+void register_station_records_driver(hal::DriverRegistry& registry);
 
 /// The hub listening at `listen`, if a `stations` tagger created one in this process.
 std::shared_ptr<StationHub> find_hub(const std::string& listen);
