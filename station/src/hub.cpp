@@ -125,7 +125,7 @@ struct StationHub::Impl {
       refuse_frame(st, e.what());
       return;
     }
-    if (kind == FrameKind::tags) {
+    if (carries_tags(kind)) {
       if (st.routing_id != d.routing_id) return;  // from a connection it has since replaced
       std::uint64_t seq = 0;
       const std::size_t before = st.incoming.size();
