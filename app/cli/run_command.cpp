@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -129,6 +130,107 @@ int run(const RunArgs& a) {
   }
   return r.exit_code;
 }
+
+struct AnalyzeArgs {
+  std::string dir, experiment, out, config_dir;
+  std::vector<std::string> stations;
+  bool json = false;
+};
+
+// `dira analyze [RUN_DIR] --stations FILE...|DIR`: the run rebuilt from the stations' local
+// records after a coordinator crash (docs/stations.md, "Rebuilding a run"). The experiment is
+// the crashed run's config.yaml (or --experiment); the session runs on the `station_records`
+// tagger, which merges the records exactly as the coordinator merges the live streams, and
+// the scheduler draws the settings from the experiment's weak source as the coordinator did
+// (the setting echo, where the layout has one, checks every trial's setting against what the
+// station applied). The result is an ordinary run directory, then re-decided like
+// `dira analyze RUN_DIR`.
+int rebuild_from_stations(const AnalyzeArgs& a) {
+  namespace fs = std::filesystem;
+  const char* cmd = "dira analyze";
+  fs::path exp = a.experiment;
+  if (exp.empty() && !a.dir.empty()) exp = fs::path(a.dir) / "config.yaml";
+  if (exp.empty())
+    return report_error(cmd,
+                        "--stations needs the experiment: the crashed run's directory (dira analyze RUN_DIR --stations "
+                        "…, its config.yaml) or --experiment FILE",
+                        a.json);
+  app::ExperimentConfig cfg;
+  try {
+    cfg = app::load_experiment_file(exp, a.config_dir);
+  } catch (const app::ConfigError& e) {
+    return report_error(cmd, std::string("invalid experiment file:\n") + e.what(), a.json);
+  }
+  if (!cfg.stations.present)
+    return report_error(cmd, exp.string() + " has no stations: section: which record is which station is unknown",
+                        a.json);
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (a.stations.size() == 1 && fs::is_directory(a.stations[0], ec)) {
+    // A directory: each member's record is NAME.tags in it (the shipped station files' `record:`).
+    for (const auto& m : cfg.stations.members) {
+      const fs::path f = fs::path(a.stations[0]) / (m.name + ".tags");
+      if (!fs::is_regular_file(f, ec))
+        return report_error(cmd, "no record of station " + m.name + ": " + f.string() + " is missing", a.json);
+      files.push_back(f.string());
+    }
+  } else {
+    if (a.stations.size() != cfg.stations.members.size())
+      return report_error(cmd,
+                          "--stations: " + std::to_string(a.stations.size()) + " records for the experiment's " +
+                              std::to_string(cfg.stations.members.size()) +
+                              " stations (give one per station, in the order of stations.members, or a directory)",
+                          a.json);
+    for (const auto& f : a.stations) {
+      if (!fs::is_regular_file(f, ec)) return report_error(cmd, "--stations: " + f + " is not a file", a.json);
+      if (f.find(',') != std::string::npos) return report_error(cmd, "--stations: " + f + ": a ',' in a path", a.json);
+      files.push_back(f);
+    }
+  }
+  std::string list;
+  for (const auto& f : files) list += (list.empty() ? "" : ",") + f;
+  cfg.devices.tagger = app::DeviceConfig{"station_records",
+                                         {{"files", list},
+                                          {"sync_channel", std::int64_t{cfg.stations.sync_channel}},
+                                          {"channel_stride", std::int64_t{app::StationsConfig::channel_stride}}}};
+  cfg.devices.modulators.clear();  // the stations applied the settings; the records hold what they measured
+  app::RunOptions o;
+  o.out = a.out;
+  app::RunResult r;
+  try {
+    r = app::run_experiment(cfg, o);
+  } catch (const app::ConfigError& e) {
+    return report_error(cmd, e.what(), a.json);
+  } catch (const app::RunFileError& e) {
+    return report_error(cmd, e.what(), a.json, failure);
+  } catch (const std::invalid_argument& e) {
+    return report_error(cmd, e.what(), a.json);
+  } catch (const hal::HardwareFault& e) {
+    return report_error(cmd, std::string("the records cannot be merged: ") + e.what(), a.json, hardware_fault);
+  }
+  nlohmann::json out = r.report;
+  out["rebuilt_from_stations"] = files;
+  out["experiment_file"] = exp.string();
+  // Decided again from the rebuilt run directory, as `dira analyze RUN_DIR` decides any run.
+  try {
+    const nlohmann::json again = app::analyze_run_directory(r.directory);
+    out["analyze"] = {{"decision", again.value("decision", "")},
+                      {"reproduces_live_decision", again.value("reproduces_live_decision", false)}};
+  } catch (const std::exception& e) {
+    out["analyze"] = {{"error", e.what()}};
+  }
+  if (a.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "rebuilt from " << files.size() << " station records: run " << r.state << ", decision " << r.decision
+              << " (" << app::lab_units::count(out.value("trials_recorded", 0.0), "trial")
+              << " recorded); run directory " << r.directory.string() << "\n";
+    if (out.contains("fault")) std::cout << "  fault: " << out["fault"].get<std::string>() << "\n";
+    if (out["analyze"].contains("decision"))
+      std::cout << "  dira analyze of it: " << out["analyze"]["decision"].get<std::string>() << "\n";
+  }
+  return r.exit_code;
+}
 }  // namespace
 
 std::function<int()> register_run_commands(CLI::App& app) {
@@ -143,15 +245,31 @@ std::function<int()> register_run_commands(CLI::App& app) {
   c->add_flag("--json", a->json, "Print the final report as JSON");
   c->add_option("--config-dir", a->config_dir, "Directory holding inequalities/");
 
-  auto dir = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
-  auto* an = app.add_subcommand("analyze",
-                                "Re-run the protocol from a run directory; reproduces the decision and output hash");
-  an->add_option("run_dir", *dir, "Run directory written by dira run")->required();
-  an->add_flag("--json", *json, "JSON output");
+  auto aa = std::make_shared<AnalyzeArgs>();
+  auto* an = app.add_subcommand(
+      "analyze",
+      "Re-run the protocol from a run directory; reproduces the decision and output hash. With --stations: rebuild "
+      "the run from the stations' records after a coordinator crash");
+  an->add_option("run_dir", aa->dir,
+                 "Run directory written by dira run (with --stations: the crashed run's, for its "
+                 "config.yaml; give it before --stations)");
+  an->add_option("--stations", aa->stations,
+                 "The stations' records (dira station's record: files) in station order, or a directory holding "
+                 "NAME.tags per station: rebuild the run from them (docs/stations.md)");
+  an->add_option("--experiment", aa->experiment,
+                 "With --stations: the coordinator's experiment file (default: RUN_DIR/config.yaml)");
+  an->add_option("--out", aa->out,
+                 "With --stations: parent directory of the rebuilt run directory (default: "
+                 "outputs.directory)");
+  an->add_option("--config-dir", aa->config_dir, "Directory holding inequalities/");
+  an->add_flag("--json", aa->json, "JSON output");
   return [=]() -> int {
     if (*c) return run(*a);
     if (!*an) return -1;
+    if (!aa->stations.empty()) return rebuild_from_stations(*aa);
+    if (aa->dir.empty()) return report_error("dira analyze", "give a run directory (or --stations …)", aa->json);
+    const std::string* dir = &aa->dir;
+    const bool* json = &aa->json;
     nlohmann::json r;
     try {
       r = app::analyze_run_directory(*dir);

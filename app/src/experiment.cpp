@@ -292,6 +292,213 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
   }
 }
 
+/// A path from the experiment file, relative to the file's directory (absolute paths as given).
+std::filesystem::path beside(const Reader& r, const std::string& path) {
+  const std::filesystem::path p(path);
+  if (p.is_absolute() || p.empty()) return p;
+  return (std::filesystem::path(r.file()).parent_path() / p).lexically_normal();
+}
+
+/// stations: {listen, key, …, layout, members} — the experiment's parties on separate stations
+/// (docs/stations.md). Fills `c.devices` with what the coordinator runs: the `stations` tagger
+/// with the members' keys, the merged layout (station s's channel ch is s · 256 + ch; station
+/// 0's sync is the merged sync) and one `station_modulator` per party.
+void read_stations(Reader& r, const YAML::Node& st, const YAML::Node& doc, ExperimentConfig& c) {
+  if (!st.IsMap()) {
+    r.issue(st, "stations",
+            "expected listen:, key:, layout: and members: (docs/stations.md), found " + conf::describe(st));
+    return;
+  }
+  r.allowed_keys(st, "stations",
+                 {"listen", "key", "heartbeat_ms", "station_timeout_ms", "connect_timeout_ms", "health_file",
+                  "state_theta", "alice_angle_0", "alice_angle_1", "bob_angle_0", "bob_angle_1", "layout", "members"});
+  if (c.simulator.present)
+    r.issue(doc["simulator"], "simulator", "give either simulator: or stations:, not both (the stations simulate)");
+  if (c.devices.present)
+    r.issue(doc["devices"]["tagger"], "devices.tagger",
+            "give either stations: or devices.tagger, not both (stations: is the coordinator's tagger)");
+  if (const YAML::Node dev = doc["devices"]; dev.IsDefined() && dev.IsMap() && dev["modulators"])
+    r.issue(dev["modulators"], "devices.modulators",
+            "with stations: each station drives its own modulators (its station file); remove these");
+  auto& S = c.stations;
+  S.present = true;
+  const hal::DriverInfo* info = driver_registry().find("stations", hal::DeviceKind::time_tagger);
+  if (!info) {
+    r.issue(st, "stations", "this dira was built without the stations driver");
+    return;
+  }
+  // Typed and range-checked as the driver declares them (the same messages as devices.tagger.settings).
+  YAML::Node typed(YAML::NodeType::Map);
+  for (const char* k : {"listen", "heartbeat_ms", "station_timeout_ms", "connect_timeout_ms", "state_theta",
+                        "alice_angle_0", "alice_angle_1", "bob_angle_0", "bob_angle_1"})
+    if (st[k]) typed[k] = st[k];
+  DeviceConfig tagger;
+  tagger.driver = "stations";
+  tagger.settings = read_driver_settings(r, typed, "stations", info);
+  if (const auto l = r.string(r.require(st, "stations", "listen"), "stations.listen")) S.listen = *l;
+  if (const auto k = r.string(r.require(st, "stations", "key"), "stations.key")) {
+    S.key = beside(r, *k);
+    tagger.settings["key"] = S.key.string();
+  }
+  if (st["health_file"])
+    if (const auto h = r.string(st["health_file"], "stations.health_file"))
+      tagger.settings["health_file"] = beside(r, *h).string();
+
+  const auto& sc = c.inequality.expression.scenario();
+  const int parties = c.inequality.name.empty() ? 0 : sc.parties();
+  auto& L = c.devices.layout;
+  const YAML::Node lay = r.require(st, "stations", "layout");
+  if (lay.IsDefined() && !lay.IsMap()) r.issue(lay, "stations.layout", "expected a map (sync_channel:, …)");
+  if (lay.IsMap()) {
+    r.allowed_keys(lay, "stations.layout",
+                   {"sync_channel", "sync_period_ps", "detection_offset_ps", "detection_width_ps", "echo_offset_ps",
+                    "echo_width_ps", "reorder_window_ps", "fair_sampling"});
+    auto integer = [&](const char* key, std::int64_t lo, bool required, std::int64_t hi) -> std::int64_t {
+      const std::string path = std::string("stations.layout.") + key;
+      if (!lay[key]) {
+        if (required) r.issue(lay, path, "missing");
+        return 0;
+      }
+      return r.whole(lay[key], path, lo, hi).value_or(0);
+    };
+    constexpr std::int64_t big = std::int64_t{1} << 62;
+    S.sync_channel = static_cast<int>(integer("sync_channel", 0, true, StationsConfig::channel_stride - 1));
+    L.sync_period_ps = integer("sync_period_ps", 1, true, big);
+    L.detection_offset_ps = integer("detection_offset_ps", 0, true, big);
+    L.detection_width_ps = integer("detection_width_ps", 1, true, big);
+    L.echo_offset_ps = integer("echo_offset_ps", 0, false, big);
+    L.echo_width_ps = integer("echo_width_ps", 0, false, big);
+    L.reorder_window_ps = integer("reorder_window_ps", 0, false, big);
+    if (lay["fair_sampling"])
+      L.fair_sampling = r.boolean(lay["fair_sampling"], "stations.layout.fair_sampling").value_or(false);
+  }
+  tagger.settings["sync_channel"] = std::int64_t{S.sync_channel};
+
+  // Members: who records which party, in its own channel numbering.
+  std::vector<std::vector<int>> det(static_cast<std::size_t>(parties)), echo(static_cast<std::size_t>(parties));
+  std::vector<int> owner(static_cast<std::size_t>(parties), -1);
+  bool any_echoes = false, all_echoes = true;
+  const YAML::Node mem = r.require(st, "stations", "members");
+  constexpr std::size_t kMaxStations = 4096 / StationsConfig::channel_stride;  // merged channels stay ≤ 4095
+  if (mem.IsDefined() && (!mem.IsSequence() || mem.size() == 0 || mem.size() > kMaxStations))
+    r.issue(mem, "stations.members",
+            "expected a list of 1 to " + std::to_string(kMaxStations) +
+                " stations ({name:, public_key:, parties:, detectors:}), in station order");
+  std::string list;
+  if (mem.IsSequence() && mem.size() <= kMaxStations)
+    for (std::size_t i = 0; i < mem.size(); ++i) {
+      const std::string path = Reader::idx("stations.members", i);
+      const YAML::Node m = mem[i];
+      if (!m.IsMap()) {
+        r.issue(m, path, "expected name:, public_key:, parties: and detectors:, found " + conf::describe(m));
+        continue;
+      }
+      r.allowed_keys(m, path, {"name", "public_key", "parties", "detectors", "echoes"});
+      StationMember sm;
+      if (const auto n = r.string(r.require(m, path, "name"), path + ".name")) {
+        sm.name = *n;
+        if (sm.name.empty() || sm.name.find_first_of(",= \t") != std::string::npos)
+          r.issue(m["name"], path + ".name", "a station name is one word without ',' or '='");
+        for (const auto& o : S.members)
+          if (o.name == sm.name) r.issue(m["name"], path + ".name", "station '" + sm.name + "' is listed twice");
+      }
+      if (const auto k = r.string(r.require(m, path, "public_key"), path + ".public_key"))
+        sm.public_key = beside(r, *k);
+      const YAML::Node ps = r.require(m, path, "parties");
+      if (ps.IsDefined() && (!ps.IsSequence() || ps.size() == 0)) {
+        r.issue(ps, path + ".parties", "expected a list of the parties this station records, e.g. [0]");
+      } else if (ps.IsSequence()) {
+        for (std::size_t j = 0; j < ps.size(); ++j) {
+          const auto q = r.whole(ps[j], Reader::idx(path + ".parties", j), 0, 255);
+          if (!q) continue;
+          const int party = static_cast<int>(*q);
+          if (party >= parties) {
+            r.issue(ps[j], Reader::idx(path + ".parties", j),
+                    "the inequality has parties 0…" + std::to_string(parties - 1) + ", not " + std::to_string(party));
+            continue;
+          }
+          if (owner[static_cast<std::size_t>(party)] >= 0) {
+            r.issue(ps[j], Reader::idx(path + ".parties", j),
+                    "party " + std::to_string(party) + " is already recorded by station " +
+                        S.members[static_cast<std::size_t>(owner[static_cast<std::size_t>(party)])].name);
+            continue;
+          }
+          owner[static_cast<std::size_t>(party)] = static_cast<int>(i);
+          sm.parties.push_back(party);
+        }
+      }
+      // Channel lists, one per party in `parties` order, in the station's own numbering.
+      auto lists = [&](const char* key, bool required, bool echoes) {
+        const YAML::Node n = m[key];
+        const std::string kp = path + "." + key;
+        if (!n) {
+          if (required) r.issue(m, kp, "missing: one list of channels per party in parties");
+          return false;
+        }
+        if (!n.IsSequence() || n.size() != sm.parties.size()) {
+          r.issue(n, kp,
+                  "expected one list of channels per party in parties (" + std::to_string(sm.parties.size()) + ")");
+          return true;
+        }
+        for (std::size_t j = 0; j < n.size(); ++j) {
+          const std::string lp = Reader::idx(kp, j);
+          auto ch = read_channels(r, n[j], lp);
+          const int party = sm.parties[j];
+          const int want = echoes ? sc.settings(party) : sc.outcomes(party);
+          if (static_cast<int>(ch.size()) != want)
+            r.issue(n[j], lp,
+                    "expected " + std::to_string(want) + " channels (one per " + (echoes ? "setting" : "outcome") +
+                        " of party " + std::to_string(party) + ")");
+          for (int& x : ch) {
+            if (x >= StationsConfig::channel_stride)
+              r.issue(n[j], lp,
+                      "a station's channel is 0…" + std::to_string(StationsConfig::channel_stride - 1) + ", not " +
+                          std::to_string(x));
+            x += static_cast<int>(i) * StationsConfig::channel_stride;
+          }
+          (echoes ? echo : det)[static_cast<std::size_t>(party)] = ch;
+        }
+        return true;
+      };
+      if (sm.parties.size() == (ps.IsSequence() ? ps.size() : 0) && !sm.parties.empty()) {
+        lists("detectors", true, false);
+        const bool e = lists("echoes", false, true);
+        any_echoes = any_echoes || e;
+        all_echoes = all_echoes && e;
+      }
+      list += (list.empty() ? "" : ", ") + sm.name + "=" + sm.public_key.string();
+      S.members.push_back(std::move(sm));
+    }
+  tagger.settings["stations"] = list;
+  if (mem.IsSequence() && r.ok())
+    for (int p = 0; p < parties; ++p)
+      if (owner[static_cast<std::size_t>(p)] < 0)
+        r.issue(mem, "stations.members",
+                "no station records party " + std::to_string(p) + " (add it to a parties: list)");
+  if (any_echoes && !all_echoes) r.issue(mem, "stations.members", "echoes: give them for every station or for none");
+  if (any_echoes && L.echo_width_ps <= 0) r.issue(lay, "stations.layout.echo_width_ps", "needed with echoes");
+  if (!r.ok()) return;
+  for (int p = 0; p < parties; ++p) {
+    hal::StationLayout sl;
+    sl.station = 0;                    // the merged stream is one tagger's
+    sl.sync_channel = S.sync_channel;  // station 0's sync: the others align to it and are dropped
+    sl.detector_channels = det[static_cast<std::size_t>(p)];
+    if (any_echoes) sl.echo_channels = echo[static_cast<std::size_t>(p)];
+    L.parties.push_back(sl);
+  }
+  try {
+    hal::validate(L);
+  } catch (const std::exception& ex) {
+    r.issue(lay, "stations.layout", ex.what());
+  }
+  c.devices.present = true;
+  c.devices.tagger = std::move(tagger);
+  if (!c.devices.hardware_chosen_settings)
+    for (int p = 0; p < parties; ++p)
+      c.devices.modulators.push_back(
+          DeviceConfig{"station_modulator", {{"coordinator", S.listen}, {"party", std::int64_t{p}}}});
+}
+
 }  // namespace
 
 namespace {
@@ -339,8 +546,8 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
   ExperimentConfig c;
   c.file = r.file();
   r.allowed_keys(doc, "",
-                 {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices", "stop",
-                  "outputs", "hardware"});
+                 {"name", "inequality", "protocol", "weak_source", "security_target", "simulator", "devices",
+                  "stations", "stop", "outputs", "hardware"});
   c.text = std::string(yaml);
   c.name = doc["name"] ? r.string(doc["name"], "name").value_or("") : "";
   c.security_target = positive_fraction(r, doc["security_target"], "security_target", 0, 1, true, true, 1e-6);
@@ -538,7 +745,8 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
     }
   }
   if (const YAML::Node dev = doc["devices"]; dev.IsDefined()) read_devices(r, dev, c);
-  if (c.simulator.present && c.devices.present)
+  if (const YAML::Node st = doc["stations"]; st.IsDefined()) read_stations(r, st, doc, c);
+  if (c.simulator.present && c.devices.present && !c.stations.present)
     r.issue(doc["devices"]["tagger"], "devices.tagger",
             "give either simulator: (driver sim) or devices.tagger, not both");
   if (const YAML::Node hw = doc["hardware"]; hw.IsDefined()) {

@@ -32,6 +32,7 @@ void RunRecorder::progress(const std::string& stage, const std::string& decision
                                {trials_, settings_.planned, elapsed(), settings_.duration_s}, stage);
   protocol_.fill(p);
   p.decision = decision;
+  p.stations = station::station_health();  // issue 14: the GUI's station view (station/health.hpp)
   progress_(p);
 }
 

@@ -210,6 +210,9 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   facts.storage_warning = out.storage_warning;
   const RunOutcome outcome = run_outcome(status, facts.analysis, trials, protocol_trial_count(c), c.protocol);
   json report = build_report(facts, outcome);
+  // Issue 14: every station's health record at the end (docs/stations.md, "Station health").
+  if (const auto stations = station::station_health(); !stations.empty())
+    report["stations"] = station::health_json(stations);
   res.state = outcome.state;
   res.decision = outcome.decision;
   res.exit_code = outcome.exit_code;

@@ -103,21 +103,6 @@ std::string trim(std::string s) {
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
-nlohmann::json health_json(const std::vector<StationHealth>& hs) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& h : hs)
-    a.push_back({{"station", h.name},
-                 {"state", h.state},
-                 {"heartbeat_age_s", h.heartbeat_age_s},
-                 {"tags_received", h.tags},
-                 {"tags_acquired", h.station_tags},
-                 {"rejected_frames", h.rejected_frames},
-                 {"drops", h.drops},
-                 {"reconnects", h.reconnects},
-                 {"clock_offset_ps", h.clock_offset_ps}});
-  return a;
-}
-
 class RemoteTagger final : public hal::TimeTagger {
  public:
   explicit RemoteTagger(const Settings& s) : caps_(tagger_caps()), settings_(s) {
@@ -154,8 +139,8 @@ class RemoteTagger final : public hal::TimeTagger {
     std::ostringstream os;
     os << "stations at " << get<std::string>("listen") << ":";
     for (const auto& h : hub_->health())
-      os << " " << h.name << " (" << h.state << ", " << h.tags << " tags, " << h.rejected_frames << " rejected, "
-         << h.drops << " drops, offset " << h.clock_offset_ps << " ps)";
+      os << " " << h.name << " (" << to_string(h.link) << ", " << h.tags << " tags, " << h.rejected_frames
+         << " rejected, " << h.drops << " drops, offset " << h.clock_offset_ps << " ps)";
     return os.str();
   }
   const std::vector<Capability>& capabilities() const override { return caps_; }
@@ -191,7 +176,7 @@ class RemoteTagger final : public hal::TimeTagger {
         if (ended_[s]) merger_->end(s);
       }
       merger_->pop(out);
-      for (std::size_t s = 1; s < names_.size(); ++s) hub_->note_offset(s, merger_->offset(s));
+      for (std::size_t s = 0; s < names_.size(); ++s) hub_->note_merge(s, merger_->offset(s), merger_->pending(s));
       if (!out.empty()) return out;
       if (merger_->finished()) return hal::StreamEnd{};
     } while (std::chrono::steady_clock::now() < until);
@@ -282,6 +267,7 @@ void register_station_drivers(hal::DriverRegistry& registry) {
   m.capabilities = modulator_caps();
   m.create = [](const Settings& s) -> std::unique_ptr<hal::Device> { return std::make_unique<RemoteModulator>(s); };
   registry.add(std::move(m));
+  register_station_records_driver(registry);
 }
 
 }  // namespace dira::station

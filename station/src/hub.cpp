@@ -40,7 +40,7 @@ void remember_hub(const std::string& listen, const std::shared_ptr<StationHub>& 
 }  // namespace detail
 
 struct StationHub::Impl {
-  enum class State { waiting, connected, lost, ended };
+  using State = LinkState;
   struct Station {
     std::string name;
     State state = State::waiting;
@@ -57,7 +57,11 @@ struct StationHub::Impl {
     std::int64_t end_blocks = -1;      // blocks in its stream, once it said "end"
     bool end_error = false;
     std::string end_reason;
-    std::vector<hal::Tag> incoming;  // received, not yet taken by the tagger
+    std::vector<hal::Tag> incoming;    // received, not yet taken by the tagger
+    std::uint64_t backfill_until = 0;  // while backfilling: the block count its hello reported
+    Clock::time_point rate_since{};    // the tag rate's current window
+    std::uint64_t rate_tags = 0;       // tags received when that window began
+    std::uint64_t merge_pending = 0;   // tags the merge holds (RemoteTagger::next, note_merge)
     StationHealth health;
   };
 
@@ -121,7 +125,7 @@ struct StationHub::Impl {
       refuse_frame(st, e.what());
       return;
     }
-    if (kind == FrameKind::tags) {
+    if (carries_tags(kind)) {
       if (st.routing_id != d.routing_id) return;  // from a connection it has since replaced
       std::uint64_t seq = 0;
       const std::size_t before = st.incoming.size();
@@ -143,6 +147,11 @@ struct StationHub::Impl {
       ++st.next_block;
       st.tags += st.incoming.size() - before;
       st.health.tags = st.tags;
+      if (st.health.backfill == Backfill::backfilling && st.next_block >= st.backfill_until) {
+        st.health.backfill = Backfill::complete;
+        log("station " + st.name + " caught up from its file: the merged record continues at block " +
+            std::to_string(st.next_block) + " with no hole");
+      }
       if (st.end_blocks >= 0 && st.next_block >= static_cast<std::uint64_t>(st.end_blocks)) st.state = State::ended;
       cv.notify_all();
       return;
@@ -192,6 +201,15 @@ struct StationHub::Impl {
       }
       st.awaiting_resume = false;
       if (st.state != State::ended) st.state = State::connected;
+      // What its file holds beyond what we received is resent now (backfill, the GUI's and
+      // report's "backfill" state).
+      const auto have_blocks = j.value("blocks", std::uint64_t{0});
+      st.health.station_tags = std::max(st.health.station_tags, j.value("tags", std::uint64_t{0}));
+      if (have_blocks > st.next_block) {
+        st.backfill_until = have_blocks;
+        st.health.backfill = Backfill::backfilling;
+        ++st.health.backfills;
+      }
       log("station " + st.name + " connected (" + (st.health.reconnects ? "again; " : "") +
           "its stream continues at block " + std::to_string(st.next_block) + ", tag " + std::to_string(st.tags) + ")");
       send_control(st, {{"type", "welcome"},
@@ -214,7 +232,7 @@ struct StationHub::Impl {
       return;
     }
     if (type == "heartbeat") {
-      st.health.station_tags = j.value("tags", std::uint64_t{0});
+      st.health.station_tags = std::max(st.health.station_tags, j.value("tags", std::uint64_t{0}));
     } else if (type == "settings_ack") {
       const int p = j.value("party", -1);
       if (p >= 0 && static_cast<std::size_t>(p) < st.acked.size())
@@ -238,6 +256,16 @@ struct StationHub::Impl {
     std::lock_guard<std::mutex> l(m);
     const auto now = Clock::now();
     for (auto& st : stations) {
+      // Tag rate over windows of half a second (the GUI polls at up to 25 Hz; a shorter window
+      // would show the block granularity of the stream, not its rate).
+      if (st.rate_since == Clock::time_point{}) {
+        st.rate_since = now;
+        st.rate_tags = st.tags;
+      } else if (const double dt = std::chrono::duration<double>(now - st.rate_since).count(); dt >= 0.5) {
+        st.health.tag_rate = static_cast<double>(st.tags - st.rate_tags) / dt;
+        st.rate_since = now;
+        st.rate_tags = st.tags;
+      }
       if (send && (st.state == State::connected || st.state == State::ended))
         send_control(st, {{"type", "heartbeat"}, {"tags", st.tags}, {"block", st.next_block}});
       // Lost: nothing from it for two heartbeat periods (issue 14: "reported within 2 heartbeats").
@@ -427,9 +455,11 @@ void StationHub::take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bo
   }
 }
 
-void StationHub::note_offset(std::size_t s, std::int64_t offset_ps) {
+void StationHub::note_merge(std::size_t s, std::int64_t offset_ps, std::uint64_t unmerged_tags) {
   std::lock_guard<std::mutex> l(impl_->m);
-  if (s < impl_->stations.size()) impl_->stations[s].health.clock_offset_ps = offset_ps;
+  if (s >= impl_->stations.size()) return;
+  impl_->stations[s].health.clock_offset_ps = offset_ps;
+  impl_->stations[s].merge_pending = unmerged_tags;
 }
 
 std::vector<StationHealth> StationHub::health() const {
@@ -439,13 +469,80 @@ std::vector<StationHealth> StationHub::health() const {
   const auto now = Clock::now();
   for (const auto& st : d.stations) {
     StationHealth h = st.health;
-    static const char* names[] = {"waiting", "connected", "lost", "ended"};
-    h.state = names[static_cast<int>(st.state)];
+    h.link = st.state;
     h.heartbeat_age_s =
         st.last_seen == Clock::time_point{} ? -1 : std::chrono::duration<double>(now - st.last_seen).count();
+    if (st.state == Impl::State::ended) h.station_tags = std::max(h.station_tags, st.tags);
+    h.backlog_tags = h.station_tags > st.tags ? h.station_tags - st.tags : 0;
+    h.unmerged_tags = st.incoming.size() + st.merge_pending;
+    h.backfill_blocks_left = h.backfill == Backfill::backfilling && st.backfill_until > st.next_block
+                                 ? st.backfill_until - st.next_block
+                                 : 0;
     out.push_back(h);
   }
   return out;
+}
+
+const char* to_string(LinkState s) {
+  switch (s) {
+    case LinkState::waiting:
+      return "waiting";
+    case LinkState::connected:
+      return "connected";
+    case LinkState::lost:
+      return "lost";
+    case LinkState::ended:
+      return "ended";
+  }
+  return "?";
+}
+
+const char* to_string(Backfill b) {
+  switch (b) {
+    case Backfill::none:
+      return "none";
+    case Backfill::backfilling:
+      return "backfilling";
+    case Backfill::complete:
+      return "complete";
+  }
+  return "?";
+}
+
+std::vector<StationHealth> station_health() {
+  std::vector<std::shared_ptr<StationHub>> live;
+  {
+    std::lock_guard<std::mutex> l(hubs_mutex);
+    for (const auto& [listen, weak] : hubs())
+      if (auto h = weak.lock()) live.push_back(std::move(h));
+  }
+  std::vector<StationHealth> out;
+  for (const auto& h : live) {
+    auto v = h->health();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+nlohmann::json health_json(const std::vector<StationHealth>& hs) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& h : hs)
+    a.push_back({{"station", h.name},
+                 {"state", to_string(h.link)},
+                 {"heartbeat_age_s", h.heartbeat_age_s},
+                 {"tag_rate", h.tag_rate},
+                 {"tags_received", h.tags},
+                 {"tags_acquired", h.station_tags},
+                 {"backlog_tags", h.backlog_tags},
+                 {"unmerged_tags", h.unmerged_tags},
+                 {"clock_offset_ps", h.clock_offset_ps},
+                 {"backfill", to_string(h.backfill)},
+                 {"backfill_blocks_left", h.backfill_blocks_left},
+                 {"backfills", h.backfills},
+                 {"rejected_frames", h.rejected_frames},
+                 {"drops", h.drops},
+                 {"reconnects", h.reconnects}});
+  return a;
 }
 
 }  // namespace dira::station

@@ -140,4 +140,9 @@ bool SyncMerger::finished() const {
   return true;
 }
 
+std::uint64_t SyncMerger::pending(std::size_t s) const {
+  const Station& st = stations_[s];
+  return (st.raw.size() - st.raw_at) + (st.aligned.size() - st.aligned_at);
+}
+
 }  // namespace dira::station

@@ -131,7 +131,8 @@ std::uint64_t StationFile::tags() const {
 
 namespace {
 
-constexpr std::size_t kMaxTagsPerFrame = kMaxPayload / sizeof(hal::Tag);
+// Packed (wire version 2), a tag takes at most kMaxPackedTagBytes: any block this size fits a frame.
+constexpr std::size_t kMaxTagsPerFrame = (kMaxPayload - 4) / kMaxPackedTagBytes;
 
 struct Shared {
   std::mutex m;
@@ -243,7 +244,9 @@ void acquire(const StationConfig& cfg, StationDevices dev, StationFile& file, Sh
             for (auto& t : shifted) t.time_ps += cfg.clock_offset_ps;
             tags = shifted;
           }
-          encode_tags_into(frame, file.blocks(), file.tags(), tags);
+          // Packed (docs/wire.md, version 2): 3–4 bytes a tag instead of 16, so the file, the
+          // encryption and the socket carry a fraction of the bytes.
+          encode_packed_tags_into(frame, file.blocks(), file.tags(), tags);
           file.append(frame, n);  // in the file before anything is sent
           std::lock_guard<std::mutex> l(sh.m);
           sh.committed.push_back(Clock::now());

@@ -1,4 +1,4 @@
-// Wire format version 1 (docs/wire.md).
+// Wire format versions 1 and 2 (docs/wire.md).
 #include "dira/station/wire.hpp"
 
 #include <array>
@@ -45,10 +45,10 @@ T get(const std::uint8_t* p) {
 
 constexpr std::size_t kCrcOffset = 28;
 
-void write_header(std::uint8_t* h, FrameKind kind, std::uint64_t sequence, std::uint64_t position,
-                  std::uint32_t length) {
+void write_header(std::uint8_t* h, FrameKind kind, std::uint64_t sequence, std::uint64_t position, std::uint32_t length,
+                  std::uint8_t version = kWireVersion) {
   put<std::uint32_t>(h, kWireMagic);
-  h[4] = kWireVersion;
+  h[4] = version;
   h[5] = static_cast<std::uint8_t>(kind);
   put<std::uint16_t>(h + 6, 0);
   put<std::uint64_t>(h + 8, sequence);
@@ -63,6 +63,7 @@ void seal(std::vector<std::uint8_t>& f) {
 }
 
 struct Header {
+  std::uint8_t version;
   FrameKind kind;
   std::uint64_t sequence;
   std::uint64_t position;
@@ -74,11 +75,12 @@ Header verify(std::span<const std::uint8_t> bytes) {
     throw WireError("frame of " + std::to_string(bytes.size()) + " bytes is shorter than the 32-byte header");
   const std::uint8_t* h = bytes.data();
   if (get<std::uint32_t>(h) != kWireMagic) throw WireError("not a dira frame (bad magic)");
-  if (h[4] != kWireVersion)
-    throw WireError("wire version " + std::to_string(h[4]) + " is not supported (this dira speaks version " +
-                    std::to_string(kWireVersion) + ")");
+  if (h[4] < kOldestWireVersion || h[4] > kWireVersion)
+    throw WireError("wire version " + std::to_string(h[4]) + " is not supported (this dira speaks versions " +
+                    std::to_string(kOldestWireVersion) + " to " + std::to_string(kWireVersion) + ")");
   const std::uint8_t kind = h[5];
-  if (kind < 1 || kind > 3) throw WireError("unknown frame kind " + std::to_string(kind));
+  if (kind < 1 || kind > (h[4] >= 2 ? 4 : 3))
+    throw WireError("unknown frame kind " + std::to_string(kind) + " in a version " + std::to_string(h[4]) + " frame");
   if (get<std::uint16_t>(h + 6) != 0) throw WireError("reserved header bytes are not zero");
   const std::uint32_t length = get<std::uint32_t>(h + 24);
   if (length > kMaxPayload)
@@ -94,7 +96,7 @@ Header verify(std::span<const std::uint8_t> bytes) {
   std::uint32_t c = crc32(std::span<const std::uint8_t>(zeroed, kHeaderBytes));
   c = crc32(bytes.subspan(kHeaderBytes), c);
   if (c != get<std::uint32_t>(h + kCrcOffset)) throw WireError("checksum mismatch: the frame was altered");
-  return Header{static_cast<FrameKind>(kind), get<std::uint64_t>(h + 8), get<std::uint64_t>(h + 16),
+  return Header{h[4], static_cast<FrameKind>(kind), get<std::uint64_t>(h + 8), get<std::uint64_t>(h + 16),
                 bytes.subspan(kHeaderBytes)};
 }
 
@@ -103,6 +105,111 @@ void check_tags(const hal::Tag* t, std::size_t n) {
     if (static_cast<std::uint8_t>(t[i].type) > static_cast<std::uint8_t>(hal::TagType::time_mark))
       throw WireError("tag " + std::to_string(i) + " has unknown type " +
                       std::to_string(static_cast<unsigned>(t[i].type)));
+}
+
+// ---- packed tags (version 2, kind 4; docs/wire.md, "Packed tags") ----------------------------
+// Per tag: a header byte, then the time as a zigzag LEB128 varint of its difference from the
+// previous tag's time (the first tag's from 0; differences wrap modulo 2^64). Header 0x00–0x7F:
+// a time tag (type 0, reserved 0, missed 0) on channel = the header byte — the common case, 1
+// byte. Header 0x80: any other tag; type u8, reserved u8, missed u16, channel i32 follow raw
+// before the varint. Exactly one encoding per block: the short form whenever it fits, minimal
+// varints (a multi-byte varint never ends in 0x00; the tenth byte is 0 or 1).
+
+constexpr std::uint8_t kExtended = 0x80;
+
+inline bool short_form(const hal::Tag& t) {
+  return t.type == hal::TagType::time_tag && t.reserved == 0 && t.missed == 0 && t.channel >= 0 && t.channel < 0x80;
+}
+
+inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::uint8_t>(v) | 0x80;
+    v >>= 7;
+  }
+  *p++ = static_cast<std::uint8_t>(v);
+  return p;
+}
+
+std::size_t pack(std::uint8_t* out, std::span<const hal::Tag> tags) {
+  std::uint8_t* p = out;
+  std::uint64_t prev = 0;
+  for (const hal::Tag& t : tags) {
+    if (short_form(t)) {
+      *p++ = static_cast<std::uint8_t>(t.channel);
+    } else {
+      *p++ = kExtended;
+      *p++ = static_cast<std::uint8_t>(t.type);
+      *p++ = t.reserved;
+      put<std::uint16_t>(p, t.missed);
+      put<std::int32_t>(p + 2, t.channel);
+      p += 6;
+    }
+    const std::uint64_t time = static_cast<std::uint64_t>(t.time_ps);
+    const std::uint64_t d = time - prev;  // wraps: exact modulo 2^64
+    prev = time;
+    // zigzag: small differences of either sign are small numbers
+    p = put_varint(p, (d << 1) ^ (0 - (d >> 63)));
+  }
+  return static_cast<std::size_t>(p - out);
+}
+
+void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
+  if (in.size() < 4) throw WireError("packed tag payload without its tag count");
+  const std::uint32_t n = get<std::uint32_t>(in.data());
+  const std::uint8_t* p = in.data() + 4;
+  const std::uint8_t* const end = in.data() + in.size();
+  // Every tag takes at least 2 bytes: bounds what a forged count can make us allocate.
+  if (n > (in.size() - 4) / 2)
+    throw WireError("packed tag payload claims " + std::to_string(n) + " tags in " + std::to_string(in.size()) +
+                    " bytes");
+  const std::size_t old = out.size();
+  out.resize(old + n);
+  hal::Tag* t = out.data() + old;
+  std::uint64_t prev = 0;
+  try {
+    for (std::uint32_t i = 0; i < n; ++i, ++t) {
+      if (p >= end) throw WireError("packed tag payload ends inside tag " + std::to_string(i));
+      const std::uint8_t h = *p++;
+      if (h < kExtended) {
+        t->type = hal::TagType::time_tag;
+        t->reserved = 0;
+        t->missed = 0;
+        t->channel = h;
+      } else {
+        if (h != kExtended) throw WireError("tag " + std::to_string(i) + " has header byte " + std::to_string(h));
+        if (end - p < 8) throw WireError("packed tag payload ends inside tag " + std::to_string(i));
+        if (p[0] > static_cast<std::uint8_t>(hal::TagType::time_mark))
+          throw WireError("tag " + std::to_string(i) + " has unknown type " + std::to_string(p[0]));
+        t->type = static_cast<hal::TagType>(p[0]);
+        t->reserved = p[1];
+        t->missed = get<std::uint16_t>(p + 2);
+        t->channel = get<std::int32_t>(p + 4);
+        p += 8;
+        if (short_form(*t))
+          throw WireError("tag " + std::to_string(i) + " is in the extended form but fits the short one");
+      }
+      std::uint64_t z = 0;
+      for (unsigned shift = 0;; shift += 7) {
+        if (p >= end) throw WireError("packed tag payload ends inside the time of tag " + std::to_string(i));
+        const std::uint8_t b = *p++;
+        if (shift == 63 && b > 1) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
+        z |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+          if (b == 0 && shift > 0)
+            throw WireError("the time of tag " + std::to_string(i) + " is not minimally encoded");
+          break;
+        }
+        if (shift == 63) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
+      }
+      const std::uint64_t d = (z >> 1) ^ (0 - (z & 1));
+      prev += d;
+      t->time_ps = static_cast<std::int64_t>(prev);
+    }
+    if (p != end) throw WireError(std::to_string(end - p) + " bytes after the last packed tag");
+  } catch (...) {
+    out.resize(old);
+    throw;
+  }
 }
 
 }  // namespace
@@ -132,6 +239,8 @@ const char* to_string(FrameKind k) {
       return "tags";
     case FrameKind::settings:
       return "settings";
+    case FrameKind::packed_tags:
+      return "packed tags";
   }
   return "?";
 }
@@ -155,6 +264,51 @@ void encode_tags_into(std::vector<std::uint8_t>& f, std::uint64_t sequence, std:
   seal(f);
 }
 
+void encode_packed_tags_into(std::vector<std::uint8_t>& f, std::uint64_t sequence, std::uint64_t first_tag,
+                             std::span<const hal::Tag> tags) {
+  if (tags.size() > (kMaxPayload - 4) / 2)
+    throw WireError("tag block of " + std::to_string(tags.size()) + " tags is too large");
+  // Sized for the worst case, then cut to what the block took.
+  f.resize(kHeaderBytes + 4 + tags.size() * kMaxPackedTagBytes);
+  put<std::uint32_t>(f.data() + kHeaderBytes, static_cast<std::uint32_t>(tags.size()));
+  const std::size_t bytes = 4 + pack(f.data() + kHeaderBytes + 4, tags);
+  if (bytes > kMaxPayload) throw WireError("tag block of " + std::to_string(tags.size()) + " tags is too large packed");
+  f.resize(kHeaderBytes + bytes);
+  write_header(f.data(), FrameKind::packed_tags, sequence, first_tag, static_cast<std::uint32_t>(bytes));
+  seal(f);
+}
+
+std::vector<std::uint8_t> encode_packed_tags(std::uint64_t sequence, std::uint64_t first_tag,
+                                             std::span<const hal::Tag> tags) {
+  std::vector<std::uint8_t> f;
+  encode_packed_tags_into(f, sequence, first_tag, tags);
+  return f;
+}
+
+std::vector<std::uint8_t> encode(const Frame& fr) {
+  std::vector<std::uint8_t> f;
+  switch (fr.kind) {
+    case FrameKind::control:
+      f = encode_control(fr.sequence, fr.text);
+      break;
+    case FrameKind::tags:
+      encode_tags_into(f, fr.sequence, fr.position, fr.tags);
+      break;
+    case FrameKind::packed_tags:
+      encode_packed_tags_into(f, fr.sequence, fr.position, fr.tags);
+      break;
+    case FrameKind::settings:
+      f = encode_settings(fr.sequence, fr.position, fr.party, fr.settings);
+      break;
+  }
+  if (fr.version != kWireVersion) {  // the same frame in the older version's header
+    f[4] = fr.version;
+    put<std::uint32_t>(f.data() + kCrcOffset, 0);
+    seal(f);
+  }
+  return f;
+}
+
 std::vector<std::uint8_t> encode_tags(std::uint64_t sequence, std::uint64_t first_tag, std::span<const hal::Tag> tags) {
   std::vector<std::uint8_t> f;
   encode_tags_into(f, sequence, first_tag, tags);
@@ -176,6 +330,7 @@ std::vector<std::uint8_t> encode_settings(std::uint64_t sequence, std::uint64_t 
 Frame decode(std::span<const std::uint8_t> bytes) {
   const Header h = verify(bytes);
   Frame f;
+  f.version = h.version;
   f.kind = h.kind;
   f.sequence = h.sequence;
   f.position = h.position;
@@ -191,6 +346,9 @@ Frame decode(std::span<const std::uint8_t> bytes) {
       check_tags(f.tags.data(), f.tags.size());
       break;
     }
+    case FrameKind::packed_tags:
+      unpack(h.payload, f.tags);
+      break;
     case FrameKind::settings:
       if (h.payload.empty()) throw WireError("settings frame without its party byte");
       f.party = h.payload[0];
@@ -202,7 +360,12 @@ Frame decode(std::span<const std::uint8_t> bytes) {
 
 std::uint64_t decode_tags_into(std::span<const std::uint8_t> bytes, std::uint64_t& sequence, hal::TagBlock& out) {
   const Header h = verify(bytes);
-  if (h.kind != FrameKind::tags) throw WireError(std::string("expected a tag frame, got ") + to_string(h.kind));
+  if (!carries_tags(h.kind)) throw WireError(std::string("expected a tag frame, got ") + to_string(h.kind));
+  if (h.kind == FrameKind::packed_tags) {
+    unpack(h.payload, out);
+    sequence = h.sequence;
+    return h.position;
+  }
   if (h.payload.size() % sizeof(hal::Tag) != 0)
     throw WireError("tag payload of " + std::to_string(h.payload.size()) + " bytes is not a whole number of tags");
   const std::size_t n = h.payload.size() / sizeof(hal::Tag);
@@ -222,7 +385,7 @@ std::uint64_t decode_tags_into(std::span<const std::uint8_t> bytes, std::uint64_
 FrameKind peek_kind(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kHeaderBytes) throw WireError("frame shorter than its header");
   const std::uint8_t kind = bytes[5];
-  if (kind < 1 || kind > 3) throw WireError("unknown frame kind " + std::to_string(kind));
+  if (kind < 1 || kind > 4) throw WireError("unknown frame kind " + std::to_string(kind));
   return static_cast<FrameKind>(kind);
 }
 

@@ -130,7 +130,7 @@ TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resen
   // Silence: lost after two heartbeats; past the station timeout take() is a hardware fault.
   std::this_thread::sleep_for(300ms);
   CHECK(log.contains("station alice lost"));
-  CHECK(hub.health()[0].state == "lost");
+  CHECK(hub.health()[0].link == station::LinkState::lost);
 }
 
 TEST_CASE("hub: a station away longer than the timeout is a hardware fault", "[station][hub]") {
@@ -174,4 +174,85 @@ TEST_CASE("hub: stations that do not connect in time are named", "[station][hub]
   hc.connect_timeout = 200ms;
   station::StationHub hub(hc);
   CHECK_THROWS_WITH(hub.wait_connected(), Catch::Contains("alice, bob"));
+}
+
+namespace dira::station::detail {
+void remember_hub(const std::string& listen, const std::shared_ptr<StationHub>& hub);  // coordinator.cpp
+}
+
+// The health the GUI reads (station/health.hpp): a station that comes back with blocks in its
+// file the coordinator has not received is backfilling until they arrived, its backlog is what
+// it reported acquiring minus what arrived, and what arrived waits as unmerged until taken.
+TEST_CASE("hub: health for the GUI — backlog, backfill, tag rate, station_health()", "[station][hub]") {
+  const auto ck = station::generate_key_pair();
+  const auto ak = station::generate_key_pair();
+  Log log;
+  station::HubConfig hc;
+  hc.listen = "tcp://127.0.0.1:*";
+  hc.key = ck;
+  hc.stations = {{"alice", ak.public_key}};
+  hc.heartbeat = 100ms;
+  hc.connect_timeout = 5s;
+  hc.log = log.sink();
+  auto hub = std::make_shared<station::StationHub>(hc);
+  CHECK(station::station_health().empty());  // this hub is not a run's yet
+  station::detail::remember_hub(hub->endpoint(), hub);
+  {
+    const auto h = station::station_health();
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].name == "alice");
+    CHECK(h[0].link == station::LinkState::waiting);
+    CHECK(h[0].heartbeat_age_s == -1);
+  }
+  station::StationLink link(hub->endpoint(), ck.public_key, ak, nullptr);
+  // A station whose file already holds 3 blocks of 100 tags (restarted after the coordinator lost it).
+  json welcome;
+  for (int i = 0; i < 50 && welcome.is_null(); ++i) {
+    (void)link.send(station::encode_control(0, R"({"type":"hello","v":1,"settings_for":[],"blocks":3,"tags":300})"));
+    std::vector<std::uint8_t> in;
+    if (link.receive(in, 100ms)) welcome = json::parse(station::decode(in).text);
+  }
+  REQUIRE(welcome.value("type", "") == "welcome");
+  {
+    const auto h = hub->health();
+    CHECK(h[0].link == station::LinkState::connected);
+    CHECK(h[0].backfill == station::Backfill::backfilling);
+    CHECK(h[0].backfill_blocks_left == 3);
+    CHECK(h[0].backfills == 1);
+    CHECK(h[0].station_tags == 300);
+    CHECK(h[0].backlog_tags == 300);
+    CHECK(h[0].heartbeat_age_s >= 0);
+  }
+  for (int b = 0; b < 3; ++b) REQUIRE(link.send(station::encode_tags(b, 100 * b, tags(100 * b, 100))));
+  // Wait until the three blocks arrived (without taking them).
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (hub->health()[0].tags < 300 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+  {
+    const auto h = station::station_health();
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].tags == 300);
+    CHECK(h[0].backfill == station::Backfill::complete);
+    CHECK(h[0].backfill_blocks_left == 0);
+    CHECK(h[0].backlog_tags == 0);
+    CHECK(h[0].unmerged_tags == 300);  // received, not yet taken
+  }
+  CHECK(log.contains("station alice caught up from its file"));
+  CHECK(take_all(*hub, 300) == 300);
+  CHECK(hub->health()[0].unmerged_tags == 0);
+  // The rate is measured over windows of ≥ 0.5 s: 300 tags arrived in one window, so the
+  // rate that window reports is in (0, 300 / 0.5].
+  double rate = 0;
+  const auto rate_until = std::chrono::steady_clock::now() + 3s;
+  while (rate == 0 && std::chrono::steady_clock::now() < rate_until) {
+    rate = hub->health()[0].tag_rate;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(rate > 0);
+  CHECK(rate <= 600);
+  // The report's record names the enums.
+  const json j = station::health_json(hub->health());
+  CHECK(j[0]["station"] == "alice");
+  CHECK(j[0]["backfill"] == "complete");
+  CHECK(j[0]["backfills"] == 1);
+  CHECK(j[0]["tags_received"] == 300);
 }

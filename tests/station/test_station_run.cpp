@@ -113,8 +113,9 @@ struct Split {
   std::string inequality;
   std::uint64_t trials = 0;
   std::string sim;           // the simulator's settings (as in the experiment), YAML flow items
-  std::string tagger_extra;  // more settings of the `stations` tagger
-  std::string layout;        // detectors and echoes of the merged layout
+  std::string tagger_extra;  // more keys of the `stations:` section (indented 2)
+  std::string detectors;     // one station's detector channels for its party (its own numbering)
+  std::string echoes;        // one station's echo channels for its party
   std::string extra;         // more top-level YAML for the coordinator
 };
 
@@ -124,8 +125,8 @@ Split ks294() {
           200000,
           "seed: 3, visibility: 1.0, efficiency: 1.0",
           "",
-          "    detectors: [[2, 3, 4, 5], [258, 259, 260, 261]]\n"
-          "    echoes: [[6, 7, 8, 9, 10, 11, 12, 13, 14], [262, 263, 264, 265, 266, 267, 268, 269, 270]]\n",
+          "[2, 3, 4, 5]",
+          "[6, 7, 8, 9, 10, 11, 12, 13, 14]",
           ""};
 }
 
@@ -142,22 +143,16 @@ Split chsh() {
           "chsh",
           250000,
           "seed: 11, visibility: 0.99, efficiency: 0.8, " + angles,
-          "      state_theta: 0.416356\n      alice_angle_0: 1.045592\n      alice_angle_1: -1.445981\n"
-          "      bob_angle_0: 1.446630\n      bob_angle_1: -1.044236\n",
-          "    detectors: [[2, 3], [258, 259]]\n    echoes: [[4, 5], [260, 261]]\n",
+          "  state_theta: 0.416356\n  alice_angle_0: 1.045592\n  alice_angle_1: -1.445981\n"
+          "  bob_angle_0: 1.446630\n  bob_angle_1: -1.044236\n",
+          "[2, 3]",
+          "[4, 5]",
           "hardware: {visibility: 0.99, efficiency: 0.8}\n"};
 }
 
 // Protocol A on guehne4 with four stations, one party each.
 Split guehne4() {
-  return {"sim-guehne4.yaml",
-          "guehne4",
-          64000,
-          "seed: 4, visibility: 1.0",
-          "",
-          "    detectors: [[2, 3], [258, 259], [514, 515], [770, 771]]\n"
-          "    echoes: [[4, 5], [260, 261], [516, 517], [772, 773]]\n",
-          ""};
+  return {"sim-guehne4.yaml", "guehne4", 64000, "seed: 4, visibility: 1.0", "", "[2, 3]", "[4, 5]", ""};
 }
 
 std::string without_stop_rule(std::string text) {
@@ -172,14 +167,21 @@ struct StationOptions {
   double pace = 0;  // the simulator's real-time pace (0: as fast as it can)
 };
 
-/// A scratch directory holding keys, two station files and a coordinator experiment.
+/// How the coordinator's experiment names its stations.
+enum class Form {
+  section,  // a `stations:` section (docs/stations.md), generated from the shipped experiment
+  shipped,  // config/stations/ks294-coordinator.yaml, alice.yaml and bob.yaml as shipped (ks294 only)
+  devices,  // the older spelling: a devices: section naming the `stations` and `station_modulator` drivers
+};
+
+/// A scratch directory holding keys, the station files and a coordinator experiment.
 struct Stations {
   fs::path dir;
   int port = 0;
   Split split;
   std::vector<std::string> names;
   explicit Stations(const std::string& name, const std::vector<StationOptions>& options, int station_timeout_ms = 10000,
-                    Split what = ks294())
+                    Split what = ks294(), Form form = Form::section)
       : split(std::move(what)) {
     dir = fs::temp_directory_path() / ("dira-station-run-" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir);
@@ -198,25 +200,71 @@ struct Stations {
     }
     Process p({kDira, "keygen", "keys/coordinator"}, dir, "keygen");
     REQUIRE(p.wait(20s) == 0);
+    if (form == Form::shipped) {
+      // The shipped files, on a free port, with the test hooks appended to the station files.
+      REQUIRE(names.size() == 2);
+      auto on_port = [&](std::string text) {
+        const std::string shipped = "tcp://127.0.0.1:5555";
+        for (auto at = text.find(shipped); at != std::string::npos; at = text.find(shipped))
+          text.replace(at, shipped.size(), endpoint());
+        return text;
+      };
+      std::ofstream(dir / "coordinator.yaml") << on_port(read_all(kSource / "config/stations/ks294-coordinator.yaml"));
+      for (std::size_t i = 0; i < 2; ++i) {
+        std::string text = on_port(read_all(kSource / "config/stations" / (names[i] + ".yaml")));
+        const std::string end = "station: " + std::to_string(i) + "}";
+        REQUIRE(text.find(end) != std::string::npos);
+        text.replace(text.find(end), end.size(),
+                     "station: " + std::to_string(i) + ", pace: " + std::to_string(options[i].pace) + "}");
+        std::ofstream(dir / (names[i] + ".yaml")) << text << "clock_offset_ps: " << options[i].clock_offset_ps
+                                                  << "\nsend_delay_ms: " << options[i].send_delay_ms << "\n";
+      }
+      return;
+    }
     for (std::size_t i = 0; i < names.size(); ++i) station_file(names[i], static_cast<int>(i), options[i], parties);
     // The shipped experiment with the stations as its devices instead of the simulator.
     std::string text = without_stop_rule(read_all(kSource / "config/experiments" / split.experiment));
     text = text.substr(0, text.find("simulator:"));
-    std::ofstream(dir / "coordinator.yaml")
-        << text << "outputs: {directory: runs}\n"
-        << split.extra << "devices:\n"
+    std::ofstream out(dir / "coordinator.yaml");
+    out << text << "outputs: {directory: runs}\n" << split.extra;
+    const std::string timing =
+        "sync_period_ps: 1000000, detection_offset_ps: 9000, detection_width_ps: 2000, echo_offset_ps: 4500, "
+        "echo_width_ps: 1000";
+    if (form == Form::section) {
+      out << "stations:\n  listen: " << endpoint() << "\n  key: keys/coordinator.key\n"
+          << "  heartbeat_ms: 100\n  station_timeout_ms: " << station_timeout_ms << "\n"
+          << "  connect_timeout_ms: 20000\n  health_file: health.json\n"
+          << split.tagger_extra << "  layout: {sync_channel: 1, " << timing << "}\n  members:\n";
+      // Per-party simulated stations number their channels alike (docs/simulator.md).
+      for (std::size_t i = 0; i < names.size(); ++i)
+        out << "    - {name: " << names[i] << ", public_key: keys/" << names[i] << ".pub, parties: [" << i
+            << "], detectors: [" << split.detectors << "], echoes: [" << split.echoes << "]}\n";
+      return;
+    }
+    // Form::devices: the merged layout by hand, station s's channel c at 256·s + c.
+    auto merged = [&](const std::string& one) {
+      std::string all = "[";
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        std::string l = one.substr(1, one.size() - 2), shifted;
+        std::stringstream ss(l);
+        for (std::string x; std::getline(ss, x, ',');)
+          shifted += (shifted.empty() ? "" : ", ") + std::to_string(std::stoi(x) + 256 * static_cast<int>(i));
+        all += (i ? ", [" : "[") + shifted + "]";
+      }
+      return all + "]";
+    };
+    REQUIRE(split.tagger_extra.empty());  // (the model's keys would go under settings:)
+    out << "devices:\n"
         << "  tagger:\n    driver: stations\n    settings:\n"
         << "      listen: " << endpoint() << "\n      key: keys/coordinator.key\n"
         << "      stations: " << list << "\n"
         << "      heartbeat_ms: 100\n      station_timeout_ms: " << station_timeout_ms << "\n"
         << "      connect_timeout_ms: 20000\n      health_file: health.json\n"
-        << split.tagger_extra << "  layout:\n    sync_channel: 1\n    sync_period_ps: 1000000\n"
-        << split.layout << "    detection_offset_ps: 9000\n    detection_width_ps: 2000\n"
-        << "    echo_offset_ps: 4500\n    echo_width_ps: 1000\n"
+        << "  layout: {sync_channel: 1, " << timing << ",\n    detectors: " << merged(split.detectors)
+        << ",\n    echoes: " << merged(split.echoes) << "}\n"
         << "  modulators:\n";
     for (std::size_t i = 0; i < names.size(); ++i)
-      std::ofstream(dir / "coordinator.yaml", std::ios::app)
-          << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: " << i
+      out << "    - {driver: station_modulator, settings: {coordinator: \"" << endpoint() << "\", party: " << i
           << "}}\n";
   }
   ~Stations() {
@@ -243,6 +291,9 @@ struct Stations {
                                      "coordinator");
   }
   json report() const { return json::parse(read_all(dir / "coordinator.out")); }
+  bool report_exists() const {
+    return fs::exists(dir / "coordinator.out") && fs::file_size(dir / "coordinator.out") > 0;
+  }
   std::string log(const std::string& who) const { return read_all(dir / (who + ".err")); }
 };
 
@@ -324,7 +375,7 @@ TEST_CASE(
   alice.clock_offset_ps = 1'000'000'000;  // +1 ms
   bob.clock_offset_ps = -1'000'000'000;   // −1 ms
   bob.send_delay_ms = 40;                 // bob's blocks arrive 40 ms late
-  Stations t("merge", {alice, bob});
+  Stations t("merge", {alice, bob}, 10000, ks294(), Form::shipped);
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
@@ -334,13 +385,21 @@ TEST_CASE(
   const json report = t.report();
   same_decision(ref.report, report);
   same_trials(ref.trials, trials_of(run_h5(t, report)));
-  // The health record: both ended, nothing rejected, bob's clock measured 2 ms behind alice's.
-  const json health = json::parse(read_all(t.dir / "health.json"));
-  REQUIRE(health.size() == 2);
-  CHECK(health[0]["state"] == "ended");
-  CHECK(health[1]["state"] == "ended");
-  CHECK(health[1]["rejected_frames"] == 0);
-  CHECK(health[1]["clock_offset_ps"] == -2'000'000'000);
+  // report.json's health record (station/health.hpp), taken at the end: both ended, nothing
+  // rejected or left behind, bob's clock measured 2 ms behind alice's.
+  REQUIRE(report.contains("stations"));
+  REQUIRE(report["stations"].size() == 2);
+  for (std::size_t s = 0; s < 2; ++s) {
+    const json& r = report["stations"][s];
+    CHECK(r["station"] == t.names[s]);
+    CHECK(r["state"] == "ended");
+    CHECK(r["tags_received"] == r["tags_acquired"]);  // everything acquired arrived
+    CHECK(r["backlog_tags"] == 0);
+    CHECK(r["unmerged_tags"] == 0);
+    CHECK(r["backfill"] == "none");
+    CHECK(r["rejected_frames"] == 0);
+  }
+  CHECK(report["stations"][1]["clock_offset_ps"] == -2'000'000'000);
 }
 
 TEST_CASE(
@@ -384,6 +443,13 @@ TEST_CASE(
   const json health = json::parse(read_all(t.dir / "health.json"));
   CHECK(health[1]["drops"] == 1);
   CHECK(health[1]["reconnects"] == 1);
+  // Whether bob's file held blocks the coordinator had not received when it was killed is a
+  // race (it records, then sends); either way nothing is left to backfill at the end.
+  const json& bob = report["stations"][1];
+  CHECK(bob["drops"] == 1);
+  CHECK((bob["backfill"] == "none" || bob["backfill"] == "complete"));
+  CHECK(bob["backfill_blocks_left"] == 0);
+  CHECK(bob["backlog_tags"] == 0);
 }
 
 TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run as a hardware fault, data kept",
@@ -514,7 +580,8 @@ TEST_CASE(
     "[station][run][faults]") {
   StationOptions slow;
   slow.pace = 0.1;
-  Stations t("splice", {slow, slow}, 20000);
+  // The older devices: spelling of the stations, kept working (docs/stations.md).
+  Stations t("splice", {slow, slow}, 20000, ks294(), Form::devices);
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
@@ -536,4 +603,57 @@ TEST_CASE(
   CHECK(c->wait(60s) == 4);
   CHECK(t.report()["state"] == "hardware-fault");
   CHECK(a->wait(20s) == 0);
+}
+
+TEST_CASE(
+    "the coordinator killed with SIGKILL mid-run: dira analyze --stations rebuilds the run from the stations' "
+    "records, trials and decision identical to an uninterrupted run",
+    "[station][run][faults][rebuild]") {
+  const auto& ref = single_process();
+  StationOptions slow;
+  slow.pace = 0.1;  // 200 000 trials of 1 µs in about 2 s of real time
+  Stations t("rebuild", {slow, slow}, 20000);
+  // Every setting is sent before the trials (look-ahead = the run), so the stations can finish
+  // their trials without the coordinator; with a shorter look-ahead they would stop where
+  // their settings end, and the rebuild would hold only those trials.
+  std::ofstream(t.dir / "coordinator.yaml", std::ios::app) << "devices: {scheduler: {lookahead: 200000}}\n";
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  auto big = [&](const char* f) { return fs::exists(t.dir / f) && fs::file_size(t.dir / f) > 200'000; };
+  while (std::chrono::steady_clock::now() < until && !(big("alice.tags") && big("bob.tags")))
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(big("bob.tags"));
+  c->signal(SIGKILL);
+  CHECK(c->wait(5s) == -2);
+  // The stations record to the end of their trials, then give up on the coordinator
+  // (coordinator_timeout_ms: 5000 in their files).
+  (void)a->wait(60s);
+  (void)b->wait(60s);
+  CHECK(!t.report_exists());  // the coordinator never wrote its report
+  // The crashed run's directory holds its config.yaml.
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(t.dir / "runs")) runs.push_back(e.path());
+  REQUIRE(runs.size() == 1);
+  Process rb({kDira, "analyze", runs[0].string(), "--stations", t.dir.string(), "--out", "rebuilt", "--json"}, t.dir,
+             "rebuild");
+  REQUIRE(rb.wait(120s) == 0);
+  const json rebuilt = json::parse(read_all(t.dir / "rebuild.out"));
+  same_decision(ref.report, rebuilt);
+  CHECK(rebuilt["rebuilt_from_stations"].size() == 2);
+  CHECK(rebuilt["analyze"]["decision"] == ref.report["decision"]);
+  CHECK(rebuilt["analyze"]["reproduces_live_decision"] == true);
+  fs::path d = rebuilt["run_directory"].get<std::string>();
+  same_trials(ref.trials, trials_of((d.is_absolute() ? d : t.dir / d) / "run.h5"));
+
+  // --help and --json errors.
+  Process help({kDira, "analyze", "--help"}, t.dir, "help");
+  CHECK(help.wait(20s) == 0);
+  CHECK(read_all(t.dir / "help.out").find("--stations") != std::string::npos);
+  Process wrong({kDira, "analyze", runs[0].string(), "--stations", (t.dir / "alice.tags").string(), "--json"}, t.dir,
+                "wrong");
+  CHECK(wrong.wait(20s) == 2);
+  const json err = json::parse(read_all(t.dir / "wrong.out"));
+  CHECK(err["error"].get<std::string>().find("1 records for the experiment's 2 stations") != std::string::npos);
 }

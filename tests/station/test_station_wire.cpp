@@ -1,4 +1,4 @@
-// Wire format version 1 (station/include/dira/station/wire.hpp, docs/wire.md).
+// Wire format versions 1 and 2 (station/include/dira/station/wire.hpp, docs/wire.md).
 #include "dira/station/wire.hpp"
 
 #include <catch2/catch.hpp>
@@ -130,9 +130,12 @@ TEST_CASE("a frame with a valid checksum is still checked: version, kind, tag ty
     return f;
   };
   auto f = station::encode_tags(0, 0, some_tags(4, 3));
-  auto v2 = f;
-  v2[4] = 2;
-  CHECK_THROWS_WITH(station::decode(reseal(v2)), Catch::Contains("wire version 2"));
+  auto v3 = f;
+  v3[4] = 3;
+  CHECK_THROWS_WITH(station::decode(reseal(v3)), Catch::Contains("wire version 3"));
+  auto v0 = f;
+  v0[4] = 0;
+  CHECK_THROWS_WITH(station::decode(reseal(v0)), Catch::Contains("wire version 0"));
   auto k9 = f;
   k9[5] = 9;
   CHECK_THROWS_WITH(station::decode(reseal(k9)), Catch::Contains("unknown frame kind"));
@@ -154,4 +157,138 @@ TEST_CASE("sequence numbers: a lost or a replayed frame is an error", "[station]
   CHECK_THROWS_WITH(seq.accept(5), Catch::Contains("frames 2 to 4 are missing"));
   seq.accept(2);
   CHECK(seq.expected() == 3);
+}
+
+namespace {
+std::vector<std::uint8_t> reseal(std::vector<std::uint8_t> f) {
+  std::memset(f.data() + 28, 0, 4);
+  const std::uint32_t c = station::crc32(f);
+  std::memcpy(f.data() + 28, &c, 4);
+  return f;
+}
+std::vector<std::uint8_t> payload_of(const std::vector<std::uint8_t>& f) {
+  return {f.begin() + station::kHeaderBytes, f.end()};
+}
+// A packed frame with `payload` in place of the encoder's (length fixed, checksum resealed),
+// so only the payload rules are under test.
+std::vector<std::uint8_t> packed_with(const std::vector<std::uint8_t>& payload) {
+  auto f = station::encode_packed_tags(0, 0, {});
+  f.resize(station::kHeaderBytes);
+  f.insert(f.end(), payload.begin(), payload.end());
+  const std::uint32_t len = static_cast<std::uint32_t>(payload.size());
+  std::memcpy(f.data() + 24, &len, 4);
+  return reseal(f);
+}
+}  // namespace
+
+TEST_CASE("packed tags (version 2): the bytes of a small block, derived by hand from docs/wire.md", "[station][wire]") {
+  // Tags: channel 1 at 0, channel 2 at 5000, a time mark on channel 0 at 10000, channel 3 at
+  // 9999 (earlier: a negative difference). By hand: count 4 (u32 LE); 01 + zigzag(0) = 00;
+  // 02 + zigzag(5000) = 10000 = 0x2710 → LEB128 90 4E; 80, type 05, reserved 00, missed 00 00,
+  // channel 00 00 00 00, then 90 4E; 03 + zigzag(−1) = 1 → 01.
+  hal::TagBlock tags(4);
+  tags[0].channel = 1;
+  tags[1].channel = 2;
+  tags[1].time_ps = 5000;
+  tags[2].type = hal::TagType::time_mark;
+  tags[2].channel = 0;
+  tags[2].time_ps = 10000;
+  tags[3].channel = 3;
+  tags[3].time_ps = 9999;
+  const auto f = station::encode_packed_tags(7, 42, tags);
+  const std::vector<std::uint8_t> want = {4,    0,    0,    0,    0x01, 0x00, 0x02, 0x90, 0x4E, 0x80, 0x05,
+                                          0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x90, 0x4E, 0x03, 0x01};
+  CHECK(payload_of(f) == want);
+  CHECK(f[4] == 2);
+  CHECK(f[5] == 4);
+  const auto d = station::decode(f);
+  CHECK(d.kind == FrameKind::packed_tags);
+  CHECK(d.sequence == 7);
+  CHECK(d.position == 42);
+  REQUIRE(d.tags.size() == 4);
+  CHECK(std::memcmp(d.tags.data(), tags.data(), tags.size() * sizeof(hal::Tag)) == 0);
+  CHECK(station::encode(d) == f);
+}
+
+TEST_CASE("packed tags: every tag round-trips, whatever its fields and time differences", "[station][wire]") {
+  std::mt19937_64 rng(14);
+  hal::TagBlock tags;
+  const std::int64_t extremes[] = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1};
+  for (std::int64_t t : extremes) {
+    hal::Tag x;
+    x.channel = 5;
+    x.time_ps = t;
+    tags.push_back(x);
+  }
+  std::int64_t t = 0;
+  for (int i = 0; i < 20000; ++i) {
+    hal::Tag x;
+    const auto r = rng();
+    if (r % 10 == 0) {  // anything at all
+      x.type = static_cast<hal::TagType>(rng() % 6);
+      x.reserved = static_cast<std::uint8_t>(rng());
+      x.missed = static_cast<std::uint16_t>(rng());
+      x.channel = static_cast<std::int32_t>(rng());
+      x.time_ps = static_cast<std::int64_t>(rng());
+    } else {  // a tagger's stream: small channels, times mostly increasing
+      x.channel = static_cast<std::int32_t>(rng() % 300) - 20;
+      t += static_cast<std::int64_t>(rng() % 3'000'000) - 1000;
+      x.time_ps = t;
+    }
+    tags.push_back(x);
+  }
+  const auto f = station::encode_packed_tags(1, 2, tags);
+  std::uint64_t seq = 0;
+  hal::TagBlock out(3);  // appended after what is there
+  CHECK(station::decode_tags_into(f, seq, out) == 2);
+  CHECK(seq == 1);
+  REQUIRE(out.size() == tags.size() + 3);
+  CHECK(std::memcmp(out.data() + 3, tags.data(), tags.size() * sizeof(hal::Tag)) == 0);
+  CHECK(station::encode(station::decode(f)) == f);
+  // A tagger-like stream (1 µs trials: sync, then a detection 9 ns later): the differences
+  // 9000 and 991000 ps zigzag to 18000 and 1982000 (< 2^21), three varint bytes each, plus the
+  // channel byte: 4 bytes a tag, a quarter of 16 (the first tag, at time 0, takes 2).
+  hal::TagBlock plain(65536);
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    plain[i].channel = i % 2 ? 2 : 1;
+    plain[i].time_ps = static_cast<std::int64_t>(i / 2) * 1'000'000 + (i % 2 ? 9000 : 0);
+  }
+  CHECK(payload_of(station::encode_packed_tags(0, 0, plain)).size() == 4 + 4 * plain.size() - 2);
+}
+
+TEST_CASE("packed tags: one encoding per block, anything else refused", "[station][wire]") {
+  auto refused = [](const std::vector<std::uint8_t>& payload, const std::string& why) {
+    CHECK_THROWS_WITH(station::decode(packed_with(payload)), Catch::Contains(why));
+    std::uint64_t seq = 0;
+    hal::TagBlock out(1);
+    CHECK_THROWS_AS(station::decode_tags_into(packed_with(payload), seq, out), WireError);
+    CHECK(out.size() == 1);  // nothing appended
+  };
+  CHECK(station::decode(packed_with({1, 0, 0, 0, 0x01, 0x00})).tags.size() == 1);
+  refused({1, 0, 0, 0, 0x01, 0x80, 0x00}, "not minimally encoded");
+  refused({1, 0, 0, 0, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0x00}, "fits the short one");
+  refused({1, 0, 0, 0, 0x81, 0x00}, "header byte 129");
+  refused({1, 0, 0, 0, 0x80, 6, 0, 0, 0, 1, 0, 0, 0, 0x00}, "unknown type 6");
+  refused({1, 0, 0, 0, 0x01, 0x00, 0x00}, "after the last packed tag");
+  refused({2, 0, 0, 0, 0x01, 0x00}, "claims 2 tags");
+  refused({1, 0, 0, 0, 0x01}, "claims 1 tags in 5 bytes");
+  refused({1, 0, 0, 0, 0x01, 0x80}, "ends inside the time");
+  refused({1, 0, 0, 0, 0x80, 1, 0}, "ends inside tag 0");
+  refused({1, 0, 0}, "without its tag count");
+  refused({1, 0, 0, 0, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02}, "overflows 64 bits");
+  // A packed frame is version 2 only; a version-1 frame of kind 4 is refused.
+  auto f = station::encode_packed_tags(0, 0, some_tags(4, 3));
+  f[4] = 1;
+  CHECK_THROWS_WITH(station::decode(reseal(f)), Catch::Contains("unknown frame kind 4 in a version 1 frame"));
+}
+
+TEST_CASE("version 1 frames (older stations and records) are still read, and encode back as version 1",
+          "[station][wire]") {
+  auto v1 = station::encode_tags(3, 9, some_tags(4, 3));
+  v1[4] = 1;
+  v1 = reseal(v1);
+  const auto d = station::decode(v1);
+  CHECK(d.version == 1);
+  CHECK(d.tags.size() == some_tags(4, 3).size());
+  CHECK(station::encode(d) == v1);
 }

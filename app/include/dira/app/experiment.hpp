@@ -50,7 +50,7 @@ struct ProtocolCParameters {
 /// planned experiment can be written down and run exactly as planned. Unset: the seed's choices
 /// (κ = μ1/100, δ_Az = δ, τ = √(δ + δ_Az)).
 struct ProtocolBAccounting {
-  double kappa = 0;  ///< Lemma 5's κ, 0 < κ < μ1/2 (0: μ1/100)
+  double kappa = 0;                ///< Lemma 5's κ, 0 < κ < μ1/2 (0: μ1/100)
   std::optional<double> delta_az;  ///< Azuma deviation of the Bell test
   std::optional<double> tau;       ///< Lemma 4 threshold
 };
@@ -97,6 +97,26 @@ struct DevicesConfig {
   bool hardware_chosen_settings = false;
 };
 
+/// One station of the experiment (`stations.members[i]`; docs/stations.md).
+struct StationMember {
+  std::string name;                  ///< as its station file says `station:`
+  std::filesystem::path public_key;  ///< its .pub (resolved against the experiment file's directory)
+  std::vector<int> parties;          ///< the parties whose detectors it records, in its channel order
+};
+
+/// `stations:` — the experiment's parties on separate stations, merged by the coordinator
+/// (`dira run` of this experiment; docs/stations.md). Parsing fills `devices` from it (the
+/// `stations` tagger, the merged layout with station s's channel c at s · channel_stride + c,
+/// one `station_modulator` per party), so the session runs it as any tagger.
+struct StationsConfig {
+  bool present = false;
+  std::string listen;                  ///< the coordinator's endpoint, where every station connects
+  std::filesystem::path key;           ///< the coordinator's secret key
+  std::vector<StationMember> members;  ///< station order; member 0 is the merge's time reference
+  int sync_channel = 1;                ///< every station's trial-clock channel, in its own numbering
+  static constexpr int channel_stride = 256;
+};
+
 /// When a run stops (whichever comes first); Protocol B also stops at its planned n.
 struct StopConfig {
   std::uint64_t max_trials = 0;  ///< 0: the protocol's own size
@@ -135,7 +155,8 @@ struct ExperimentConfig {
   std::string device_mapping;  ///< how logical devices map onto apparatus (Protocol A)
   SimulatorConfig simulator;
   StopConfig stop;
-  DevicesConfig devices;  ///< instead of `simulator`
+  DevicesConfig devices;    ///< instead of `simulator`
+  StationsConfig stations;  ///< when given, `devices` is filled from it
   OutputConfig outputs;
   /// The apparatus in the planner's terms, for real devices (`hardware:`); a simulator
   /// reports its own.

@@ -5,6 +5,7 @@
 
 #include "dira/app/experiment.hpp"
 #include "dira/hal/registry.hpp"
+#include "dira/station/health.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,12 @@ struct Progress {
   std::vector<std::string> setting_labels;
   std::vector<std::uint64_t> setting_counts;
   double setting_probability_min = 0, setting_probability_max = 0, setting_probability_ideal = 0;
+
+  /// Stations (issue 14): each station's link state, heartbeat age, tag rate, backlog, clock
+  /// offset and backfill state when this run coordinates stations (`stations:` section);
+  /// empty otherwise. The same as station::station_health() at the time of the snapshot
+  /// (station/health.hpp; docs/stations.md, "Station health").
+  std::vector<station::StationHealth> stations;
 };
 
 struct RunOptions {

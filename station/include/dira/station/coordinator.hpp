@@ -18,6 +18,7 @@
 
 #include "dira/hal/device.hpp"
 #include "dira/hal/registry.hpp"
+#include "dira/station/health.hpp"
 #include "dira/station/keys.hpp"
 #include "dira/station/link.hpp"
 
@@ -40,23 +41,15 @@ struct HubConfig {
   LinkLog log;
 };
 
-/// What the coordinator knows of one station (the GUI's and report's station view).
-struct StationHealth {
-  std::string name;
-  std::string state;               ///< waiting, connected, lost, ended
-  double heartbeat_age_s = 0;      ///< since the last message from it
-  std::uint64_t tags = 0;          ///< tags received
-  std::uint64_t station_tags = 0;  ///< tags the station reports having acquired
-  std::uint64_t rejected_frames = 0;
-  std::uint64_t drops = 0;           ///< times it was declared lost
-  std::uint64_t reconnects = 0;      ///< hellos after the first
-  std::int64_t clock_offset_ps = 0;  ///< its clock minus station 0's, at the latest sync merged
-};
-
 class StationHub;
 
-/// Registers `stations` and `station_modulator` (docs/stations.md, "Coordinator").
+/// Registers `stations` and `station_modulator` (docs/stations.md, "Coordinator"), and
+/// `station_records`.
 void register_station_drivers(hal::DriverRegistry& registry);
+/// Registers `station_records`: a time tagger replaying the stations' local records (the
+/// `files` setting, comma-separated in station order) merged by sync index exactly as the
+/// coordinator merges the live streams; what `dira analyze --stations` runs a session on.
+void register_station_records_driver(hal::DriverRegistry& registry);
 
 /// The hub listening at `listen`, if a `stations` tagger created one in this process.
 std::shared_ptr<StationHub> find_hub(const std::string& listen);
@@ -87,8 +80,9 @@ class StationHub {
   /// `timeout` for something new. Throws hal::HardwareFault when a station has been away longer
   /// than the station timeout (the run then ends with every trial before kept).
   void take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bool>& ended, std::chrono::milliseconds timeout);
-  /// Station s's clock offset as the merge measured it (for the health record).
-  void note_offset(std::size_t s, std::int64_t offset_ps);
+  /// Station s's clock offset as the merge measured it, and its tags the merge still holds
+  /// (for the health record).
+  void note_merge(std::size_t s, std::int64_t offset_ps, std::uint64_t unmerged_tags);
   std::vector<StationHealth> health() const;
 
  private:

@@ -34,6 +34,8 @@ class SyncMerger {
   bool finished() const;
   /// Station s's clock minus station 0's at its latest merged sync (0 before its first).
   std::int64_t offset(std::size_t s) const { return stations_[s].anchor == 0 ? 0 : -stations_[s].anchor; }
+  /// Station s's tags pushed and not yet popped (waiting for the other stations).
+  std::uint64_t pending(std::size_t s) const;
   /// Syncs seen per station (station s's tags wait until station 0 has seen as many).
   std::uint64_t syncs(std::size_t s) const { return stations_[s].syncs; }
 

@@ -28,7 +28,7 @@ namespace dira::station {
 /// 0xFFFFFFFF: the checksum of zlib, PNG and Ethernet). `crc` continues a previous value.
 std::uint32_t crc32(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
 
-/// A frame that is not a valid version-1 frame (bad magic, version, kind, length, checksum,
+/// A frame that is not a valid version-1 or version-2 frame (bad magic, version, kind, length, checksum,
 /// or a payload that does not fit its kind). The message says which.
 class WireError : public std::runtime_error {
  public:
@@ -36,7 +36,10 @@ class WireError : public std::runtime_error {
 };
 
 inline constexpr std::uint32_t kWireMagic = 0x41524944;  // "DIRA" as little-endian bytes
-inline constexpr std::uint8_t kWireVersion = 1;
+/// Version written (docs/wire.md): 2 = version 1 plus packed tag frames (kind 4). Version 1
+/// frames (older stations, older records) are still read.
+inline constexpr std::uint8_t kWireVersion = 2;
+inline constexpr std::uint8_t kOldestWireVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 32;
 /// The largest payload a receiver accepts (a tag block of 1 Mi tags): bounds memory on a
 /// hostile or broken peer.
@@ -46,11 +49,21 @@ enum class FrameKind : std::uint8_t {
   control = 1,   ///< payload: UTF-8 JSON object with "type" (docs/wire.md, "Control messages")
   tags = 2,      ///< payload: tags; `position` = index of the first tag in the station's stream
   settings = 3,  ///< payload: [party byte][one setting byte per trial]; `position` = first trial
+  /// Version 2: tags packed (docs/wire.md, "Packed tags": delta-coded times, one byte for a
+  /// plain detection's channel); `position` as for tags.
+  packed_tags = 4,
 };
+/// Kinds 2 and 4 both carry a block of the station's tag stream.
+inline bool carries_tags(FrameKind k) {
+  return k == FrameKind::tags || k == FrameKind::packed_tags;
+}
+/// The most bytes one tag takes packed (extended form: header, 8 bytes of fields, a 10-byte varint).
+inline constexpr std::size_t kMaxPackedTagBytes = 19;
 const char* to_string(FrameKind k);
 
 /// A decoded frame. Tag payloads are copied out into `tags`; the others into `text`/`settings`.
 struct Frame {
+  std::uint8_t version = kWireVersion;
   FrameKind kind = FrameKind::control;
   std::uint64_t sequence = 0;  ///< per link and direction: 0, 1, 2, … (docs/wire.md, "Sequence")
   std::uint64_t position = 0;  ///< tags: stream index of the first tag; settings: first trial
@@ -71,11 +84,21 @@ std::vector<std::uint8_t> encode_settings(std::uint64_t sequence, std::uint64_t 
 /// not allocate per block).
 void encode_tags_into(std::vector<std::uint8_t>& out, std::uint64_t sequence, std::uint64_t first_tag,
                       std::span<const hal::Tag> tags);
+/// The same block as a packed tag frame (kind 4; what stations send and record). Throws
+/// WireError when the packed payload would exceed kMaxPayload (at most
+/// kMaxPayload / kMaxPackedTagBytes tags always fit).
+void encode_packed_tags_into(std::vector<std::uint8_t>& out, std::uint64_t sequence, std::uint64_t first_tag,
+                             std::span<const hal::Tag> tags);
+std::vector<std::uint8_t> encode_packed_tags(std::uint64_t sequence, std::uint64_t first_tag,
+                                             std::span<const hal::Tag> tags);
+/// A decoded frame encoded again, in its own version and kind (a version-1 frame stays
+/// version 1): the format has one encoding per frame, so this gives back the bytes decoded.
+std::vector<std::uint8_t> encode(const Frame& frame);
 
 /// Decodes and verifies one frame; throws WireError naming what is wrong. Tag types outside
 /// hal::TagType are rejected (a flipped bit that the checksum missed must not become a tag).
 Frame decode(std::span<const std::uint8_t> bytes);
-/// Decodes a tag frame into `out` (appended), returning the frame's position; the hot path of
+/// Decodes a tag frame (kind 2 or 4) into `out` (appended), returning the frame's position; the hot path of
 /// the coordinator (no Frame, no extra copy). Throws WireError, also for a non-tag frame.
 std::uint64_t decode_tags_into(std::span<const std::uint8_t> bytes, std::uint64_t& sequence, hal::TagBlock& out);
 /// The kind of a frame whose header is at least structurally present, without verifying it.
