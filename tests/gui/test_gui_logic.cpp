@@ -2,6 +2,7 @@
 // Expected values are written out by hand from the definitions (not produced by the code).
 #include "dira/gui/decision.hpp"
 #include "dira/gui/plot_model.hpp"
+#include "dira/gui/station_view.hpp"
 #include "dira/gui/yaml_edit.hpp"
 
 #include <QFile>
@@ -65,6 +66,7 @@ class GuiLogicTest : public QObject {
   void decisionHardwareFault();
   void decisionInterrupted();
   void decisionStorageFullAndPlan();
+  void stationRowsInLabUnits();
 };
 
 static const char* kYaml =
@@ -484,4 +486,66 @@ void GuiLogicTest::decisionStorageFullAndPlan() {
 }
 
 QTEST_APPLESS_MAIN(GuiLogicTest)
+namespace {
+// Three stations as the coordinator could see them: one current, one that came back and is
+// resending, one silent past two heartbeats (docs/stations.md's fault cases).
+std::vector<dira::station::StationHealth> three_stations() {
+  using namespace dira::station;
+  StationHealth a;
+  a.name = "alice";
+  a.link = LinkState::connected;
+  a.heartbeat_age_s = 0.05;
+  a.tag_rate = 2.5e6;
+  a.tags = 10'000'000;
+  a.backlog_tags = 1000;
+  a.clock_offset_ps = 0;
+  StationHealth b = a;
+  b.name = "bob";
+  b.clock_offset_ps = 1'000'000'000;  // +1 ms, the offset tests/station runs with
+  b.backfill = Backfill::backfilling;
+  b.backfill_blocks_left = 12;
+  b.backfills = 1;
+  StationHealth c = a;
+  c.name = "charlie";
+  c.link = LinkState::lost;
+  c.heartbeat_age_s = 0.9;
+  c.tag_rate = 0;
+  c.clock_offset_ps = -350'000;  // −350 ns
+  c.backfill = Backfill::complete;
+  c.backfills = 2;
+  return {a, b, c};
+}
+}  // namespace
+
+// Issue 14: the station table's text and levels, derived by hand from the health values.
+void GuiLogicTest::stationRowsInLabUnits() {
+  using dira::gui::StationRow;
+  const auto rows = dira::gui::station_rows(three_stations(), 0.2);
+  QCOMPARE(rows.size(), std::size_t{3});
+  QCOMPARE(rows[0].name, std::string("alice"));
+  QCOMPARE(rows[0].link, std::string("connected"));
+  QCOMPARE(rows[0].tag_rate, std::string("2.50 M tags/s"));
+  QCOMPARE(rows[0].backlog, std::string("1,000 tags"));
+  QCOMPARE(rows[0].clock_offset, std::string("0 ps"));
+  QCOMPARE(rows[0].backfill, std::string("—"));
+  QVERIFY(rows[0].level == StationRow::Level::ok);  // backlog 1,000 < one second (2.5 M) of tags
+  QCOMPARE(rows[1].clock_offset, std::string("+1.000 ms"));
+  QCOMPARE(rows[1].backfill, std::string("backfilling, 12 blocks to come"));
+  QVERIFY(rows[1].level == StationRow::Level::attention);
+  QCOMPARE(rows[2].link, std::string("lost"));
+  QCOMPARE(rows[2].clock_offset, std::string("−350.0 ns"));
+  QCOMPARE(rows[2].backfill, std::string("caught up (2 backfills)"));
+  QVERIFY(rows[2].level == StationRow::Level::lost);
+  QVERIFY(!rows[2].why.empty());
+  QVERIFY(rows[2].heartbeat.find("ago") != std::string::npos);
+  // A connected station silent for more than one heartbeat needs attention; never heard: waiting.
+  auto late = three_stations();
+  late[0].heartbeat_age_s = 0.3;
+  late[0].backlog_tags = 0;
+  QVERIFY(dira::gui::station_rows(late, 0.2)[0].level == StationRow::Level::attention);
+  late[0].link = dira::station::LinkState::waiting;
+  late[0].heartbeat_age_s = -1;
+  QCOMPARE(dira::gui::station_rows(late, 0.2)[0].heartbeat, std::string("never heard"));
+}
+
 #include "test_gui_logic.moc"

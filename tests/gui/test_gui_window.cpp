@@ -6,6 +6,7 @@
 #include "dira/gui/history.hpp"
 #include "dira/gui/main_window.hpp"
 #include "dira/gui/planner_dialog.hpp"
+#include "dira/gui/station_panel.hpp"
 #include "dira/gui/yaml_edit.hpp"
 
 #include <QComboBox>
@@ -62,6 +63,7 @@ class GuiWindowTest : public QObject {
   void plannerAppliesParameters();
   void runUsesConnectedDevices();
   void misspeltSectionShownAtItsLine();
+  void stationPanelDrawsRowsAndLevels();
 
  private:
   std::unique_ptr<QTemporaryDir> out_;
@@ -208,6 +210,7 @@ void GuiWindowTest::protocolARunPlotsZk() {
   QVERIFY(w.load_experiment(experiment("sim-guehne4.yaml")));
   QCOMPARE(run_to_end(w), QString("completed: accept"));
   QCOMPARE(w.chart(1)->data().id, std::string("zk"));
+  QVERIFY(w.station_panel()->isHidden());  // a single-process run has no stations to show
   for (int i = 0; i < 4; ++i) QVERIFY(w.chart(i)->drawn_points() > 0);
   QCOMPARE(w.plot_model().last().setting_counts.size(), std::size_t{16});  // 2^4 joint settings
 }
@@ -370,4 +373,30 @@ void GuiWindowTest::misspeltSectionShownAtItsLine() {
 }
 
 QTEST_MAIN(GuiWindowTest)
+// Issue 14: the station table draws what station_view decides (text, one row per station) and
+// colours a lost station apart from a current one.
+void GuiWindowTest::stationPanelDrawsRowsAndLevels() {
+  using namespace dira::station;
+  StationHealth a;
+  a.name = "alice";
+  a.link = LinkState::connected;
+  a.heartbeat_age_s = 0.05;
+  a.tag_rate = 2.5e6;
+  StationHealth b = a;
+  b.name = "bob";
+  b.link = LinkState::lost;
+  b.clock_offset_ps = 1'000'000'000;
+  StationPanel panel;
+  panel.show_rows(station_rows({a, b}, 0.2));
+  QCOMPARE(panel.rowCount(), 2);
+  QCOMPARE(panel.columnCount(), 7);
+  QCOMPARE(panel.horizontalHeaderItem(5)->text(), QString("clock offset"));
+  QCOMPARE(panel.item(1, 5)->text(), QString("+1.000 ms"));
+  QCOMPARE(panel.item(1, 1)->text(), QString("lost"));
+  QCOMPARE(panel.item(0, 3)->text(), QString("2.50 M tags/s"));
+  QVERIFY(panel.item(1, 0)->background() != panel.item(0, 0)->background());
+  panel.show_rows(station_rows({a}, 0.2));
+  QCOMPARE(panel.rowCount(), 1);
+}
+
 #include "test_gui_window.moc"

@@ -7,6 +7,7 @@
 #include "dira/gui/history.hpp"
 #include "dira/gui/planner_dialog.hpp"
 #include "dira/gui/run_worker.hpp"
+#include "dira/gui/station_panel.hpp"
 
 #include <QApplication>
 #include <QCloseEvent>
@@ -111,6 +112,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   banner_->setMargin(8);
   rv->addWidget(banner_);
+  // A coordinated run's stations (link, heartbeat, tag rate, backlog, clock offset, backfill);
+  // hidden for a single-process run.
+  stations_ = new StationPanel;
+  stations_->setMaximumHeight(160);
+  stations_->setVisible(false);
+  rv->addWidget(stations_);
   auto* grid = new QGridLayout;
   for (int i = 0; i < 4; ++i) {
     auto* c = new ChartPanel;
@@ -309,6 +316,8 @@ void MainWindow::draw_frame() {
   const auto shown = model_.charts();
   for (std::size_t i = 0; i < charts_.size() && i < shown.size(); ++i) charts_[i]->show_data(shown[i]);
   const auto& p = *snap;
+  stations_->setVisible(!p.stations.empty());
+  if (!p.stations.empty()) stations_->show_rows(station_rows(p.stations));
   trials_label_->setText(tr("%L1 / %L2 trials").arg(p.trials).arg(p.planned));
   rate_label_->setText(rate_text(p.rate));
   double eta = p.eta_s;

@@ -22,6 +22,8 @@ class QTimer;
 
 namespace dira::gui {
 
+class StationPanel;
+
 class ChartPanel;
 class DevicePanel;
 class ExperimentPanel;
@@ -58,6 +60,8 @@ class MainWindow : public QMainWindow {
   QLabel* banner() const { return banner_; }
   ChartPanel* chart(int i) const { return charts_.at(static_cast<std::size_t>(i)); }
   int chart_count() const { return static_cast<int>(charts_.size()); }
+  /// The station table: shown only while the run's snapshots carry stations (issue 14).
+  StationPanel* station_panel() const { return stations_; }
   const PlotModel& plot_model() const { return model_; }
   const DecisionSummary& decision() const { return decision_; }
   const GuiMetrics& metrics() const { return metrics_; }
@@ -117,6 +121,7 @@ class MainWindow : public QMainWindow {
   QLabel *trials_label_ = nullptr, *rate_label_ = nullptr, *time_label_ = nullptr, *stage_label_ = nullptr;
   QLabel* banner_ = nullptr;
   std::vector<ChartPanel*> charts_;
+  StationPanel* stations_ = nullptr;
   QTimer* frame_timer_ = nullptr;
   QTimer* heartbeat_ = nullptr;
   PlotModel model_{1000};  // ~2 points per horizontal pixel of a chart
