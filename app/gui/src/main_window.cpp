@@ -310,7 +310,16 @@ void MainWindow::snapshot_ready() {
 
 void MainWindow::draw_frame() {
   auto snap = worker_->take_snapshot();
-  if (!snap) return;
+  if (!snap) {
+    // Before a run's first snapshot a coordinator may still be waiting for its stations to
+    // connect (docs/stations.md): show them as they are, straight from the coordinator's hub.
+    if (model_.snapshots() == 0) {
+      const auto waiting = station::station_health();
+      stations_->setVisible(!waiting.empty());
+      if (!waiting.empty()) stations_->show_rows(station_rows(waiting));
+    }
+    return;
+  }
   const std::int64_t t0 = now_ns();
   model_.add(*snap);
   const auto shown = model_.charts();
