@@ -64,6 +64,7 @@ class GuiWindowTest : public QObject {
   void runUsesConnectedDevices();
   void misspeltSectionShownAtItsLine();
   void stationPanelDrawsRowsAndLevels();
+  void stationRunShowsEachStation();
 
  private:
   std::unique_ptr<QTemporaryDir> out_;
@@ -397,6 +398,69 @@ void GuiWindowTest::stationPanelDrawsRowsAndLevels() {
   QVERIFY(panel.item(1, 0)->background() != panel.item(0, 0)->background());
   panel.show_rows(station_rows({a}, 0.2));
   QCOMPARE(panel.rowCount(), 1);
+}
+
+// Issue 14 end to end: the shipped two-station ks294 experiment (config/stations/) with its two
+// `dira station` processes on 127.0.0.1, run from the window; the station table lists both, by
+// name, with their link state, and the run decides as `dira run` does (accept).
+void GuiWindowTest::stationRunShowsEachStation() {
+  QTemporaryDir dir;
+  QVERIFY(dir.isValid());
+  // A port of its own, so a parallel CTest station test (port 5555) does not collide.
+  const QString port = QString::number(20000 + QCoreApplication::applicationPid() % 20000);
+  for (const char* name : {"ks294-coordinator.yaml", "alice.yaml", "bob.yaml"}) {
+    QFile in(QString(DIRA_SOURCE_CONFIG_DIR) + "/stations/" + name);
+    QVERIFY(in.open(QIODevice::ReadOnly));
+    QString text = QString::fromUtf8(in.readAll()).replace("127.0.0.1:5555", "127.0.0.1:" + port);
+    QFile out(dir.filePath(name));
+    QVERIFY(out.open(QIODevice::WriteOnly));
+    out.write(text.toUtf8());
+  }
+  QVERIFY(QDir(dir.path()).mkdir("keys"));
+  for (const char* k : {"coordinator", "alice", "bob"}) {
+    QProcess keygen;
+    keygen.setWorkingDirectory(dir.path());
+    keygen.start(DIRA_CLI, {"keygen", QString("keys/") + k});
+    QVERIFY(keygen.waitForFinished(10000));
+    QCOMPARE(keygen.exitCode(), 0);
+  }
+  QProcess alice, bob;
+  for (auto* p : {&alice, &bob}) {
+    p->setWorkingDirectory(dir.path());
+    p->setProcessChannelMode(QProcess::MergedChannels);
+  }
+  alice.start(DIRA_CLI, {"station", "alice.yaml"});
+  bob.start(DIRA_CLI, {"station", "bob.yaml"});
+  QVERIFY(alice.waitForStarted(5000));
+  QVERIFY(bob.waitForStarted(5000));
+
+  MainWindow w;
+  w.set_out_directory(out_->path());
+  QVERIFY(w.load_experiment(dir.filePath("ks294-coordinator.yaml")));
+  const QString status = run_to_end(w, 120000);
+  if (status != "completed: accept") qWarning() << w.banner()->text();
+  // The stations end once the coordinator has everything (docs/stations.md); a station still
+  // running 20 s after the run is a failure, its output shown.
+  for (auto* p : {&alice, &bob}) {
+    const bool ended = p->waitForFinished(20000);
+    if (!ended) {
+      p->kill();
+      p->waitForFinished(5000);
+    }
+    QVERIFY2(ended, p->readAll().constData());
+  }
+  QCOMPARE(status, QString("completed: accept"));
+  auto* table = w.station_panel();
+  QCOMPARE(table->rowCount(), 2);
+  QCOMPARE(table->item(0, 0)->text(), QString("alice"));
+  QCOMPARE(table->item(1, 0)->text(), QString("bob"));
+  for (int r = 0; r < 2; ++r) {
+    const QString link = table->item(r, 1)->text();
+    QVERIFY2(link == "connected" || link == "ended", qPrintable(link));
+    QVERIFY(table->item(r, 3)->text().endsWith("tags/s"));
+  }
+  const auto report = read_json(w.run_directory() + "/report.json");
+  QVERIFY(report.contains("stations"));
 }
 
 #include "test_gui_window.moc"

@@ -228,9 +228,11 @@ void ExperimentPanel::validate_now() {
   } catch (const std::exception& e) {
     issues_.push_back(app::ConfigIssue{name, 0, 0, "", e.what()});
   }
-  if (config_ && !config_->simulator.present)
+  // Something to acquire with: the simulator, the file's devices (or those connected in the
+  // Devices tab, which replace them at Start), or stations (docs/stations.md).
+  if (config_ && !config_->simulator.present && !config_->devices.present && !config_->stations.present)
     issues_.push_back(app::ConfigIssue{name, 0, 0, "simulator",
-                                       "dira drives the simulator today: add a simulator: section (Devices tab)"});
+                                       "nothing to acquire with: add a simulator:, devices: or stations: section"});
   if (!issues_.empty()) config_.reset();
   refresh_fields();
   show_issues();
