@@ -39,8 +39,18 @@ void record_after_decision(const ExperimentConfig& c, RunDirectory& dir, RunReco
                            const P::BitLedger& ledger, RecordingSource& source, const ProtocolCRunPlan* plan_c,
                            const LiveProtocol& protocol, RunStatus& status, std::string& fault) {
   if (plan_c) {  // the certificate as scored: every PEF with the trials it scored
-    std::ofstream pj(dir.file("pef.json"));
-    pj << pef_json(c, *plan_c, &protocol.protocol_c()->segments()).dump(2) << "\n";
+    // Replaces the plan written before the first trial atomically: the file holds one or the
+    // other, never a part (issue 12). Without it the run cannot be re-decided: a storage error.
+    try {
+      write_file_atomically(dir.file("pef.json"),
+                            pef_json(c, *plan_c, &protocol.protocol_c()->segments()).dump(2) + "\n");
+    } catch (const RunFileError& e) {
+      dir.log(std::string("cannot write pef.json: ") + e.what());
+      if (status != RunStatus::storage_error) {
+        status = RunStatus::storage_error;
+        fault = e.what();
+      }
+    }
   }
   // The whole ledger — settings, box choice, extractor — in run.h5.
   try {

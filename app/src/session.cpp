@@ -67,7 +67,8 @@ std::optional<ProtocolCRunPlan> fix_protocol_c(const ExperimentConfig& c, const 
   std::string model_source;
   const auto model = apparatus_model(c, devices, model_source);
   ProtocolCRunPlan plan = plan_protocol_c_run(c, model, model_source);
-  std::ofstream(dir.file("pef.json")) << pef_json(c, plan, nullptr).dump(2) << "\n";
+  // Atomic (write, fsync, rename): a reader never sees half a certificate (issue 12).
+  write_file_atomically(dir.file("pef.json"), pef_json(c, plan, nullptr).dump(2) + "\n");
   dir.log("protocol C: beta " + plan.pefs.front().second.beta_exact + ", target min-entropy " +
           std::to_string(plan.scoring.target_min_entropy) + " bits, budget " + std::to_string(plan.scoring.max_trials) +
           " trials; PEF from " + model_source);

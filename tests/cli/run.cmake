@@ -162,6 +162,9 @@ bits=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["certi
 [ "$(stat -c %a "$d/output.bin")" = 600 ] || { echo "output.bin is not 0600"; exit 1; }
 [ "$(stat -c %s "$d/output.bin")" -eq $(( (bits + 7) / 8 )) ] || { echo "output.bin size"; exit 1; }
 "$py" "$checker" "$d/pef.json" || { echo "the checker refused pef.json"; exit 1; }
+# pef.json is replaced atomically (write, fsync, rename: issue 12): 0600, no temporary left.
+[ "$(stat -c %a "$d/pef.json")" = 600 ] || { echo "pef.json is not 0600"; exit 1; }
+[ ! -e "$d/pef.json.tmp" ] || { echo "pef.json.tmp left behind"; exit 1; }
 "$py" - "$d/pef.json" "$out/tampered.json" <<'PY'
 import json, sys
 from fractions import Fraction
