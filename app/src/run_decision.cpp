@@ -19,12 +19,12 @@ RunDecision decide_recorded_run(const ExperimentConfig& c, const RunDirectory& d
   ao.ledger = &ledger;
   ao.protocol_c = plan_c;
   const auto run_h5 = dir.file("run.h5");
-  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
-    read_run_file(run_h5, [&](std::span<const P::Trial> b) {
-      for (const auto& t : b) sink(t);
-    });
-  };
   RunDecision d;
+  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
+    d.trials_in_file = read_run_file(run_h5, [&](std::span<const P::Trial> b) {
+                         for (const auto& t : b) sink(t);
+                       }).trials;
+  };
   if (status == RunStatus::hardware_fault && trials == 0) return d;
   try {
     d.analysis = analyze(c, ao);
@@ -70,8 +70,8 @@ void record_after_decision(const ExperimentConfig& c, RunDirectory& dir, RunReco
 }
 
 void add_certified_output(nlohmann::json& report, const ExperimentConfig& c, const RunDecision& d,
-                          const std::string& verdict, RunDirectory& dir, const std::optional<P::HardwareModel>& hardware,
-                          double trial_rate) {
+                          const std::string& verdict, RunDirectory& dir,
+                          const std::optional<P::HardwareModel>& hardware, double trial_rate) {
   const AnalysisResult& ar = d.analysis;
   std::uint64_t certified = 0;
   if (d.analysed && ar.output_bits > 0 && verdict == "accept") {  // never for an incomplete run

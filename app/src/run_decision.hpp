@@ -28,6 +28,9 @@ namespace dira::app {
 struct RunDecision {
   AnalysisResult analysis;
   bool analysed = false;  ///< false: a hardware fault before any trial, or the analysis failed (see fault)
+  /// The trials run.h5 holds intact and covered by its ledger: what the decision is over
+  /// (read_run_file). After a failed write it can differ from the count the recorder kept.
+  std::uint64_t trials_in_file = 0;
 };
 
 /// Decides over run.h5's trials with `ledger` (the recording source starts keeping bits now).

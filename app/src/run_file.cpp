@@ -1,9 +1,11 @@
 #include "dira/app/run_file.hpp"
 
 #include <hdf5.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace dira::app {
 
@@ -510,6 +512,39 @@ RunFileContents read_run_file(const std::filesystem::path& path,
     H5Dclose(d);
   }
   c.rows = dataset_rows(file, "trials");
+  auto note = [&](const char* what) {
+    return [&c, what](hsize_t row, hsize_t, const std::string& cause) {
+      if (!c.damage_other.empty()) c.damage_other += "; ";
+      c.damage_other += std::string(what) + " from row " + std::to_string(row) + " unreadable" +
+                        (cause.empty() ? std::string() : " (\"" + cause + "\")");
+    };
+  };
+  read_blocks(
+      file, "ledger", lt, sizeof(LedgerRow),
+      [&](const std::uint8_t* p, std::size_t n, hsize_t) {
+        const auto* rows = reinterpret_cast<const LedgerRow*>(p);
+        for (std::size_t i = 0; i < n; ++i)
+          c.ledger.push_back({static_cast<protocol::BitPurpose>(rows[i].purpose), rows[i].first_bit, rows[i].bit_count,
+                              rows[i].first_item, rows[i].last_item});
+        return true;
+      },
+      note("ledger"));
+  // Trials are decided over only where the ledger accounts for their settings' weak-source bits
+  // (drawn, or observed from the hardware): the ledger is written at each flush, the trial rows at
+  // each append, so after a write that failed (disk full) or a kill, rows past the ledger's last
+  // flush can reach the file without it (issue 12, tests/faults/disk_fill.sh). Such rows are not
+  // decided over, like damaged ones: their settings' provenance is not in the record.
+  // Only for files that say so (metadata ledger_covers_trials: dira run's files since this rule);
+  // other writers (tests, older files) record trials without a ledger.
+  const auto metadata = nlohmann::json::parse(c.metadata_json, nullptr, false);
+  const bool ledger_covers_trials = metadata.is_object() && metadata.contains("ledger_covers_trials") &&
+                                    metadata["ledger_covers_trials"].is_boolean() &&
+                                    metadata["ledger_covers_trials"].get<bool>();
+  std::uint64_t covered_end = ledger_covers_trials ? 0 : std::numeric_limits<std::uint64_t>::max();
+  if (ledger_covers_trials)
+    for (const auto& e : c.ledger)
+      if (e.purpose == protocol::BitPurpose::setting || e.purpose == protocol::BitPurpose::observed_setting)
+        covered_end = std::max(covered_end, e.last_item + 1);
   // The checksums: a few bytes per thousand trials (one row per append of ≤ 65 536 trials).
   // The checksum rows are read through a window of 4 096 as the trials advance: memory flat
   // however long the run (one row per append of a few thousand trials).
@@ -578,6 +613,17 @@ RunFileContents read_run_file(const std::filesystem::path& path,
                                        std::to_string(first + good) + " goes back (" +
                                        std::to_string(rows[good].time_ps) + " ps after " + std::to_string(last_time) +
                                        " ps): the row is cut or damaged");
+        stop = true;
+        break;
+      }
+      if (rows[good].index >= covered_end) {
+        damaged_from(first + good, "trial " + std::to_string(rows[good].index) + " at row " +
+                                       std::to_string(first + good) +
+                                       " and those after it are not covered by the ledger (its setting bits end at "
+                                       "trial " +
+                                       (covered_end ? std::to_string(covered_end - 1) : std::string("none")) +
+                                       "): written after the ledger's last flush (a write failed or the run was "
+                                       "killed), so their settings' provenance is not in the record");
         stop = true;
         break;
       }
@@ -671,23 +717,6 @@ RunFileContents read_run_file(const std::filesystem::path& path,
     c.unverified = "run.h5 rows " + std::to_string(order_only_from) + "–" + std::to_string(c.trials - 1) +
                    " were checked by their trial order only: " + order_only_why;
   }
-  auto note = [&](const char* what) {
-    return [&c, what](hsize_t row, hsize_t, const std::string& cause) {
-      if (!c.damage_other.empty()) c.damage_other += "; ";
-      c.damage_other += std::string(what) + " from row " + std::to_string(row) + " unreadable" +
-                        (cause.empty() ? std::string() : " (\"" + cause + "\")");
-    };
-  };
-  read_blocks(
-      file, "ledger", lt, sizeof(LedgerRow),
-      [&](const std::uint8_t* p, std::size_t n, hsize_t) {
-        const auto* rows = reinterpret_cast<const LedgerRow*>(p);
-        for (std::size_t i = 0; i < n; ++i)
-          c.ledger.push_back({static_cast<protocol::BitPurpose>(rows[i].purpose), rows[i].first_bit, rows[i].bit_count,
-                              rows[i].first_item, rows[i].last_item});
-        return true;
-      },
-      note("ledger"));
   read_blocks(
       file, "statistics", st, sizeof(StatisticsRow),
       [&](const std::uint8_t* p, std::size_t n, hsize_t) {

@@ -63,8 +63,10 @@ std::optional<RunStatus> RunRecorder::record(const AcquiredBlock& b, const std::
   try {
     if (settings_.raw_tags && !b.tags.empty()) file_.append_tags(settings_.station, b.tags);
     if (!b.trials.empty()) {
-      may_stop = protocol_.add(b.trials);
+      // In the file first: a block whose append fails is not counted live either, so the live
+      // statistics and the trial count stay those of the file (issue 12, disk_fill).
       file_.append_trials(b.trials);
+      may_stop = protocol_.add(b.trials);
       stats_.add_trials(b.trials);
       trials_ += b.trials.size();
     }

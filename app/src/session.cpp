@@ -136,11 +136,15 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   SettingDelivery delivery(c, devices, ledger, planned);
 
   CrashFlagWatchdog watchdog(dir.file("run.h5"), dir.file("dira.log"));
-  RunFileWriter file(
-      dir.file("run.h5"), c.text,
-      json{{"software", software_name()}, {"tagger", devices.tagger->identity()}, {"weak_source", source.describe()}}
-          .dump(),
-      c.outputs.raw_tags);
+  RunFileWriter file(dir.file("run.h5"), c.text,
+                     // ledger_covers_trials: every trial's setting bits are in /ledger (drawn or observed), so a
+                     // reader decides only over the trials the ledger covers (run_file.cpp, read_run_file).
+                     json{{"software", software_name()},
+                          {"tagger", devices.tagger->identity()},
+                          {"weak_source", source.describe()},
+                          {"ledger_covers_trials", true}}
+                         .dump(),
+                     c.outputs.raw_tags);
   dir.log("run directory " + dir.path().string());
   dir.log("tagger: " + devices.tagger->identity());
   dir.log("weak source: " + source.describe());
@@ -202,14 +206,18 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
       decide_recorded_run(c, dir, ledger, source, plan_c ? &*plan_c : nullptr, status, trials, fault);
   record_after_decision(c, dir, recorder, ledger, source, plan_c ? &*plan_c : nullptr, protocol, status, fault);
 
+  // After a failed write the file is the record: the trials it holds intact and covered by its
+  // ledger, which the decision was over (and `dira analyze` finds), not the recorder's count.
+  const std::uint64_t recorded =
+      status == RunStatus::storage_error && decision.analysed ? decision.trials_in_file : trials;
   RunFacts facts = run_facts(c, dir, devices, source, delivery, ledger);
-  facts.trials = trials;
+  facts.trials = recorded;
   facts.planned = planned;
   facts.status = status;
   facts.fault = fault;
   facts.analysis = decision.analysed ? &decision.analysis : nullptr;
   facts.storage_warning = out.storage_warning;
-  const RunOutcome outcome = run_outcome(status, facts.analysis, trials, protocol_trial_count(c), c.protocol);
+  const RunOutcome outcome = run_outcome(status, facts.analysis, recorded, protocol_trial_count(c), c.protocol);
   json report = build_report(facts, outcome);
   // Issue 14: every station's health record at the end (docs/stations.md, "Station health").
   if (const auto stations = station::station_health(); !stations.empty())
@@ -219,7 +227,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   res.exit_code = outcome.exit_code;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   add_certified_output(report, c, decision, res.decision, dir, devices.hardware,
-                       elapsed > 0 && trials > 0 ? static_cast<double>(trials) / elapsed : 1e6);
+                       elapsed > 0 && recorded > 0 ? static_cast<double>(recorded) / elapsed : 1e6);
   write_report(report, file, watchdog, dir);
   recorder.progress("done", res.decision);
   res.report = report;

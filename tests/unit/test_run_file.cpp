@@ -57,6 +57,44 @@ TEST_CASE("run file: trials, ledger, statistics and report round-trip", "[runfil
   std::filesystem::remove(path);
 }
 
+// Issue 12 (tests/faults/disk_fill.sh): after a failed write a file can hold trial rows its ledger
+// does not cover. A file that declares ledger_covers_trials (every dira run's) is decided only over
+// the trials whose setting bits the ledger accounts for; the rest are reported, never used.
+TEST_CASE("run file: trials past the ledger's coverage are not handed on", "[runfile]") {
+  using dira::protocol::BitPurpose;
+  std::vector<dira::protocol::Trial> trials(1000);
+  for (std::size_t i = 0; i < trials.size(); ++i) trials[i].index = i;
+  auto write = [&](const std::filesystem::path& path, const std::string& metadata) {
+    std::filesystem::remove(path);
+    RunFileWriter w(path, "name: test\n", metadata);
+    w.append_trials(trials);
+    // Settings of trials 0–599 (two entries, the second growing to 599), box choice after them.
+    w.append_ledger(std::vector<dira::protocol::LedgerEntry>{{BitPurpose::setting, 0, 800, 0, 399},
+                                                             {BitPurpose::setting, 800, 400, 400, 599},
+                                                             {BitPurpose::box_choice, 1200, 8, 0, 0}});
+    w.close();
+  };
+  const std::filesystem::path covered = "dira-test-ledger-covered.h5", other = "dira-test-ledger-other.h5";
+  write(covered, "{\"software\": \"dira\", \"ledger_covers_trials\": true}");
+  std::uint64_t handed = 0, last = 0;
+  const auto c = read_run_file(covered, [&](std::span<const dira::protocol::Trial> b) {
+    handed += b.size();
+    last = b.back().index;
+  });
+  CHECK(c.rows == 1000);
+  CHECK(c.trials == 600);
+  CHECK(handed == 600);
+  CHECK(last == 599);
+  CHECK(c.damaged_rows == 400);
+  CHECK_THAT(c.damage, Catch::Contains("rows 600–999") && Catch::Contains("not covered by the ledger") &&
+                           Catch::Contains("end at trial 599"));
+  // A file that does not declare it (another writer, or one from before the rule): every row.
+  write(other, "{\"software\": \"dira\"}");
+  CHECK(read_run_file(other, nullptr).trials == 1000);
+  std::filesystem::remove(covered);
+  std::filesystem::remove(other);
+}
+
 TEST_CASE("run file: a write past the file-size limit is a RunFileError, not a crash", "[runfile]") {
   // ulimit -f stands in for a full disk: the kernel answers EFBIG once the file would grow
   // past the limit (SIGXFSZ ignored, as dira run does). Every append must either succeed or
