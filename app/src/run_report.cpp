@@ -307,7 +307,18 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     if (problem.empty() && (!state || !decision)) problem = "it has no state or no decision";
   }
   if (!rj.present) {
-    out["live_state"] = "no report.json: the run did not finish (crashed or killed); decision over the trials recorded";
+    // dira.log says whether the run ended but could not write its report (a full disk).
+    bool unwritten = false;
+    try {
+      unwritten =
+          read_small_file(dir / "dira.log", 64u << 20).bytes.find("cannot write report.json") != std::string::npos;
+    } catch (const RunFileError&) {
+      // An unreadable or oversized log: fall back to the general words.
+    }
+    out["live_state"] = unwritten ? "no report.json: the run ended but could not write it (dira.log: \"cannot write "
+                                    "report.json\", a full disk?); decision over the trials recorded"
+                                  : "no report.json: the run did not finish (crashed or killed); decision over the "
+                                    "trials recorded";
   } else if (!problem.empty()) {
     out["live_state"] = "report.json is damaged (" + problem + "): the live decision is unknown";
     notes.push_back((dir / "report.json").string() + " is damaged: " + problem);

@@ -96,7 +96,8 @@ RunFacts run_facts(const ExperimentConfig& c, const RunDirectory& dir, const Dev
 }
 
 /// The report into run.h5 (then closed) and report.json.
-void write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& watchdog, RunDirectory& dir) {
+/// Returns false when report.json could not be written (disk full: dira.log says why).
+bool write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& watchdog, RunDirectory& dir) {
   try {
     file.append_report(report.dump());
     file.close();
@@ -107,7 +108,7 @@ void write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& wa
     dir.log(std::string("run.h5 not closed cleanly: ") + e.what());
     watchdog.fire();
   }
-  dir.write_report(report.dump(2) + "\n");  // issue 12: atomic (tmp, fsync, rename); failures logged
+  return dir.write_report(report.dump(2) + "\n");  // issue 12: atomic (tmp, fsync, rename); failures logged
 }
 
 }  // namespace
@@ -228,7 +229,14 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   add_certified_output(report, c, decision, res.decision, dir, devices.hardware,
                        elapsed > 0 && recorded > 0 ? static_cast<double>(recorded) / elapsed : 1e6);
-  write_report(report, file, watchdog, dir);
+  if (!write_report(report, file, watchdog, dir)) {
+    // The operator must hear it (issue 12, disk_fill): the run's record lacks its report.
+    report["report_json_written"] = false;
+    if (o.warning)
+      o.warning("report.json could not be written (" + dir.file("dira.log").string() +
+                " says why; a full disk?): the report is on stdout with --json, and dira analyze " +
+                dir.path().string() + " re-decides from run.h5");
+  }
   recorder.progress("done", res.decision);
   res.report = report;
   return res;

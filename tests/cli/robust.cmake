@@ -64,6 +64,11 @@ rm "$d/report.json"
 "$dira" analyze "$d" > "$out/none.out" 2>&1; rc=$?
 [ "$rc" -eq 0 ] || { echo "exit $rc"; exit 1; }
 grep -q 'no report.json: the run did not finish' "$out/none.out" || { cat "$out/none.out"; exit 1; }
+# A run that ended but could not write report.json (a full disk) says so in dira.log: analyze
+# tells that apart from a crash (the words the run directory logs, run_directory.cpp).
+echo "cannot write report.json: No space left on device" >> "$d/dira.log"
+"$dira" analyze "$d" > "$out/unwritten.out" 2>&1 || exit 1
+grep -q 'the run ended but could not write it' "$out/unwritten.out" || { cat "$out/unwritten.out"; exit 1; }
 ]=] sh $<TARGET_FILE:dira> ${dira_robust_out}/report ${dira_robust_cfg})
 
 # Experiment names that would put the run directory outside --out: exit 2, nothing created.
