@@ -231,6 +231,7 @@ TEST_CASE("conf: an inequality path the OS refuses is a config error, not a file
   // Found by fuzz_experiment_yaml (tests/fuzz/regressions/experiment_yaml/crash-defe9156…):
   // std::filesystem::exists threw filesystem_error (ENAMETOOLONG) out of the loader. A path
   // component of 300 bytes is past Linux's NAME_MAX of 255.
-  const auto err = experiment_errors(replace(kExperiment, "inequality: ks294", "inequality: /" + std::string(300, 'x')));
+  const auto err =
+      experiment_errors(replace(kExperiment, "inequality: ks294", "inequality: /" + std::string(300, 'x')));
   CHECK_THAT(err, Catch::Contains("cannot use this path: File name too long"));
 }
