@@ -547,8 +547,11 @@ std::vector<std::string> known_inequalities(const std::filesystem::path& overrid
 
 std::filesystem::path resolve_inequality(const std::string& name, const std::filesystem::path& override_dir) {
   if (conf::names_a_path(name)) {
-    if (std::filesystem::exists(name)) return name;
-    throw ConfigError({ConfigIssue{name, 0, 0, "", "no such file"}});
+    // The error_code overload: a name the OS refuses (a component past NAME_MAX, found by
+    // fuzz_experiment_yaml) is a config error, not a std::filesystem::filesystem_error.
+    std::error_code ec;
+    if (std::filesystem::exists(name, ec)) return name;
+    throw ConfigError({ConfigIssue{name, 0, 0, "", ec ? "cannot use this path: " + ec.message() : "no such file"}});
   }
   if (auto p = conf::find_config("inequalities", name, override_dir)) return *p;
   throw UnknownInequality(name, known_inequalities(override_dir));

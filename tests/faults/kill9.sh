@@ -8,11 +8,13 @@
 # the run's start, taken as config.yaml's modification time (written when the run directory is
 # created, just after the devices are opened, so this slightly under-counts by the time the
 # simulator takes to open). The time from launch is printed too (an upper bound: it includes the
-# process start-up). Prints one line per kill and a summary.
+# process start-up). After every kill the ledger agrees with the trials (ledger_check.py: the
+# weak source's bytes, copied as dira drew them, replay the recorded settings and the ledger's
+# counts). Prints one line per kill and a summary.
 DIRA=$1; CFG=$2; OUT=$3; KILLS=${4:-5}
 . "$(dirname "$0")/lib.sh"
 rm -rf "$OUT"; mkdir -p "$OUT"
-big_config "$CFG" "$OUT/big.yaml" 100000000
+tee_source "$CFG" "$OUT/big.yaml" "$OUT/stream.bin" 100000000
 worst=0
 k=0
 while [ "$k" -lt "$KILLS" ]; do
@@ -21,6 +23,7 @@ while [ "$k" -lt "$KILLS" ]; do
   r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
   t=$(awk -v r="$r" 'BEGIN { printf "%.2f", 0.6 + 2.4 * r / 65535 }')
   run="$OUT/k$k"; mkdir -p "$run"
+  rm -f "$OUT/stream.bin"
   launched=$(date +%s.%N)
   "$DIRA" run "$OUT/big.yaml" --out "$run" > /dev/null 2>&1 &
   pid=$!
@@ -42,14 +45,14 @@ while [ "$k" -lt "$KILLS" ]; do
   grep -q '"trials_damaged"' "$run/a.json" && fail "kill $k: rows damaged after a kill -9: $(cat "$run/a.json")"
   rec=$(sed -n 's/.*"trials_recorded": \([0-9]*\).*/\1/p' "$run/a.json" | head -1)
   [ "$rec" = "$n" ] || fail "kill $k: analyze read $rec trials, h5dump shows $n"
-  started=$(stat -c %.9Y "$d/config.yaml")
+  ledger=$(ledger_agrees "$d" "$OUT/stream.bin" "$run/a.json") || fail "kill $k: $ledger"
   flushed=$(last_flush_s "$d/run.h5")
   [ -n "$flushed" ] || flushed=0
-  lost=$(awk -v b="$killed" -v s="$started" -v f="$flushed" 'BEGIN { printf "%.2f", b - s - f }')
+  lost=$(loss_s "$d" "$killed")
   upper=$(awk -v b="$killed" -v s="$launched" -v f="$flushed" 'BEGIN { printf "%.2f", b - s - f }')
-  echo "kill $k at $t s: $n trials in run.h5, last flush at $flushed s, $lost s lost ($upper s counted from launch)"
+  echo "kill $k at $t s: $n trials in run.h5, last flush at $flushed s, $lost s lost ($upper s counted from launch); $ledger"
   worst=$(awk -v a="$worst" -v b="$lost" 'BEGIN { print (b > a ? b : a) }')
   rm -rf "$run"
 done
-echo "kill -9 campaign: $KILLS kills, every run.h5 opened by h5dump and decided over, worst loss $worst s"
+echo "kill -9 campaign: $KILLS kills, every run.h5 opened by h5dump and decided over, its ledger agreeing with its trials, worst loss $worst s"
 awk -v w="$worst" 'BEGIN { exit !(w <= 1.0) }' || fail "more than 1 s of trials lost ($worst s)"

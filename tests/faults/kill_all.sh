@@ -5,11 +5,12 @@
 # With nobody to clear HDF5's SWMR mark, dira analyze still reads the file (as a SWMR reader,
 # bounded retries) and decides over every flushed trial; cut to 90 %, it answers within seconds
 # with the trials missing counted and not decided over, or refuses the file naming HDF5's reason;
-# after `h5clear -s` by hand (docs/run-file.md) h5dump opens the uncut file.
+# after `h5clear -s` by hand (docs/run-file.md) h5dump opens the uncut file, at most the last
+# second of trials is lost, and the ledger agrees with the trials (ledger_check.py).
 DIRA=$1; CFG=$2; OUT=$3
 . "$(dirname "$0")/lib.sh"
 rm -rf "$OUT"; mkdir -p "$OUT"
-big_config "$CFG" "$OUT/big.yaml" 100000000
+tee_source "$CFG" "$OUT/big.yaml" "$OUT/stream.bin" 100000000
 "$DIRA" run "$OUT/big.yaml" --out "$OUT/runs" > /dev/null 2>&1 &
 pid=$!
 # Killed once a chunk of trials is on disk (run.h5 past 3 MB), whatever the start-up took.
@@ -21,7 +22,7 @@ done
 sleep 1.2
 # The watchdog is dira's child (posix_spawn, in its own session): killed first, by its pid.
 for w in $(ps -o pid= --ppid "$pid"); do kill -9 "$w"; done
-kill -9 "$pid"; wait "$pid" 2>/dev/null
+kill -9 "$pid"; killed=$(date +%s.%N); wait "$pid" 2>/dev/null
 d=$(ls -d "$OUT"/runs/*/ | head -1)
 sleep 0.5
 grep -q "h5clear -s applied" "$d/dira.log" && fail "the watchdog acted: it was not killed"
@@ -53,3 +54,7 @@ done
 timeout 30 h5clear -s "$d/run.h5" || fail "h5clear -s failed"
 timeout 30 h5dump -H "$d/run.h5" > /dev/null || fail "h5dump cannot open run.h5 after h5clear -s"
 [ "$(rows /trials "$d/run.h5")" = "$n" ] || fail "h5dump and dira analyze disagree on the trial count"
+lost=$(loss_s "$d" "$killed")
+awk -v l="$lost" 'BEGIN { exit !(l <= 1.0) }' || fail "$lost s of trials lost (more than 1 s)"
+ledger=$(ledger_agrees "$d" "$OUT/stream.bin" "$OUT/whole.json") || fail "$ledger"
+echo "both killed: $lost s lost; $ledger"

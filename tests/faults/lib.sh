@@ -42,3 +42,36 @@ analyze_says() {
     *) fail "dira analyze exit $arc on $1: $(cat "$2.err")" ;;
   esac
 }
+
+# tee_source CFG DST STREAM TRIALS: the experiment with its trial count raised and its weak source
+# replaced by a `command` source that hands out /dev/urandom and copies every byte it hands out
+# to STREAM (tee writes a block to dira's pipe, then to STREAM, before reading the next), so
+# ledger_agrees can replay the settings from the bits dira drew. STREAM must not be on a
+# filesystem the campaign fills.
+tee_source() {
+  awk -v block="  driver: command
+  settings: {command: \"head -c 2000000000 /dev/urandom | tee $3\", epsilon: 0.01}" '
+    /^weak_source:/ { print "weak_source:"; print block; skip = 1; next }
+    skip && /^[^ #]/ { skip = 0 }
+    !skip { print }' "$1" > "$2.src"
+  big_config "$2.src" "$2" "$4"
+  rm -f "$2.src"
+}
+
+# ledger_agrees DIR STREAM ANALYZE_JSON: run.h5's ledger, its trials, sv_bits.bin and the weak source's bytes
+# agree (ledger_check.py: replayed settings, counts, positions). The experiments here are ks294:
+# 2 parties, 9 settings. The trials checked are the intact ones, `dira analyze --json`'s
+# trials_recorded (ANALYZE_JSON). Prints its summary, or why not and returns 1.
+ledger_agrees() {
+  timeout 120 python3 "$(dirname "$0")/ledger_check.py" "$1" "$2" --parties 2 --settings 9 --window 20000 \
+    --analyze-json "$3"
+}
+
+# loss_s DIR WHEN: seconds of trials lost by a run stopped at epoch WHEN: WHEN less the run's
+# start (config.yaml's modification time, written as the run directory is created) less the
+# last flush's elapsed_s (what run.h5 holds).
+loss_s() {
+  started=$(stat -c %.9Y "$1/config.yaml")
+  flushed=$(last_flush_s "$1/run.h5")
+  awk -v b="$2" -v s="$started" -v f="${flushed:-0}" 'BEGIN { printf "%.2f", b - s - f }'
+}

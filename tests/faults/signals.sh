@@ -3,13 +3,15 @@
 #   tests/faults/signals.sh DIRA EXPERIMENT OUTDIR
 # Each: exit 130, status interrupted, report.json whole (written atomically), run.h5 closed
 # cleanly (h5dump opens it with no watchdog), the live trial count equals run.h5's, nothing
-# lost, and dira analyze reproduces the live decision over the same trials.
+# lost, dira analyze reproduces the live decision over the same trials, and the ledger agrees with
+# the trials (ledger_check.py).
 DIRA=$1; CFG=$2; OUT=$3
 . "$(dirname "$0")/lib.sh"
 rm -rf "$OUT"; mkdir -p "$OUT"
-big_config "$CFG" "$OUT/big.yaml" 100000000
+tee_source "$CFG" "$OUT/big.yaml" "$OUT/stream.bin" 100000000
 for sig in TERM INT; do
   run="$OUT/$sig"; mkdir -p "$run"
+  rm -f "$OUT/stream.bin"
   "$DIRA" run "$OUT/big.yaml" --out "$run" --json > "$run/r.json" 2> /dev/null &
   pid=$!
   sleep 1.5
@@ -32,6 +34,7 @@ for sig in TERM INT; do
   [ "$n" = "$live" ] || fail "SIG$sig: the report says $live trials, run.h5 holds $n"
   analyze_says "$d" "$run/a.json"
   grep -q '"reproduces_live_decision": true' "$run/a.json" || fail "SIG$sig: analyze does not reproduce: $(cat "$run/a.json")"
-  echo "SIG$sig: exit 130 after $n trials; run.h5 closed, report.json whole, analyze reproduces the decision"
+  ledger=$(ledger_agrees "$d" "$OUT/stream.bin" "$run/a.json") || fail "SIG$sig: $ledger"
+  echo "SIG$sig: exit 130 after $n trials; run.h5 closed, report.json whole, analyze reproduces the decision; $ledger"
   rm -rf "$run"
 done

@@ -6,7 +6,8 @@
 # 2. The same bytes through a command (`cat`, size unknown in advance): the run ends in state
 #    source-exhausted, verdict incomplete (exit 5), naming the exhausted source, with every trial
 #    whose settings were drawn recorded; run.h5 is closed (h5dump opens it), the live count
-#    equals run.h5's, and dira analyze gives the same verdict or says exactly why not.
+#    equals run.h5's, dira analyze gives the same verdict or says exactly why not, and the ledger
+#    agrees with the trials and with the 2 MB the source held (ledger_check.py).
 DIRA=$1; CFG=$2; OUT=$3
 . "$(dirname "$0")/lib.sh"
 rm -rf "$OUT"; mkdir -p "$OUT"
@@ -39,4 +40,6 @@ live=$(sed -n 's/.*"trials_recorded": \([0-9]*\).*/\1/p' "$OUT/r.json" | head -1
 [ "$n" = "$live" ] || fail "the report says $live trials, run.h5 holds $n"
 [ "$n" -gt 0 ] || fail "no trial recorded before the source ran dry"
 analyze_says "$d" "$OUT/a.json"
+ledger=$(ledger_agrees "$d" "$OUT/bits.bin" "$OUT/a.json") || fail "$ledger"
+echo "$ledger"
 echo "too small a file refused (exit 2); source dry after $n trials: exit 5, run.h5 closed, analyze: $(sed -n 's/.*"decision": "\([a-z]*\)".*/\1/p' "$OUT/a.json" | tail -1)"

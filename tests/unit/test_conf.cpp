@@ -226,3 +226,12 @@ TEST_CASE("conf: instrument profiles use the same reader (duplicates, did you me
   }
   CHECK_THROWS_WITH(sm::load_profile("/dev/zero"), Catch::Contains("/dev/zero: is a binary file"));
 }
+
+TEST_CASE("conf: an inequality path the OS refuses is a config error, not a filesystem exception", "[conf]") {
+  // Found by fuzz_experiment_yaml (tests/fuzz/regressions/experiment_yaml/crash-defe9156…):
+  // std::filesystem::exists threw filesystem_error (ENAMETOOLONG) out of the loader. A path
+  // component of 300 bytes is past Linux's NAME_MAX of 255.
+  const auto err =
+      experiment_errors(replace(kExperiment, "inequality: ks294", "inequality: /" + std::string(300, 'x')));
+  CHECK_THAT(err, Catch::Contains("cannot use this path: File name too long"));
+}
