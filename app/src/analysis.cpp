@@ -54,7 +54,8 @@ json ledger_json(const P::BitLedger& l) {
            {{"setting", l.bits_drawn(P::BitPurpose::setting)},
             {"box_choice", l.bits_drawn(P::BitPurpose::box_choice)},
             {"extractor", l.bits_drawn(P::BitPurpose::extractor)},
-            {"observed_setting", l.bits_drawn(P::BitPurpose::observed_setting)}}},
+            {"observed_setting", l.bits_drawn(P::BitPurpose::observed_setting)},
+            {"skipped", l.bits_drawn(P::BitPurpose::skipped)}}},
           {"device_outputs_fixed", l.device_outputs_fixed()},
           {"entries", entries}};
 }

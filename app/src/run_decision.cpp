@@ -1,6 +1,7 @@
 #include "run_decision.hpp"
 
 #include "run_report.hpp"
+#include "setting_rule.hpp"
 #include "sha256.hpp"
 
 #include "dira/app/run_file.hpp"
@@ -11,9 +12,25 @@ namespace dira::app {
 
 namespace P = dira::protocol;
 
-RunDecision decide_recorded_run(const ExperimentConfig& c, const RunDirectory& dir, P::BitLedger& ledger,
+RunDecision decide_recorded_run(const ExperimentConfig& c, RunDirectory& dir, P::BitLedger& ledger,
                                 RecordingSource& source, const ProtocolCRunPlan* plan_c, RunStatus status,
-                                std::uint64_t trials, std::string& fault) {
+                                std::uint64_t trials, std::uint64_t planned, std::string& fault) {
+  // Protocol C stopping when certified: how many setting bits the look-ahead had drawn when the
+  // run stopped depends on thread timing, and the extractor's bits follow them in the one stream.
+  // Starting the extractor at a position fixed before the run — right after the setting bits of
+  // every planned trial (one bit per party and trial, docs/protocol-c-security.md §2) — makes the
+  // output a function of the seeds. Skipped before recording starts, so sv_bits.bin still holds
+  // exactly the bits after the settings that the decision uses. Not with hardware-chosen
+  // settings (dira draws none then).
+  if (plan_c && plan_c->scoring.stop_when_certified && ledger.bits_observed() == 0) {
+    const std::uint64_t fixed = minimum_setting_bits(c, planned);
+    if (ledger.bits_drawn() > fixed)
+      dir.log("the settings drew " + std::to_string(ledger.bits_drawn()) + " bits, past the extractor's fixed start " +
+              std::to_string(fixed) + ": the extractor starts after them (secure, but not reproducible)");
+    else if (const auto skipped = ledger.skip_to(fixed))
+      dir.log("skipped " + std::to_string(skipped) + " weak-source bits: the extractor starts at bit " +
+              std::to_string(fixed) + ", after the setting bits of all " + std::to_string(planned) + " planned trials");
+  }
   source.start_recording();
   AnalysisOptions ao;
   ao.ledger = &ledger;

@@ -36,20 +36,23 @@ struct RunDecision {
 /// Decides over run.h5's trials with `ledger` (the recording source starts keeping bits now).
 /// A hardware fault before the first trial is not analysed; an analysis failure becomes `fault`
 /// unless one is already set.
-RunDecision decide_recorded_run(const ExperimentConfig& config, const RunDirectory& dir, protocol::BitLedger& ledger,
+/// Protocol C stopping when certified: the extractor's bits start at the stream position right
+/// after the setting bits of every `planned` trial (skipped up to there), fixed before the run,
+/// so the output does not depend on how far the settings' look-ahead had drawn at the stop.
+RunDecision decide_recorded_run(const ExperimentConfig& config, RunDirectory& dir, protocol::BitLedger& ledger,
                                 RecordingSource& source, const ProtocolCRunPlan* plan_c, RunStatus status,
-                                std::uint64_t trials, std::string& fault);
+                                std::uint64_t trials, std::uint64_t planned, std::string& fault);
 
 /// Records what the decision leaves: pef.json with every PEF and the trials it scored (C), the
 /// whole ledger in run.h5, sv_bits.bin. A failure to write sv_bits.bin is a storage error.
 void record_after_decision(const ExperimentConfig& config, RunDirectory& dir, RunRecorder& recorder,
-                           const protocol::BitLedger& ledger, RecordingSource& source,
-                           const ProtocolCRunPlan* plan_c, const LiveProtocol& protocol, RunStatus& status,
-                           std::string& fault);
+                           const protocol::BitLedger& ledger, RecordingSource& source, const ProtocolCRunPlan* plan_c,
+                           const LiveProtocol& protocol, RunStatus& status, std::string& fault);
 
 /// Completes the report with the output: output.bin (0600), its SHA-256 and certified_bits for
-/// a run whose verdict is accept (`verdict`: run_outcome; never an incomplete one) with certified bits; otherwise certified_bits 0 and — for A and B — the
-/// planner's plain verdict on what run would certify at the measured `trial_rate`.
+/// a run whose verdict is accept (`verdict`: run_outcome; never an incomplete one) with certified bits; otherwise
+/// certified_bits 0 and — for A and B — the planner's plain verdict on what run would certify at the measured
+/// `trial_rate`.
 void add_certified_output(nlohmann::json& report, const ExperimentConfig& config, const RunDecision& decision,
                           const std::string& verdict, RunDirectory& dir,
                           const std::optional<protocol::HardwareModel>& hardware, double trial_rate);

@@ -204,7 +204,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   }
   recorder.progress("analysing");
   const RunDecision decision =
-      decide_recorded_run(c, dir, ledger, source, plan_c ? &*plan_c : nullptr, status, trials, fault);
+      decide_recorded_run(c, dir, ledger, source, plan_c ? &*plan_c : nullptr, status, trials, planned, fault);
   record_after_decision(c, dir, recorder, ledger, source, plan_c ? &*plan_c : nullptr, protocol, status, fault);
 
   // After a failed write the file is the record: the trials it holds intact and covered by its

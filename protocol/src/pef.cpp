@@ -209,7 +209,6 @@ PefSolution optimise_pef(const SvSettingsModel& settings, const std::array<doubl
 // Certification (§6): decimals, MPFR with upward rounding, scaling.
 
 namespace {
-constexpr int kDecimalPlaces = 15;
 constexpr std::int64_t kDecimalScale = 1'000'000'000'000'000LL;  // 10^15
 
 std::string decimal_string(std::int64_t m) {

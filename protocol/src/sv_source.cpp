@@ -1,5 +1,7 @@
 #include "dira/protocol/sv_source.hpp"
 
+#include <algorithm>
+
 namespace dira::protocol {
 
 BufferSvSource::BufferSvSource(std::vector<bool> bits, std::string label, std::optional<double> epsilon)
@@ -30,6 +32,8 @@ const char* to_string(BitPurpose p) {
       return "extractor";
     case BitPurpose::observed_setting:
       return "observed_setting";
+    case BitPurpose::skipped:
+      return "skipped";
   }
   return "?";
 }
@@ -76,6 +80,30 @@ std::vector<bool> BitLedger::draw_extractor_bits(std::size_t count, std::uint64_
   }
   record(BitPurpose::extractor, count, block);
   return bits;
+}
+
+std::uint64_t BitLedger::skip_to(std::uint64_t position) {
+  if (position <= position_) return 0;
+  const std::uint64_t count = position - position_;
+  std::uint64_t done = 0;
+  try {
+    while (done < count) {
+      const auto n = static_cast<unsigned>(std::min<std::uint64_t>(64, count - done));
+      unsigned taken = 0;
+      try {
+        source_->next_bits(n, &taken);
+      } catch (...) {
+        done += taken;
+        throw;
+      }
+      done += n;
+    }
+  } catch (...) {
+    if (done) record(BitPurpose::skipped, done, 0);
+    throw;
+  }
+  record(BitPurpose::skipped, count, 0);
+  return count;
 }
 
 std::uint64_t BitLedger::bits_drawn(BitPurpose purpose) const {

@@ -8,8 +8,7 @@
 namespace dira::sim {
 
 IidSvSource::IidSvSource(double bias, std::uint64_t seed)
-    : p0_(0.5 + bias),
-      bias_(bias),
+    : bias_(bias),
       zero_below_(static_cast<std::uint64_t>(std::ceil(std::ldexp(0.5 + bias, 53)))),
       seed_(seed),
       rng_(seed) {

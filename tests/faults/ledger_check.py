@@ -37,7 +37,7 @@ import re
 import subprocess
 import sys
 
-SETTING, BOX_CHOICE, EXTRACTOR, OBSERVED = 0, 1, 2, 3
+SETTING, BOX_CHOICE, EXTRACTOR, OBSERVED, SKIPPED = 0, 1, 2, 3, 4
 
 
 def fail(msg):
@@ -179,7 +179,7 @@ def main():
     for i, (purpose, first, count, first_item, last_item_i) in enumerate(ledger):
         if purpose == OBSERVED:
             fail("row %d: observed (hardware-chosen) setting bits in a run whose settings dira draws" % i)
-        if purpose not in (SETTING, BOX_CHOICE, EXTRACTOR):
+        if purpose not in (SETTING, BOX_CHOICE, EXTRACTOR, SKIPPED):
             fail("row %d: unknown purpose %d" % (i, purpose))
         if first != pos:
             fail("row %d starts at bit %d, the rows before end at bit %d (gap or overlap)" % (i, first, pos))
@@ -196,7 +196,8 @@ def main():
             last_item, next_item = last_item_i, last_item_i + 1
         else:
             seen_after_settings = True
-            post_bits.append((first, count))
+            if purpose != SKIPPED:  # passed over before recording started: not in sv_bits.bin
+                post_bits.append((first, count))
     if n > 0 and setting_bits == 0:
         fail("%d trials recorded but the ledger holds no setting bits" % n)
     if len(stream) * 8 < pos:

@@ -66,7 +66,9 @@ class BufferSvSource final : public SvSource {
 /// `observed_setting`: hardware-chosen settings — the weak source drives the modulators
 /// directly and dira reads the bits back from the tagger's setting echo (docs/experiment-yaml.md);
 /// their positions count the hardware's stream, not the stream dira draws from.
-enum class BitPurpose { setting, box_choice, extractor, observed_setting };
+/// `skipped`: drawn and never used — bits passed over so that the extractor's bits start at a
+/// position fixed before the run (BitLedger::skip_to), whatever the settings' look-ahead drew.
+enum class BitPurpose { setting, box_choice, extractor, observed_setting, skipped };
 const char* to_string(BitPurpose purpose);
 
 /// A run of consecutive bits drawn for one purpose. Consecutive draws for the same purpose
@@ -149,6 +151,14 @@ class BitLedger {
 
   /// Draws extractor input bits; throws LedgerViolation unless outputs are fixed.
   std::vector<bool> draw_extractor_bits(std::size_t count, std::uint64_t block);
+
+  /// Draws and discards bits up to stream position `position` (purpose skipped), so what is
+  /// drawn next starts there. Nothing when the ledger is already at or past it; returns the
+  /// number of bits skipped. Used so the extractor's bits start at a position fixed before the
+  /// run, not wherever the settings' look-ahead stopped (Protocol C stopping early: a run is then
+  /// reproducible from its seeds). Discarding bits of an SV source leaves every later bit's
+  /// conditional bias within ε, so nothing the security statements assume changes.
+  std::uint64_t skip_to(std::uint64_t position);
 
   const std::vector<LedgerEntry>& entries() const { return entries_; }
   std::uint64_t bits_drawn() const { return position_; }

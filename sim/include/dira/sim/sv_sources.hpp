@@ -48,7 +48,7 @@ class IidSvSource final : public protocol::SvSource {
   // below ⌈p0·2⁵³⌉: the same bits as the floating-point comparison, without the conversion.
   static std::uint64_t make_word(Rng& rng, std::uint64_t zero_below);
 
-  double p0_, bias_;
+  double bias_;
   std::uint64_t zero_below_;  // ⌈p0·2⁵³⌉
   std::uint64_t seed_;
   Rng rng_;
