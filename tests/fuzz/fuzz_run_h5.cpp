@@ -19,8 +19,10 @@
 #include "dira/protocol/trial.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -48,8 +50,18 @@ void remove_dir(const Template& t) {
 
 Template make_template() {
   Template t;
-  std::string pattern = (fs::exists("/dev/shm") ? std::string("/dev/shm") : fs::temp_directory_path().string()) +
-                        "/dira-fuzz-run-h5-XXXXXX";
+  const fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  // libFuzzer ends with _Exit (time limit, a crash, -merge's child), so the at-exit cleanup below
+  // does not always run: directories left by processes that no longer exist are removed here.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(base, ec)) {
+    const std::string name = e.path().filename().string();
+    const std::string prefix = "dira-fuzz-run-h5-";
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+  std::string pattern = (base / ("dira-fuzz-run-h5-" + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!mkdtemp(pattern.data())) {
     std::perror("fuzz_run_h5: mkdtemp");
     std::abort();
@@ -85,7 +97,6 @@ Template make_template() {
   // DIRA_FUZZ_RUN_H5_TEMPLATE=PATH: a copy of the intact file there, to look at its layout (h5dump,
   // h5debug) or choose seed offsets (make_run_h5_seeds.py).
   if (const char* keep = std::getenv("DIRA_FUZZ_RUN_H5_TEMPLATE")) {
-    std::error_code ec;
     fs::copy_file(written, keep, fs::copy_options::overwrite_existing, ec);
   }
   t.file = t.dir / "run.h5";

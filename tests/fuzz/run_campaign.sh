@@ -48,7 +48,7 @@ for t in "$@"; do
   ubsan=$(grep -c 'runtime error:' "$WORK/$t.log")
   timeouts=$(ls "$WORK/$t-timeout-"* 2>/dev/null | wc -l)
   ooms=$(ls "$WORK/$t-oom-"* 2>/dev/null | wc -l)
-  rate=$(awk -v e="$execs" -v s="$secs" 'BEGIN { printf "%d", s > 0 ? e / s : 0 }')
+  rate=$(awk -v e="$execs" -v s="$secs" 'BEGIN { printf "%d", (s > 0 ? e / s : 0) }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$execs" "$secs" "$rate" "$crashes" "$ubsan" "$timeouts" "$ooms" \
     "${rss:-?}" >> "$WORK/summary.tsv"
   echo "$t: exit $rc, $execs executions in $secs s, $crashes crashes, $ubsan UBSan, $timeouts timeouts, $ooms OOMs"
