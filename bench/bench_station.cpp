@@ -10,7 +10,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <filesystem>
 #include <thread>
@@ -18,6 +21,14 @@
 namespace {
 
 using namespace dira;
+
+// CPU time of the whole process (every thread: stations, links, hub, merge), in ns.
+double process_cpu_ns() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e9 +
+          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e3);
+}
 using namespace std::chrono_literals;
 
 /// A tagger that produces `total` tags as fast as it can: per 1 µs trial a sync (channel 1) and
@@ -60,6 +71,8 @@ void BM_StationLoopback(benchmark::State& state) {
   const std::uint64_t tags = static_cast<std::uint64_t>(state.range(1));
   const auto dir = std::filesystem::temp_directory_path() / ("dira-bench-station-" + std::to_string(::getpid()));
   std::uint64_t merged_total = 0;
+  double cpu_ns = 0;
+  double load = 0;
   for (auto _ : state) {
     state.PauseTiming();
     std::filesystem::remove_all(dir);
@@ -76,6 +89,7 @@ void BM_StationLoopback(benchmark::State& state) {
     station::StationHub hub(hc);
     std::vector<std::unique_ptr<SyntheticTagger>> taggers;
     std::vector<std::thread> threads;
+    const double cpu0 = process_cpu_ns();
     state.ResumeTiming();
     for (std::size_t s = 0; s < stations; ++s) {
       taggers.push_back(std::make_unique<SyntheticTagger>(tags));
@@ -111,6 +125,9 @@ void BM_StationLoopback(benchmark::State& state) {
     for (auto& t : threads) t.join();
     merged_total += merged;
     state.PauseTiming();
+    cpu_ns += process_cpu_ns() - cpu0;
+    double avg[1] = {0};
+    if (getloadavg(avg, 1) == 1) load = std::max(load, avg[0]);
     std::filesystem::remove_all(dir);
     state.ResumeTiming();
   }
@@ -118,6 +135,11 @@ void BM_StationLoopback(benchmark::State& state) {
   state.counters["tags_per_s_per_station"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * static_cast<double>(tags), benchmark::Counter::kIsRate);
   state.counters["merged_tags"] = static_cast<double>(merged_total) / static_cast<double>(state.iterations());
+  // CPU (all threads of the process) per tag acquired, recorded, packed, encrypted, sent,
+  // decrypted, checked and merged: what separate machines would share out between them.
+  state.counters["cpu_ns_per_tag"] =
+      cpu_ns / (static_cast<double>(state.iterations()) * static_cast<double>(tags) * static_cast<double>(stations));
+  state.counters["loadavg_1m"] = load;  // the machine's load beside the wall-clock figure
 }
 // Stations × tags per station. Wall-clock time (several threads).
 BENCHMARK(BM_StationLoopback)
@@ -149,6 +171,28 @@ void BM_StationEncodeDecodeTags(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tags.size()));
 }
 BENCHMARK(BM_StationEncodeDecodeTags);
+
+// The same with packed tags (wire version 2), on the synthetic tagger's stream shape.
+void BM_StationEncodeDecodePackedTags(benchmark::State& state) {
+  hal::TagBlock tags(65536);
+  for (std::size_t k = 0; k < tags.size(); ++k) {
+    const auto trial = static_cast<std::int64_t>(k / 2);
+    tags[k].channel = (k & 1) ? 2 + static_cast<int>(trial & 3) : 1;
+    tags[k].time_ps = trial * 1'000'000 + ((k & 1) ? 10'000 : 0);
+  }
+  std::vector<std::uint8_t> frame;
+  hal::TagBlock out;
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    station::encode_packed_tags_into(frame, 0, 0, tags);
+    out.clear();
+    benchmark::DoNotOptimize(station::decode_tags_into(frame, seq, out));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tags.size()));
+  state.counters["bytes_per_tag"] =
+      static_cast<double>(frame.size() - station::kHeaderBytes) / static_cast<double>(tags.size());
+}
+BENCHMARK(BM_StationEncodeDecodePackedTags);
 
 void BM_StationMerge(benchmark::State& state) {
   // Two stations' streams (sync + detection per trial), merged by sync index.

@@ -155,7 +155,9 @@ std::vector<int> read_channels(Reader& r, const YAML::Node& n, const std::string
 
 /// devices: {tagger, layout, modulators} — a tagger from any driver, the channel layout trial
 /// assembly needs for it (hal::TrialAssemblyConfig), and optionally one modulator per party.
-void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
+/// `stations_follow`: the experiment has a `stations:` section, which supplies the tagger and
+/// layout; the checks on them are made there (read_stations).
+void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c, bool stations_follow) {
   if (!dev.IsMap()) {
     r.issue(dev, "devices", "expected tagger:, layout: and optionally modulators:");
     return;
@@ -283,7 +285,7 @@ void read_devices(Reader& r, const YAML::Node& dev, ExperimentConfig& c) {
           dev["settings_chosen_by"], "devices.settings_chosen_by",
           "hardware-chosen settings need one weak-source bit per party's setting (Protocols A and C); Protocol B draws "
           "its settings by rejection sampling, which dira must do itself");
-    if (c.devices.layout.parties.empty() || c.devices.layout.parties[0].echo_channels.empty())
+    if (!stations_follow && (c.devices.layout.parties.empty() || c.devices.layout.parties[0].echo_channels.empty()))
       r.issue(dev["settings_chosen_by"], "devices.settings_chosen_by",
               "hardware-chosen settings are read from the setting echo: give devices.layout.echoes");
     if (dev["modulators"])
@@ -477,6 +479,12 @@ void read_stations(Reader& r, const YAML::Node& st, const YAML::Node& doc, Exper
                 "no station records party " + std::to_string(p) + " (add it to a parties: list)");
   if (any_echoes && !all_echoes) r.issue(mem, "stations.members", "echoes: give them for every station or for none");
   if (any_echoes && L.echo_width_ps <= 0) r.issue(lay, "stations.layout.echo_width_ps", "needed with echoes");
+  // Hardware-chosen settings (each station's own physical source drives its modulator; the
+  // loophole-free arrangement) are read from the setting echo: every station gives its echoes.
+  if (c.devices.hardware_chosen_settings && !any_echoes)
+    r.issue(mem, "stations.members",
+            "devices.settings_chosen_by: hardware reads each party's setting from its echo channels: give echoes: "
+            "for every station");
   if (!r.ok()) return;
   for (int p = 0; p < parties; ++p) {
     hal::StationLayout sl;
@@ -744,7 +752,7 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
           read_driver_settings(r, sim, "simulator", driver_registry().find("sim", hal::DeviceKind::time_tagger));
     }
   }
-  if (const YAML::Node dev = doc["devices"]; dev.IsDefined()) read_devices(r, dev, c);
+  if (const YAML::Node dev = doc["devices"]; dev.IsDefined()) read_devices(r, dev, c, doc["stations"].IsDefined());
   if (const YAML::Node st = doc["stations"]; st.IsDefined()) read_stations(r, st, doc, c);
   if (c.simulator.present && c.devices.present && !c.stations.present)
     r.issue(doc["devices"]["tagger"], "devices.tagger",

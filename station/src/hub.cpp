@@ -323,6 +323,7 @@ struct StationHub::Impl {
 };
 
 StationHub::StationHub(HubConfig config) : impl_(std::make_unique<Impl>()) {
+  keep_streaming_buffers();
   auto& d = *impl_;
   d.config = std::move(config);
   std::map<std::string, std::string> allowed;

@@ -1,6 +1,7 @@
 // CurveZMQ links (docs/stations.md, "Threat model"; ZAP is ZeroMQ RFC 27, CURVE RFC 26).
 #include "dira/station/link.hpp"
 
+#include <malloc.h>
 #include <zmq.hpp>
 
 #include <atomic>
@@ -9,6 +10,15 @@
 #include <thread>
 
 namespace dira::station {
+
+void keep_streaming_buffers() {
+  static const bool once = [] {
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    return true;
+  }();
+  (void)once;
+}
 
 namespace {
 

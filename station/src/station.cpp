@@ -274,6 +274,7 @@ void acquire(const StationConfig& cfg, StationDevices dev, StationFile& file, Sh
 
 StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog log,
                           const std::atomic<bool>* interrupt) {
+  keep_streaming_buffers();
   StationFile file(cfg.file);
   if (file.truncated_bytes() > 0 && log)
     log("cut a torn tail of " + std::to_string(file.truncated_bytes()) + " bytes from " + cfg.file.string());

@@ -336,6 +336,8 @@ Frame decode(std::span<const std::uint8_t> bytes) {
   f.position = h.position;
   switch (h.kind) {
     case FrameKind::control:
+      // A control frame has no stream position (docs/wire.md): anything but 0 is a forgery or a bug.
+      if (h.position != 0) throw WireError("control frame with position " + std::to_string(h.position) + ", not 0");
       f.text.assign(reinterpret_cast<const char*>(h.payload.data()), h.payload.size());
       break;
     case FrameKind::tags: {

@@ -147,3 +147,30 @@ TEST_CASE("stations: mistakes are configuration errors with file, line, column a
     CHECK(e.find("devices.tagger: give either stations: or devices.tagger") != std::string::npos);
   }
 }
+
+TEST_CASE("stations: hardware-chosen settings (each station's own source) with the setting echoes",
+          "[station][config]") {
+  // Protocol A or C: one weak-source bit per setting; ks294's Protocol B draws by rejection
+  // sampling and cannot be hardware-chosen, so the CHSH experiment with Protocol C is used.
+  const std::string head =
+      "inequality: chsh\nprotocol: {kind: C, epsilon: 0.001}\nweak_source: {kind: iid, seed: 1}\n"
+      "devices: {settings_chosen_by: hardware}\n"
+      "stations:\n  listen: tcp://127.0.0.1:5555\n  key: keys/coordinator.key\n"
+      "  layout: {sync_channel: 1, sync_period_ps: 1000000, detection_offset_ps: 9000, detection_width_ps: 2000, "
+      "echo_offset_ps: 4500, echo_width_ps: 1000}\n  members:\n";
+  const std::string with_echoes =
+      "    - {name: alice, public_key: keys/alice.pub, parties: [0], detectors: [[2, 3]], echoes: [[4, 5]]}\n"
+      "    - {name: bob, public_key: keys/bob.pub, parties: [1], detectors: [[2, 3]], echoes: [[4, 5]]}\n";
+  const auto c = app::load_experiment_text(head + with_echoes, "hw.yaml", kSource / "config/inequalities");
+  CHECK(c.devices.hardware_chosen_settings);
+  CHECK(c.devices.modulators.empty());  // the stations' own sources drive their modulators
+  REQUIRE(c.devices.layout.parties.size() == 2);
+  CHECK(c.devices.layout.parties[1].echo_channels == std::vector<int>{260, 261});
+  const std::string without =
+      "    - {name: alice, public_key: keys/alice.pub, parties: [0], detectors: [[2, 3]]}\n"
+      "    - {name: bob, public_key: keys/bob.pub, parties: [1], detectors: [[2, 3]]}\n";
+  const auto e = error_of(head + without);
+  CHECK(e.find("stations.members: devices.settings_chosen_by: hardware reads each party's setting from its echo") !=
+        std::string::npos);
+  CHECK(e.find("give devices.layout.echoes") == std::string::npos);  // not the devices: form's message
+}

@@ -4,7 +4,10 @@
 // sim-ks294.yaml): merged trials (run.h5, trial by trial), decision and statistics must be
 // identical — whatever the stations' clock offsets and delays, and through a station killed
 // with SIGKILL and restarted. Each process is bounded in time and killed if it overruns.
+#include "dira/app/experiment.hpp"
 #include "dira/app/run_file.hpp"
+#include "dira/app/session.hpp"
+#include "dira/station/health.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -656,4 +659,40 @@ TEST_CASE(
   CHECK(wrong.wait(20s) == 2);
   const json err = json::parse(read_all(t.dir / "wrong.out"));
   CHECK(err["error"].get<std::string>().find("1 records for the experiment's 2 stations") != std::string::npos);
+}
+
+TEST_CASE("the GUI's view: a run's progress snapshots carry every station's health (app::Progress::stations)",
+          "[station][run][health]") {
+  StationOptions slow;
+  slow.pace = 0.1;  // about 2 s of acquisition: many snapshots
+  Stations t("progress", {slow, slow});
+  // The stations as processes, the coordinator in this process, as the GUI runs it.
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  const app::ExperimentConfig cfg = app::load_experiment_file(t.dir / "coordinator.yaml");
+  app::RunOptions o;
+  o.out = t.dir / "runs";
+  o.progress_interval_s = 0.05;
+  std::vector<std::vector<station::StationHealth>> seen;
+  o.progress = [&](const app::Progress& p) { seen.push_back(p.stations); };
+  const app::RunResult r = app::run_experiment(cfg, o);
+  CHECK(r.state == "completed");
+  CHECK(a->wait(20s) == 0);
+  CHECK(b->wait(20s) == 0);
+  REQUIRE(seen.size() > 3);
+  bool streaming = false;
+  for (const auto& s : seen) {
+    REQUIRE(s.size() == 2);
+    CHECK(s[0].name == "alice");
+    CHECK(s[1].name == "bob");
+    if (s[0].link == station::LinkState::connected && s[0].tag_rate > 0 && s[1].tag_rate > 0 &&
+        s[0].heartbeat_age_s >= 0 && s[0].heartbeat_age_s < 1)
+      streaming = true;
+  }
+  CHECK(streaming);
+  // The last snapshot ("done") is after both streams ended: nothing left behind.
+  CHECK(seen.back()[0].link == station::LinkState::ended);
+  CHECK(seen.back()[1].backlog_tags == 0);
+  CHECK(seen.back()[1].tags == seen.back()[1].station_tags);
+  CHECK(station::station_health().empty());  // the run's hub is gone with its devices
 }

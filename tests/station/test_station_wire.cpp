@@ -136,6 +136,10 @@ TEST_CASE("a frame with a valid checksum is still checked: version, kind, tag ty
   auto v0 = f;
   v0[4] = 0;
   CHECK_THROWS_WITH(station::decode(reseal(v0)), Catch::Contains("wire version 0"));
+  auto control = station::encode_control(0, "{}");
+  control[16] = 5;  // a control frame has no stream position (found by fuzzing: it decoded, but
+                    // encoded back with position 0 — two encodings of one frame)
+  CHECK_THROWS_WITH(station::decode(reseal(control)), Catch::Contains("control frame with position 5"));
   auto k9 = f;
   k9[5] = 9;
   CHECK_THROWS_WITH(station::decode(reseal(k9)), Catch::Contains("unknown frame kind"));

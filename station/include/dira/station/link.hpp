@@ -21,6 +21,14 @@
 
 namespace dira::station {
 
+/// Keeps freed tag-block and frame buffers in the process instead of returning them to the
+/// kernel (glibc: a fixed mmap threshold of 64 MiB and a trim threshold of 256 MiB). A station
+/// and a coordinator allocate and free a 0.25–1 MiB buffer per block on several threads; with
+/// glibc's defaults many of those came from fresh mmap'd pages, and zeroing and faulting them in
+/// was ~15 % of the CPU of the loopback benchmark (bench/README.md, "Stations"). Called by
+/// run_station and the StationHub constructor; process-wide, idempotent.
+void keep_streaming_buffers();
+
 /// Where a link reports what it refused or lost (e.g. the run log); called from the link's
 /// threads.
 using LinkLog = std::function<void(const std::string&)>;
