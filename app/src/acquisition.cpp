@@ -10,6 +10,8 @@
 #include <thread>
 #include <variant>
 
+#include <time.h>
+
 namespace dira::app {
 
 const char* to_string(RunStatus s) {
@@ -33,6 +35,12 @@ const char* to_string(RunStatus s) {
 }
 
 namespace {
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 /// Bounded single-producer single-consumer queue of blocks, with a free list so block
 /// buffers are reused (no allocation per block once warm).
@@ -113,6 +121,8 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
   const bool draw_thread = scheduler && scheduler->mode() == hal::SettingDelivery::streaming &&
                            dynamic_cast<const hal::SimulatedApparatus*>(&tagger) != nullptr;
   std::vector<protocol::LedgerEntry> ledger_settled;
+  const double consumer_cpu_at_start = thread_cpu_seconds();
+  AcquisitionTimes times;
 
   std::thread producer([&] {
     bool stopping = false;
@@ -131,6 +141,14 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         ledger_settled = ledger.entries();
         scheduler->draw_on_thread([&] { ledger_settled = ledger.entries(); });
       }
+      const auto started = std::chrono::steady_clock::now();
+      struct Stopwatch {  // also when the stream ends in a fault
+        std::chrono::steady_clock::time_point started;
+        AcquisitionTimes& times;
+        ~Stopwatch() {
+          times.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        }
+      } stopwatch{started, times};
       tagger.start();
       for (;;) {
         if (!stopping) {
@@ -221,7 +239,11 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       } catch (...) {
       }
     }
-    if (draw_thread) scheduler->stop_drawing();  // after a fault too: the ledger is read next
+    if (draw_thread) {
+      scheduler->stop_drawing();  // after a fault too: the ledger is read next
+      times.draws_cpu_s = scheduler->counters().draw_thread_cpu_s;
+    }
+    times.acquisition_cpu_s = thread_cpu_seconds();
     queue.finish();
   });
 
@@ -252,6 +274,8 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
     throw;
   }
   producer.join();
+  times.recording_cpu_s = thread_cpu_seconds() - consumer_cpu_at_start;
+  result.times = times;
   if (failure) std::rethrow_exception(failure);
   // A hardware fault (or an exhausted source) seen first stands; otherwise the consumer's reason to stop.
   if (produced.status == RunStatus::hardware_fault || produced.status == RunStatus::source_exhausted) {

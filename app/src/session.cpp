@@ -178,6 +178,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   ctl.slot_of_channel = &stats.slot_of_channel();
   ctl.slots = stats.slots();
   if (hardware_chosen) ctl.label = device_labels(c);
+  const auto t_acquire = std::chrono::steady_clock::now();
   AcquisitionResult acq =
       acquire(*devices.tagger, devices.station, delivery.assembler(), delivery.scheduler(), ledger, ctl, consume, idle);
   std::string fault = acq.fault.empty() ? recorder.fault() : acq.fault;
@@ -188,6 +189,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   // --- decision, security statement, extraction: the same analysis `dira analyze` runs,
   // over the trials as run.h5 holds them.
+  const auto t_acquired = std::chrono::steady_clock::now();
   try {
     recorder.finish(ledger.entries());
   } catch (const RunFileError& e) {
@@ -197,8 +199,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     }
   }
   recorder.progress("analysing");
+  const auto t_finished = std::chrono::steady_clock::now();
   const RunDecision decision =
       decide_recorded_run(c, dir, ledger, source, plan_c ? &*plan_c : nullptr, status, trials, fault);
+  const auto t_decided = std::chrono::steady_clock::now();
   record_after_decision(c, dir, recorder, ledger, source, plan_c ? &*plan_c : nullptr, protocol, status, fault);
 
   RunFacts facts = run_facts(c, dir, devices, source, delivery, ledger);
@@ -219,6 +223,17 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   write_report(report, file, watchdog, dir);
   recorder.progress("done");
   res.report = report;
+  const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+  const auto t_end = std::chrono::steady_clock::now();
+  res.timings.setup_s = seconds(t_start, t_acquire);
+  res.timings.acquisition_s = acq.times.wall_s;
+  res.timings.acquisition_cpu_s = acq.times.acquisition_cpu_s;
+  res.timings.draws_cpu_s = acq.times.draws_cpu_s;
+  res.timings.recording_cpu_s = acq.times.recording_cpu_s;
+  res.timings.finish_s = seconds(t_acquired, t_finished);
+  res.timings.decision_s = seconds(t_finished, t_decided);
+  res.timings.report_s = seconds(t_decided, t_end);
+  res.timings.total_s = seconds(t_start, t_end);
   return res;
 }
 

@@ -63,10 +63,11 @@ struct TrialBeyondPlan {
 };
 
 struct SchedulerCounters {
-  std::uint64_t drawn = 0;      ///< trials whose settings were drawn
-  std::uint64_t delivered = 0;  ///< trials confirmed at every modulator
-  std::uint64_t uploads = 0;    ///< schedule() calls per modulator
-  std::uint64_t segments = 0;   ///< segments armed (segment mode)
+  std::uint64_t drawn = 0;       ///< trials whose settings were drawn
+  std::uint64_t delivered = 0;   ///< trials confirmed at every modulator
+  std::uint64_t uploads = 0;     ///< schedule() calls per modulator
+  std::uint64_t segments = 0;    ///< segments armed (segment mode)
+  double draw_thread_cpu_s = 0;  ///< CPU time of the draw thread (draw_on_thread), once it has stopped
 };
 
 class SettingScheduler {
