@@ -68,6 +68,36 @@ class TrialChecksum {
   std::uint64_t rows_ = 0;
 };
 
+/// Checksums of `n` ≤ kChecksumLanes consecutive blocks (ks[j] covers ks[j].rows rows from
+/// `rows`, block after block): the same values as TrialChecksum block by block, with the
+/// blocks' chains interleaved so the multiplies overlap (≈ 4× faster on one core).
+constexpr std::size_t kChecksumLanes = 4;
+void block_checksums(const TrialRow* rows, const ChecksumRow* ks, std::size_t n, std::uint64_t* out) {
+  const TrialRow* start[kChecksumLanes] = {};
+  std::size_t common = SIZE_MAX;
+  for (std::size_t j = 0; j < n; ++j) {
+    start[j] = j == 0 ? rows : start[j - 1] + ks[j - 1].rows;
+    common = std::min(common, static_cast<std::size_t>(ks[j].rows));
+  }
+  TrialChecksum sum[kChecksumLanes] = {
+      TrialChecksum(n > 0 ? ks[0].first_row : 0), TrialChecksum(n > 1 ? ks[1].first_row : 0),
+      TrialChecksum(n > 2 ? ks[2].first_row : 0), TrialChecksum(n > 3 ? ks[3].first_row : 0)};
+  std::size_t from = 0;
+  if (n == kChecksumLanes) {
+    for (std::size_t r = 0; r < common; ++r) {
+      sum[0].add(start[0][r]);
+      sum[1].add(start[1][r]);
+      sum[2].add(start[2][r]);
+      sum[3].add(start[3][r]);
+    }
+    from = common;
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t r = from; r < ks[j].rows; ++r) sum[j].add(start[j][r]);
+    out[j] = sum[j].value();
+  }
+}
+
 hid_t trial_type() {
   const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(TrialRow));
   const hsize_t dims[1] = {protocol::kMaxParties};
@@ -247,11 +277,12 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
                          "extractor, 3 = observed setting (hardware-chosen). first_bit, bit_count: position "
                          "(0-based) and length in the source's bit stream. first_item, last_item: the trials (or "
                          "boxes) those bits served, 0-based");
-  write_string_attribute(impl_->stats, "description",
-                         "live statistics, one row per flush (every 0.5 s while acquiring). elapsed_s: seconds since the start. "
-                         "trials: trials recorded. bell, bell_half_width: the Bell statistic (Protocol B: L_n; A: "
-                         "the violation rate over valid runs, E[Z_k]; C: mean log2 of the PEF) and its confidence "
-                         "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
+  write_string_attribute(
+      impl_->stats, "description",
+      "live statistics, one row per flush (every 0.5 s while acquiring). elapsed_s: seconds since the start. "
+      "trials: trials recorded. bell, bell_half_width: the Bell statistic (Protocol B: L_n; A: "
+      "the violation rate over valid runs, E[Z_k]; C: mean log2 of the PEF) and its confidence "
+      "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
   write_string_attribute(impl_->stats, "units", "elapsed_s: s; trials: count; the rest: dimensionless");
   write_string_attribute(impl_->report, "description",
                          "report.json of the run as UTF-8 bytes (the same text), written once at the end; the "
@@ -617,23 +648,37 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   auto verify_pending = [&] {
     std::size_t done = 0;
     while (!stop && next_sum < sums.size()) {
-      const ChecksumRow* kp = sums.at(next_sum);
-      if (!kp) break;  // unreadable from here (sums.size() is now next_sum)
-      const ChecksumRow& k = *kp;
-      const hsize_t at = pending_first + done;
-      if (k.first_row != at || k.rows == 0 || k.rows > kChecksumBlock) break;  // checksums end here
-      if (done + k.rows > pending.size()) break;                               // the block is not read whole yet
-      TrialChecksum sum(k.first_row);
-      for (std::size_t r = 0; r < k.rows; ++r) sum.add(pending[done + r]);
-      if (sum.value() != k.checksum) {
-        damaged_from(at, "rows " + std::to_string(at) + "–" + std::to_string(at + k.rows - 1) +
-                             " fail their checksum (damaged, or never written: a file cut short)");
-        stop = true;
-        break;
+      // The next blocks read whole (up to four), in order: each block's checksum is a serial
+      // chain (a multiply per 8 bytes), so four are computed together; then they are checked
+      // and handed on one by one, exactly as if computed one at a time.
+      ChecksumRow ks[kChecksumLanes];
+      std::size_t nk = 0, ahead = done;
+      while (nk < kChecksumLanes && next_sum + nk < sums.size()) {
+        const ChecksumRow* kp = sums.at(next_sum + nk);
+        if (!kp) break;  // unreadable from here (sums.size() is now next_sum + nk)
+        const ChecksumRow& k = *kp;
+        if (k.first_row != pending_first + ahead || k.rows == 0 || k.rows > kChecksumBlock)
+          break;                                     // checksums end here
+        if (ahead + k.rows > pending.size()) break;  // the block is not read whole yet
+        ks[nk++] = k;
+        ahead += static_cast<std::size_t>(k.rows);
       }
-      if (!hand_on(pending.data() + done, static_cast<std::size_t>(k.rows), at)) break;
-      done += static_cast<std::size_t>(k.rows);
-      ++next_sum;
+      if (nk == 0) break;
+      std::uint64_t values[kChecksumLanes];
+      block_checksums(pending.data() + done, ks, nk, values);
+      for (std::size_t j = 0; j < nk && !stop; ++j) {
+        const ChecksumRow& k = ks[j];
+        const hsize_t at = pending_first + done;
+        if (values[j] != k.checksum) {
+          damaged_from(at, "rows " + std::to_string(at) + "–" + std::to_string(at + k.rows - 1) +
+                               " fail their checksum (damaged, or never written: a file cut short)");
+          stop = true;
+          break;
+        }
+        if (!hand_on(pending.data() + done, static_cast<std::size_t>(k.rows), at)) break;
+        done += static_cast<std::size_t>(k.rows);
+        ++next_sum;
+      }
     }
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
     pending_first += done;
