@@ -62,6 +62,7 @@ void run_benchmark(benchmark::State& state, const std::string& file, bool raw_ta
     sum.acquisition_cpu_s += t.acquisition_cpu_s;
     sum.draws_cpu_s += t.draws_cpu_s;
     sum.recording_cpu_s += t.recording_cpu_s;
+    sum.waited_for_draws_s += t.waited_for_draws_s;
     sum.finish_s += t.finish_s;
     sum.decision_s += t.decision_s;
     sum.report_s += t.report_s;
@@ -78,6 +79,8 @@ void run_benchmark(benchmark::State& state, const std::string& file, bool raw_ta
   state.counters["cpu_ns_recording_thread"] = rec_ns;    // run.h5, live protocol, statistics
   state.counters["cpu_ns_per_trial"] = acq_ns + draws_ns + rec_ns;
   state.counters["two_core_bound_per_s"] = 1e9 / std::max({acq_ns, draws_ns, rec_ns, (acq_ns + draws_ns + rec_ns) / 2});
+  // Share of the acquisition the acquisition thread spent waiting for the setting draws.
+  state.counters["waiting_for_draws"] = sum.acquisition_s > 0 ? sum.waited_for_draws_s / sum.acquisition_s : 0;
   state.counters["setup_ms"] = 1e3 * sum.setup_s / runs;
   state.counters["after_acquisition_ms"] = 1e3 * (sum.finish_s + sum.decision_s + sum.report_s) / runs;
   state.counters["decision_ms"] = 1e3 * sum.decision_s / runs;  // the analysis pass over run.h5

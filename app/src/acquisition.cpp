@@ -2,6 +2,7 @@
 
 #include "dira/hal/simulated_apparatus.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -114,12 +115,15 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
 
   // A gated apparatus (the simulator: it generates a trial only once its modulators hold the
   // setting) cannot record ahead of delivery, so its settings can be drawn on the scheduler's
-  // own thread, one top-up ahead (SettingScheduler::draw_on_thread): the weak-source bits and
+  // own thread, top-ups ahead (SettingScheduler::draw_on_thread): the weak-source bits and
   // the setting rule leave the acquisition thread. The ledger is then read only where no draw
-  // runs: the copy each block carries is taken in the scheduler's `settled` callback.
+  // runs: the copy each block carries is taken in the scheduler's `settled` callback, on the
+  // draw thread between two top-ups.
   // (Segment delivery draws a whole segment only once the last one is assembled: no thread.)
   const bool draw_thread = scheduler && scheduler->mode() == hal::SettingDelivery::streaming &&
                            dynamic_cast<const hal::SimulatedApparatus*>(&tagger) != nullptr;
+  // The ledger as of the last top-up drawn: copied on the draw thread, read here.
+  std::mutex ledger_m;
   std::vector<protocol::LedgerEntry> ledger_settled;
   const double consumer_cpu_at_start = thread_cpu_seconds();
   AcquisitionTimes times;
@@ -139,7 +143,19 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       if (scheduler) scheduler->prime();
       if (draw_thread) {
         ledger_settled = ledger.entries();
-        scheduler->draw_on_thread([&] { ledger_settled = ledger.entries(); });
+        // Top-ups delivered up to four advance() calls after they were asked for, so the draw
+        // thread need not run in lockstep with this one (three busy threads on two cores):
+        // the look-ahead must cover that many blocks plus one, which the default (16 blocks of
+        // the batch) does; a smaller look-ahead keeps fewer top-ups under way.
+        const auto& sc = scheduler->config();
+        const std::uint64_t depth =
+            std::clamp<std::uint64_t>(sc.lookahead / (4 * std::max<std::uint64_t>(sc.batch, 1)), 1, 4);
+        scheduler->draw_on_thread(
+            [&] {
+              std::lock_guard lk(ledger_m);
+              ledger_settled = ledger.entries();
+            },
+            static_cast<std::size_t>(depth));
       }
       const auto started = std::chrono::steady_clock::now();
       struct Stopwatch {  // also when the stream ends in a fault
@@ -200,7 +216,14 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         if (ctl.label && !block.trials.empty()) ctl.label(block.trials);
         block.no_click_total = assembler.counters().no_click;
         // Else the consumer owns the ledger (observed bits).
-        if (scheduler) block.ledger = draw_thread ? ledger_settled : ledger.entries();
+        if (scheduler) {
+          if (draw_thread) {
+            std::lock_guard lk(ledger_m);
+            block.ledger = ledger_settled;
+          } else {
+            block.ledger = ledger.entries();
+          }
+        }
         // Handed on before the scheduler's checks: a fault found there keeps these trials.
         if (!block.trials.empty() || !block.tags.empty()) queue.push(std::move(block));
         // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
@@ -242,6 +265,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
     if (draw_thread) {
       scheduler->stop_drawing();  // after a fault too: the ledger is read next
       times.draws_cpu_s = scheduler->counters().draw_thread_cpu_s;
+      times.waited_for_draws_s = scheduler->counters().waited_for_draws_s;
     }
     times.acquisition_cpu_s = thread_cpu_seconds();
     queue.finish();

@@ -63,10 +63,11 @@ struct AcquisitionControl {
 /// it). CPU times are each thread's own (CLOCK_THREAD_CPUTIME_ID), so they stay meaningful on a
 /// shared machine where wall time counts other processes.
 struct AcquisitionTimes {
-  double wall_s = 0;             ///< from the tagger's start to the end of its stream
-  double acquisition_cpu_s = 0;  ///< the acquisition thread: tagger (the simulator), assembly, scheduler
-  double draws_cpu_s = 0;        ///< the SettingScheduler's draw thread (weak-source bits, setting rule), if any
-  double recording_cpu_s = 0;    ///< the calling thread meanwhile: run.h5, live protocol, statistics
+  double wall_s = 0;              ///< from the tagger's start to the end of its stream
+  double acquisition_cpu_s = 0;   ///< the acquisition thread: tagger (the simulator), assembly, scheduler
+  double draws_cpu_s = 0;         ///< the SettingScheduler's draw thread (weak-source bits, setting rule), if any
+  double waited_for_draws_s = 0;  ///< wall time the acquisition thread waited for the draw thread
+  double recording_cpu_s = 0;     ///< the calling thread meanwhile: run.h5, live protocol, statistics
 };
 
 struct AcquisitionResult {

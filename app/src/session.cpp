@@ -230,6 +230,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   res.timings.acquisition_cpu_s = acq.times.acquisition_cpu_s;
   res.timings.draws_cpu_s = acq.times.draws_cpu_s;
   res.timings.recording_cpu_s = acq.times.recording_cpu_s;
+  res.timings.waited_for_draws_s = acq.times.waited_for_draws_s;
   res.timings.finish_s = seconds(t_acquired, t_finished);
   res.timings.decision_s = seconds(t_finished, t_decided);
   res.timings.report_s = seconds(t_decided, t_end);

@@ -72,9 +72,10 @@ struct RunTimings {
   double setup_s = 0;        ///< devices, run directory, run.h5 created, until acquisition starts
   double acquisition_s = 0;  ///< the tagger's start to the end of its stream
   double acquisition_cpu_s = 0, draws_cpu_s = 0, recording_cpu_s = 0;  ///< per stage's thread, while acquiring
-  double finish_s = 0;    ///< after acquisition: the last trials, ledger and statistics flushed
-  double decision_s = 0;  ///< the analysis pass over run.h5 (`dira analyze`'s code), extraction
-  double report_s = 0;    ///< ledger and sv_bits.bin made durable, the report (with the planner's verdict), close
+  double waited_for_draws_s = 0;  ///< the acquisition thread waiting for the settings' draw thread
+  double finish_s = 0;            ///< after acquisition: the last trials, ledger and statistics flushed
+  double decision_s = 0;          ///< the analysis pass over run.h5 (`dira analyze`'s code), extraction
+  double report_s = 0;  ///< ledger and sv_bits.bin made durable, the report (with the planner's verdict), close
   double total_s = 0;
 };
 
