@@ -143,19 +143,17 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       if (scheduler) scheduler->prime();
       if (draw_thread) {
         ledger_settled = ledger.entries();
-        // Top-ups delivered up to four advance() calls after they were asked for, so the draw
-        // thread need not run in lockstep with this one (three busy threads on two cores):
-        // the look-ahead must cover that many blocks plus one, which the default (16 blocks of
-        // the batch) does; a smaller look-ahead keeps fewer top-ups under way.
-        const auto& sc = scheduler->config();
-        const std::uint64_t depth =
-            std::clamp<std::uint64_t>(sc.lookahead / (4 * std::max<std::uint64_t>(sc.batch, 1)), 1, 4);
+        // Each top-up delivered at the next advance() (depth 1). SettingScheduler can deliver
+        // them up to `depth` calls later so that the draw thread need not run in lockstep with
+        // this one (three busy threads on two cores); depth 4 was measured (commit 7c36c2a) and
+        // showed no gain on a loaded machine, so the run keeps depth 1 until it is measured idle.
+        const std::size_t depth = 1;
         scheduler->draw_on_thread(
             [&] {
               std::lock_guard lk(ledger_m);
               ledger_settled = ledger.entries();
             },
-            static_cast<std::size_t>(depth));
+            depth);
       }
       const auto started = std::chrono::steady_clock::now();
       struct Stopwatch {  // also when the stream ends in a fault
