@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 namespace dira::app {
@@ -18,6 +19,16 @@ struct TrialRow {
   std::uint32_t device;
   std::int64_t time_ps;
 };
+// A protocol::Trial lies in memory exactly as a TrialRow (no padding), so blocks of trials are
+// written and checksummed where they lie, without a converted copy on the recording thread.
+static_assert(sizeof(protocol::Trial) == sizeof(TrialRow) &&
+              offsetof(protocol::Trial, index) == offsetof(TrialRow, index) &&
+              offsetof(protocol::Trial, u) == offsetof(TrialRow, u) &&
+              offsetof(protocol::Trial, x) == offsetof(TrialRow, x) &&
+              offsetof(protocol::Trial, flags) == offsetof(TrialRow, flags) &&
+              offsetof(protocol::Trial, device) == offsetof(TrialRow, device) &&
+              offsetof(protocol::Trial, time_ps) == offsetof(TrialRow, time_ps) && sizeof(protocol::Trial::u) == 4 &&
+              sizeof(protocol::Trial::x) == 4);
 struct TagRow {  // hal::Tag with the station in its spare byte
   std::uint8_t type;
   std::uint8_t station;
@@ -47,7 +58,10 @@ struct ChecksumRow {
 class TrialChecksum {
  public:
   explicit TrialChecksum(std::uint64_t first_row) { mix(first_row); }
-  void add(const TrialRow& r) {
+  /// A row's 32 bytes as they lie in memory (a TrialRow, or a protocol::Trial laid out alike).
+  template <class Row>
+  void add(const Row& r) {
+    static_assert(sizeof(Row) == 32);
     std::uint64_t w[4];
     std::memcpy(w, &r, sizeof w);
     for (const std::uint64_t x : w) mix(x);
@@ -222,7 +236,6 @@ struct RunFileWriter::Impl {
   hsize_t n_trials = 0, n_ledger = 0, n_stats = 0, n_report = 0, n_tags = 0, n_sums = 0;
   std::filesystem::path path;
   std::string report_text;  ///< also written as the root's string attribute "report_json" at close
-  std::vector<TrialRow> buffer;
   std::vector<TagRow> tag_buffer;
   std::vector<ChecksumRow> check_buffer;
   void close_all() {
@@ -312,18 +325,7 @@ RunFileWriter::~RunFileWriter() {
 
 void RunFileWriter::append_trials(std::span<const protocol::Trial> trials) {
   if (trials.empty()) return;
-  auto& b = impl_->buffer;
-  b.resize(trials.size());
-  for (std::size_t i = 0; i < trials.size(); ++i) {
-    const auto& t = trials[i];
-    TrialRow& r = b[i];
-    r.index = t.index;
-    std::memcpy(r.u, t.u.data(), protocol::kMaxParties);
-    std::memcpy(r.x, t.x.data(), protocol::kMaxParties);
-    r.flags = t.flags;
-    r.device = t.device;
-    r.time_ps = t.time_ps;
-  }
+  const std::span<const protocol::Trial> b = trials;  // the rows, as they lie (TrialRow's layout)
   // One checksum row per ≤ kChecksumBlock rows (so a reader holds at most that many unverified),
   // written with the rows and made durable by the same flush: a crash keeps both or neither
   // (rows past the last checksum row are reported as unverified).
