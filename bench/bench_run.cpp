@@ -1,82 +1,108 @@
 /// @file bench_run.cpp
-/// dira-bench: `dira run` end to end (issue 5 §5: ≥ 5 M trials/s with recording, one core).
-/// One iteration is one whole app::run_experiment on the shipped sim-ks294 / sim-guehne4
-/// experiments scaled to 4·10⁶ trials: weak-source bits through the ledger, settings by the
-/// protocol's rule, the simulator's tag stream, trial assembly, the live protocol, run.h5
-/// (SWMR, flushed every second), the analysis pass that re-reads run.h5, report.json. Items/s
-/// is trials per second of that whole run (wall clock, as the operator sees it).
+/// dira-bench: `dira run` end to end (issue 5 §5; issue 10 §7: ≥ 10 M trials/s sustained with
+/// recording, ks294 on the simulator). One iteration is one whole app::run_experiment on the
+/// shipped sim-ks294 / sim-guehne4 experiments scaled up: weak-source bits through the ledger,
+/// settings by the protocol's rule on the SettingScheduler's thread, the simulator's tag stream
+/// and trial assembly on the acquisition thread, the live protocol and run.h5 (SWMR, flushed
+/// every half second) on the recording thread, then the analysis pass that re-reads run.h5,
+/// report.json and the planner's verdict. Items/s is trials per second of that whole run (wall
+/// clock, as the operator sees it).
+///
+/// "Sustained": the ks294 run is 4·10⁷ trials, so that the fixed costs (set-up, the planner's
+/// verdict ≈ 0.2–0.3 s) are a few per cent of it; `acquisition_per_s` is the rate from the
+/// tagger's start to the end of its stream (what the progress line shows). The machine is
+/// shared, so the counters also give each stage's CPU time per trial (its thread's own clock)
+/// and the load average: `two_core_bound_per_s` = 10⁹ / max(busiest thread, all threads / 2)
+/// is the most two otherwise idle cores could sustain with these costs.
 
 #include "dira/app/experiment.hpp"
 #include "dira/app/session.hpp"
 
 #include <benchmark/benchmark.h>
 
-#include <ctime>
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
 namespace {
 
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+double load_average() {
+  double one = 0;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &one) != 1) one = 0;
+    std::fclose(f);
+  }
+  return one;
 }
 
-void run_benchmark(benchmark::State& state, const std::string& file, bool raw_tags) {
+void run_benchmark(benchmark::State& state, const std::string& file, bool raw_tags, std::uint64_t planned) {
   const auto path = std::filesystem::path(DIRA_BENCH_SOURCE_DIR) / "config" / "experiments" / file;
   auto config = dira::app::load_experiment_file(path);
   config.outputs.raw_tags = raw_tags;
-  constexpr std::uint64_t kTrials = 4'000'000;
   if (config.protocol == 'B') {
-    config.b.trials = kTrials;
+    config.b.trials = planned;
   } else {
-    // Protocol A: k devices × m uses; scale the uses so that k·m = kTrials.
+    // Protocol A: k devices × m uses; scale the uses so that k·m = planned.
     const std::size_t k = config.uses_per_device.size();
-    config.uses_per_device.assign(k, kTrials / k);
+    config.uses_per_device.assign(k, planned / k);
   }
   const auto out = std::filesystem::temp_directory_path() / "dira-bench-run";
   std::uint64_t trials = 0;
-  double acquisition_s = 0, acquisition_cpu_s = 0;
+  dira::app::RunTimings sum;
   for (auto _ : state) {
     std::filesystem::remove_all(out);
     dira::app::RunOptions options;
     options.out = out;
-    double acquired_at = 0, cpu_at_end = 0;
-    const double cpu_at_start = process_cpu_seconds();
-    options.progress = [&](const dira::app::Progress& p) {
-      if (p.stage == "analysing") {
-        acquired_at = p.elapsed_s;
-        cpu_at_end = process_cpu_seconds();
-      }
-    };
     const auto result = dira::app::run_experiment(config, options);
     trials += result.report["trials_recorded"].get<std::uint64_t>();
-    acquisition_s += acquired_at;
-    acquisition_cpu_s += cpu_at_end - cpu_at_start;
+    const auto& t = result.timings;
+    sum.setup_s += t.setup_s;
+    sum.acquisition_s += t.acquisition_s;
+    sum.acquisition_cpu_s += t.acquisition_cpu_s;
+    sum.draws_cpu_s += t.draws_cpu_s;
+    sum.recording_cpu_s += t.recording_cpu_s;
+    sum.waited_for_draws_s += t.waited_for_draws_s;
+    sum.finish_s += t.finish_s;
+    sum.decision_s += t.decision_s;
+    sum.report_s += t.report_s;
   }
   std::filesystem::remove_all(out);
   state.SetItemsProcessed(static_cast<std::int64_t>(trials));
-  state.counters["acquisition_per_s"] = acquisition_s > 0 ? static_cast<double>(trials) / acquisition_s : 0;
-  // CPU time of every thread of the process while acquiring, per trial: what the run costs
-  // whatever else the (shared) machine is doing; with two cores, 2 / this is the most a
-  // perfectly balanced pipeline could sustain.
-  state.counters["acquisition_cpu_ns_per_trial"] =
-      trials > 0 ? 1e9 * acquisition_cpu_s / static_cast<double>(trials) : 0;
+  if (trials == 0) return;
+  const double n = static_cast<double>(trials), runs = static_cast<double>(state.iterations());
+  const double acq_ns = 1e9 * sum.acquisition_cpu_s / n, draws_ns = 1e9 * sum.draws_cpu_s / n,
+               rec_ns = 1e9 * sum.recording_cpu_s / n;
+  state.counters["acquisition_per_s"] = sum.acquisition_s > 0 ? n / sum.acquisition_s : 0;
+  state.counters["cpu_ns_acquisition_thread"] = acq_ns;  // simulator, trial assembly, scheduler
+  state.counters["cpu_ns_draw_thread"] = draws_ns;       // weak-source bits, setting rule
+  state.counters["cpu_ns_recording_thread"] = rec_ns;    // run.h5, live protocol, statistics
+  state.counters["cpu_ns_per_trial"] = acq_ns + draws_ns + rec_ns;
+  state.counters["two_core_bound_per_s"] = 1e9 / std::max({acq_ns, draws_ns, rec_ns, (acq_ns + draws_ns + rec_ns) / 2});
+  // Share of the acquisition the acquisition thread spent waiting for the setting draws.
+  state.counters["waiting_for_draws"] = sum.acquisition_s > 0 ? sum.waited_for_draws_s / sum.acquisition_s : 0;
+  state.counters["setup_ms"] = 1e3 * sum.setup_s / runs;
+  state.counters["after_acquisition_ms"] = 1e3 * (sum.finish_s + sum.decision_s + sum.report_s) / runs;
+  state.counters["decision_ms"] = 1e3 * sum.decision_s / runs;  // the analysis pass over run.h5
+  state.counters["report_ms"] = 1e3 * sum.report_s / runs;      // report, planner's verdict, close
+  state.counters["loadavg"] = load_average();
 }
 
+constexpr std::uint64_t kSustained = 40'000'000;  // ks294: the issue's target
+constexpr std::uint64_t kInformation = 10'000'000;
+
 void BM_DiraRun_ks294(benchmark::State& state) {
-  run_benchmark(state, "sim-ks294.yaml", false);
+  run_benchmark(state, "sim-ks294.yaml", false, kSustained);
 }
 void BM_DiraRun_ks294_raw_tags(benchmark::State& state) {
-  run_benchmark(state, "sim-ks294.yaml", true);
+  run_benchmark(state, "sim-ks294.yaml", true, kInformation);
 }
 void BM_DiraRun_guehne4(benchmark::State& state) {
-  run_benchmark(state, "sim-guehne4.yaml", false);
+  run_benchmark(state, "sim-guehne4.yaml", false, kInformation);
 }
 
 }  // namespace
 
-BENCHMARK(BM_DiraRun_ks294)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_DiraRun_ks294_raw_tags)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_DiraRun_guehne4)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_DiraRun_ks294)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(2);
+BENCHMARK(BM_DiraRun_ks294_raw_tags)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+BENCHMARK(BM_DiraRun_guehne4)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);

@@ -2,6 +2,7 @@
 
 #include "dira/hal/simulated_apparatus.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -9,6 +10,8 @@
 #include <mutex>
 #include <thread>
 #include <variant>
+
+#include <time.h>
 
 namespace dira::app {
 
@@ -33,6 +36,12 @@ const char* to_string(RunStatus s) {
 }
 
 namespace {
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 /// Bounded single-producer single-consumer queue of blocks, with a free list so block
 /// buffers are reused (no allocation per block once warm).
@@ -106,13 +115,18 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
 
   // A gated apparatus (the simulator: it generates a trial only once its modulators hold the
   // setting) cannot record ahead of delivery, so its settings can be drawn on the scheduler's
-  // own thread, one top-up ahead (SettingScheduler::draw_on_thread): the weak-source bits and
+  // own thread, top-ups ahead (SettingScheduler::draw_on_thread): the weak-source bits and
   // the setting rule leave the acquisition thread. The ledger is then read only where no draw
-  // runs: the copy each block carries is taken in the scheduler's `settled` callback.
+  // runs: the copy each block carries is taken in the scheduler's `settled` callback, on the
+  // draw thread between two top-ups.
   // (Segment delivery draws a whole segment only once the last one is assembled: no thread.)
   const bool draw_thread = scheduler && scheduler->mode() == hal::SettingDelivery::streaming &&
                            dynamic_cast<const hal::SimulatedApparatus*>(&tagger) != nullptr;
+  // The ledger as of the last top-up drawn: copied on the draw thread, read here.
+  std::mutex ledger_m;
   std::vector<protocol::LedgerEntry> ledger_settled;
+  const double consumer_cpu_at_start = thread_cpu_seconds();
+  AcquisitionTimes times;
 
   std::thread producer([&] {
     bool stopping = false;
@@ -129,8 +143,26 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       if (scheduler) scheduler->prime();
       if (draw_thread) {
         ledger_settled = ledger.entries();
-        scheduler->draw_on_thread([&] { ledger_settled = ledger.entries(); });
+        // Each top-up delivered at the next advance() (depth 1). SettingScheduler can deliver
+        // them up to `depth` calls later so that the draw thread need not run in lockstep with
+        // this one (three busy threads on two cores); depth 4 was measured (commit 7c36c2a) and
+        // showed no gain on a loaded machine, so the run keeps depth 1 until it is measured idle.
+        const std::size_t depth = 1;
+        scheduler->draw_on_thread(
+            [&] {
+              std::lock_guard lk(ledger_m);
+              ledger_settled = ledger.entries();
+            },
+            depth);
       }
+      const auto started = std::chrono::steady_clock::now();
+      struct Stopwatch {  // also when the stream ends in a fault
+        std::chrono::steady_clock::time_point started;
+        AcquisitionTimes& times;
+        ~Stopwatch() {
+          times.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        }
+      } stopwatch{started, times};
       tagger.start();
       for (;;) {
         if (!stopping) {
@@ -182,7 +214,14 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         if (ctl.label && !block.trials.empty()) ctl.label(block.trials);
         block.no_click_total = assembler.counters().no_click;
         // Else the consumer owns the ledger (observed bits).
-        if (scheduler) block.ledger = draw_thread ? ledger_settled : ledger.entries();
+        if (scheduler) {
+          if (draw_thread) {
+            std::lock_guard lk(ledger_m);
+            block.ledger = ledger_settled;
+          } else {
+            block.ledger = ledger.entries();
+          }
+        }
         // Handed on before the scheduler's checks: a fault found there keeps these trials.
         if (!block.trials.empty() || !block.tags.empty()) queue.push(std::move(block));
         // Every processed trial is emitted or dropped (fair-sampling mode): both are done with.
@@ -221,7 +260,12 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       } catch (...) {
       }
     }
-    if (draw_thread) scheduler->stop_drawing();  // after a fault too: the ledger is read next
+    if (draw_thread) {
+      scheduler->stop_drawing();  // after a fault too: the ledger is read next
+      times.draws_cpu_s = scheduler->counters().draw_thread_cpu_s;
+      times.waited_for_draws_s = scheduler->counters().waited_for_draws_s;
+    }
+    times.acquisition_cpu_s = thread_cpu_seconds();
     queue.finish();
   });
 
@@ -252,6 +296,8 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
     throw;
   }
   producer.join();
+  times.recording_cpu_s = thread_cpu_seconds() - consumer_cpu_at_start;
+  result.times = times;
   if (failure) std::rethrow_exception(failure);
   // A hardware fault (or an exhausted source) seen first stands; otherwise the consumer's reason to stop.
   if (produced.status == RunStatus::hardware_fault || produced.status == RunStatus::source_exhausted) {

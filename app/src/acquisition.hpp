@@ -26,7 +26,15 @@
 namespace dira::app {
 
 /// How acquisition ended (report.json "status" is derived from it and the verdict).
-enum class RunStatus { complete, time_limit, interrupted, hardware_fault, storage_full, storage_error, source_exhausted };
+enum class RunStatus {
+  complete,
+  time_limit,
+  interrupted,
+  hardware_fault,
+  storage_full,
+  storage_error,
+  source_exhausted
+};
 const char* to_string(RunStatus s);
 
 /// One block handed from the acquisition thread to the recording thread.
@@ -51,9 +59,21 @@ struct AcquisitionControl {
   std::function<void(std::span<protocol::Trial>)> label;
 };
 
+/// What acquisition cost, stage by stage (dira-bench reports it; nothing in the run depends on
+/// it). CPU times are each thread's own (CLOCK_THREAD_CPUTIME_ID), so they stay meaningful on a
+/// shared machine where wall time counts other processes.
+struct AcquisitionTimes {
+  double wall_s = 0;              ///< from the tagger's start to the end of its stream
+  double acquisition_cpu_s = 0;   ///< the acquisition thread: tagger (the simulator), assembly, scheduler
+  double draws_cpu_s = 0;         ///< the SettingScheduler's draw thread (weak-source bits, setting rule), if any
+  double waited_for_draws_s = 0;  ///< wall time the acquisition thread waited for the draw thread
+  double recording_cpu_s = 0;     ///< the calling thread meanwhile: run.h5, live protocol, statistics
+};
+
 struct AcquisitionResult {
   RunStatus status = RunStatus::complete;
   std::string fault;
+  AcquisitionTimes times;
 };
 
 /// Runs the acquisition: primes the scheduler (settings of the first trials confirmed

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 
@@ -20,6 +21,16 @@ struct TrialRow {
   std::uint32_t device;
   std::int64_t time_ps;
 };
+// A protocol::Trial lies in memory exactly as a TrialRow (no padding), so blocks of trials are
+// written and checksummed where they lie, without a converted copy on the recording thread.
+static_assert(sizeof(protocol::Trial) == sizeof(TrialRow) &&
+              offsetof(protocol::Trial, index) == offsetof(TrialRow, index) &&
+              offsetof(protocol::Trial, u) == offsetof(TrialRow, u) &&
+              offsetof(protocol::Trial, x) == offsetof(TrialRow, x) &&
+              offsetof(protocol::Trial, flags) == offsetof(TrialRow, flags) &&
+              offsetof(protocol::Trial, device) == offsetof(TrialRow, device) &&
+              offsetof(protocol::Trial, time_ps) == offsetof(TrialRow, time_ps) && sizeof(protocol::Trial::u) == 4 &&
+              sizeof(protocol::Trial::x) == 4);
 struct TagRow {  // hal::Tag with the station in its spare byte
   std::uint8_t type;
   std::uint8_t station;
@@ -49,7 +60,10 @@ struct ChecksumRow {
 class TrialChecksum {
  public:
   explicit TrialChecksum(std::uint64_t first_row) { mix(first_row); }
-  void add(const TrialRow& r) {
+  /// A row's 32 bytes as they lie in memory (a TrialRow, or a protocol::Trial laid out alike).
+  template <class Row>
+  void add(const Row& r) {
+    static_assert(sizeof(Row) == 32);
     std::uint64_t w[4];
     std::memcpy(w, &r, sizeof w);
     for (const std::uint64_t x : w) mix(x);
@@ -69,6 +83,36 @@ class TrialChecksum {
   std::uint64_t h_ = 0x243F6A8885A308D3ull;
   std::uint64_t rows_ = 0;
 };
+
+/// Checksums of `n` ≤ kChecksumLanes consecutive blocks (ks[j] covers ks[j].rows rows from
+/// `rows`, block after block): the same values as TrialChecksum block by block, with the
+/// blocks' chains interleaved so the multiplies overlap (≈ 4× faster on one core).
+constexpr std::size_t kChecksumLanes = 4;
+void block_checksums(const TrialRow* rows, const ChecksumRow* ks, std::size_t n, std::uint64_t* out) {
+  const TrialRow* start[kChecksumLanes] = {};
+  std::size_t common = SIZE_MAX;
+  for (std::size_t j = 0; j < n; ++j) {
+    start[j] = j == 0 ? rows : start[j - 1] + ks[j - 1].rows;
+    common = std::min(common, static_cast<std::size_t>(ks[j].rows));
+  }
+  TrialChecksum sum[kChecksumLanes] = {
+      TrialChecksum(n > 0 ? ks[0].first_row : 0), TrialChecksum(n > 1 ? ks[1].first_row : 0),
+      TrialChecksum(n > 2 ? ks[2].first_row : 0), TrialChecksum(n > 3 ? ks[3].first_row : 0)};
+  std::size_t from = 0;
+  if (n == kChecksumLanes) {
+    for (std::size_t r = 0; r < common; ++r) {
+      sum[0].add(start[0][r]);
+      sum[1].add(start[1][r]);
+      sum[2].add(start[2][r]);
+      sum[3].add(start[3][r]);
+    }
+    from = common;
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t r = from; r < ks[j].rows; ++r) sum[j].add(start[j][r]);
+    out[j] = sum[j].value();
+  }
+}
 
 hid_t trial_type() {
   const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(TrialRow));
@@ -194,7 +238,6 @@ struct RunFileWriter::Impl {
   hsize_t n_trials = 0, n_ledger = 0, n_stats = 0, n_report = 0, n_tags = 0, n_sums = 0;
   std::filesystem::path path;
   std::string report_text;  ///< also written as the root's string attribute "report_json" at close
-  std::vector<TrialRow> buffer;
   std::vector<TagRow> tag_buffer;
   std::vector<ChecksumRow> check_buffer;
   void close_all() {
@@ -285,18 +328,7 @@ RunFileWriter::~RunFileWriter() {
 
 void RunFileWriter::append_trials(std::span<const protocol::Trial> trials) {
   if (trials.empty()) return;
-  auto& b = impl_->buffer;
-  b.resize(trials.size());
-  for (std::size_t i = 0; i < trials.size(); ++i) {
-    const auto& t = trials[i];
-    TrialRow& r = b[i];
-    r.index = t.index;
-    std::memcpy(r.u, t.u.data(), protocol::kMaxParties);
-    std::memcpy(r.x, t.x.data(), protocol::kMaxParties);
-    r.flags = t.flags;
-    r.device = t.device;
-    r.time_ps = t.time_ps;
-  }
+  const std::span<const protocol::Trial> b = trials;  // the rows, as they lie (TrialRow's layout)
   // One checksum row per ≤ kChecksumBlock rows (so a reader holds at most that many unverified),
   // written with the rows and made durable by the same flush: a crash keeps both or neither
   // (rows past the last checksum row are reported as unverified).
@@ -665,23 +697,37 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   auto verify_pending = [&] {
     std::size_t done = 0;
     while (!stop && next_sum < sums.size()) {
-      const ChecksumRow* kp = sums.at(next_sum);
-      if (!kp) break;  // unreadable from here (sums.size() is now next_sum)
-      const ChecksumRow& k = *kp;
-      const hsize_t at = pending_first + done;
-      if (k.first_row != at || k.rows == 0 || k.rows > kChecksumBlock) break;  // checksums end here
-      if (done + k.rows > pending.size()) break;                               // the block is not read whole yet
-      TrialChecksum sum(k.first_row);
-      for (std::size_t r = 0; r < k.rows; ++r) sum.add(pending[done + r]);
-      if (sum.value() != k.checksum) {
-        damaged_from(at, "rows " + std::to_string(at) + "–" + std::to_string(at + k.rows - 1) +
-                             " fail their checksum (damaged, or never written: a file cut short)");
-        stop = true;
-        break;
+      // The next blocks read whole (up to four), in order: each block's checksum is a serial
+      // chain (a multiply per 8 bytes), so four are computed together; then they are checked
+      // and handed on one by one, exactly as if computed one at a time.
+      ChecksumRow ks[kChecksumLanes];
+      std::size_t nk = 0, ahead = done;
+      while (nk < kChecksumLanes && next_sum + nk < sums.size()) {
+        const ChecksumRow* kp = sums.at(next_sum + nk);
+        if (!kp) break;  // unreadable from here (sums.size() is now next_sum + nk)
+        const ChecksumRow& k = *kp;
+        if (k.first_row != pending_first + ahead || k.rows == 0 || k.rows > kChecksumBlock)
+          break;                                     // checksums end here
+        if (ahead + k.rows > pending.size()) break;  // the block is not read whole yet
+        ks[nk++] = k;
+        ahead += static_cast<std::size_t>(k.rows);
       }
-      if (!hand_on(pending.data() + done, static_cast<std::size_t>(k.rows), at)) break;
-      done += static_cast<std::size_t>(k.rows);
-      ++next_sum;
+      if (nk == 0) break;
+      std::uint64_t values[kChecksumLanes];
+      block_checksums(pending.data() + done, ks, nk, values);
+      for (std::size_t j = 0; j < nk && !stop; ++j) {
+        const ChecksumRow& k = ks[j];
+        const hsize_t at = pending_first + done;
+        if (values[j] != k.checksum) {
+          damaged_from(at, "rows " + std::to_string(at) + "–" + std::to_string(at + k.rows - 1) +
+                               " fail their checksum (damaged, or never written: a file cut short)");
+          stop = true;
+          break;
+        }
+        if (!hand_on(pending.data() + done, static_cast<std::size_t>(k.rows), at)) break;
+        done += static_cast<std::size_t>(k.rows);
+        ++next_sum;
+      }
     }
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
     pending_first += done;

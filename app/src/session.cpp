@@ -184,6 +184,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   ctl.slot_of_channel = &stats.slot_of_channel();
   ctl.slots = stats.slots();
   if (hardware_chosen) ctl.label = device_labels(c);
+  const auto t_acquire = std::chrono::steady_clock::now();
   AcquisitionResult acq =
       acquire(*devices.tagger, devices.station, delivery.assembler(), delivery.scheduler(), ledger, ctl, consume, idle);
   std::string fault = acq.fault.empty() ? recorder.fault() : acq.fault;
@@ -194,6 +195,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
 
   // --- decision, security statement, extraction: the same analysis `dira analyze` runs,
   // over the trials as run.h5 holds them.
+  const auto t_acquired = std::chrono::steady_clock::now();
   try {
     recorder.finish(ledger.entries());
   } catch (const RunFileError& e) {
@@ -203,8 +205,10 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     }
   }
   recorder.progress("analysing");
+  const auto t_finished = std::chrono::steady_clock::now();
   const RunDecision decision =
       decide_recorded_run(c, dir, ledger, source, plan_c ? &*plan_c : nullptr, status, trials, planned, fault);
+  const auto t_decided = std::chrono::steady_clock::now();
   record_after_decision(c, dir, recorder, ledger, source, plan_c ? &*plan_c : nullptr, protocol, status, fault);
 
   // After a failed write the file is the record: the trials it holds intact and covered by its
@@ -239,6 +243,18 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   }
   recorder.progress("done", res.decision);
   res.report = report;
+  const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+  const auto t_end = std::chrono::steady_clock::now();
+  res.timings.setup_s = seconds(t_start, t_acquire);
+  res.timings.acquisition_s = acq.times.wall_s;
+  res.timings.acquisition_cpu_s = acq.times.acquisition_cpu_s;
+  res.timings.draws_cpu_s = acq.times.draws_cpu_s;
+  res.timings.recording_cpu_s = acq.times.recording_cpu_s;
+  res.timings.waited_for_draws_s = acq.times.waited_for_draws_s;
+  res.timings.finish_s = seconds(t_acquired, t_finished);
+  res.timings.decision_s = seconds(t_finished, t_decided);
+  res.timings.report_s = seconds(t_decided, t_end);
+  res.timings.total_s = seconds(t_start, t_end);
   return res;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -9,19 +10,27 @@
 #include <thread>
 #include <utility>
 
+#include <time.h>
+
 namespace dira::hal {
 
-/// The thread that draws a top-up while the acquisition thread works (draw_on_thread). One
-/// request at a time: [from, to), drawn into the ring, which nobody reads there until
-/// collect() has seen the thread finish (the mutex orders the writes before the reads).
+/// The thread that draws top-ups while the acquisition thread works (draw_on_thread).
+/// Requests [from, to) are contiguous and drawn in order into the ring, which nobody reads
+/// there until collect() has seen `drawn_to` pass them (the mutex orders the writes before
+/// the reads).
 struct SettingScheduler::DrawThread {
   std::mutex m;
   std::condition_variable cv;
-  std::uint64_t from = 0, to = 0;
-  bool busy = false;  // a request is being drawn
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> requests;  // asked for, not drawn yet
+  std::uint64_t drawn_to = 0;                                    // every request ending at or before this is drawn
   bool quit = false;
-  std::exception_ptr error;  // what the last request threw
+  std::exception_ptr error;  // what a request threw (nothing after it is drawn)
   std::function<void()> settled;
+  std::size_t depth = 1;
+  // Requests not yet delivered, by end and the advance() call that asked for them (the
+  // caller's own).
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> undelivered;
+  std::uint64_t calls = 0;  // advance() calls since draw_on_thread
   std::thread thread;
 };
 
@@ -126,50 +135,71 @@ void SettingScheduler::upload(std::uint64_t end) {
   counters_.delivered = end;
 }
 
-void SettingScheduler::draw_on_thread(std::function<void()> settled) {
+void SettingScheduler::draw_on_thread(std::function<void()> settled, std::size_t depth) {
   if (mode_ != SettingDelivery::streaming || drawer_) return;
   drawer_ = std::make_unique<DrawThread>();
   drawer_->settled = std::move(settled);
+  drawer_->depth = std::max<std::size_t>(depth, 1);
+  drawer_->drawn_to = requested_;
   DrawThread* d = drawer_.get();
   d->thread = std::thread([this, d] {
     std::unique_lock lk(d->m);
     for (;;) {
-      d->cv.wait(lk, [d] { return d->busy || d->quit; });
-      if (!d->busy) return;  // quit, nothing under way
-      const std::uint64_t from = d->from, to = d->to;
+      // Asked to quit, it still draws every request made: the bits drawn when a run stops
+      // depend on the advance() calls only.
+      d->cv.wait(lk, [d] { return !d->requests.empty() || d->quit; });
+      if (d->requests.empty()) {  // quit, nothing asked for
+        // The stage's cost, for benchmarks and the run's timings (read after the join).
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        counters_.draw_thread_cpu_s = static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+        return;
+      }
+      const auto [from, to] = d->requests.front();
       lk.unlock();
       std::exception_ptr error;
       try {
         draw_range(from, to);
+        if (d->settled) d->settled();  // no draw under way: its state may be read
       } catch (...) {
         error = std::current_exception();
       }
       lk.lock();
-      d->error = error;
-      d->busy = false;
+      d->requests.pop_front();
+      if (error) {
+        d->error = error;
+        d->requests.clear();  // as without the thread: nothing is drawn after a failed draw
+      } else {
+        d->drawn_to = to;
+      }
       d->cv.notify_all();
     }
   });
 }
 
-void SettingScheduler::collect() {
+void SettingScheduler::collect(std::uint64_t asked_before) {
   DrawThread& d = *drawer_;
-  std::exception_ptr error;
-  {
-    std::unique_lock lk(d.m);
-    d.cv.wait(lk, [&d] { return !d.busy; });
-    error = std::exchange(d.error, nullptr);
+  while (!d.undelivered.empty() && d.undelivered.front().second < asked_before) {
+    const std::uint64_t end = d.undelivered.front().first;
+    std::exception_ptr error;
+    {
+      std::unique_lock lk(d.m);
+      if (d.drawn_to < end && !d.error) {
+        const auto from = std::chrono::steady_clock::now();
+        d.cv.wait(lk, [&d, end] { return d.drawn_to >= end || d.error; });
+        counters_.waited_for_draws_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count();
+      }
+      if (d.drawn_to < end) error = std::exchange(d.error, nullptr);
+    }
+    if (error) std::rethrow_exception(error);  // as deliver() would have thrown
+    d.undelivered.pop_front();
+    counters_.drawn = end;
+    upload(end);  // one upload per top-up, as without the thread
   }
-  if (error) std::rethrow_exception(error);  // as deliver() would have thrown
-  if (requested_ > delivered_) {
-    counters_.drawn = requested_;
-    upload(requested_);
-  }
-  if (d.settled) d.settled();
 }
 
 void SettingScheduler::settle() {
-  if (drawer_) collect();
+  if (drawer_) collect(UINT64_MAX);
 }
 
 void SettingScheduler::stop_drawing() noexcept {
@@ -205,20 +235,21 @@ void SettingScheduler::advance(std::uint64_t assembled, std::uint64_t recorded) 
     return;
   }
   if (drawer_) {
-    // The top-up the thread drew since the last advance() is delivered now; the next one is
-    // asked for by the rule below, with requested_ where delivered_ stands (they are equal
-    // without the thread), so the same trials are drawn at the same advance() either way.
-    collect();
+    // The top-ups asked for `depth` or more calls ago are delivered now (by calls, not by
+    // requests: once the plan is drawn, no request follows, and the last ones still arrive);
+    // the next one is asked for by the rule below, with requested_ where delivered_ would
+    // stand without the thread, so the same trials are drawn at the same advance() either way.
+    const std::uint64_t call = drawer_->calls++;
+    if (call + 1 >= drawer_->depth) collect(call + 1 - drawer_->depth);
     if (requested_ < assembled + config_.lookahead && requested_ < config_.planned) {
       const std::uint64_t end =
           std::min(std::max(assembled + config_.lookahead, requested_ + config_.batch), config_.planned);
       {
         std::lock_guard lk(drawer_->m);
-        drawer_->from = requested_;
-        drawer_->to = end;
-        drawer_->busy = true;
+        drawer_->requests.emplace_back(requested_, end);
       }
       drawer_->cv.notify_all();
+      drawer_->undelivered.emplace_back(end, call);
       requested_ = end;
     }
     return;

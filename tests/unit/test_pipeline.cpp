@@ -185,6 +185,77 @@ TEST_CASE("scheduler, streaming, drawing on its own thread: the same trials draw
   threaded.stop_drawing();
 }
 
+TEST_CASE("scheduler, drawing on its own thread 3 top-ups ahead: same draws and uploads, each delivered 3 calls later",
+          "[pipeline][scheduler]") {
+  // Reference: the scheduler without the thread, fed the same advance() calls. With depth 3,
+  // the top-up asked for at call k reaches the modulators at call k + 3 — by calls, so the last
+  // top-ups of the plan (after which nothing more is asked for) still arrive; settle() delivers
+  // everything. Draws happen in trial order, by the same rule, so the same bits are taken.
+  test::FakeLab lab1, lab2;
+  test::FakeModulator a0(lab1, 0), a1(lab1, 1), b0(lab2, 0), b1(lab2, 1);
+  hal::SchedulerConfig cfg;
+  cfg.planned = 20000;
+  cfg.lookahead = 3000;
+  cfg.batch = 1000;
+  std::uint64_t draws1 = 0, draws2 = 0;
+  std::vector<std::uint64_t> order;
+  hal::SettingScheduler serial(counter_draw(2, 2, draws1), {{&a0, 0}, {&a1, 1}}, cfg);
+  const auto inner = counter_draw(2, 2, draws2);
+  hal::SettingScheduler threaded(
+      [&](std::uint64_t i, protocol::Trial& t) {
+        order.push_back(i);
+        inner(i, t);
+      },
+      {{&b0, 0}, {&b1, 1}}, cfg);
+  serial.prime();
+  threaded.prime();
+  threaded.draw_on_thread({}, 3);
+  std::vector<std::uint64_t> serial_delivered;  // after each call
+  const std::vector<std::uint64_t> calls = {500,   1200,  2600,  2700,  6100,  9000,  12000, 15000,
+                                            17500, 19000, 19999, 20000, 20000, 20000, 20000};
+  for (std::size_t k = 0; k < calls.size(); ++k) {
+    serial.advance(calls[k]);
+    threaded.advance(calls[k]);
+    serial_delivered.push_back(serial.delivered());
+    INFO("call " << k << ", assembled " << calls[k]);
+    // Delivered now: what the serial scheduler had delivered three calls before (at prime: 3000).
+    CHECK(threaded.delivered() == (k >= 3 ? serial_delivered[k - 3] : std::uint64_t{3000}));
+  }
+  CHECK(threaded.delivered() == 20000);  // the plan's last top-ups arrived, no request after them
+  threaded.settle();
+  CHECK(draws2 == draws1);
+  CHECK(draws1 == 20000);
+  REQUIRE(order.size() == 20000);
+  bool in_order = true;
+  for (std::size_t k = 0; k < order.size(); ++k) in_order = in_order && order[k] == k;
+  CHECK(in_order);
+  for (std::uint64_t i = 0; i < 20000; ++i) REQUIRE(lab2.setting[1][i] == lab1.setting[1][i]);
+  CHECK(threaded.counters().uploads == serial.counters().uploads);
+  threaded.stop_drawing();
+}
+
+TEST_CASE("scheduler, drawing 3 top-ups ahead: stop_drawing draws every top-up asked for, delivers nothing",
+          "[pipeline][scheduler]") {
+  test::FakeLab lab;
+  test::FakeModulator m0(lab, 0), m1(lab, 1);
+  hal::SchedulerConfig cfg;
+  cfg.planned = 20000;
+  cfg.lookahead = 3000;
+  cfg.batch = 1000;
+  std::uint64_t draws = 0;
+  hal::SettingScheduler s(counter_draw(2, 2, draws), {{&m0, 0}, {&m1, 1}}, cfg);
+  s.prime();
+  s.draw_on_thread({}, 3);
+  s.advance(2500);  // asks for [3000, 5500)
+  s.advance(4000);  // asks for [5500, 7000)
+  s.stop_drawing();
+  CHECK(draws == 7000);          // what the scheduler without the thread would have drawn by now
+  CHECK(s.delivered() == 3000);  // nothing more reaches the modulators
+  s.advance(4100);               // without the thread again: delivers what was drawn, draws nothing twice
+  CHECK(s.delivered() == 7100);
+  CHECK(draws == 7100);
+}
+
 TEST_CASE("scheduler, drawing on its own thread: stop_drawing finishes the top-up under way, delivers nothing",
           "[pipeline][scheduler]") {
   test::FakeLab lab;

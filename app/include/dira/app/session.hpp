@@ -78,6 +78,19 @@ struct RunOptions {
   const hal::DriverRegistry* registry = nullptr;
 };
 
+/// Where a run's time went (dira-bench reports it; not part of the report, which must not
+/// depend on the machine's load). Wall-clock seconds unless named CPU; CPU times are per thread.
+struct RunTimings {
+  double setup_s = 0;        ///< devices, run directory, run.h5 created, until acquisition starts
+  double acquisition_s = 0;  ///< the tagger's start to the end of its stream
+  double acquisition_cpu_s = 0, draws_cpu_s = 0, recording_cpu_s = 0;  ///< per stage's thread, while acquiring
+  double waited_for_draws_s = 0;  ///< the acquisition thread waiting for the settings' draw thread
+  double finish_s = 0;            ///< after acquisition: the last trials, ledger and statistics flushed
+  double decision_s = 0;          ///< the analysis pass over run.h5 (`dira analyze`'s code), extraction
+  double report_s = 0;  ///< ledger and sv_bits.bin made durable, the report (with the planner's verdict), close
+  double total_s = 0;
+};
+
 /// How a run ended (state) and what it decided (verdict), kept apart: see run_report.hpp.
 struct RunResult {
   std::string state;     ///< completed | stopped | interrupted | hardware-fault | storage-full | storage-error
@@ -85,6 +98,7 @@ struct RunResult {
   int exit_code = 0;     ///< accept 0, abort 3; incomplete: 130 interrupted, 4 hardware fault, 1 storage, 5 stopped
   std::filesystem::path directory;
   nlohmann::json report;
+  RunTimings timings;
 };
 
 /// The band [min, max] of the probability of each joint setting that the weak-source model

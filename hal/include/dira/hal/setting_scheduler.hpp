@@ -63,10 +63,12 @@ struct TrialBeyondPlan {
 };
 
 struct SchedulerCounters {
-  std::uint64_t drawn = 0;      ///< trials whose settings were drawn
-  std::uint64_t delivered = 0;  ///< trials confirmed at every modulator
-  std::uint64_t uploads = 0;    ///< schedule() calls per modulator
-  std::uint64_t segments = 0;   ///< segments armed (segment mode)
+  std::uint64_t drawn = 0;        ///< trials whose settings were drawn
+  std::uint64_t delivered = 0;    ///< trials confirmed at every modulator
+  std::uint64_t uploads = 0;      ///< schedule() calls per modulator
+  std::uint64_t segments = 0;     ///< segments armed (segment mode)
+  double draw_thread_cpu_s = 0;   ///< CPU time of the draw thread (draw_on_thread), once it has stopped
+  double waited_for_draws_s = 0;  ///< wall time advance() and settle() waited for the draw thread
 };
 
 class SettingScheduler {
@@ -80,6 +82,7 @@ class SettingScheduler {
   SettingScheduler& operator=(const SettingScheduler&) = delete;
 
   SettingDelivery mode() const { return mode_; }
+  const SchedulerConfig& config() const { return config_; }
   std::uint64_t segment_trials() const { return segment_; }
 
   /// Before the tagger starts: streaming delivers and confirms [0, lookahead); segment mode
@@ -95,18 +98,24 @@ class SettingScheduler {
   void advance(std::uint64_t assembled, std::uint64_t recorded = 0);
 
   /// Streaming delivery: from the next advance() on, the settings are drawn on a thread of the
-  /// scheduler's own, one top-up ahead (the weak-source bits and the setting rule are about a
-  /// third of the acquisition thread's work at 10^7 trials/s). advance() then delivers what the
-  /// previous advance() had drawn and asks the thread for the next top-up — the same trials,
-  /// drawn in the same order, as without the thread, so the bits each trial takes and the bits
-  /// drawn when the run stops are the same. The one difference: a top-up reaches the modulators
-  /// one advance() later, so a trial must be delivered one tagger block earlier (the look-ahead
-  /// must cover two blocks, not one); the check that nothing was recorded before its settings
-  /// were delivered is unchanged (against what was delivered before this advance()). Meant for
-  /// an apparatus gated by its modulators (the simulator), which cannot record ahead of them.
-  /// `settled` is called on the caller's thread whenever no draw is under way (after each
-  /// delivery): the draw function's state (the ledger) may be read there. Segment mode: no effect.
-  void draw_on_thread(std::function<void()> settled);
+  /// scheduler's own, `depth` top-ups ahead (the weak-source bits and the setting rule are about a
+  /// third of the acquisition thread's work at 10^7 trials/s). Each advance() asks the thread
+  /// for the top-up the rule below gives — the same trials, drawn in the same order, as without
+  /// the thread, so the bits each trial takes and the bits drawn when the run stops are the
+  /// same — and delivers the top-up asked for `depth` advance() calls earlier, waiting for it
+  /// if it is not drawn yet. The one difference: a top-up reaches the modulators `depth`
+  /// advance() calls later, so the look-ahead must cover depth + 1 tagger blocks, not one; the
+  /// check that nothing was recorded before its settings were delivered is unchanged (against
+  /// what was delivered before this advance()). Which top-up is delivered at which advance()
+  /// depends only on the calls, never on timing, and each is uploaded on its own (the same
+  /// uploads as without the thread). A depth above 1 lets the thread draw while the
+  /// acquisition thread is descheduled, instead of making it wait at the next advance() (with
+  /// two cores for three busy threads, depth 1 keeps two of them in lockstep on one core).
+  /// Meant for an apparatus gated by its modulators (the simulator), which cannot record ahead
+  /// of them. `settled` is called on the draw thread after each top-up it has drawn, before it
+  /// begins the next: the draw function's state (the ledger) may be read there (the caller
+  /// guards what it copies, as it is read on another thread). Segment mode: no effect.
+  void draw_on_thread(std::function<void()> settled, std::size_t depth = 1);
   /// Waits for the draws under way and delivers them, as advance() would have. Afterwards the
   /// draw function's state may be read until the next advance(). Rethrows what a draw threw
   /// (SourceExhausted) and the modulators' faults.
@@ -141,7 +150,8 @@ class SettingScheduler {
   void draw_range(std::uint64_t first, std::uint64_t end);  // into the ring (the thread, or inline)
   void upload(std::uint64_t end);                           // uploads and confirms the drawn trials [delivered_, end)
   void confirm(std::uint64_t end);
-  void collect();  // waits for the thread's top-up, then delivers it
+  void collect(
+      std::uint64_t asked_before);  // delivers the top-ups asked for before that advance() call (waits for each)
   struct DrawThread;
 
   SettingDraw draw_;
