@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -24,6 +25,15 @@ std::function<int()> register_keygen_command(CLI::App& app) {
   return [=]() -> int {
     if (!*c) return -1;
     try {
+      // The shipped examples say `dira keygen keys/alice` in a fresh directory: create the
+      // folder a pair goes into, private (0700), as the key files themselves are.
+      if (const auto parent = std::filesystem::path(*stem).parent_path(); !parent.empty()) {
+        std::error_code ec;
+        if (std::filesystem::create_directories(parent, ec))
+          std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
+        else if (ec)
+          throw station::KeyError("cannot create the directory " + parent.string() + ": " + ec.message());
+      }
       const auto keys = station::generate_key_pair();
       station::write_key_pair(*stem, keys, comment->empty() ? *stem : *comment);
       if (*as_json)
