@@ -76,7 +76,11 @@ CrashFlagWatchdog::CrashFlagWatchdog(const std::filesystem::path& h5, const std:
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   const std::string script =
       "read -r _; sleep 0.3; command -v h5clear >/dev/null || exit 0; "
-      "h5clear -s \"$1\" && echo \"watchdog: dira ended without closing $1; h5clear -s applied\"";
+      "if h5clear -s \"$1\" 2>/dev/null; then echo \"watchdog: dira ended without closing $1; h5clear -s applied\"; "
+      // A write cut short by a full disk can leave the file ending before the space HDF5 had
+      // allotted ("truncated file"): --increment records the end as it is, so readers open it.
+      "elif h5clear -s --increment \"$1\"; then echo \"watchdog: dira ended without closing $1, which ends before "
+      "the space HDF5 had allotted (a write failed); h5clear -s --increment applied\"; fi";
   const std::string file = h5.string();
   const char* argv[] = {"sh", "-c", script.c_str(), "dira-watchdog", file.c_str(), nullptr};
   pid_t pid = -1;

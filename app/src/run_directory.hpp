@@ -27,8 +27,10 @@ std::string check_storage_before_run(const std::filesystem::path& parent, double
 /// `h5clear -s` clears it. This watchdog is a shell started before run.h5 is opened, in its
 /// own session (so a Ctrl-C to the terminal's process group does not reach it), reading a
 /// pipe whose only writer is this process: if the pipe reaches end-of-file while the run is
-/// still open, dira died, and the watchdog runs the standard `h5clear -s` on run.h5. On a
-/// clean close dira kills the watchdog first. Power loss or killing the watchdog too still
+/// still open, dira died, and the watchdog runs the standard `h5clear -s` on run.h5 (with
+/// `--increment` when a write cut short by a full disk left the file ending before the space
+/// HDF5 had allotted, which no reader opens otherwise). On a clean close dira kills the
+/// watchdog first. Power loss or killing the watchdog too still
 /// needs `h5clear -s` by hand (docs/run-file.md).
 class CrashFlagWatchdog {
  public:
@@ -37,7 +39,7 @@ class CrashFlagWatchdog {
   CrashFlagWatchdog(const CrashFlagWatchdog&) = delete;
   CrashFlagWatchdog& operator=(const CrashFlagWatchdog&) = delete;
   bool armed() const { return pid_ > 0; }
-  /// The file could not be closed: let the watchdog act now (h5clear -s) and wait for it.
+  /// The file could not be closed: let the watchdog act now (h5clear) and wait for it.
   void fire();
   /// The file is closed cleanly: stop the watchdog without letting it act.
   void disarm();

@@ -382,7 +382,15 @@ void RunFileWriter::flush() {
 
 void RunFileWriter::close() {
   if (!impl_ || impl_->file < 0) return;
-  flush();
+  // Closed even when the flush fails (disk full): HDF5 shares one open file per process, so a
+  // reader opened later in this process would otherwise see the writer's unflushed caches —
+  // rows that never reach the disk (tests/faults/disk_fill.sh) — instead of the file as it is.
+  try {
+    flush();
+  } catch (const RunFileError&) {
+    impl_->close_all();
+    throw;
+  }
   impl_->close_all();
   if (impl_->report_text.empty()) return;
   // The report also as an HDF5 string (issue 13: h5py's f.attrs["report_json"] is a str). A SWMR
@@ -396,6 +404,10 @@ void RunFileWriter::close() {
     write_string_attribute(f, "report_json", impl_->report_text);
     H5Fclose(f);
   }
+}
+
+bool RunFileWriter::is_open() const {
+  return impl_ && impl_->file >= 0;
 }
 
 std::uint64_t RunFileWriter::trials_written() const {

@@ -104,8 +104,13 @@ void RunRecorder::idle(bool paused) {
 
 void RunRecorder::finish(const std::vector<protocol::LedgerEntry>& ledger) {
   ledger_ = ledger;
-  if (recording_) publish(true);  // writes the ledger through its last entry
-  file_.flush();
+  try {
+    if (recording_) publish(true);  // writes the ledger through its last entry
+    file_.flush();
+  } catch (const RunFileError&) {
+    recording_ = false;  // nothing more goes to a file that cannot be written
+    throw;
+  }
 }
 
 void RunRecorder::append_ledger(const std::vector<protocol::LedgerEntry>& ledger) {

@@ -99,6 +99,7 @@ RunFacts run_facts(const ExperimentConfig& c, const RunDirectory& dir, const Dev
 /// Returns false when report.json could not be written (disk full: dira.log says why).
 bool write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& watchdog, RunDirectory& dir) {
   try {
+    if (!file.is_open()) throw RunFileError("closed after a failed write, without the report");
     file.append_report(report.dump());
     file.close();
     watchdog.disarm();
@@ -202,6 +203,22 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
     if (status != RunStatus::storage_error) {
       status = RunStatus::storage_error;
       fault = e.what();
+    }
+  }
+  // After a failed write (disk full), HDF5's caches hold rows and ledger entries that may never
+  // reach the disk, and the decision's reader, opened in this process, would share those caches
+  // (HDF5 keeps one open file per process): it decided over trials whose ledger the file then
+  // lacked (tests/faults/disk_fill.sh, seen in CI). Closed first, the decision is over exactly
+  // what run.h5 holds — what `dira analyze` finds later.
+  // If even the close fails, the watchdog clears run.h5's SWMR mark (and, when the file ends
+  // before the space HDF5 allotted, records its end) now, before the decision reads it.
+  if (status == RunStatus::storage_error && file.is_open()) {
+    try {
+      file.close();
+      watchdog.disarm();
+    } catch (const RunFileError& e) {
+      dir.log(std::string("run.h5 not closed cleanly after a failed write: ") + e.what());
+      watchdog.fire();
     }
   }
   recorder.progress("analysing");

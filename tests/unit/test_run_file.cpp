@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <optional>
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -134,6 +135,74 @@ TEST_CASE("run file: a write past the file-size limit is a RunFileError, not a c
   CHECK(written < 1000 * 4096);
   CHECK(written > 0);
   std::filesystem::remove(path);
+}
+
+// CI saw it (tests/faults/disk_fill.sh): after the final flush failed, the run decided over rows
+// and ledger entries that were only in HDF5's caches — the decision's reader, opened in the same
+// process, shares the writer's open file — and the file on disk then held fewer covered trials.
+// close() must close even when its flush fails, so a later reader sees the file as on disk: here
+// the same as a byte copy of it (another inode, so HDF5 cannot share anything with the writer).
+TEST_CASE("run file: close after a failed flush leaves readers only what reached the disk", "[runfile]") {
+  using dira::protocol::BitPurpose;
+  const std::filesystem::path path = "dira-test-run-failed-close.h5", copy = "dira-test-run-failed-close-copy.h5";
+  std::filesystem::remove(path);
+  std::filesystem::remove(copy);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old_limit {};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  std::vector<dira::protocol::Trial> block(4096);
+  bool flush_failed = false, close_failed = false, open_after = true;
+  {
+    RunFileWriter w(path, "name: failed-close\n", "{\"ledger_covers_trials\": true}");
+    w.flush();
+    struct rlimit lim = old_limit;
+    lim.rlim_cur = 2u << 20;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    std::uint64_t n = 0;
+    try {
+      for (int k = 0; k < 1000; ++k) {
+        for (std::size_t i = 0; i < block.size(); ++i) block[i].index = n + i, block[i].time_ps = n + i;
+        w.append_trials(block);
+        n += block.size();
+        // The ledger's one setting entry grows with the trials, rewritten at every flush (as dira run does).
+        w.write_ledger_from(0, std::vector<dira::protocol::LedgerEntry>{{BitPurpose::setting, 0, 2 * n, 0, n - 1}});
+        w.flush();
+      }
+    } catch (const RunFileError&) {
+      flush_failed = true;
+    }
+    try {
+      w.close();
+    } catch (const RunFileError&) {
+      close_failed = true;
+    }
+    open_after = w.is_open();
+    ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  }
+  ::signal(SIGXFSZ, old_handler);
+  REQUIRE(flush_failed);
+  CHECK(close_failed);  // the unwritable rows are still in the caches when close flushes
+  CHECK_FALSE(open_after);
+  std::filesystem::copy_file(path, copy);
+  // The file may end before the space HDF5 allotted (a write cut at the limit): then neither opens
+  // ("truncated file"; dira's watchdog applies h5clear --increment), and the same must hold here.
+  auto read = [](const std::filesystem::path& p) {
+    try {
+      return std::optional<RunFileContents>(read_run_file(p, nullptr));
+    } catch (const RunFileError&) {
+      return std::optional<RunFileContents>();
+    }
+  };
+  const auto here = read(path), disk = read(copy);
+  REQUIRE(here.has_value() == disk.has_value());
+  if (here) {
+    CHECK(here->rows == disk->rows);
+    CHECK(here->trials == disk->trials);
+    REQUIRE(here->ledger.size() == disk->ledger.size());
+    if (!here->ledger.empty()) CHECK(here->ledger[0].last_item == disk->ledger[0].last_item);
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(copy);
 }
 
 TEST_CASE("run file: raw tags round-trip with their station", "[runfile]") {

@@ -57,7 +57,10 @@ class RunFileWriter {
   void append_report(const std::string& json);
   /// Makes everything written so far durable and visible to SWMR readers.
   void flush();
+  /// Closes the file; throws RunFileError if the last flush fails (the file is closed anyway:
+  /// what did not reach the disk is gone, and later readers see only what did).
   void close();
+  bool is_open() const;
   std::uint64_t trials_written() const;
 
  private:
