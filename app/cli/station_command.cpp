@@ -104,6 +104,7 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
   station::StationConfig sc;
   std::unique_ptr<hal::TimeTagger> tagger;
   std::vector<std::unique_ptr<hal::Modulator>> own_modulators;
+  std::unique_ptr<hal::EntropySource> setting_source;
   station::StationDevices dev;
   protocol::Inequality inequality;
   try {
@@ -157,6 +158,30 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
       } catch (const std::exception& e) {
         r.fail(tnode, "tagger", e.what());
       }
+      // settings_chosen_by: hardware (docs/stations.md): the station's own weak source drives
+      // the simulated modulators, as a physical source wired to them would.
+      if (const auto snode = root["settings_source"]) {
+        if (!snode.IsMap()) r.fail(snode, "settings_source", "expected {driver, settings}: an entropy_source driver");
+        const std::string sdriver = r.value<std::string>(snode, "driver", "an entropy_source driver (dira devices)");
+        const auto* sinfo = reg.find(sdriver, hal::DeviceKind::entropy_source);
+        if (!sinfo) r.fail(snode["driver"], "settings_source.driver", "no entropy_source driver '" + sdriver + "'");
+        auto ssettings = driver_settings(r, *sinfo, snode["settings"], "settings_source.settings");
+        // A file's path, like the station file's other paths, is relative to the station file.
+        if (auto it = ssettings.find("path"); it != ssettings.end())
+          if (const auto* path = std::get_if<std::string>(&it->second);
+              path && !path->empty() && std::filesystem::path(*path).is_relative())
+            it->second = (r.dir / *path).string();
+        try {
+          auto d = sinfo->create(ssettings);
+          setting_source.reset(dynamic_cast<hal::EntropySource*>(d.release()));
+        } catch (const std::exception& e) {
+          r.fail(snode, "settings_source", sdriver + ": " + e.what());
+        }
+        if (root["modulators"])
+          r.fail(root["modulators"], "modulators", "with settings_source the source drives the simulated modulators");
+        dev.setting_source = setting_source.get();
+        sc.own_setting_trials = b.trials;
+      }
       const auto mods = app_sim->modulators();
       for (int p : sc.settings_for) {
         if (p < 0 || static_cast<std::size_t>(p) >= mods.size())
@@ -164,6 +189,10 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
         dev.modulators[static_cast<std::size_t>(p)] = mods[static_cast<std::size_t>(p)];
       }
     }
+    if (root["settings_source"] && !dev.setting_source)
+      r.fail(root["settings_source"], "settings_source",
+             "simulated apparatus only: a real station's physical source drives its modulators directly (give no "
+             "settings_for and no modulators; the setting echo carries the settings)");
     if (const auto mnode = root["modulators"]) {
       for (std::size_t i = 0; i < mnode.size(); ++i) {
         const auto m = mnode[i];

@@ -47,14 +47,15 @@ struct StationHub::Impl {
     std::string routing_id;
     Clock::time_point last_seen{};
     Clock::time_point lost_since{};
-    SequenceCheck control_in;          // control frames from the station, per connection
-    std::uint64_t control_out = 0;     // our control/settings frames to it, per connection
-    std::vector<int> settings_for;     // parties whose settings it applies
-    std::vector<std::uint64_t> acked;  // per party: trials acknowledged
-    std::uint64_t next_block = 0;      // tag frames: the next block number expected
-    std::uint64_t tags = 0;            // tags received (the next frame's position)
-    bool awaiting_resume = false;      // a frame was refused: drop until the station resends from next_block
-    std::int64_t end_blocks = -1;      // blocks in its stream, once it said "end"
+    SequenceCheck control_in;           // control frames from the station, per connection
+    std::uint64_t control_out = 0;      // our control/settings frames to it, per connection
+    std::vector<int> settings_for;      // parties whose settings it applies
+    std::vector<int> chooses_settings;  // parties whose settings its own source chooses (hardware-chosen)
+    std::vector<std::uint64_t> acked;   // per party: trials acknowledged
+    std::uint64_t next_block = 0;       // tag frames: the next block number expected
+    std::uint64_t tags = 0;             // tags received (the next frame's position)
+    bool awaiting_resume = false;       // a frame was refused: drop until the station resends from next_block
+    std::int64_t end_blocks = -1;       // blocks in its stream, once it said "end"
     bool end_error = false;
     std::string end_reason;
     std::vector<hal::Tag> incoming;    // received, not yet taken by the tagger
@@ -192,6 +193,7 @@ struct StationHub::Impl {
         return;
       }
       st.settings_for = j.value("settings_for", std::vector<int>{});
+      st.chooses_settings = j.value("chooses_settings", std::vector<int>{});
       const auto have = j.value("have_settings", std::vector<std::uint64_t>{});
       st.acked.assign(settings.size(), 0);
       for (std::size_t i = 0; i < st.settings_for.size(); ++i) {
@@ -376,6 +378,14 @@ void StationHub::send_settings(int party, std::uint64_t first, std::span<const s
     d.settings.resize(static_cast<std::size_t>(party) + 1);
     for (auto& st : d.stations) st.acked.resize(d.settings.size(), 0);
   }
+  // A station whose own source chooses this party's settings (settings_source) would apply
+  // those, not dira's: the trials would carry settings nobody applied. The experiment must say
+  // devices.settings_chosen_by: hardware instead (then no settings are sent at all).
+  for (const auto& st : d.stations)
+    if (std::find(st.chooses_settings.begin(), st.chooses_settings.end(), party) != st.chooses_settings.end())
+      throw hal::HardwareFault("station " + st.name + " chooses party " + std::to_string(party) +
+                               "'s settings with its own source, but this experiment has dira choose them: set "
+                               "devices.settings_chosen_by: hardware, or remove the station's settings_source");
   auto& all = d.settings[static_cast<std::size_t>(party)];
   if (first != all.size())
     throw hal::HardwareFault("settings of party " + std::to_string(party) + " scheduled from trial " +

@@ -147,6 +147,43 @@ struct Shared {
   std::string reason;
 };
 
+// settings_chosen_by: hardware on a simulated apparatus (docs/stations.md, "Hardware-chosen
+// settings"): the station's own weak source drives its modulators, as a physical source wired to
+// them would, and the tagger's setting echo reports what they applied. Per trial, one bit per
+// party of settings_for, in that order (the bit is the setting: Protocols A and C draw one bit
+// per party and trial, and the coordinator's ledger counts exactly that many observed bits). The
+// whole run's settings are in place before the tagger starts: a wired source needs no
+// look-ahead, and the simulation plays only trials whose settings it holds.
+void choose_own_settings(const StationConfig& cfg, const StationDevices& dev, Shared& sh) {
+  constexpr std::uint64_t kChunk = 1u << 16;
+  const std::size_t np = cfg.settings_for.size();
+  std::vector<std::vector<std::uint8_t>> chunk(np);
+  std::uint64_t drawn = 0;
+  for (std::uint64_t first = 0; first < cfg.own_setting_trials; first += kChunk) {
+    const std::uint64_t n = std::min(kChunk, cfg.own_setting_trials - first);
+    for (auto& c : chunk) c.resize(static_cast<std::size_t>(n));
+    try {
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t k = 0; k < np; ++k, ++drawn) chunk[k][i] = dev.setting_source->next_bit() ? 1 : 0;
+    } catch (const protocol::SourceExhausted& e) {
+      throw hal::HardwareFault("the station's setting source ran out after " + std::to_string(drawn) + " bits (" +
+                               std::to_string(np) + " per trial for " + std::to_string(cfg.own_setting_trials) +
+                               " trials): " + e.what());
+    }
+    for (std::size_t k = 0; k < np; ++k) {
+      const auto p = static_cast<std::size_t>(cfg.settings_for[k]);
+      hal::Modulator* m = dev.modulators.at(p);
+      m->schedule(first, chunk[k]);
+      const auto until = Clock::now() + std::chrono::seconds(5);
+      while (!m->confirm(first + n))
+        if (Clock::now() > until)
+          throw hal::HardwareFault("modulator of party " + std::to_string(p) + " did not confirm");
+      std::lock_guard<std::mutex> l(sh.m);
+      sh.applied[p] = first + n;
+    }
+  }
+}
+
 void acquire(const StationConfig& cfg, StationDevices dev, StationFile& file, Shared& sh, const LinkLog& log,
              const std::atomic<bool>* interrupt) {
   // A restarted station of a deterministic apparatus (simulator, replay) regenerates the
@@ -203,6 +240,7 @@ void acquire(const StationConfig& cfg, StationDevices dev, StationFile& file, Sh
           sh.cv.wait_for(l, std::chrono::milliseconds(5));
           continue;
         }
+        if (dev.setting_source) choose_own_settings(cfg, dev, sh);
         dev.tagger->start();
         started = true;
       }
@@ -315,10 +353,15 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
         for (int p : cfg.settings_for)
           have.push_back(static_cast<std::size_t>(p) < sh.applied.size() ? sh.applied[static_cast<std::size_t>(p)] : 0);
       }
+      // A station choosing its own settings takes none from the coordinator: it says so, and
+      // the coordinator refuses to send them (docs/wire.md, `hello`).
+      const bool own = dev.setting_source != nullptr;
+      if (own) have.clear();
       (void)send_control({{"type", "hello"},
                           {"v", 1},
                           {"station", cfg.name},
-                          {"settings_for", cfg.settings_for},
+                          {"settings_for", own ? std::vector<int>{} : cfg.settings_for},
+                          {"chooses_settings", own ? cfg.settings_for : std::vector<int>{}},
                           {"have_settings", have},
                           {"blocks", file.blocks()},
                           {"tags", file.tags()}});
@@ -334,7 +377,9 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
         }
         control_in.accept(f.sequence);
         last_heard = Clock::now();
-        if (f.kind == FrameKind::settings) {
+        if (f.kind == FrameKind::settings && dev.setting_source) {
+          if (log) log("refused settings from the coordinator: this station chooses its own (settings_source)");
+        } else if (f.kind == FrameKind::settings) {
           std::lock_guard<std::mutex> l(sh.m);
           sh.settings.push_back(std::move(f));
           sh.cv.notify_all();
@@ -411,7 +456,7 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
       reason = sh.reason;
       committed = sh.committed.size();
     }
-    for (std::size_t p = 0; p < applied.size(); ++p)
+    for (std::size_t p = 0; p < applied.size() && !dev.setting_source; ++p)
       if (applied[p] > acked[p] && send_control({{"type", "settings_ack"}, {"party", p}, {"end", applied[p]}}))
         acked[p] = applied[p];
     if (Clock::now() >= next_beat) {

@@ -696,3 +696,151 @@ TEST_CASE("the GUI's view: a run's progress snapshots carry every station's heal
   CHECK(seen.back()[1].tags == seen.back()[1].station_tags);
   CHECK(station::station_health().empty());  // the run's hub is gone with its devices
 }
+
+namespace {
+
+/// Random bytes from a fixed seed (splitmix64): the weak source's bits in the hardware-chosen test.
+std::string seeded_bytes(std::size_t n, std::uint64_t seed) {
+  std::string s(n, '\0');
+  for (auto& b : s) {
+    std::uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    b = static_cast<char>((z ^ (z >> 31)) & 0xFF);
+  }
+  return s;
+}
+
+/// Bit k of a byte string, most significant bit of each byte first (the `file` driver's order).
+int bit_of(const std::string& bytes, std::uint64_t k) {
+  return (static_cast<unsigned char>(bytes[static_cast<std::size_t>(k / 8)]) >> (7 - k % 8)) & 1;
+}
+
+/// The experiment text with its weak_source: block replaced by `with` (one line).
+std::string with_weak_source(std::string text, const std::string& with) {
+  const auto at = text.find("weak_source:");
+  REQUIRE(at != std::string::npos);
+  auto end = text.find('\n', at);
+  while (end != std::string::npos && end + 1 < text.size() && text[end + 1] == ' ') end = text.find('\n', end + 1);
+  text.replace(at, (end == std::string::npos ? text.size() : end) - at, with);
+  return text;
+}
+
+std::uint64_t purpose_bits(const json& report, const char* purpose) {
+  const json& by = report["analysis"]["ledger"]["by_purpose"];
+  return by.contains(purpose) ? by[purpose].get<std::uint64_t>() : 0;
+}
+
+}  // namespace
+
+// settings_chosen_by: hardware with stations (docs/stations.md, "Hardware-chosen settings"):
+// each station's own weak source (here a bit file, standing in for a physical source wired to
+// its modulators) chooses the settings; its tagger reports them on the setting echo; the
+// coordinator sends no settings, reads them from the echoes and records them in its ledger as
+// observed bits. The comparison is the issue 10 one: the same bits drawn by dira in one process
+// (ONE file: the setting bits, then the box-choice bits), against stations whose sources hold
+// the setting part and a coordinator whose weak source holds the rest. Independent expectation:
+// trial i's setting of party p is bit 4i + p of the setting part (read here, not by dira:
+// draw_setting_guehne takes 4 bits per trial, the first for party 0; each station draws one bit
+// per party of settings_for, in order) — so the merged trials, the decision, the box choice and
+// the ledger's counts (setting bits drawn = bits observed) must be the single-process run's.
+TEST_CASE(
+    "four stations choosing their own settings (settings_chosen_by: hardware, guehne4): trials, decision and ledger "
+    "counts identical to one process drawing the same bits",
+    "[station][run][hardware_settings]") {
+  constexpr std::uint64_t kTrials = 64000;
+  constexpr std::uint64_t kSettingBits = 4 * kTrials;
+  const std::string setting_part = seeded_bytes(kSettingBits / 8, 21);
+  const std::string after_part = seeded_bytes(4096, 22);
+  const std::string file_source = "{driver: file, settings: {path: %s, epsilon: 0.01}}";
+  auto source = [&](const std::string& path) {
+    std::string s = file_source;
+    return s.replace(s.find("%s"), 2, path);
+  };
+
+  // One process, dira drawing every bit from one file (settings first).
+  Reference ref;
+  {
+    const fs::path dir = fs::temp_directory_path() / ("dira-station-run-single-hw-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "weak.bin", std::ios::binary) << setting_part << after_part;
+    std::ofstream(dir / "single.yaml") << with_weak_source(read_all(kSource / "config/experiments/sim-guehne4.yaml"),
+                                                           "weak_source: " + source("weak.bin"));
+    Process p({kDira, "run", "single.yaml", "--out", "runs", "--json"}, dir, "single");
+    REQUIRE(p.wait(120s) == 0);
+    ref.report = json::parse(read_all(dir / "single.out"));
+    const fs::path run = ref.report["run_directory"].get<std::string>();
+    ref.trials = trials_of((run.is_absolute() ? run : dir / run) / "run.h5");
+    fs::remove_all(dir);
+  }
+  REQUIRE(ref.trials.size() == kTrials);
+  REQUIRE(purpose_bits(ref.report, "setting") == kSettingBits);
+
+  // Four stations, each with its own source; the coordinator's weak source holds the rest.
+  std::vector<StationOptions> o(4);
+  o[1].clock_offset_ps = -1'000'000'000;
+  o[2].clock_offset_ps = 1'000'000'000;
+  o[3].send_delay_ms = 30;
+  Stations t("hw-guehne4", o, 10000, guehne4());
+  std::ofstream(t.dir / "settings.bin", std::ios::binary) << setting_part;
+  std::ofstream(t.dir / "after.bin", std::ios::binary) << after_part;
+  for (const auto& n : t.names)
+    std::ofstream(t.dir / (n + ".yaml"), std::ios::app) << "settings_source: " << source("settings.bin") << "\n";
+  {
+    std::string text = with_weak_source(read_all(t.dir / "coordinator.yaml"), "weak_source: " + source("after.bin"));
+    std::ofstream(t.dir / "coordinator.yaml") << text << "devices: {settings_chosen_by: hardware}\n";
+  }
+  auto c = t.coordinator();
+  std::vector<std::unique_ptr<Process>> s;
+  for (const auto& n : t.names) s.push_back(t.station(n));
+  REQUIRE(c->wait(90s) == 0);
+  for (auto& p : s) CHECK(p->wait(20s) == 0);
+  const json report = t.report();
+  INFO(report.dump(2));
+
+  CHECK(report["settings_delivery"]["mode"] == "hardware-chosen");
+  CHECK(report["settings_delivery"]["bits_observed"] == kSettingBits);
+  CHECK(report["state"] == ref.report["state"]);
+  CHECK(report["decision"] == ref.report["decision"]);
+  CHECK(report["trials_recorded"] == kTrials);
+  CHECK(report["analysis"]["chosen_boxes"] == ref.report["analysis"]["chosen_boxes"]);
+  CHECK(report["analysis"]["z_k"] == ref.report["analysis"]["z_k"]);
+  // The ledger: dira's setting bits are the stations' observed bits; the box choice is the same.
+  CHECK(purpose_bits(report, "observed_setting") == kSettingBits);
+  CHECK(purpose_bits(report, "setting") == 0);
+  CHECK(purpose_bits(ref.report, "observed_setting") == 0);
+  CHECK(purpose_bits(ref.report, "box_choice") > 0);
+  CHECK(purpose_bits(report, "box_choice") == purpose_bits(ref.report, "box_choice"));
+
+  const auto merged = trials_of(run_h5(t, report));
+  same_trials(ref.trials, merged);
+  std::uint64_t wrong_setting = 0;
+  for (std::size_t i = 0; i < merged.size(); ++i)
+    for (std::size_t p = 0; p < 4; ++p)
+      if (merged[i].u[p] != bit_of(setting_part, 4 * i + p)) ++wrong_setting;
+  CHECK(wrong_setting == 0);
+  // No settings went over the links: the stations said they choose their own.
+  for (const auto& n : t.names) CHECK(t.log(n).find("refused settings from the coordinator") == std::string::npos);
+}
+
+TEST_CASE(
+    "a station choosing its own settings under a coordinator that has dira choose them is a hardware fault naming "
+    "the station, not trials with settings nobody applied",
+    "[station][run][hardware_settings][faults]") {
+  Stations t("own-vs-dira", {StationOptions{}, StationOptions{}});
+  std::ofstream(t.dir / "bits.bin", std::ios::binary) << seeded_bytes(1 << 16, 5);
+  std::ofstream(t.dir / "bob.yaml", std::ios::app)
+      << "settings_source: {driver: file, settings: {path: bits.bin, epsilon: 0.01}}\n";
+  auto c = t.coordinator();
+  auto a = t.station("alice");
+  auto b = t.station("bob");
+  CHECK(c->wait(60s) == 4);
+  const json report = t.report();
+  CHECK(report["state"] == "hardware-fault");
+  CHECK(report.value("fault", "").find("station bob chooses party 0's settings with its own source") !=
+        std::string::npos);
+  CHECK(report["trials_recorded"] == 0);
+  (void)a->wait(20s);
+  (void)b->wait(20s);
+}

@@ -7,6 +7,7 @@
 /// of the trials, and exchanges heartbeats.
 
 #include "dira/hal/device.hpp"
+#include "dira/protocol/sv_source.hpp"
 #include "dira/station/keys.hpp"
 #include "dira/station/link.hpp"
 
@@ -67,12 +68,21 @@ struct StationConfig {
   /// latency added before each block is sent.
   std::int64_t clock_offset_ps = 0;
   std::chrono::milliseconds send_delay{0};
+  /// With StationDevices::setting_source: the trials whose settings it chooses (the simulated
+  /// apparatus's `trials`).
+  std::uint64_t own_setting_trials = 0;
 };
 
 /// Modulators of the station by party (nullptr: this station does not apply that party's).
 struct StationDevices {
   hal::TimeTagger* tagger = nullptr;
   std::vector<hal::Modulator*> modulators;
+  /// `settings_chosen_by: hardware` on a simulated apparatus (docs/stations.md, "Hardware-chosen
+  /// settings"): the station's own weak source, standing in for a physical source wired to its
+  /// modulators. Per trial, one bit per party of `settings_for`, in that order, is that party's
+  /// setting (0 or 1). The station then takes no settings from the coordinator; the tagger's
+  /// setting echo carries them to it. nullptr: the coordinator sends the settings.
+  protocol::SvSource* setting_source = nullptr;
 };
 
 struct StationResult {
