@@ -17,12 +17,29 @@ SyncMerger::SyncMerger(std::size_t stations, int sync_channel, int channel_strid
 
 void SyncMerger::push(std::size_t s, std::span<const hal::Tag> tags) {
   auto& st = stations_.at(s);
-  for (const auto& t : tags)
-    if (t.channel < 0 || t.channel >= stride_)
-      throw hal::HardwareFault("station " + std::to_string(s) + " sent channel " + std::to_string(t.channel) +
-                               ", outside [0, " + std::to_string(stride_) +
-                               "): it would collide with another station's");
-  st.raw.insert(st.raw.end(), tags.begin(), tags.end());
+  // One branch-free pass (an unsigned comparison catches negative channels too); the message
+  // is built only when it fails.
+  bool outside = false;
+  const auto stride = static_cast<std::uint32_t>(stride_);
+  for (const auto& t : tags) outside |= static_cast<std::uint32_t>(t.channel) >= stride;
+  if (outside)
+    for (const auto& t : tags)
+      if (t.channel < 0 || t.channel >= stride_)
+        throw hal::HardwareFault("station " + std::to_string(s) + " sent channel " + std::to_string(t.channel) +
+                                 ", outside [0, " + std::to_string(stride_) +
+                                 "): it would collide with another station's");
+  if (st.raw_at < st.raw.size()) {  // earlier tags still wait for station 0's syncs: queue behind them
+    st.raw.insert(st.raw.end(), tags.begin(), tags.end());
+    align(s, false);
+    return;
+  }
+  // The usual case: aligned straight from the caller's block (no copy into raw); only what
+  // waits for station 0's syncs is kept.
+  const std::size_t used = align_tags(s, tags.data(), tags.size(), false);
+  if (used < tags.size()) {
+    st.raw.assign(tags.begin() + static_cast<std::ptrdiff_t>(used), tags.end());
+    st.raw_at = 0;
+  }
 }
 
 void SyncMerger::end(std::size_t s) {
@@ -31,55 +48,68 @@ void SyncMerger::end(std::size_t s) {
 
 void SyncMerger::align(std::size_t s, bool flush) {
   auto& st = stations_[s];
+  if (st.raw_at < st.raw.size())
+    st.raw_at += align_tags(s, st.raw.data() + st.raw_at, st.raw.size() - st.raw_at, flush);
+  if (st.raw_at == st.raw.size()) {
+    st.raw.clear();
+    st.raw_at = 0;
+  }
+}
+
+std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::size_t n, bool flush) {
+  auto& st = stations_[s];
   const auto is_sync = [&](const hal::Tag& t) {
     return t.type == hal::TagType::time_tag && t.channel == sync_channel_;
   };
   const std::int32_t shift = static_cast<std::int32_t>(s) * stride_;
   auto& ref = stations_[0];
-  std::size_t i = st.raw_at;
+  std::size_t i = 0;
   if (s == 0) {
-    for (; i < st.raw.size(); ++i) {
-      const hal::Tag& t = st.raw[i];
-      if (is_sync(t)) {
-        sync0_.push_back(t.time_ps);
+    const std::size_t old = st.aligned.size();
+    st.aligned.insert(st.aligned.end(), tags, tags + n);
+    for (; i < n; ++i)
+      if (is_sync(tags[i])) {
+        sync0_.push_back(tags[i].time_ps);
         ++st.syncs;
       }
-      st.aligned.push_back(t);
-      st.last = t.time_ps;
-    }
+    if (st.aligned.size() > old) st.last = st.aligned.back().time_ps;
   } else {
     if (!st.anchored) {
       // Tags before this station's first sync take the first syncs' difference.
-      auto first = std::find_if(st.raw.begin() + static_cast<std::ptrdiff_t>(i), st.raw.end(), is_sync);
-      if (first != st.raw.end() && ref.syncs > 0 && sync0_base_ == 0) {
+      const hal::Tag* first = std::find_if(tags, tags + n, is_sync);
+      if (first != tags + n && ref.syncs > 0 && sync0_base_ == 0) {
         st.anchor = sync0_.front() - first->time_ps;
         st.anchored = true;
       } else if (!flush) {
-        return;
+        return 0;
       }
     }
-    for (; i < st.raw.size(); ++i) {
-      hal::Tag t = st.raw[i];
+    // Written through a pointer into room made first (push_back's size update per tag was a
+    // store-to-load chain), then cut to what was written.
+    const std::size_t old = st.aligned.size();
+    st.aligned.resize(old + n);
+    hal::Tag* o = st.aligned.data() + old;
+    std::int64_t anchor = st.anchor, last = st.last;
+    for (; i < n; ++i) {
+      hal::Tag t = tags[i];
       if (is_sync(t)) {
         if (st.syncs >= ref.syncs) {
           if (!flush) break;  // station 0's sync of this index has not arrived yet
         } else {
-          st.anchor = sync0_[static_cast<std::size_t>(st.syncs - sync0_base_)] - t.time_ps;
+          anchor = sync0_[static_cast<std::size_t>(st.syncs - sync0_base_)] - t.time_ps;
         }
         ++st.syncs;
-        st.last = t.time_ps + st.anchor;
+        last = t.time_ps + anchor;
         continue;  // the merged stream carries station 0's sync only
       }
-      t.time_ps += st.anchor;
+      t.time_ps += anchor;
       t.channel += shift;
-      st.aligned.push_back(t);
-      st.last = t.time_ps;
+      *o++ = t;
+      last = t.time_ps;
     }
-  }
-  st.raw_at = i;
-  if (st.raw_at == st.raw.size()) {
-    st.raw.clear();
-    st.raw_at = 0;
+    st.anchor = anchor;
+    st.last = last;
+    st.aligned.resize(static_cast<std::size_t>(o - st.aligned.data()));
   }
   // Station 0's syncs below every other station's count are no longer needed.
   std::uint64_t need = ref.syncs;
@@ -88,6 +118,7 @@ void SyncMerger::align(std::size_t s, bool flush) {
     sync0_.pop_front();
     ++sync0_base_;
   }
+  return i;
 }
 
 void SyncMerger::pop(hal::TagBlock& out) {
@@ -101,30 +132,61 @@ void SyncMerger::pop(hal::TagBlock& out) {
     if (!(st.ended && st.raw_at == st.raw.size())) horizon = std::min(horizon, st.last);
   const bool everything = horizon == INT64_MAX;
   const std::size_t n = stations_.size();
-  for (;;) {
-    // The earliest head that may go, ties to the lower station.
-    std::size_t best = n;
-    for (std::size_t s = 0; s < n; ++s) {
-      const auto& st = stations_[s];
-      if (st.aligned_at == st.aligned.size()) continue;
-      const std::int64_t t = st.aligned[st.aligned_at].time_ps;
-      if (!everything && t >= horizon) continue;
-      if (best == n || t < stations_[best].aligned[stations_[best].aligned_at].time_ps) best = s;
-    }
-    if (best == n) break;
-    // Then the run of its tags that stays before every other head (one comparison per tag).
-    std::int64_t limit = everything ? INT64_MAX : horizon;
-    for (std::size_t s = 0; s < n; ++s)
-      if (s != best && stations_[s].aligned_at < stations_[s].aligned.size())
-        limit = std::min(limit, stations_[s].aligned[stations_[s].aligned_at].time_ps + (s > best ? 1 : 0));
-    auto& st = stations_[best];
-    std::size_t j = st.aligned_at + 1;
-    while (j < st.aligned.size() && st.aligned[j].time_ps < limit) ++j;
-    out.insert(out.end(), st.aligned.begin() + static_cast<std::ptrdiff_t>(st.aligned_at),
-               st.aligned.begin() + static_cast<std::ptrdiff_t>(j));
-    st.aligned_at = j;
+  // A k-way merge, one tag at a time: with several stations the streams interleave within
+  // every trial (runs of one or two tags), so per-run bookkeeping would cost more than the
+  // tags. The earliest head goes first, ties to the lower station; a head at or after the
+  // horizon waits (it may still be preceded).
+  constexpr std::size_t kInline = 8;
+  const hal::Tag* head_buf[kInline];
+  const hal::Tag* end_buf[kInline];
+  std::vector<const hal::Tag*> head_vec, end_vec;
+  const hal::Tag** head = head_buf;
+  const hal::Tag** end = end_buf;
+  if (n > kInline) {
+    head_vec.resize(n);
+    end_vec.resize(n);
+    head = head_vec.data();
+    end = end_vec.data();
   }
-  for (auto& st : stations_)
+  // What may go from each station: its queue up to the first tag at or after the horizon (a
+  // head there waits, and the station's later tags wait behind it).
+  std::size_t avail = 0;
+  for (std::size_t s = 0; s < n; ++s) {
+    auto& st = stations_[s];
+    const hal::Tag* h = st.aligned.data() + st.aligned_at;
+    const hal::Tag* e = st.aligned.data() + st.aligned.size();
+    if (!everything) e = std::find_if(h, e, [&](const hal::Tag& t) { return t.time_ps >= horizon; });
+    head[s] = h;
+    end[s] = e;
+    avail += static_cast<std::size_t>(e - h);
+  }
+  // Written through a pointer into room made first, then cut to what was written.
+  const std::size_t old = out.size();
+  if (out.capacity() < old + avail) out.reserve(std::max(old + avail, 2 * out.capacity()));
+  out.resize(old + avail);
+  hal::Tag* o = out.data() + old;
+  if (n == 2) {
+    const hal::Tag *a = head[0], *ae = end[0], *b = head[1], *be = end[1];
+    while (a < ae && b < be) *o++ = b->time_ps < a->time_ps ? *b++ : *a++;
+    head[0] = a;
+    head[1] = b;
+  } else if (n > 2) {
+    for (;;) {
+      std::size_t best = n;
+      for (std::size_t s = 0; s < n; ++s)
+        if (head[s] < end[s] && (best == n || head[s]->time_ps < head[best]->time_ps)) best = s;
+      if (best == n) break;
+      *o++ = *head[best]++;
+    }
+  }
+  // At most one station has tags left that may go (all of them, in order).
+  for (std::size_t s = 0; s < n; ++s) {
+    o = std::copy(head[s], end[s], o);
+    head[s] = end[s];
+  }
+  for (std::size_t s = 0; s < n; ++s) {
+    auto& st = stations_[s];
+    st.aligned_at = static_cast<std::size_t>(head[s] - st.aligned.data());
     if (st.aligned_at == st.aligned.size()) {
       st.aligned.clear();
       st.aligned_at = 0;
@@ -132,6 +194,7 @@ void SyncMerger::pop(hal::TagBlock& out) {
       st.aligned.erase(st.aligned.begin(), st.aligned.begin() + static_cast<std::ptrdiff_t>(st.aligned_at));
       st.aligned_at = 0;
     }
+  }
 }
 
 bool SyncMerger::finished() const {

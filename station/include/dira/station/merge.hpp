@@ -52,6 +52,9 @@ class SyncMerger {
     bool ended = false;
   };
   void align(std::size_t s, bool flush);
+  /// Aligns station s's tags [tags, tags + n) onto station 0's axis (appended to its aligned
+  /// queue) up to the first that must wait for station 0's syncs; returns how many it took.
+  std::size_t align_tags(std::size_t s, const hal::Tag* tags, std::size_t n, bool flush);
 
   std::vector<Station> stations_;
   int sync_channel_;
