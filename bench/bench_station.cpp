@@ -4,16 +4,23 @@
 // stations' acquisition and link threads, the coordinator's I/O thread and the merge — on a
 // 2-vCPU machine they share two cores, which is the figure to keep in mind.
 #include "dira/station/coordinator.hpp"
+#include "dira/station/link.hpp"
 #include "dira/station/merge.hpp"
 #include "dira/station/station.hpp"
 #include "dira/station/wire.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 
 #include <filesystem>
 #include <thread>
@@ -47,23 +54,23 @@ class SyntheticTagger final : public hal::TimeTagger {
   hal::TaggerEvent next(std::chrono::milliseconds) override {
     if (made_ >= total_) return hal::StreamEnd{};
     const std::uint64_t n = std::min<std::uint64_t>(65536, total_ - made_);
-    block_.resize(n);
+    // A fresh block each time, handed over (moved), as a driver hands over what it read.
+    hal::TagBlock block(n);
     for (std::uint64_t i = 0; i < n; ++i) {
       const std::uint64_t k = made_ + i;
-      auto& t = block_[i];
+      auto& t = block[i];
       const std::int64_t trial = static_cast<std::int64_t>(k / 2);
       t.channel = (k & 1) ? 2 + static_cast<int>(trial & 3) : 1;
       t.time_ps = trial * 1'000'000 + ((k & 1) ? 10'000 : 0);
     }
     made_ += n;
-    return block_;
+    return block;
   }
   std::vector<int> channels() const override { return {1, 2, 3, 4, 5}; }
 
  private:
   std::vector<hal::Capability> caps_;
   std::uint64_t total_, made_ = 0;
-  hal::TagBlock block_;
 };
 
 void BM_StationLoopback(benchmark::State& state) {
@@ -119,6 +126,7 @@ void BM_StationLoopback(benchmark::State& state) {
         if (ended[s]) merger.end(s);
       }
       merger.pop(out);
+      for (std::size_t s = 0; s < stations; ++s) hub.note_merge(s, merger.offset(s), merger.pending(s));
       merged += out.size();
       out.clear();
     }
@@ -148,6 +156,201 @@ BENCHMARK(BM_StationLoopback)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(2);
+
+// ---- stations as processes: per-process and per-thread CPU per tag ----------------------------
+//
+// The same chain with each station a separate process (fork), as on separate machines, so each
+// process's CPU per tag is measured on its own: what a machine per station, and a coordinator
+// machine, would need. Per thread: the station's acquisition (tagger, pack, record) and link
+// (read back, send) threads, ZeroMQ's I/O thread (CurveZMQ encryption, TCP: the rest of the
+// station process); the coordinator's hub thread (checks, unpack), its merge thread (this one),
+// and ZeroMQ's I/O thread (decryption, TCP: the rest).
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+double thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// What a station process reports to the benchmark through its pipe (ns of CPU).
+struct StationCpu {
+  double process = 0, acquisition = 0, link = 0;
+  std::uint64_t tags = 0;
+};
+
+void BM_StationProcesses(benchmark::State& state) {
+  const std::size_t stations = static_cast<std::size_t>(state.range(0));
+  const std::uint64_t tags = static_cast<std::uint64_t>(state.range(1));
+  const auto dir = std::filesystem::temp_directory_path() / ("dira-bench-stationp-" + std::to_string(::getpid()));
+  StationCpu st_sum;
+  double coord_cpu = 0, hub_cpu = 0, merge_cpu = 0, load = 0;
+  std::uint64_t runs = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const auto ck = station::generate_key_pair();
+    const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
+    std::vector<station::KeyPair> keys;
+    for (std::size_t s = 0; s < stations; ++s) keys.push_back(station::generate_key_pair());
+    // The stations first, before this process starts any thread of this iteration: a child of a
+    // multi-threaded process may only call async-signal-safe functions; these children start
+    // from a single-threaded state and build everything themselves (ZeroMQ reconnects until the
+    // coordinator below listens).
+    std::vector<pid_t> pids;
+    std::vector<int> pipes;
+    for (std::size_t s = 0; s < stations; ++s) {
+      int fd[2];
+      if (::pipe(fd) != 0) std::abort();
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        ::close(fd[0]);
+        SyntheticTagger tagger(tags);
+        station::StationConfig sc;
+        sc.name = "s" + std::to_string(s);
+        sc.coordinator = endpoint;
+        sc.coordinator_key = ck.public_key;
+        sc.key = keys[s];
+        sc.file = dir / (sc.name + ".tags");
+        sc.coordinator_timeout = 20s;
+        station::StationDevices dev;
+        dev.tagger = &tagger;
+        const auto r = station::run_station(sc, dev, nullptr);
+        StationCpu c{process_cpu_ns(), r.acquisition_cpu_s * 1e9, r.link_cpu_s * 1e9, r.tags};
+        if (::write(fd[1], &c, sizeof c) != static_cast<ssize_t>(sizeof c)) ::_exit(3);
+        ::_exit(r.exit_code);
+      }
+      ::close(fd[1]);
+      pids.push_back(pid);
+      pipes.push_back(fd[0]);
+    }
+    const double cpu0 = process_cpu_ns();
+    {
+      station::HubConfig hc;
+      hc.listen = endpoint;
+      hc.key = ck;
+      for (std::size_t s = 0; s < stations; ++s) hc.stations.emplace_back("s" + std::to_string(s), keys[s].public_key);
+      station::StationHub hub(hc);
+      hub.wait_connected();
+      const double merge0 = thread_cpu_ns();
+      state.ResumeTiming();
+      hub.start();
+      station::SyncMerger merger(stations, 1, 256);
+      std::vector<std::vector<hal::Tag>> blocks;
+      std::vector<bool> ended;
+      hal::TagBlock out;
+      while (!merger.finished()) {
+        hub.take(blocks, ended, 20ms);
+        for (std::size_t s = 0; s < stations; ++s) {
+          if (!blocks[s].empty()) merger.push(s, blocks[s]);
+          blocks[s].clear();
+          if (ended[s]) merger.end(s);
+        }
+        merger.pop(out);
+        for (std::size_t s = 0; s < stations; ++s) hub.note_merge(s, merger.offset(s), merger.pending(s));
+        out.clear();
+      }
+      state.PauseTiming();
+      merge_cpu += thread_cpu_ns() - merge0;
+      hub_cpu += hub.io_cpu_seconds() * 1e9;
+      for (std::size_t s = 0; s < stations; ++s) {
+        StationCpu c;
+        if (::read(pipes[s], &c, sizeof c) != static_cast<ssize_t>(sizeof c)) state.SkipWithError("a station failed");
+        int status = 0;
+        ::waitpid(pids[s], &status, 0);
+        ::close(pipes[s]);
+        st_sum.process += c.process;
+        st_sum.acquisition += c.acquisition;
+        st_sum.link += c.link;
+        st_sum.tags += c.tags;
+      }
+    }
+    coord_cpu += process_cpu_ns() - cpu0;
+    ++runs;
+    double avg[1] = {0};
+    if (getloadavg(avg, 1) == 1) load = std::max(load, avg[0]);
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  const double all_tags = static_cast<double>(runs) * static_cast<double>(tags) * static_cast<double>(stations);
+  state.counters["tags_per_s_per_station"] =
+      benchmark::Counter(static_cast<double>(runs) * static_cast<double>(tags), benchmark::Counter::kIsRate);
+  // Per tag a station acquired, in ns of CPU: each station process (its threads; ZeroMQ's I/O
+  // thread is the rest), and the coordinator process (per tag of every station it received).
+  state.counters["station_cpu_ns_per_tag"] = st_sum.process / all_tags;
+  state.counters["station_acq_ns_per_tag"] = st_sum.acquisition / all_tags;
+  state.counters["station_link_ns_per_tag"] = st_sum.link / all_tags;
+  state.counters["station_zmq_ns_per_tag"] = (st_sum.process - st_sum.acquisition - st_sum.link) / all_tags;
+  state.counters["coord_cpu_ns_per_tag"] = coord_cpu / all_tags;
+  state.counters["coord_hub_ns_per_tag"] = hub_cpu / all_tags;
+  state.counters["coord_merge_ns_per_tag"] = merge_cpu / all_tags;
+  state.counters["coord_zmq_ns_per_tag"] = (coord_cpu - hub_cpu - merge_cpu) / all_tags;
+  state.counters["loadavg_1m"] = load;
+}
+BENCHMARK(BM_StationProcesses)->Args({2, 16 << 20})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// References measured in the same binary and run: what the same tags cost at their cheapest.
+// A bare copy of the 16-byte tags (one read, one write per tag) and CurveZMQ alone: the packed
+// frames of the same stream sent from a StationLink to a CoordinatorLink (encryption,
+// decryption, TCP on loopback, ZeroMQ), with no packing, recording, checking or merging.
+void BM_StationReferenceCopy(benchmark::State& state) {
+  hal::TagBlock tags(65536), copy(65536);
+  for (std::size_t k = 0; k < tags.size(); ++k) tags[k].time_ps = static_cast<std::int64_t>(k);
+  for (auto _ : state) {
+    std::memcpy(copy.data(), tags.data(), tags.size() * sizeof(hal::Tag));
+    benchmark::DoNotOptimize(copy.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(tags.size()));
+}
+BENCHMARK(BM_StationReferenceCopy);
+
+void BM_StationReferenceCurveLink(benchmark::State& state) {
+  const std::uint64_t frames = static_cast<std::uint64_t>(state.range(0));
+  hal::TagBlock tags(65536);
+  for (std::size_t k = 0; k < tags.size(); ++k) {
+    const auto trial = static_cast<std::int64_t>(k / 2);
+    tags[k].channel = (k & 1) ? 2 + static_cast<int>(trial & 3) : 1;
+    tags[k].time_ps = trial * 1'000'000 + ((k & 1) ? 10'000 : 0);
+  }
+  const auto frame = station::encode_packed_tags(0, 0, tags);
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const auto ck = station::generate_key_pair();
+    const auto sk = station::generate_key_pair();
+    station::CoordinatorLink server("tcp://127.0.0.1:*", ck, {{"s", sk.public_key}}, nullptr);
+    station::StationLink client(server.endpoint(), ck.public_key, sk, nullptr);
+    const double cpu0 = process_cpu_ns();
+    state.ResumeTiming();
+    std::uint64_t sent = 0, got = 0;
+    station::Delivery d;
+    while (got < frames) {
+      while (sent < frames && client.send(frame)) ++sent;
+      while (server.receive(d, 1ms)) ++got;
+    }
+    state.PauseTiming();
+    cpu += process_cpu_ns() - cpu0;
+    state.ResumeTiming();
+  }
+  const double all = static_cast<double>(state.iterations()) * static_cast<double>(frames) * 65536.0;
+  state.counters["tags_per_s"] = benchmark::Counter(all, benchmark::Counter::kIsRate);
+  state.counters["cpu_ns_per_tag"] = cpu / all;
+  state.counters["bytes_per_tag"] = static_cast<double>(frame.size()) / 65536.0;
+}
+BENCHMARK(BM_StationReferenceCurveLink)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 // The pieces each tag passes through once per hop, on one core.
 void BM_StationCrc32(benchmark::State& state) {

@@ -4,6 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <pthread.h>
+
+#include <ctime>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -63,6 +67,7 @@ struct StationHub::Impl {
     Clock::time_point rate_since{};    // the tag rate's current window
     std::uint64_t rate_tags = 0;       // tags received when that window began
     std::uint64_t merge_pending = 0;   // tags the merge holds (RemoteTagger::next, note_merge)
+    std::uint64_t credit = 0;          // flow control: the station may send tags below this (sent to it)
     StationHealth health;
   };
 
@@ -214,10 +219,12 @@ struct StationHub::Impl {
       }
       log("station " + st.name + " connected (" + (st.health.reconnects ? "again; " : "") +
           "its stream continues at block " + std::to_string(st.next_block) + ", tag " + std::to_string(st.tags) + ")");
+      st.credit = credit_for(st);
       send_control(st, {{"type", "welcome"},
                         {"v", 1},
                         {"block", st.next_block},
                         {"tag", st.tags},
+                        {"credit", st.credit},
                         {"heartbeat_ms", config.heartbeat.count()},
                         {"started", started && !stopping}});
       for (int p : st.settings_for)
@@ -251,6 +258,30 @@ struct StationHub::Impl {
       cv.notify_all();
     } else if (type == "log") {
       log("station " + st.name + ": " + j.value("text", ""));
+    }
+  }
+
+  // Flow control (docs/wire.md, "Flow control"): a station may send tags up to kCreditTags past
+  // what the merge has consumed of its stream. A station that runs ahead of the others (its
+  // tags wait for theirs) then waits with its blocks in its own file instead of the
+  // coordinator's memory growing by its whole lead: the merge's buffers stay small and in
+  // cache (page faults on ever-fresh buffers were most of the coordinator's CPU,
+  // bench/README.md). The station behind always has credit: its tags merge as they arrive.
+  static constexpr std::uint64_t kCreditTags = 1u << 20;
+  std::uint64_t credit_for(const Station& st) const {
+    const std::uint64_t unmerged = st.incoming.size() + st.merge_pending;
+    const std::uint64_t merged = st.tags > unmerged ? st.tags - unmerged : 0;
+    return merged + kCreditTags;
+  }
+  // Called with the lock held, from the I/O thread: a new credit once it moved by a quarter.
+  void grant_credit() {
+    for (auto& st : stations) {
+      if (st.routing_id.empty() || st.state == State::lost || st.state == State::waiting) continue;
+      const std::uint64_t c = credit_for(st);
+      if (c >= st.credit + kCreditTags / 4) {
+        st.credit = c;
+        send_control(st, {{"type", "credit"}, {"tag", c}});
+      }
     }
   }
 
@@ -305,6 +336,10 @@ struct StationHub::Impl {
       for (auto& [s, f] : out) {
         std::lock_guard<std::mutex> l(m);
         (void)link->send(stations[s].routing_id, f);
+      }
+      {
+        std::lock_guard<std::mutex> l(m);
+        grant_credit();
       }
     }
   }
@@ -471,6 +506,13 @@ void StationHub::note_merge(std::size_t s, std::int64_t offset_ps, std::uint64_t
   if (s >= impl_->stations.size()) return;
   impl_->stations[s].health.clock_offset_ps = offset_ps;
   impl_->stations[s].merge_pending = unmerged_tags;
+}
+
+double StationHub::io_cpu_seconds() const {
+  clockid_t id{};
+  timespec ts{};
+  if (pthread_getcpuclockid(impl_->io.native_handle(), &id) != 0 || ::clock_gettime(id, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 std::vector<StationHealth> StationHub::health() const {

@@ -11,13 +11,24 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <deque>
+#include <limits>
 #include <thread>
 
 namespace dira::station {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+// CPU time of the calling thread, in seconds.
+double thread_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
 
 // ---- the local record ------------------------------------------------------------------------
 
@@ -45,6 +56,7 @@ StationFile::StationFile(const std::filesystem::path& path) : path_(path) {
   // everything after it is a torn write from a crash: cut it.
   std::uint64_t off = 0;
   offsets_.push_back(0);
+  first_tags_.push_back(0);
   std::vector<std::uint8_t> frame;
   while (off + kHeaderBytes <= size) {
     std::uint8_t h[kHeaderBytes];
@@ -65,6 +77,7 @@ StationFile::StationFile(const std::filesystem::path& path) : path_(path) {
     tags_ += tags.size();
     off += frame.size();
     offsets_.push_back(off);
+    first_tags_.push_back(tags_);
   }
   if (off < size) {
     truncated_ = size - off;
@@ -102,6 +115,7 @@ void StationFile::append(const std::vector<std::uint8_t>& frame, std::uint64_t t
   std::lock_guard<std::mutex> l(m_);
   offsets_.push_back(off + frame.size());
   tags_ += tags;
+  first_tags_.push_back(tags_);
 }
 
 std::vector<std::uint8_t> StationFile::read(std::uint64_t b) const {
@@ -116,6 +130,11 @@ std::vector<std::uint8_t> StationFile::read(std::uint64_t b) const {
   if (!pread_all(fd_, out.data(), out.size(), from))
     throw std::runtime_error("cannot read block " + std::to_string(b) + " of " + path_.string());
   return out;
+}
+
+std::uint64_t StationFile::first_tag(std::uint64_t b) const {
+  std::lock_guard<std::mutex> l(m_);
+  return first_tags_.at(static_cast<std::size_t>(b));
 }
 
 std::uint64_t StationFile::blocks() const {
@@ -323,13 +342,20 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
   sh.applied.assign(dev.modulators.size(), 0);
   sh.committed.assign(static_cast<std::size_t>(file.blocks()), Clock::now());
   StationLink link(cfg.coordinator, cfg.coordinator_key, cfg.key, log);
-  std::thread acq([&] { acquire(cfg, dev, file, sh, log, interrupt); });
+  double acquisition_cpu_s = 0;
+  std::thread acq([&] {
+    acquire(cfg, dev, file, sh, log, interrupt);
+    acquisition_cpu_s = thread_cpu_s();
+  });
+  const double link_cpu_0 = thread_cpu_s();
 
   std::uint64_t control_out = 0;
   SequenceCheck control_in;
   bool welcomed = false;
   std::uint64_t send_block = 0;
   std::uint64_t coordinator_blocks = 0;  // what the coordinator says it holds
+  // Flow control: blocks whose first tag is below this may be sent (welcome, credit).
+  std::uint64_t credit = std::numeric_limits<std::uint64_t>::max();
   bool end_sent = false, stop_seen = false;
   std::vector<std::uint64_t> acked(dev.modulators.size(), 0);
   const auto t0 = Clock::now();
@@ -394,6 +420,8 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
           } else if (type == "welcome") {
             welcomed = true;
             send_block = j.value("block", std::uint64_t{0});
+            // A coordinator without flow control (an older one) gives no credit: no limit.
+            credit = j.value("credit", std::numeric_limits<std::uint64_t>::max());
             coordinator_blocks = send_block;
             if (log) log("coordinator welcomed us; sending from block " + std::to_string(send_block));
             if (send_block > file.blocks() && log)
@@ -415,6 +443,9 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
           } else if (type == "resume") {
             send_block = j.value("block", send_block);
             if (log) log("coordinator asked to resend from block " + std::to_string(send_block));
+          } else if (type == "credit") {
+            credit = std::max(credit == std::numeric_limits<std::uint64_t>::max() ? 0 : credit,
+                              j.value("tag", std::uint64_t{0}));
           } else if (type == "heartbeat") {
             coordinator_blocks = j.value("block", coordinator_blocks);
           }
@@ -463,8 +494,9 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
       (void)send_control({{"type", "heartbeat"}, {"tags", file.tags()}, {"blocks", file.blocks()}});
       next_beat = Clock::now() + cfg.heartbeat;
     }
-    // Stream the file: every block in order, from where the coordinator asked.
-    for (int budget = 0; budget < 64 && send_block < committed; ++budget) {
+    // Stream the file: every block in order, from where the coordinator asked, as far as its
+    // credit allows (docs/wire.md, "Flow control": what is not sent yet waits in the file).
+    for (int budget = 0; budget < 64 && send_block < committed && file.first_tag(send_block) < credit; ++budget) {
       if (cfg.send_delay.count() > 0) {
         std::lock_guard<std::mutex> l(sh.m);
         if (Clock::now() < sh.committed[static_cast<std::size_t>(send_block)] + cfg.send_delay) break;
@@ -491,7 +523,9 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
     sh.stop = true;
     sh.cv.notify_all();
   }
+  res.link_cpu_s = thread_cpu_s() - link_cpu_0;
   acq.join();
+  res.acquisition_cpu_s = acquisition_cpu_s;
   res.tags = file.tags();
   res.blocks = file.blocks();
   res.exit_code = sh.fault ? 4 : 0;

@@ -84,6 +84,10 @@ class StationHub {
   /// (for the health record).
   void note_merge(std::size_t s, std::int64_t offset_ps, std::uint64_t unmerged_tags);
   std::vector<StationHealth> health() const;
+  /// CPU time (seconds) of the hub's I/O thread so far: receiving, checking and unpacking
+  /// every frame (bench/README.md, "Stations"). The CurveZMQ decryption runs in ZeroMQ's own
+  /// I/O thread, not here.
+  double io_cpu_seconds() const;
 
  private:
   struct Impl;

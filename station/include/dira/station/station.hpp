@@ -40,6 +40,8 @@ class StationFile {
   std::vector<std::uint8_t> read(std::uint64_t b) const;
   std::uint64_t blocks() const;
   std::uint64_t tags() const;
+  /// The stream position of block b's first tag (b ≤ blocks(); b = blocks() gives tags()).
+  std::uint64_t first_tag(std::uint64_t b) const;
   /// Bytes cut from the end when the file was opened (a torn last frame).
   std::uint64_t truncated_bytes() const { return truncated_; }
   const std::filesystem::path& path() const { return path_; }
@@ -48,7 +50,8 @@ class StationFile {
   std::filesystem::path path_;
   int fd_ = -1;
   mutable std::mutex m_;
-  std::vector<std::uint64_t> offsets_;  // offsets_[b] = where frame b starts; back() = end of file
+  std::vector<std::uint64_t> offsets_;     // offsets_[b] = where frame b starts; back() = end of file
+  std::vector<std::uint64_t> first_tags_;  // first_tags_[b] = stream position of frame b's first tag
   std::uint64_t tags_ = 0;
   std::uint64_t truncated_ = 0;
   std::uint64_t unsynced_ = 0;
@@ -90,6 +93,11 @@ struct StationResult {
   std::string status;
   std::uint64_t tags = 0;
   std::uint64_t blocks = 0;
+  /// CPU time of the station's two threads (seconds): acquisition (tagger, packing, the local
+  /// record) and link (reading the record back, sending). The rest of the process's CPU is
+  /// ZeroMQ's I/O thread: CurveZMQ encryption and TCP (bench/README.md, "Stations").
+  double acquisition_cpu_s = 0;
+  double link_cpu_s = 0;
 };
 
 /// Runs the station until its stream ended and was delivered, the coordinator said stop, or
