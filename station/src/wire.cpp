@@ -5,29 +5,75 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 namespace dira::station {
 
 namespace {
 
-// Slicing-by-8 tables for the reflected CRC-32: table[0] is the classic byte table, table[k][b]
-// is the CRC of byte b followed by k zero bytes, so eight bytes are folded per step (a tag
-// stream of 320 MB/s per station must not be limited by its checksum).
+// Slicing-by-8 tables for a reflected 32-bit CRC: table[0] is the classic byte table,
+// table[k][b] is the CRC of byte b followed by k zero bytes, so eight bytes are folded per step.
 struct CrcTables {
   std::array<std::array<std::uint32_t, 256>, 8> t{};
-  CrcTables() {
+  explicit CrcTables(std::uint32_t reflected_polynomial) {
     for (std::uint32_t b = 0; b < 256; ++b) {
       std::uint32_t c = b;
-      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) ? reflected_polynomial ^ (c >> 1) : c >> 1;
       t[0][b] = c;
     }
     for (std::size_t k = 1; k < 8; ++k)
       for (std::uint32_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xFFu];
   }
 };
-const CrcTables& tables() {
-  static const CrcTables tables;
+const CrcTables& ieee_tables() {
+  static const CrcTables tables(0xEDB88320u);
   return tables;
 }
+const CrcTables& castagnoli_tables() {
+  static const CrcTables tables(0x82F63B78u);
+  return tables;
+}
+
+// The register update without the initial and final inversion.
+std::uint32_t crc_sliced(const CrcTables& tables, std::uint32_t c, const std::uint8_t* p, std::size_t n) {
+  const auto& t = tables.t;
+  while (n >= 8) {
+    std::uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + 4, 4);
+    lo ^= c;
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][hi & 0xFF] ^
+        t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n-- > 0) c = t[0][(c ^ *p++) & 0xFFu] ^ (c >> 8);
+  return c;
+}
+
+#if defined(__x86_64__)
+// CRC-32C is the polynomial of SSE 4.2's crc32 instruction: eight bytes per instruction (about
+// 8 GB/s on one core, four times the table), which is why wire version 3 chose it.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t c, const std::uint8_t* p, std::size_t n) {
+  std::uint64_t c64 = c;
+  while (n >= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    c64 = _mm_crc32_u64(c64, v);
+    p += 8;
+    n -= 8;
+  }
+  c = static_cast<std::uint32_t>(c64);
+  while (n-- > 0) c = _mm_crc32_u8(c, *p++);
+  return c;
+}
+bool has_sse42() {
+  static const bool yes = __builtin_cpu_supports("sse4.2");
+  return yes;
+}
+#endif
 
 static_assert(std::endian::native == std::endian::little,
               "the wire format is little-endian and tags are copied as they lie in memory");
@@ -58,7 +104,7 @@ void write_header(std::uint8_t* h, FrameKind kind, std::uint64_t sequence, std::
 }
 
 void seal(std::vector<std::uint8_t>& f) {
-  const std::uint32_t c = crc32(f);
+  const std::uint32_t c = frame_checksum(f[4], f);
   put<std::uint32_t>(f.data() + kCrcOffset, c);
 }
 
@@ -93,8 +139,8 @@ Header verify(std::span<const std::uint8_t> bytes) {
   std::uint8_t zeroed[kHeaderBytes];
   std::memcpy(zeroed, h, kHeaderBytes);
   put<std::uint32_t>(zeroed + kCrcOffset, 0);
-  std::uint32_t c = crc32(std::span<const std::uint8_t>(zeroed, kHeaderBytes));
-  c = crc32(bytes.subspan(kHeaderBytes), c);
+  std::uint32_t c = frame_checksum(h[4], std::span<const std::uint8_t>(zeroed, kHeaderBytes));
+  c = frame_checksum(h[4], bytes.subspan(kHeaderBytes), c);
   if (c != get<std::uint32_t>(h + kCrcOffset)) throw WireError("checksum mismatch: the frame was altered");
   return Header{h[4], static_cast<FrameKind>(kind), get<std::uint64_t>(h + 8), get<std::uint64_t>(h + 16),
                 bytes.subspan(kHeaderBytes)};
@@ -215,20 +261,18 @@ void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
 }  // namespace
 
 std::uint32_t crc32(std::span<const std::uint8_t> bytes, std::uint32_t crc) {
-  const auto& t = tables().t;
-  std::uint32_t c = ~crc;
-  const std::uint8_t* p = bytes.data();
-  std::size_t n = bytes.size();
-  while (n >= 8) {
-    const std::uint32_t lo = get<std::uint32_t>(p) ^ c;
-    const std::uint32_t hi = get<std::uint32_t>(p + 4);
-    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][hi & 0xFF] ^
-        t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n-- > 0) c = t[0][(c ^ *p++) & 0xFFu] ^ (c >> 8);
-  return ~c;
+  return ~crc_sliced(ieee_tables(), ~crc, bytes.data(), bytes.size());
+}
+
+std::uint32_t crc32c(std::span<const std::uint8_t> bytes, std::uint32_t crc) {
+#if defined(__x86_64__)
+  if (has_sse42()) return ~crc32c_sse42(~crc, bytes.data(), bytes.size());
+#endif
+  return ~crc_sliced(castagnoli_tables(), ~crc, bytes.data(), bytes.size());
+}
+
+std::uint32_t frame_checksum(std::uint8_t version, std::span<const std::uint8_t> bytes, std::uint32_t crc) {
+  return version >= 3 ? crc32c(bytes, crc) : crc32(bytes, crc);
 }
 
 const char* to_string(FrameKind k) {

@@ -24,14 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const st::WireError&) {
   }
   // The same bytes with the length and checksum fixed up: random mutations almost never keep
-  // a CRC-32 valid, so without this the payload parsers (packed tags above all) would be
+  // a checksum valid, so without this the payload parsers (packed tags above all) would be
   // reached only from the seeds. Every frame that decodes must still encode back to itself.
   if (size >= st::kHeaderBytes && size - st::kHeaderBytes <= st::kMaxPayload) {
     std::vector<std::uint8_t> fixed(data, data + size);
     const auto len = static_cast<std::uint32_t>(size - st::kHeaderBytes);
     std::memcpy(fixed.data() + 24, &len, 4);
     std::memset(fixed.data() + 28, 0, 4);
-    const std::uint32_t crc = st::crc32(fixed);
+    const std::uint32_t crc = st::frame_checksum(fixed[4], fixed);
     std::memcpy(fixed.data() + 28, &crc, 4);
     try {
       const st::Frame f = st::decode(fixed);

@@ -2,7 +2,8 @@
 """Writes the seed corpus of fuzz_station_wire (docs/wire.md, docs/reliability.md).
 
 Independent of the C++ encoder: the header layout is typed in from docs/wire.md and the checksum
-is zlib's CRC-32, so a bug in station/src/wire.cpp cannot hide in its own seeds. Rerun after
+is zlib's CRC-32 (versions 1 and 2) or the bitwise CRC-32C below (version 3), so a bug in
+station/src/wire.cpp cannot hide in its own seeds. Rerun after
 changing the format: `python3 tests/fuzz/make_station_wire_seeds.py`.
 """
 import json
@@ -13,9 +14,19 @@ import zlib
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "station_wire")
 
 
-def frame(kind, seq, position, payload, version=2):
+def crc32c(data):
+    """CRC-32C (Castagnoli) bit by bit from its definition: reflected polynomial 0x82F63B78."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+    return c ^ 0xFFFFFFFF
+
+
+def frame(kind, seq, position, payload, version=3):
     head = struct.pack("<IBBHQQII", 0x41524944, version, kind, 0, seq, position, len(payload), 0)
-    crc = zlib.crc32(head + payload) & 0xFFFFFFFF
+    crc = (crc32c(head + payload) if version >= 3 else zlib.crc32(head + payload)) & 0xFFFFFFFF
     return head[:28] + struct.pack("<I", crc) + payload
 
 
@@ -70,6 +81,12 @@ put("packed-empty", frame(4, 0, 0, packed([])))
 put("packed-not-minimal", frame(4, 0, 0, struct.pack("<I", 1) + bytes([1, 0x80, 0x00])))
 put("packed-extended-needless", frame(4, 0, 0, struct.pack("<I", 1) + bytes([0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0])))
 put("packed-in-version1", frame(4, 0, 0, packed([(0, 1, 0, 0)]), version=1))
-put("bad-version", frame(2, 0, 0, tag(0, 1, 0), version=3))
+put("bad-version", frame(2, 0, 0, tag(0, 1, 0), version=4))
+put("packed-trial-version2", frame(4, 3, 4096, packed([(0, 1, 0, 0), (0, 2, 5000, 0), (0, 3, 9999, 0)]), version=2))
+put("tags-trial-version2", frame(2, 3, 0, tag(0, 1, 0) + tag(0, 2, 5000), version=2))
+put("control-version2", frame(1, 0, 0, b'{"type":"credit","tag":1048576}', version=2))
+put("version2-with-crc32c", frame(2, 0, 0, tag(0, 1, 0), version=2)[:28] +
+    struct.pack("<I", crc32c(frame(2, 0, 0, tag(0, 1, 0), version=2)[:28] + b"\0\0\0\0" + tag(0, 1, 0))) +
+    tag(0, 1, 0))
 put("bad-crc", frame(2, 0, 0, tag(0, 1, 0))[:-1] + b"\x01")
 put("short", b"DIRA\x01\x02")

@@ -1,4 +1,4 @@
-// Wire format versions 1 and 2 (station/include/dira/station/wire.hpp, docs/wire.md).
+// Wire format versions 1 to 3 (station/include/dira/station/wire.hpp, docs/wire.md).
 #include "dira/station/wire.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,6 +19,17 @@ std::uint32_t crc32_bitwise(const std::uint8_t* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     c ^= p[i];
     for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+// The same for CRC-32C (reflected polynomial 0x82F63B78): a different algorithm from both the
+// SSE 4.2 instruction and the table under test.
+std::uint32_t crc32c_bitwise(const std::uint8_t* p, std::size_t n) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
   }
   return ~c;
 }
@@ -55,6 +66,39 @@ TEST_CASE("crc32 is the IEEE CRC-32", "[station][wire]") {
     const std::size_t half = n / 3;
     CHECK(station::crc32(s.subspan(half), station::crc32(s.first(half))) == crc32_bitwise(buf.data(), n));
   }
+}
+
+TEST_CASE("crc32c is CRC-32C (Castagnoli), the checksum of wire version 3", "[station][wire]") {
+  // Check value of CRC-32/ISCSI in the CRC catalogue: "123456789" → 0xE3069283.
+  const std::string check = "123456789";
+  CHECK(station::crc32c({reinterpret_cast<const std::uint8_t*>(check.data()), check.size()}) == 0xE3069283u);
+  CHECK(station::crc32c({}) == 0u);
+  std::mt19937 rng(8);
+  std::vector<std::uint8_t> buf(67);
+  for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t n = 0; n <= buf.size(); ++n) {
+    const std::span<const std::uint8_t> s(buf.data(), n);
+    CHECK(station::crc32c(s) == crc32c_bitwise(buf.data(), n));
+    const std::size_t half = n / 3;
+    CHECK(station::crc32c(s.subspan(half), station::crc32c(s.first(half))) == crc32c_bitwise(buf.data(), n));
+  }
+  // Frames: version 3 is sealed with CRC-32C, versions 1 and 2 with CRC-32 (both over the header
+  // with its checksum field zero, then the payload).
+  auto f = station::encode_tags(0, 0, some_tags(4, 3));
+  REQUIRE(f[4] == 3);
+  std::uint32_t stored = 0;
+  std::memcpy(&stored, f.data() + 28, 4);
+  auto zeroed = f;
+  std::memset(zeroed.data() + 28, 0, 4);
+  CHECK(stored == crc32c_bitwise(zeroed.data(), zeroed.size()));
+  auto d = station::decode(f);
+  d.version = 2;
+  const auto v2 = station::encode(d);
+  std::memcpy(&stored, v2.data() + 28, 4);
+  zeroed = v2;
+  std::memset(zeroed.data() + 28, 0, 4);
+  CHECK(stored == crc32_bitwise(zeroed.data(), zeroed.size()));
+  CHECK(station::decode(v2).version == 2);
 }
 
 TEST_CASE("frames round-trip: control, tags, settings", "[station][wire]") {
@@ -125,14 +169,14 @@ TEST_CASE("a tampered frame is rejected: every byte, every bit position tried", 
 TEST_CASE("a frame with a valid checksum is still checked: version, kind, tag type", "[station][wire]") {
   auto reseal = [](std::vector<std::uint8_t> f) {
     std::memset(f.data() + 28, 0, 4);
-    const std::uint32_t c = station::crc32(f);
+    const std::uint32_t c = station::frame_checksum(f[4], f);
     std::memcpy(f.data() + 28, &c, 4);
     return f;
   };
   auto f = station::encode_tags(0, 0, some_tags(4, 3));
-  auto v3 = f;
-  v3[4] = 3;
-  CHECK_THROWS_WITH(station::decode(reseal(v3)), Catch::Contains("wire version 3"));
+  auto v4 = f;
+  v4[4] = 4;
+  CHECK_THROWS_WITH(station::decode(reseal(v4)), Catch::Contains("wire version 4"));
   auto v0 = f;
   v0[4] = 0;
   CHECK_THROWS_WITH(station::decode(reseal(v0)), Catch::Contains("wire version 0"));
@@ -166,7 +210,7 @@ TEST_CASE("sequence numbers: a lost or a replayed frame is an error", "[station]
 namespace {
 std::vector<std::uint8_t> reseal(std::vector<std::uint8_t> f) {
   std::memset(f.data() + 28, 0, 4);
-  const std::uint32_t c = station::crc32(f);
+  const std::uint32_t c = station::frame_checksum(f[4], f);
   std::memcpy(f.data() + 28, &c, 4);
   return f;
 }
@@ -203,7 +247,7 @@ TEST_CASE("packed tags (version 2): the bytes of a small block, derived by hand 
   const std::vector<std::uint8_t> want = {4,    0,    0,    0,    0x01, 0x00, 0x02, 0x90, 0x4E, 0x80, 0x05,
                                           0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x90, 0x4E, 0x03, 0x01};
   CHECK(payload_of(f) == want);
-  CHECK(f[4] == 2);
+  CHECK(f[4] == 3);
   CHECK(f[5] == 4);
   const auto d = station::decode(f);
   CHECK(d.kind == FrameKind::packed_tags);

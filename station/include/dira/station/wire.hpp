@@ -1,9 +1,9 @@
 #pragma once
 /// @file wire.hpp
-/// The station ↔ coordinator wire format, version 1 (docs/wire.md). Every ZeroMQ message is
+/// The station ↔ coordinator wire format, versions 1–3 (docs/wire.md). Every ZeroMQ message is
 /// one frame: a 32-byte header and a payload. Control frames carry JSON; data frames carry
 /// tag blocks (16 bytes per tag, the hal::Tag layout, little-endian) or settings blocks (one
-/// byte per trial). Every frame has a per-link sequence number and a CRC-32 over header and
+/// byte per trial). Every frame has a per-link sequence number and a CRC (CRC-32C from version 3) over header and
 /// payload, so a frame that was altered, lost or replayed on the link is rejected and reported
 /// instead of becoming part of a trial. (CurveZMQ already authenticates every message; the
 /// checksum also covers the local station file, which has no such protection, and the
@@ -27,8 +27,14 @@ namespace dira::station {
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, initial value and final XOR
 /// 0xFFFFFFFF: the checksum of zlib, PNG and Ethernet). `crc` continues a previous value.
 std::uint32_t crc32(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
+/// CRC-32C (Castagnoli: reflected polynomial 0x82F63B78, initial value and final XOR
+/// 0xFFFFFFFF: the checksum of iSCSI, ext4 and SCTP), computed with SSE 4.2's crc32 instruction
+/// when the processor has it. The frame checksum of wire version 3.
+std::uint32_t crc32c(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
+/// The frame checksum of a frame of this version: CRC-32C from version 3, CRC-32 before.
+std::uint32_t frame_checksum(std::uint8_t version, std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
 
-/// A frame that is not a valid version-1 or version-2 frame (bad magic, version, kind, length, checksum,
+/// A frame that is not a valid frame of versions 1–3 (bad magic, version, kind, length, checksum,
 /// or a payload that does not fit its kind). The message says which.
 class WireError : public std::runtime_error {
  public:
@@ -36,9 +42,10 @@ class WireError : public std::runtime_error {
 };
 
 inline constexpr std::uint32_t kWireMagic = 0x41524944;  // "DIRA" as little-endian bytes
-/// Version written (docs/wire.md): 2 = version 1 plus packed tag frames (kind 4). Version 1
-/// frames (older stations, older records) are still read.
-inline constexpr std::uint8_t kWireVersion = 2;
+/// Version written (docs/wire.md): 3 = version 2 with the CRC-32C checksum (2 = version 1
+/// plus packed tag frames, kind 4). Version 1 and 2 frames (older stations, older records) are
+/// still read.
+inline constexpr std::uint8_t kWireVersion = 3;
 inline constexpr std::uint8_t kOldestWireVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 32;
 /// The largest payload a receiver accepts (a tag block of 1 Mi tags): bounds memory on a
