@@ -86,11 +86,20 @@ std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::siz
     }
     // Written through a pointer into room made first (push_back's size update per tag was a
     // store-to-load chain), then cut to what was written.
+    // Room made a chunk at a time, so it is still in the cache when written (as in unpack).
     const std::size_t old = st.aligned.size();
-    st.aligned.resize(old + n);
+    if (st.aligned.capacity() < old + n) st.aligned.reserve(std::max(old + n, 2 * st.aligned.capacity()));
+    constexpr std::size_t kChunk = 4096;
+    std::size_t room = old;
     hal::Tag* o = st.aligned.data() + old;
     std::int64_t anchor = st.anchor, last = st.last;
     for (; i < n; ++i) {
+      if (o == st.aligned.data() + room) {
+        const std::size_t written = room;
+        room = std::min(room + kChunk, old + n);
+        st.aligned.resize(room);
+        o = st.aligned.data() + written;
+      }
       hal::Tag t = tags[i];
       if (is_sync(t)) {
         if (st.syncs >= ref.syncs) {
@@ -160,29 +169,37 @@ void SyncMerger::pop(hal::TagBlock& out) {
     end[s] = e;
     avail += static_cast<std::size_t>(e - h);
   }
-  // Written through a pointer into room made first, then cut to what was written.
-  const std::size_t old = out.size();
-  if (out.capacity() < old + avail) out.reserve(std::max(old + avail, 2 * out.capacity()));
-  out.resize(old + avail);
-  hal::Tag* o = out.data() + old;
-  if (n == 2) {
-    const hal::Tag *a = head[0], *ae = end[0], *b = head[1], *be = end[1];
-    while (a < ae && b < be) *o++ = b->time_ps < a->time_ps ? *b++ : *a++;
-    head[0] = a;
-    head[1] = b;
-  } else if (n > 2) {
-    for (;;) {
-      std::size_t best = n;
-      for (std::size_t s = 0; s < n; ++s)
-        if (head[s] < end[s] && (best == n || head[s]->time_ps < head[best]->time_ps)) best = s;
-      if (best == n) break;
-      *o++ = *head[best]++;
+  // Written through a pointer into room made a chunk at a time (resize zero-fills it; a chunk
+  // is still in the cache when the tags are written over it).
+  const std::size_t total = out.size() + avail;
+  if (out.capacity() < total) out.reserve(std::max(total, 2 * out.capacity()));
+  constexpr std::size_t kChunk = 4096;
+  while (out.size() < total) {
+    const std::size_t done = out.size();
+    out.resize(std::min(total, done + kChunk));
+    hal::Tag* o = out.data() + done;
+    hal::Tag* const oe = out.data() + out.size();
+    if (n == 2) {
+      const hal::Tag *a = head[0], *ae = end[0], *b = head[1], *be = end[1];
+      while (o < oe && a < ae && b < be) *o++ = b->time_ps < a->time_ps ? *b++ : *a++;
+      head[0] = a;
+      head[1] = b;
+    } else if (n > 2) {
+      while (o < oe) {
+        std::size_t best = n;
+        for (std::size_t s = 0; s < n; ++s)
+          if (head[s] < end[s] && (best == n || head[s]->time_ps < head[best]->time_ps)) best = s;
+        if (best == n) break;
+        *o++ = *head[best]++;
+      }
     }
-  }
-  // At most one station has tags left that may go (all of them, in order).
-  for (std::size_t s = 0; s < n; ++s) {
-    o = std::copy(head[s], end[s], o);
-    head[s] = end[s];
+    // Once every other station's range is used up, the one left goes in order (with one
+    // station, all of it).
+    for (std::size_t s = 0; s < n; ++s) {
+      const auto k = std::min(end[s] - head[s], oe - o);
+      o = std::copy(head[s], head[s] + k, o);
+      head[s] += k;
+    }
   }
   for (std::size_t s = 0; s < n; ++s) {
     auto& st = stations_[s];
