@@ -48,8 +48,8 @@ struct StationHub::Impl {
     std::string routing_id;
     Clock::time_point last_seen{};
     Clock::time_point lost_since{};
-    SequenceCheck control_in;          // control frames from the station, per connection
-    std::uint64_t control_out = 0;     // our control/settings frames to it, per connection
+    SequenceCheck control_in;       // control frames from the station, per connection
+    std::uint64_t control_out = 0;  // our control/settings frames to it, per connection
     // Frames the link would not take yet (its queue to this station at the high-water mark, or
     // the connection gone), kept in order and retried: a dropped frame is a gap in control_out
     // that the station can only close by reconnecting (seen under load in gui.window's run).
