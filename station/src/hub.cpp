@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -51,8 +52,13 @@ struct StationHub::Impl {
     std::string routing_id;
     Clock::time_point last_seen{};
     Clock::time_point lost_since{};
-    SequenceCheck control_in;           // control frames from the station, per connection
-    std::uint64_t control_out = 0;      // our control/settings frames to it, per connection
+    SequenceCheck control_in;       // control frames from the station, per connection
+    std::uint64_t control_out = 0;  // our control/settings frames to it, per connection
+    // Frames the link would not take yet (its queue to this station at the high-water mark, or
+    // the connection gone), kept in order and retried: a dropped frame is a gap in control_out
+    // that the station can only close by reconnecting (seen under load in gui.window's run).
+    // Cleared when the station says hello on a new connection (everything is resent from there).
+    std::deque<std::vector<std::uint8_t>> unsent;
     std::vector<int> settings_for;      // parties whose settings it applies
     std::vector<int> chooses_settings;  // parties whose settings its own source chooses (hardware-chosen)
     std::vector<std::uint64_t> acked;   // per party: trials acknowledged
@@ -88,17 +94,20 @@ struct StationHub::Impl {
   }
 
   // ---- I/O thread (owns the link) ----------------------------------------------------------
-  void send_control(Station& st, const json& j) {
-    const auto f = encode_control(st.control_out++, j.dump());
-    (void)link->send(st.routing_id, f);
+  void send_frame(Station& st, std::vector<std::uint8_t> f) {
+    if (st.unsent.empty() && link->send(st.routing_id, f)) return;
+    st.unsent.push_back(std::move(f));
   }
+  void retry_unsent(Station& st) {
+    while (!st.unsent.empty() && link->send(st.routing_id, st.unsent.front())) st.unsent.pop_front();
+  }
+  void send_control(Station& st, const json& j) { send_frame(st, encode_control(st.control_out++, j.dump())); }
   void send_settings_from(Station& st, int party, std::uint64_t from) {
     const auto& all = settings[static_cast<std::size_t>(party)];
     constexpr std::uint64_t kChunk = 1u << 20;
     for (std::uint64_t a = from; a < all.size(); a += kChunk) {
       const std::uint64_t n = std::min<std::uint64_t>(kChunk, all.size() - a);
-      const auto f = encode_settings(st.control_out++, a, party, std::span(all).subspan(a, n));
-      (void)link->send(st.routing_id, f);
+      send_frame(st, encode_settings(st.control_out++, a, party, std::span(all).subspan(a, n)));
     }
   }
 
@@ -188,6 +197,7 @@ struct StationHub::Impl {
       st.routing_id = d.routing_id;
       st.control_in.reset(0);
       st.control_out = 0;
+      st.unsent.clear();
       try {
         st.control_in.accept(f.sequence);
       } catch (const WireError& e) {
@@ -328,19 +338,11 @@ struct StationHub::Impl {
         beat(send);
         next_check = Clock::now() + std::chrono::milliseconds(10);
       }
-      std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> out;
-      {
-        std::lock_guard<std::mutex> l(m);
-        out.swap(outbox);
-      }
-      for (auto& [s, f] : out) {
-        std::lock_guard<std::mutex> l(m);
-        (void)link->send(stations[s].routing_id, f);
-      }
-      {
-        std::lock_guard<std::mutex> l(m);
-        grant_credit();
-      }
+      std::lock_guard<std::mutex> l(m);
+      for (auto& st : stations) retry_unsent(st);
+      for (auto& [s, f] : outbox) send_frame(stations[s], std::move(f));
+      outbox.clear();
+      grant_credit();
     }
   }
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> outbox;

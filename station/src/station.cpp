@@ -360,7 +360,13 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
   std::vector<std::uint64_t> acked(dev.modulators.size(), 0);
   const auto t0 = Clock::now();
   auto last_heard = t0, next_beat = t0, done_at = Clock::time_point::max();
-  auto send_control = [&](const json& j) { return link.send(encode_control(control_out++, j.dump())); };
+  // A control frame the link will not take now (queue full under load) is not sent at all, so
+  // its sequence number is used again: counting it would be a gap the coordinator refuses.
+  auto send_control = [&](const json& j) {
+    if (!link.send(encode_control(control_out, j.dump()))) return false;
+    ++control_out;
+    return true;
+  };
   StationResult res;
   std::vector<std::uint8_t> in;
 
