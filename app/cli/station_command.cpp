@@ -131,7 +131,7 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
     if (!tinfo) r.fail(tnode["driver"], "tagger.driver", "no time_tagger driver '" + tdriver + "'");
     auto tsettings = driver_settings(r, *tinfo, tnode["settings"], "tagger.settings");
     try {
-      auto d = tinfo->create(tsettings);
+      auto d = reg.create(*tinfo, tsettings);
       tagger.reset(dynamic_cast<hal::TimeTagger*>(d.release()));
     } catch (const std::exception& e) {
       r.fail(tnode, "tagger", tdriver + ": " + e.what());
@@ -176,7 +176,7 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
         const auto* minfo = reg.find(md, hal::DeviceKind::modulator);
         if (!minfo) r.fail(m["driver"], key + ".driver", "no modulator driver '" + md + "'");
         try {
-          auto d = minfo->create(driver_settings(r, *minfo, m["settings"], key + ".settings"));
+          auto d = reg.create(*minfo, driver_settings(r, *minfo, m["settings"], key + ".settings"));
           own_modulators.emplace_back(dynamic_cast<hal::Modulator*>(d.release()));
         } catch (const StationConfigError&) {
           throw;
