@@ -11,6 +11,7 @@
 #include "dira/app/session.hpp"
 #include "dira/drivers/register.hpp"
 #include "dira/hal/setting_scheduler.hpp"
+#include "dira/protocol/protocol_b.hpp"
 #include "dira/sim/register.hpp"
 
 #include <catch2/catch.hpp>
@@ -396,7 +397,19 @@ TEST_CASE(
   const auto n = r.report["trials_recorded"].get<std::uint64_t>();
   CHECK(n >= 3000);  // every trial before the mismatch that was handed on is kept
   CHECK(n <= 4500);
+  // `dira analyze` (the same function) decides over the recorded trials: n of the protocol's
+  // 200,000, so the run is incomplete, and the statistics over those n are reported beside it.
   const auto again = app::analyze_run_directory(r.directory);
   CHECK(again["trials_recorded"] == n);
-  CHECK(again["decision"].get<std::string>() != "");
+  CHECK(again["decision"] == "incomplete");
+  CHECK(again["decision"] == r.report["decision"]);
+  CHECK(again["reproduces_live_decision"] == true);
+  // Independently of the session and of the analysis: Protocol B fed run.h5's rows here.
+  protocol::ProtocolB b(run.config.inequality.expression, run.config.protocol_b());
+  app::read_run_file(r.directory / "run.h5", [&](std::span<const protocol::Trial> t) { b.add(t); });
+  CHECK(b.trials() == n);
+  CHECK(again["analysis"]["trials_used"] == n);
+  CHECK(again["analysis"]["bell_statistic"].get<double>() == b.bell_statistic());
+  CHECK(again["analysis"]["ustar_statistic"].get<double>() == b.ustar_statistic());
+  CHECK(again["decision_over_recorded_trials"] == protocol::to_string(b.decide().verdict));
 }

@@ -1,0 +1,30 @@
+#!/bin/sh
+# The folder boundaries of DESIGN.md and HACKING.md, checked on the sources (CTest build.layering):
+# - app/ reaches the simulator only through its registration call (issue 10 item 4: the
+#   simulator is an ordinary driver): app/src/devices.cpp includes dira/sim/register.hpp, and no
+#   other app/ file includes a dira/sim/ header;
+# - protocol/ is pure: no threads, files, streams or clocks, and nothing from hal/, app/, sim/,
+#   drivers/ or station/;
+# - hal/ knows no application, simulator, driver or station code;
+# - Qt only in app/gui (and its tests).
+# Each violation is printed as file:line: include; the exit status is the number of rules broken.
+root="$1"
+cd "$root" || exit 99
+broken=0
+fail() { echo "layering: $1"; echo "$2" | sed 's/^/  /'; broken=$((broken + 1)); }
+
+hits=$(grep -rn --include='*.cpp' --include='*.hpp' '#include "dira/sim/' app | grep -v '^app/src/devices.cpp:[0-9]*:#include "dira/sim/register.hpp"$')
+[ -z "$hits" ] || fail "app/ includes simulator headers beyond the registration call" "$hits"
+[ "$(grep -c '#include "dira/sim/register.hpp"' app/src/devices.cpp)" -eq 1 ] || fail "app/src/devices.cpp no longer registers the simulator" ""
+
+hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include <(thread|mutex|shared_mutex|condition_variable|future|atomic|fstream|iostream|filesystem|chrono)>|#include "dira/(hal|app|sim|drivers|station|conf)/' protocol)
+[ -z "$hits" ] || fail "protocol/ is not pure (threads, I/O, clocks or another layer)" "$hits"
+
+hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include "dira/(app|sim|drivers|station)/' hal)
+[ -z "$hits" ] || fail "hal/ includes application, simulator, driver or station code" "$hits"
+
+hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include <Q[A-Za-z]*>' . | grep -vE '^\./(app/gui|tests/gui|build[^/]*)/')
+[ -z "$hits" ] || fail "Qt outside app/gui" "$hits"
+
+[ "$broken" -eq 0 ] && echo "layering: ok"
+exit "$broken"
