@@ -6,7 +6,8 @@
 # - protocol/ is pure: no threads, files, streams or clocks, and nothing from hal/, app/, sim/,
 #   drivers/ or station/;
 # - hal/ knows no application, simulator, driver or station code;
-# - Qt only in app/gui (and its tests).
+# - Qt only in app/gui (and its tests);
+# - a driver's or library's internal header lives beside its sources, not in its include/ folder.
 # Each violation is printed as file:line: include; the exit status is the number of rules broken.
 root="$1"
 cd "$root" || exit 99
@@ -25,6 +26,26 @@ hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include "dira/(app|sim|dr
 
 hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include <Q[A-Za-z]*>' . | grep -vE '^\./(app/gui|tests/gui|build[^/]*)/')
 [ -z "$hits" ] || fail "Qt outside app/gui" "$hits"
+
+# Drivers' internal headers live beside their sources (issue 10 item 6): a header under
+# <lib>/include/ must be included from outside its own driver (drivers/) or library (sim/,
+# station/); one only its own sources include belongs beside them.
+hits=""
+for h in $(find drivers/include/dira/drivers sim/include/dira/sim station/include/dira/station -name '*.hpp' | sort); do
+  name=${h#*/include/}
+  case "$h" in
+    drivers/include/dira/drivers/*/*)
+      sub=${h#drivers/include/dira/drivers/}
+      sub=${sub%%/*}
+      own="^(drivers/$sub/|drivers/include/dira/drivers/$sub/)" ;;
+    drivers/*) own="^drivers/src/" ;;
+    *) own="^${h%%/*}/" ;;
+  esac
+  users=$(grep -rl --include='*.cpp' --include='*.hpp' "#include \"$name\"" app hal sim drivers station protocol conf tests bench 2>/dev/null | grep -vE "$own" | head -1)
+  [ -n "$users" ] || hits="$hits$h (only its own sources include it)
+"
+done
+[ -z "$hits" ] || fail "internal headers in a public include folder" "$hits"
 
 [ "$broken" -eq 0 ] && echo "layering: ok"
 exit "$broken"
