@@ -24,7 +24,7 @@ hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include <(thread|mutex|sh
 hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include "dira/(app|sim|drivers|station)/' hal)
 [ -z "$hits" ] || fail "hal/ includes application, simulator, driver or station code" "$hits"
 
-hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include <Q[A-Za-z]*>' . | grep -vE '^\./(app/gui|tests/gui|build[^/]*)/')
+hits=$(grep -rnE --include='*.cpp' --include='*.hpp' '#include <Q[A-Za-z]*>' app hal sim drivers station protocol conf bench tests | grep -vE '^(app/gui|tests/gui)/')
 [ -z "$hits" ] || fail "Qt outside app/gui" "$hits"
 
 # Drivers' internal headers live beside their sources (issue 10 item 6): a header under
