@@ -4,6 +4,9 @@
 
 #include "dira/app/devices.hpp"
 #include "dira/app/inequality_loader.hpp"
+#include "dira/conf/document.hpp"
+#include "dira/conf/issue.hpp"
+#include "dira/conf/reader.hpp"
 #include "dira/hal/simulated_apparatus.hpp"
 #include "dira/station/station.hpp"
 
@@ -24,18 +27,17 @@ extern "C" void on_station_signal(int) {
   g_station_interrupt.store(true);
 }
 
-/// A problem in the station file, with file:line:column and the key (exit 2).
-struct StationConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+/// A problem in the station file is a conf::ConfigError (the config toolkit's one issue type:
+/// file:line:column, key, message; exit 2). The file is read and parsed by the toolkit too
+/// (conf::read_config_file, conf::Reader::parse: duplicate and complex keys, directories, empty or
+/// binary files are issues with their positions); the rest stops at the first problem.
 
 struct StationFileReader {
   std::string file;
   std::filesystem::path dir;
   [[noreturn]] void fail(const YAML::Node& n, const std::string& key, const std::string& what) const {
     const auto m = n.Mark();
-    throw StationConfigError(file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + key +
-                             ": " + what);
+    throw conf::ConfigError({conf::ConfigIssue{file, m.line + 1, m.column + 1, key, what}});
   }
   template <class T>
   T value(const YAML::Node& root, const std::string& key, const std::string& what) const {
@@ -95,10 +97,11 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
   StationFileReader r{file, std::filesystem::path(file).parent_path()};
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::Exception& e) {
-    std::cerr << "dira station: " << file << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": " << e.msg
-              << "\n";
+    conf::Reader reader(file);
+    root = reader.parse(conf::read_config_file(file));
+    reader.throw_if_any();
+  } catch (const conf::ConfigError& e) {
+    std::cerr << "dira station: invalid station file:\n" << e.what() << "\n";
     return usage_error;
   }
   station::StationConfig sc;
@@ -132,7 +135,7 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
     if (!tinfo) r.fail(tnode["driver"], "tagger.driver", "no time_tagger driver '" + tdriver + "'");
     auto tsettings = driver_settings(r, *tinfo, tnode["settings"], "tagger.settings");
     try {
-      auto d = tinfo->create(tsettings);
+      auto d = reg.create(*tinfo, tsettings);
       tagger.reset(dynamic_cast<hal::TimeTagger*>(d.release()));
     } catch (const std::exception& e) {
       r.fail(tnode, "tagger", tdriver + ": " + e.what());
@@ -205,9 +208,9 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
         const auto* minfo = reg.find(md, hal::DeviceKind::modulator);
         if (!minfo) r.fail(m["driver"], key + ".driver", "no modulator driver '" + md + "'");
         try {
-          auto d = minfo->create(driver_settings(r, *minfo, m["settings"], key + ".settings"));
+          auto d = reg.create(*minfo, driver_settings(r, *minfo, m["settings"], key + ".settings"));
           own_modulators.emplace_back(dynamic_cast<hal::Modulator*>(d.release()));
-        } catch (const StationConfigError&) {
+        } catch (const conf::ConfigError&) {
           throw;
         } catch (const std::exception& e) {
           r.fail(m, key, md + ": " + e.what());
@@ -218,7 +221,7 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
     for (int p : sc.settings_for)
       if (!dev.modulators[static_cast<std::size_t>(p)])
         r.fail(root["settings_for"], "settings_for", "no modulator applies party " + std::to_string(p) + "'s settings");
-  } catch (const StationConfigError& e) {
+  } catch (const conf::ConfigError& e) {
     std::cerr << "dira station: invalid station file:\n" << e.what() << "\n";
     return usage_error;
   } catch (const station::KeyError& e) {

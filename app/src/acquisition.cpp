@@ -212,7 +212,9 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
           block.trials.resize(static_cast<std::size_t>(ctl.planned - trials));
         trials += block.trials.size();
         if (ctl.label && !block.trials.empty()) ctl.label(block.trials);
-        block.no_click_total = assembler.counters().no_click;
+        block.assembly = assembler.counters();
+        // Updated on this thread (the draw thread's one write follows stop_drawing, below).
+        if (scheduler) block.scheduler = scheduler->counters();
         // Else the consumer owns the ledger (observed bits).
         if (scheduler) {
           if (draw_thread) {

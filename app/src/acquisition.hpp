@@ -42,7 +42,8 @@ struct AcquiredBlock {
   std::vector<protocol::Trial> trials;        ///< in index order, never past the planned count
   std::vector<hal::Tag> tags;                 ///< the raw tags of this block (only with raw-tag recording)
   std::vector<std::uint64_t> clicks;          ///< detector clicks in this block, per detector slot
-  std::uint64_t no_click_total = 0;           ///< party-trials without a click so far
+  hal::AssemblyCounters assembly;             ///< the assembler's counters as of this block
+  hal::SchedulerCounters scheduler;           ///< the scheduler's counters as of this block (none: zero)
   std::vector<protocol::LedgerEntry> ledger;  ///< the ledger as of this block (it is tiny: merged runs)
 };
 

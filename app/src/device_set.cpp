@@ -17,14 +17,13 @@ std::unique_ptr<T> create(const ExperimentConfig& c, const hal::DriverRegistry& 
                           const std::string& key) {
   const auto* info = reg.find(driver, kind);
   if (!info) throw refused(c, key, "no " + std::string(hal::to_string(kind)) + " driver '" + driver + "'");
-  if (auto problems = reg.validate(*info, settings); !problems.empty()) {
-    std::vector<ConfigIssue> issues;
-    for (const auto& [k, msg] : problems) issues.push_back(ConfigIssue{c.file, 0, 0, key + "." + k, msg});
-    throw ConfigError(issues);
-  }
   std::unique_ptr<hal::Device> dev;
   try {
-    dev = info->create(settings);
+    dev = reg.create(*info, settings);  // validated against the capabilities first: every problem at once
+  } catch (const hal::SettingsRefused& e) {
+    std::vector<ConfigIssue> issues;
+    for (const auto& [k, msg] : e.problems()) issues.push_back(ConfigIssue{c.file, 0, 0, key + "." + k, msg});
+    throw ConfigError(issues);
   } catch (const ConfigError&) {
     throw;  // a driver's own config file (an instrument profile): its issues name file, line and key
   } catch (const std::exception& e) {

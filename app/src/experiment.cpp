@@ -707,6 +707,21 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
       const DeviceConfig d = read_device(r, w, "weak_source", hal::DeviceKind::entropy_source);
       s.driver = d.driver;
       s.settings = d.settings;
+      // One ε (issue 10 item 6): a source may declare its own ε (the bound its maker or its
+      // certification states), but every security statement is made at protocol.epsilon, which
+      // holds for the source only if its ε is no larger (an ε'-SV source with ε' ≤ ε is ε-SV).
+      if (const auto it = s.settings.find("epsilon"); it != s.settings.end()) {
+        double declared = 0;
+        if (const auto* v = std::get_if<double>(&it->second)) declared = *v;
+        if (const auto* v = std::get_if<std::int64_t>(&it->second)) declared = static_cast<double>(*v);
+        if (declared > c.epsilon + 1e-12) {
+          std::ostringstream os;
+          os << "the source declares ε = " << declared
+             << ", above the experiment's one ε (protocol.epsilon = " << c.epsilon
+             << "): every security statement is made at protocol.epsilon";
+          r.issue(w["settings"]["epsilon"], "weak_source.settings.epsilon", os.str());
+        }
+      }
     } else {
       r.allowed_keys(w, "weak_source", {"kind", "bias", "epsilon", "seed", "path", "avoid_setting"});
     }
@@ -716,7 +731,11 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
         r.issue(w["kind"], "weak_source.kind", "must be iid, adversarial or file");
     }
     if (w["bias"]) s.bias = positive_fraction(r, w["bias"], "weak_source.bias", -0.5, 0.5, true, true, 0);
-    if (w["epsilon"]) s.epsilon = positive_fraction(r, w["epsilon"], "weak_source.epsilon", 0, 0.5, false, true, 0);
+    // One ε in the experiment file (issue 10 item 6): the SV parameter is protocol.epsilon.
+    if (w["epsilon"])
+      r.issue(w["epsilon"], "weak_source.epsilon",
+              "the experiment has one ε: give it as protocol.epsilon (a driver's declared ε goes in "
+              "weak_source.settings)");
     if (w["seed"]) s.seed = count(r, w["seed"], "weak_source.seed", 1);
     if (w["path"]) s.path = r.string(w["path"], "weak_source.path").value_or("");
     if (s.kind == "file" && s.path.empty()) r.issue(w, "weak_source.path", "a file source needs a path");

@@ -46,10 +46,7 @@ P::LiveStatistics LiveProtocol::live() const {
 void LiveProtocol::fill(Progress& p) const {
   if (!c_) return;
   const auto st = c_->stats();
-  p.protocol_c = true;
-  p.min_entropy = st.certified_min_entropy;
-  p.min_entropy_target = st.target;
-  p.log2_gain_per_trial = st.mean_log2_gain;
+  p.protocol_c = st;
   if (st.target_reached)
     p.eta_to_target_s = 0;
   else if (std::isfinite(st.projected_trials_to_target) && p.rate > 0)

@@ -25,8 +25,10 @@ class LiveProtocol {
   /// the experiment stops when certified: the stopping time of docs/protocol-c-security.md §5.4).
   bool add(std::span<const protocol::Trial> trials);
   protocol::LiveStatistics live() const;
-  bool protocol_a() const { return a_ != nullptr; }
-  /// Protocol C's fields of a progress snapshot (min-entropy against target, gain, time to go).
+  /// 'A', 'B' or 'C'.
+  char protocol() const { return a_ ? 'A' : b_ ? 'B' : 'C'; }
+  /// Protocol C's part of a progress snapshot: its scorer's statistics (min-entropy against
+  /// target, gain) and the time to the target at the snapshot's rate.
   void fill(Progress& p) const;
   /// Protocol C's scorer (null for A and B): its segments go into pef.json.
   const protocol::ProtocolC* protocol_c() const { return c_.get(); }

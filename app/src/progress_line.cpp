@@ -28,8 +28,8 @@ std::string projection(const Progress& p) {
   if (!p.decision.empty()) return "→ decision " + p.decision;
   // `projected` is what the decision would be if the live confidence intervals held; it
   // "resolves" once the band clears the threshold, before that the honest word is undecided.
-  if (p.projected == "accept") return "→ accept likely";
-  if (p.projected == "abort") return "→ abort likely";
+  if (p.live.projected == protocol::Verdict::accept) return "→ accept likely";
+  if (p.live.projected == protocol::Verdict::abort) return "→ abort likely";
   return "→ undecided";
 }
 }  // namespace
@@ -40,27 +40,32 @@ std::string progress_line(const Progress& p, std::size_t columns) {
   parts.push_back({0, lu::significant(100 * fraction, 3) + "%"});
   parts.push_back({5, lu::grouped(p.trials) + "/" + lu::grouped(p.planned) + " trials"});
   parts.push_back({3, lu::trial_rate(p.rate)});
-  if (p.protocol_c) {
+  if (const auto& c = p.protocol_c) {
     parts.push_back(
-        {1, "H_min " + lu::significant(p.min_entropy, 3) + "/" + lu::significant(p.min_entropy_target, 3) + " bits"});
-    parts.push_back({4, "gain " + lu::significant(p.log2_gain_per_trial, 3) + " bit/trial"});
+        {1, "H_min " + lu::significant(c->certified_min_entropy, 3) + "/" + lu::significant(c->target, 3) + " bits"});
+    parts.push_back({4, "gain " + lu::significant(c->mean_log2_gain, 3) + " bit/trial"});
     parts.push_back({2, "target in " + lu::duration(p.eta_to_target_s)});
   } else {
     // Protocol A's live value is E[Z_k | runs so far], the decision statistic's expectation if
     // the boxes were chosen now, and Pr[accept] under that choice (protocol_a.cpp, live()).
-    const std::string name = p.protocol_a ? "E[Z_k]" : "Bell";
-    parts.push_back({1, name + " " + lu::significant(p.bell, 4) + " ± " + lu::significant(p.bell_half_width, 2) +
-                            " (≤ " + lu::significant(p.bell_threshold, 4) + ")"});
-    if (p.protocol_a && p.accept_probability >= 0)
-      parts.push_back({2, "P(accept now) " + lu::significant(100 * p.accept_probability, 3) + "%"});
-    if (p.has_ustar)
-      parts.push_back({4, "u* " + lu::significant(p.ustar, 4) + " ± " + lu::significant(p.ustar_half_width, 2) +
-                              " (≥ " + lu::significant(p.ustar_threshold, 4) + ")"});
+    const auto& s = p.live;
+    const std::string name = p.protocol == 'A' ? "E[Z_k]" : "Bell";
+    parts.push_back({1, name + " " + lu::significant(s.bell_mean, 4) + " ± " + lu::significant(s.bell_half_width, 2) +
+                            " (≤ " + lu::significant(s.bell_threshold, 4) + ")"});
+    if (p.protocol == 'A' && s.accept_probability >= 0)
+      parts.push_back({2, "P(accept now) " + lu::significant(100 * s.accept_probability, 3) + "%"});
+    if (s.has_ustar)
+      parts.push_back({4, "u* " + lu::significant(s.ustar_mean, 4) + " ± " + lu::significant(s.ustar_half_width, 2) +
+                              " (≥ " + lu::significant(s.ustar_threshold, 4) + ")"});
     parts.push_back({2, projection(p)});
     const double eta = p.rate > 0 && p.planned >= p.trials ? static_cast<double>(p.planned - p.trials) / p.rate : -1;
     parts.push_back({3, "ETA " + lu::duration(eta)});
   }
   parts.push_back({6, lu::duration(p.elapsed_s) + " elapsed"});
+  // How far the settings confirmed at the modulators are ahead of the trials assembled (the
+  // scheduler's look-ahead, issue 10 item 1); dropped first on a narrow terminal.
+  if (p.scheduler.delivered > 0 && p.scheduler.delivered >= p.assembly.trials)
+    parts.push_back({7, "settings " + lu::grouped(p.scheduler.delivered - p.assembly.trials) + " ahead"});
 
   auto join = [&] {
     std::string s;

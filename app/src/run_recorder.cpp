@@ -28,7 +28,7 @@ double RunRecorder::elapsed() const {
 void RunRecorder::progress(const std::string& stage, const std::string& decision) {
   last_progress_ = std::chrono::steady_clock::now();
   if (!progress_) return;
-  Progress p = stats_.snapshot(protocol_.live(), protocol_.protocol_a(),
+  Progress p = stats_.snapshot(protocol_.live(), protocol_.protocol(),
                                {trials_, settings_.planned, elapsed(), settings_.duration_s}, stage);
   protocol_.fill(p);
   p.decision = decision;
@@ -57,7 +57,7 @@ void RunRecorder::publish(bool final_flush) {
 }
 
 std::optional<RunStatus> RunRecorder::record(const AcquiredBlock& b, const std::vector<protocol::LedgerEntry>& ledger) {
-  stats_.add_clicks(b.clicks, b.no_click_total);
+  stats_.add_counters(b.clicks, b.assembly, b.scheduler);
   if (!recording_) return std::nullopt;
   bool may_stop = false;
   try {

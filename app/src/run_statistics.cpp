@@ -33,34 +33,30 @@ RunStatistics::RunStatistics(const ExperimentConfig& c, const hal::TrialAssembly
   std::tie(nu_lo_, nu_hi_) = setting_probability_band(c);
 }
 
-void RunStatistics::add_clicks(std::span<const std::uint64_t> slot_counts, std::uint64_t no_click_total) {
+void RunStatistics::add_counters(std::span<const std::uint64_t> slot_counts, const hal::AssemblyCounters& assembly,
+                                 const hal::SchedulerCounters& scheduler) {
   for (std::size_t s = 0; s < slot_counts.size() && s + 1 < clicks_.size(); ++s) clicks_[s] += slot_counts[s];
-  clicks_.back() = no_click_total;
+  clicks_.back() = assembly.no_click;
+  assembly_ = assembly;
+  scheduler_ = scheduler;
 }
 
 void RunStatistics::add_trials(std::span<const protocol::Trial> trials) {
   for (const auto& t : trials) ++setting_counts_[indexer_.setting_index(t)];
 }
 
-Progress RunStatistics::snapshot(const protocol::LiveStatistics& s, bool protocol_a, const Clock& k,
+Progress RunStatistics::snapshot(const protocol::LiveStatistics& s, char protocol, const Clock& k,
                                  const std::string& stage) const {
   Progress p;
   p.trials = k.trials;
   p.planned = k.planned;
   p.elapsed_s = k.elapsed_s;
   p.rate = k.elapsed_s > 0 ? static_cast<double>(k.trials) / k.elapsed_s : 0;
-  p.bell = s.bell_mean;
-  p.bell_half_width = s.bell_half_width;
-  p.bell_threshold = s.bell_threshold;
-  p.ustar = s.ustar_mean;
-  p.ustar_half_width = s.ustar_half_width;
-  p.ustar_threshold = s.ustar_threshold;
-  p.has_ustar = s.has_ustar;
-  p.protocol_a = protocol_a;
-  p.accept_probability = s.accept_probability;
-  p.projected = protocol::to_string(s.projected);
   p.stage = stage;
-  p.trials_in_test = s.trials_in_test;
+  p.protocol = protocol;
+  p.live = s;
+  p.assembly = assembly_;
+  p.scheduler = scheduler_;
   if (p.rate > 0 && k.planned > k.trials) p.eta_s = static_cast<double>(k.planned - k.trials) / p.rate;
   if (k.duration_s > 0)
     p.eta_s = p.eta_s < 0 ? k.duration_s - k.elapsed_s : std::min(p.eta_s, k.duration_s - k.elapsed_s);

@@ -150,6 +150,21 @@ std::string check_setting(const DriverInfo& d, const std::string& key, const Set
   return check_value(*it, value);
 }
 
+SettingsRefused::SettingsRefused(const std::string& driver, std::vector<std::pair<std::string, std::string>> problems)
+    : std::invalid_argument([&] {
+        std::string s = driver + ": settings refused";
+        for (const auto& [key, msg] : problems) s += "; " + key + ": " + msg;
+        return s;
+      }()),
+      problems_(std::move(problems)) {}
+
+std::unique_ptr<Device> DriverRegistry::create(const DriverInfo& d,
+                                               const std::map<std::string, SettingValue>& settings) const {
+  if (auto problems = validate(d, settings); !problems.empty()) throw SettingsRefused(d.name, std::move(problems));
+  if (!d.create) throw std::invalid_argument("driver '" + d.name + "' cannot create devices");
+  return d.create(settings);
+}
+
 std::vector<std::pair<std::string, std::string>> DriverRegistry::validate(
     const DriverInfo& d, const std::map<std::string, SettingValue>& settings) const {
   std::vector<std::pair<std::string, std::string>> problems;

@@ -202,6 +202,41 @@ check guehne4-noisy 9c59acb89d08cdda987b08edf928b4970c5a27840a782b1a56f220ab34a6
 ]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments ${dira_run_out}/unchanged)
 list(APPEND dira_cli_tests cli.run.trials_unchanged_by_pipeline_redesign)
 
+# Every shipped experiment, run in full: the state, decision, certified bits, recorded trials,
+# ledger and sv_bits.bin are those the build of f5ae5d1 (before Progress embedded the stages'
+# statistics and devices were created through DriverRegistry::create) gave for the same files and
+# seeds; the reference values were computed with that build, not with this code (first 16 hex
+# digits of SHA-256 over h5dump -A 0's rows, and of the files). Protocol C stops when certified,
+# at a point that depends on thread timing (docs/protocol-c-security.md §5.4), so its trial rows
+# are not pinned; its decision, certified bits and output.bin are.
+add_test(NAME cli.run.shipped_runs_unchanged COMMAND ${DIRA_SH} -c [=[
+dira="$1"; cfgdir="$2"; out="$3"; rm -rf "$out"; mkdir -p "$out"
+h() { sha256sum | cut -c1-16; }
+check() {
+  "$dira" run "$cfgdir/$1.yaml" --out "$out/$1" --json > "$out/$1.json" 2> "$out/$1.err"
+  d=$(ls -d "$out/$1"/*/ | head -1)
+  got="$(grep -o '"state": "[a-z-]*"' "$out/$1.json" | head -1) $(grep -o '"decision": "[a-z]*"' "$out/$1.json" | tail -1) $(grep -o '"certified_bits": [0-9]*' "$out/$1.json" | tail -1)"
+  [ "$got" = "$2" ] || { echo "$1: $got, expected $2"; exit 1; }
+  if [ "$3" != - ]; then
+    t=$(h5dump -A 0 -d /trials "$d/run.h5" | tail -n +3 | h)
+    l=$(h5dump -A 0 -d /ledger "$d/run.h5" | tail -n +3 | h)
+    [ "$t $l" = "$3 $4" ] || { echo "$1: trials $t ledger $l, expected $3 $4"; exit 1; }
+  fi
+  s=$(h < "$d/sv_bits.bin")
+  [ "$s" = "$5" ] || { echo "$1: sv_bits.bin $s, expected $5"; exit 1; }
+  o=none; [ -f "$d/output.bin" ] && o=$(h < "$d/output.bin")
+  [ "$o" = "$6" ] || { echo "$1: output.bin $o, expected $6"; exit 1; }
+}
+check sim-ks294 '"state": "completed" "decision": "accept" "certified_bits": 0' 0e85452b8006ef0a c7680c09809b1204 e3b0c44298fc1c14 none
+check sim-ks294-noisy '"state": "completed" "decision": "abort" "certified_bits": 0' a6d30b76c484aaea c7680c09809b1204 e3b0c44298fc1c14 none
+check sim-ks294-adversarial '"state": "completed" "decision": "abort" "certified_bits": 0' 239e78b0b480876f c7680c09809b1204 e3b0c44298fc1c14 none
+check sim-guehne4 '"state": "completed" "decision": "accept" "certified_bits": 0' b8ae5bbdcead9bf7 5edcce2b49618119 987a5dbfc99e8e3b none
+check sim-guehne4-noisy '"state": "completed" "decision": "abort" "certified_bits": 0' 85ec96e094807bfc 5edcce2b49618119 987a5dbfc99e8e3b none
+check sim-guehne4-adversarial '"state": "completed" "decision": "abort" "certified_bits": 0' 6c539e0a65f7dafe 5edcce2b49618119 987a5dbfc99e8e3b none
+check sim-chsh-photonic '"state": "completed" "decision": "accept" "certified_bits": 258' - - 1b4376213cd8ccc3 06b799a5aad6c3cb
+]=] sh $<TARGET_FILE:dira> ${PROJECT_SOURCE_DIR}/config/experiments ${dira_run_out}/shipped)
+list(APPEND dira_cli_tests cli.run.shipped_runs_unchanged)
+
 # The simulator's modulators in segment mode (an AWG's sequence memory): dira run uploads,
 # confirms and arms ⌈20000 / 3000⌉ = 7 segments and records every trial; the decision equals the
 # streaming run's (same weak source, same seeds: the same settings reach the same trials).

@@ -22,13 +22,13 @@ dira::app::Progress snapshot(std::uint64_t trials, double elapsed, double bell, 
   p.trials = trials;
   p.planned = 1000;
   p.elapsed_s = elapsed;
-  p.bell = bell;
-  p.bell_half_width = hw;
-  p.bell_threshold = 0.01;
-  p.ustar = 2 * bell;
-  p.ustar_half_width = hw;
-  p.ustar_threshold = 0.0005;
-  p.has_ustar = true;
+  p.live.bell_mean = bell;
+  p.live.bell_half_width = hw;
+  p.live.bell_threshold = 0.01;
+  p.live.ustar_mean = 2 * bell;
+  p.live.ustar_half_width = hw;
+  p.live.ustar_threshold = 0.0005;
+  p.live.has_ustar = true;
   return p;
 }
 
@@ -284,16 +284,16 @@ void GuiLogicTest::plotModelSettingFrequencies() {
 void GuiLogicTest::protocolAChartsShowTheDecisionStatistic() {
   PlotModel m;
   auto p = snapshot(100, 1, 0.002, 0.001);
-  p.protocol_a = true;
-  p.has_ustar = false;
-  p.bell_threshold = 0.004;
-  p.accept_probability = 0.8;
+  p.protocol = 'A';
+  p.live.has_ustar = false;
+  p.live.bell_threshold = 0.004;
+  p.live.accept_probability = 0.8;
   m.add(p);
   auto q = snapshot(200, 2, 0.003, 0.001);
-  q.protocol_a = true;
-  q.has_ustar = false;
-  q.bell_threshold = 0.004;
-  q.accept_probability = -1;  // unknown (a replayed row)
+  q.protocol = 'A';
+  q.live.has_ustar = false;
+  q.live.bell_threshold = 0.004;
+  q.live.accept_probability = -1;  // unknown (a replayed row)
   m.add(q);
   const auto charts = m.charts();
   QCOMPARE(charts[1].id, std::string("zk"));
@@ -315,11 +315,12 @@ void GuiLogicTest::protocolAChartsShowTheDecisionStatistic() {
 void GuiLogicTest::protocolCChartsShowMinEntropyAgainstTarget() {
   PlotModel m;
   auto p = snapshot(1000, 1, 0, 0);
-  p.protocol_c = true;
-  p.has_ustar = false;
-  p.min_entropy = 120.5;
-  p.min_entropy_target = 1782;
-  p.log2_gain_per_trial = 4.6e-4;
+  p.protocol = 'C';
+  p.live.has_ustar = false;
+  p.protocol_c = dira::protocol::ProtocolCStats{};
+  p.protocol_c->certified_min_entropy = 120.5;
+  p.protocol_c->target = 1782;
+  p.protocol_c->mean_log2_gain = 4.6e-4;
   m.add(p);
   const auto charts = m.charts();
   QCOMPARE(charts[0].id, std::string("entropy"));

@@ -58,6 +58,32 @@ TEST_CASE("entropy drivers are registered with their capabilities", "[entropy]")
   REQUIRE(problems.size() == 2);
 }
 
+TEST_CASE("DriverRegistry::create validates once, every problem at once, before the driver is called", "[entropy]") {
+  // Issue 10 item 6: the session, the GUI and `dira station` make devices through this one call.
+  dira::hal::DriverRegistry r;
+  dira::drivers::register_drivers(r);
+  dira::hal::DriverInfo file = *r.find("file", dira::hal::DeviceKind::entropy_source);
+  int made = 0;
+  const auto inner = file.create;
+  file.create = [&](const std::map<std::string, dira::hal::SettingValue>& s) {
+    ++made;
+    return inner(s);
+  };
+  try {
+    (void)r.create(file, {{"epsilon", 0.7}, {"colour", std::string("red")}});
+    FAIL("expected SettingsRefused");
+  } catch (const dira::hal::SettingsRefused& e) {
+    REQUIRE(e.problems().size() == 2);  // ε above its range and an unknown key, both named
+    CHECK(e.problems()[0].first == "colour");
+    CHECK(e.problems()[1].first == "epsilon");
+    CHECK_THAT(std::string(e.what()), Catch::Contains("colour: unknown setting of driver 'file'"));
+  }
+  CHECK(made == 0);  // refused before the driver ran
+  const auto dev = r.create(file, {{"path", std::string("/dev/zero")}, {"epsilon", 0.01}});
+  CHECK(made == 1);
+  CHECK(dev->driver() == "file");
+}
+
 // ---- bounded reading and a clean end (issue 12) -----------------------------------------------
 
 TEST_CASE("entropy sources read /dev/zero through a fixed buffer", "[entropy][issue12]") {

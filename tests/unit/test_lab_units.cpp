@@ -59,14 +59,14 @@ TEST_CASE("the progress line fits the terminal and keeps the test in view", "[un
   p.planned = 4000000;
   p.rate = 7.74e6;
   p.elapsed_s = 12;
-  p.bell = 0.123456;
-  p.bell_half_width = 0.0012;
-  p.bell_threshold = 0.2;
-  p.has_ustar = true;
-  p.ustar = 0.61;
-  p.ustar_half_width = 0.01;
-  p.ustar_threshold = 0.5;
-  p.projected = "accept";
+  p.live.bell_mean = 0.123456;
+  p.live.bell_half_width = 0.0012;
+  p.live.bell_threshold = 0.2;
+  p.live.has_ustar = true;
+  p.live.ustar_mean = 0.61;
+  p.live.ustar_half_width = 0.01;
+  p.live.ustar_threshold = 0.5;
+  p.live.projected = dira::protocol::Verdict::accept;
   for (std::size_t cols : {40u, 60u, 80u, 100u, 200u}) {
     const auto line = dira::app::progress_line(p, cols);
     CHECK(dira::app::display_width(line) <= cols);
@@ -86,25 +86,32 @@ TEST_CASE("the progress line fits the terminal and keeps the test in view", "[un
 
   // The last snapshot carries the decision: the final line says it, not a projection that the
   // live band left undecided (issue 13: the line once ended "→ undecided" above "decision accept").
-  p.projected = "undecided";
+  p.live.projected = dira::protocol::Verdict::undecided;
   p.trials = p.planned;
   p.stage = "done";
   p.decision = "accept";
   const auto last = dira::app::progress_line(p, 100);
   CHECK(last.find("→ decision accept") != std::string::npos);
   CHECK(last.find("undecided") == std::string::npos);
+
+  // The scheduler's look-ahead, from its counters and the assembler's (hand: 1,300,000 −
+  // 1,234,567 = 65,433), shown on a wide terminal and the first part dropped on a narrow one.
+  p.scheduler.delivered = 1300000;
+  p.assembly.trials = 1234567;
+  CHECK(dira::app::progress_line(p, 200).find("settings 65,433 ahead") != std::string::npos);
+  CHECK(dira::app::progress_line(p, 100).find("ahead") == std::string::npos);
 }
 
 TEST_CASE("Protocol A's progress line names Z_k and the probability that its test accepts now", "[units]") {
   dira::app::Progress p;
   p.trials = 1000;
   p.planned = 4000;
-  p.protocol_a = true;
-  p.bell = 0.00125;
-  p.bell_half_width = 0.0004;
-  p.bell_threshold = 0.0032;
-  p.accept_probability = 0.9876;
-  p.projected = "undecided";
+  p.protocol = 'A';
+  p.live.bell_mean = 0.00125;
+  p.live.bell_half_width = 0.0004;
+  p.live.bell_threshold = 0.0032;
+  p.live.accept_probability = 0.9876;
+  p.live.projected = dira::protocol::Verdict::undecided;
   const auto line = dira::app::progress_line(p, 200);
   INFO(line);
   CHECK(line.find("E[Z_k] 0.001250 ± 4.0e-4 (≤ 0.003200)") != std::string::npos);

@@ -11,6 +11,7 @@
 #include "dira/app/session.hpp"
 #include "dira/drivers/register.hpp"
 #include "dira/hal/setting_scheduler.hpp"
+#include "dira/protocol/protocol_b.hpp"
 #include "dira/sim/register.hpp"
 
 #include <catch2/catch.hpp>
@@ -396,7 +397,94 @@ TEST_CASE(
   const auto n = r.report["trials_recorded"].get<std::uint64_t>();
   CHECK(n >= 3000);  // every trial before the mismatch that was handed on is kept
   CHECK(n <= 4500);
+  // `dira analyze` (the same function) decides over the recorded trials: n of the protocol's
+  // 200,000, so the run is incomplete, and the statistics over those n are reported beside it.
   const auto again = app::analyze_run_directory(r.directory);
   CHECK(again["trials_recorded"] == n);
-  CHECK(again["decision"].get<std::string>() != "");
+  CHECK(again["decision"] == "incomplete");
+  CHECK(again["decision"] == r.report["decision"]);
+  CHECK(again["reproduces_live_decision"] == true);
+  // Independently of the session and of the analysis: Protocol B fed run.h5's rows here.
+  protocol::ProtocolB b(run.config.inequality.expression, run.config.protocol_b());
+  app::read_run_file(r.directory / "run.h5", [&](std::span<const protocol::Trial> t) { b.add(t); });
+  CHECK(b.trials() == n);
+  CHECK(again["analysis"]["trials_used"] == n);
+  CHECK(again["analysis"]["bell_statistic"].get<double>() == b.bell_statistic());
+  CHECK(again["analysis"]["ustar_statistic"].get<double>() == b.ustar_statistic());
+  CHECK(again["decision_over_recorded_trials"] == protocol::to_string(b.decide().verdict));
+}
+
+namespace {
+/// A fake modulator that is unplugged after `uploads` uploads: its next schedule() is a HardwareFault.
+class LostModulator final : public hal::Modulator {
+ public:
+  LostModulator(test::FakeLab& lab, int party, int uploads) : inner_(lab, party), left_(uploads) {}
+  std::string driver() const override { return "lost-modulator"; }
+  std::string identity() const override { return inner_.identity(); }
+  const std::vector<hal::Capability>& capabilities() const override { return inner_.capabilities(); }
+  void set(const std::string& k, const hal::SettingValue& v) override { inner_.set(k, v); }
+  hal::SettingValue get(const std::string& k) const override { return inner_.get(k); }
+  void schedule(std::uint64_t first, std::span<const std::uint8_t> s) override {
+    if (left_-- <= 0) throw hal::HardwareFault("modulator unplugged (USB device gone)");
+    inner_.schedule(first, s);
+  }
+  std::vector<hal::AppliedSetting> readback() override { return inner_.readback(); }
+  double settling_time_ns() const override { return inner_.settling_time_ns(); }
+
+ private:
+  test::FakeModulator inner_;
+  int left_;
+};
+}  // namespace
+
+TEST_CASE(
+    "pipeline: refused at open is a config error, nothing created; lost during the run is a hardware fault, "
+    "data kept",
+    "[pipeline]") {
+  // Issue 10 item 5, the device set's one failure mapping (cli/run_command.cpp turns ConfigError
+  // into exit 2; a hardware fault's exit code is the run's own, 4).
+  SECTION("refused at open") {
+    FakeRun run("refused");
+    hal::DriverInfo t;
+    t.name = "absent-tagger";
+    t.kind = hal::DeviceKind::time_tagger;
+    t.capabilities = test::fake_capabilities();
+    t.create = [](const std::map<std::string, hal::SettingValue>&) -> std::unique_ptr<hal::Device> {
+      throw hal::HardwareFault("USB device 1234:5678 not found");
+    };
+    run.registry.add(t);
+    run.config.devices.tagger = {"absent-tagger", {}};
+    try {
+      (void)app::run_experiment(run.config, run.options);
+      FAIL("expected a ConfigError");
+    } catch (const app::ConfigError& e) {
+      CHECK_THAT(std::string(e.what()), Catch::Contains("devices.tagger") && Catch::Contains("1234:5678 not found"));
+    }
+    CHECK_FALSE(std::filesystem::exists(run.options.out));  // no run directory
+  }
+  SECTION("lost during the run") {
+    FakeRun run("lost");
+    hal::DriverInfo m;
+    m.name = "lost-modulator";
+    m.kind = hal::DeviceKind::modulator;
+    m.capabilities = test::fake_capabilities();
+    m.create = [&lab = run.lab](const std::map<std::string, hal::SettingValue>& s) -> std::unique_ptr<hal::Device> {
+      return std::make_unique<LostModulator>(lab, static_cast<int>(std::get<std::int64_t>(s.at("party"))), 4);
+    };
+    run.registry.add(m);
+    run.config.devices.modulators[1] = {"lost-modulator", {{"party", std::int64_t{1}}}};
+    const auto r = app::run_experiment(run.config, run.options);
+    CHECK(r.exit_code == 4);
+    CHECK(r.state == "hardware-fault");
+    CHECK_THAT(r.report["fault"].get<std::string>(), Catch::Contains("unplugged"));
+    // Acquisition stopped before the 20,000 trials asked for, and no trial past what party 1's
+    // modulator had been given was recorded (acausal below).
+    const auto n = r.report["trials_recorded"].get<std::uint64_t>();
+    CHECK(n > 0);
+    CHECK(n < 20000);
+    std::uint64_t rows = 0;
+    app::read_run_file(r.directory / "run.h5", [&](std::span<const protocol::Trial> b) { rows += b.size(); });
+    CHECK(rows == n);  // every trial acquired before the fault is in run.h5
+    CHECK(run.acausal(n) == 0);
+  }
 }

@@ -6,6 +6,7 @@
 #include "dira/app/session.hpp"
 #include "dira/drivers/picoquant/ptu.hpp"
 #include "dira/hal/trial_assembly.hpp"
+#include "dira/protocol/protocol_b.hpp"
 #include "dira/protocol/trial_index.hpp"
 #include "dira/sim/physical.hpp"
 
@@ -44,8 +45,34 @@ TEST_CASE("session snapshots count settings and clicks as the recorded trials do
   const auto& last = snaps.back();
   CHECK(last.stage == "done");
   CHECK(last.trials == 30000);
-  CHECK_FALSE(last.protocol_a);
-  CHECK(last.has_ustar);
+  CHECK(last.protocol == 'B');
+  CHECK_FALSE(last.protocol_c);
+  CHECK(last.live.has_ustar);
+
+  // The live statistics are the protocol's own (embedded, issue 10 item 5): the done snapshot's
+  // equal those of a Protocol B fed run.h5's trials directly, outside the session.
+  {
+    protocol::ProtocolB b(c.inequality.expression, c.protocol_b());
+    app::read_run_file(r.directory / "run.h5", [&](std::span<const protocol::Trial> t) { b.add(t); });
+    const auto s = b.live();
+    CHECK(last.live.trials == s.trials);
+    CHECK(last.live.trials_in_test == s.trials_in_test);
+    CHECK(last.live.bell_mean == s.bell_mean);
+    CHECK(last.live.bell_half_width == s.bell_half_width);
+    CHECK(last.live.ustar_mean == s.ustar_mean);
+    CHECK(last.live.ustar_threshold == s.ustar_threshold);
+    CHECK(last.live.projected == s.projected);
+  }
+  // The stages' counters as they expose them: the assembler emitted every recorded trial (and
+  // none without a click: the ideal simulator), and the scheduler had confirmed the settings of
+  // every assembled trial at the modulators, never more than the plan.
+  CHECK(last.assembly.trials >= last.trials);
+  CHECK(last.assembly.no_click == 0);
+  CHECK(last.assembly.no_click == last.channel_counts.back());
+  CHECK(last.scheduler.delivered >= last.assembly.trials);
+  CHECK(last.scheduler.delivered <= 30000);
+  CHECK(last.scheduler.drawn >= last.scheduler.delivered);
+  CHECK(last.scheduler.uploads > 0);
 
   // Settings: the histogram must equal a recount of run.h5.
   const auto& sc = c.inequality.expression.scenario();

@@ -250,3 +250,29 @@ TEST_CASE("weak_source driver file, Protocol C: run.h5's ledger holds settings a
   CHECK(differ == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("one ε in the experiment file: weak_source.epsilon is refused, a source's declared ε may not exceed it",
+          "[weak_source]") {
+  // sim-guehne4.yaml: protocol.epsilon 0.01 (the file's one ε).
+  auto issue_of = [](const std::string& yaml) -> std::string {
+    try {
+      (void)app::load_experiment_text(yaml, "eps.yaml");
+    } catch (const app::ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // The legacy short form once parsed a second ε and ignored it.
+  const auto legacy = issue_of(with_weak_source("sim-guehne4.yaml", "weak_source:\n  kind: iid\n  epsilon: 0.2\n"));
+  CHECK_THAT(legacy, Catch::Contains("eps.yaml:") && Catch::Contains("weak_source.epsilon: the experiment has one ε"));
+  // A driver's declared ε above protocol.epsilon: the security statement would not hold for it.
+  const auto above = issue_of(
+      with_weak_source("sim-guehne4.yaml", "weak_source:\n  driver: iid\n  settings: {bias: 0.01, epsilon: 0.02}\n"));
+  CHECK_THAT(above, Catch::Contains("weak_source.settings.epsilon: the source declares ε = 0.02, above the "
+                                    "experiment's one ε (protocol.epsilon = 0.01)"));
+  // Equal or below (an ε'-SV source with ε' ≤ ε is ε-SV) is accepted.
+  CHECK(issue_of(with_weak_source("sim-guehne4.yaml",
+                                  "weak_source:\n  driver: iid\n  settings: {bias: 0.01, epsilon: 0.01}\n")) == "");
+  CHECK(issue_of(with_weak_source("sim-guehne4.yaml",
+                                  "weak_source:\n  driver: iid\n  settings: {bias: 0.005, epsilon: 0.005}\n")) == "");
+}

@@ -326,7 +326,7 @@ bool DevicePanel::connect_selected() {
     return false;
   }
   try {
-    auto dev = selected_->create(*settings);
+    auto dev = app::driver_registry().create(*selected_, *settings);
     const std::string label = selected_->name + ": " + dev->identity();
     // Read-only capabilities show what the device reports.
     for (auto& r : rows_)

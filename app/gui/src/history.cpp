@@ -109,14 +109,17 @@ Replay load_run_directory(const fs::path& dir) {
       p.planned = contents.trials;
       p.elapsed_s = row.elapsed_s;
       p.rate = row.elapsed_s > 0 ? static_cast<double>(row.trials) / row.elapsed_s : 0;
-      p.bell = row.bell;
-      p.bell_half_width = row.bell_half_width;
-      p.bell_threshold = bell_threshold;
-      p.ustar = row.ustar;
-      p.ustar_half_width = row.ustar_half_width;
-      p.ustar_threshold = ustar_threshold;
-      p.has_ustar = has_ustar;
-      p.protocol_a = pa;
+      // run.h5's statistics rows hold these of the live statistics; the projection (and, for
+      // Protocol A, the probability of acceptance) were not recorded, and live.trials stays 0
+      // so that nothing shows a projection for them.
+      p.protocol = c.protocol;
+      p.live.bell_mean = row.bell;
+      p.live.bell_half_width = row.bell_half_width;
+      p.live.bell_threshold = bell_threshold;
+      p.live.ustar_mean = row.ustar;
+      p.live.ustar_half_width = row.ustar_half_width;
+      p.live.ustar_threshold = ustar_threshold;
+      p.live.has_ustar = has_ustar;
       p.stage = "acquiring";  // each row was recorded during acquisition
       p.eta_s = 0;
       p.channel_names = channels;

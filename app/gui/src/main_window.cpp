@@ -335,8 +335,8 @@ void MainWindow::draw_frame() {
   if (p.protocol_c)
     stage_label_->setText(tr("%1, certified %2 / %3 bits of min-entropy, target in %4")
                               .arg(QString::fromStdString(p.stage.empty() ? std::string("acquiring") : p.stage))
-                              .arg(p.min_entropy, 0, 'f', 1)
-                              .arg(p.min_entropy_target, 0, 'f', 1)
+                              .arg(p.protocol_c->certified_min_entropy, 0, 'f', 1)
+                              .arg(p.protocol_c->target, 0, 'f', 1)
                               .arg(hms(p.eta_to_target_s)));
   else {
     std::string text = p.stage.empty() ? std::string("acquiring") : p.stage;
@@ -344,11 +344,11 @@ void MainWindow::draw_frame() {
     // the probability that the test on the chosen boxes would accept if they were chosen now.
     if (!p.decision.empty())
       text += ", decision: " + p.decision;
-    else if (!p.projected.empty())
-      text += ", projected: " + p.projected;
-    if (p.decision.empty() && p.protocol_a && p.accept_probability >= 0)
-      text += ", P(accept if the boxes were chosen now) " + app::lab_units::significant(100 * p.accept_probability, 3) +
-              "%";
+    else if (p.live.trials > 0)  // a live run's protocol has seen trials (a replayed run's rows have no projection)
+      text += std::string(", projected: ") + protocol::to_string(p.live.projected);
+    if (p.decision.empty() && p.protocol == 'A' && p.live.accept_probability >= 0)
+      text += ", P(accept if the boxes were chosen now) " +
+              app::lab_units::significant(100 * p.live.accept_probability, 3) + "%";
     stage_label_->setText(QString::fromStdString(text));
   }
   progress_->setValue(

@@ -87,22 +87,24 @@ void PlotModel::thin(std::vector<T>& v) {
 void PlotModel::add(const app::Progress& p) {
   if (snapshots_ > 0 && p.trials < last_.trials) return;
   ++snapshots_;
-  protocol_a_ = p.protocol_a;
-  protocol_c_ = p.protocol_c;
-  has_ustar_ = p.has_ustar;
+  protocol_a_ = p.protocol == 'A';
+  protocol_c_ = p.protocol_c.has_value();
+  has_ustar_ = p.live.has_ustar;
   Row r;
   r.elapsed_s = p.elapsed_s;
   r.trials = static_cast<double>(p.trials);
-  r.bell = p.bell;
-  r.bell_half_width = p.bell_half_width;
-  r.bell_threshold = p.bell_threshold;
-  r.ustar = p.ustar;
-  r.ustar_half_width = p.ustar_half_width;
-  r.ustar_threshold = p.ustar_threshold;
-  r.min_entropy = p.min_entropy;
-  r.min_entropy_target = p.min_entropy_target;
-  r.log2_gain = p.log2_gain_per_trial;
-  r.accept_probability = p.accept_probability;
+  r.bell = p.live.bell_mean;
+  r.bell_half_width = p.live.bell_half_width;
+  r.bell_threshold = p.live.bell_threshold;
+  r.ustar = p.live.ustar_mean;
+  r.ustar_half_width = p.live.ustar_half_width;
+  r.ustar_threshold = p.live.ustar_threshold;
+  if (p.protocol_c) {
+    r.min_entropy = p.protocol_c->certified_min_entropy;
+    r.min_entropy_target = p.protocol_c->target;
+    r.log2_gain = p.protocol_c->mean_log2_gain;
+  }
+  r.accept_probability = p.live.accept_probability;
   // Several snapshots at one trial count (paused, analysing) add nothing to a plot over trials.
   if (!rows_.empty() && rows_.back().trials == r.trials)
     rows_.back() = r;

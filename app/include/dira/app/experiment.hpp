@@ -28,7 +28,6 @@ struct WeakSourceConfig {
   std::map<std::string, hal::SettingValue> settings;  ///< its settings (checked against its capabilities)
   std::string kind = "iid";                           ///< legacy form: iid | adversarial | file
   double bias = 0;                                    ///< iid: P(0) = ½ + bias
-  std::optional<double> epsilon;                      ///< declared ε (defaults to the protocol's ε)
   std::uint64_t seed = 1;
   std::string path;                ///< file: bytes, most significant bit first
   std::vector<int> avoid_setting;  ///< adversarial: the setting to make rare

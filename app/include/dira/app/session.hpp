@@ -5,6 +5,10 @@
 
 #include "dira/app/experiment.hpp"
 #include "dira/hal/registry.hpp"
+#include "dira/hal/setting_scheduler.hpp"
+#include "dira/hal/trial_assembly.hpp"
+#include "dira/protocol/decision.hpp"
+#include "dira/protocol/protocol_c.hpp"
 #include "dira/station/health.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,40 +17,50 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace dira::app {
 
-/// A snapshot for progress displays (owned; safe to hand to another thread).
+/// A snapshot for progress displays (owned; safe to hand to another thread). Built from what
+/// each stage exposes, embedded as the stage defines it rather than copied field by field
+/// (issue 10 item 5): the protocol's live statistics, Protocol C's scorer statistics, the trial
+/// assembler's and the setting scheduler's counters; plus the display counters run_statistics
+/// keeps (clicks per detector, settings per joint setting) and the run's clock.
 struct Progress {
-  std::uint64_t trials = 0;
+  std::uint64_t trials = 0;  ///< trials recorded (in run.h5 and the live protocol)
   std::uint64_t planned = 0;
   double elapsed_s = 0;
-  double rate = 0;  ///< trials per second
-  double bell = 0, bell_half_width = 0, bell_threshold = 0;
-  double ustar = 0, ustar_half_width = 0, ustar_threshold = 0;
-  bool has_ustar = false;
-  /// true: `bell` is E[Z_k | runs so far], the expectation of the decision statistic Z_k (seed 000
-  /// eq. 54) if the boxes were chosen now (protocol::LiveStatistics::bell_mean).
-  bool protocol_a = false;
-  /// Protocol A: Pr[the test on the chosen boxes accepts] if they were chosen now (−1: not A).
-  double accept_probability = -1;
-  std::string projected;  ///< accept | abort | undecided, if the live intervals held
-  std::string stage;      ///< acquiring | paused | analysing | done
-  std::string decision;   ///< the run's decision (accept | abort | incomplete), in the "done" snapshot only
-  double eta_s = -1;      ///< estimated seconds to the planned trial count (-1: unknown)
-  std::uint64_t trials_in_test = 0;
+  double rate = 0;       ///< trials per second
+  double eta_s = -1;     ///< estimated seconds to the planned trial count (-1: unknown)
+  std::string stage;     ///< acquiring | paused | analysing | done
+  std::string decision;  ///< the run's decision (accept | abort | incomplete), in the "done" snapshot only
 
-  /// Protocol C: certified smooth min-entropy so far against the target fixed before the run,
-  /// the PEF's mean log2-gain per trial, and the projected time to reach the target.
-  bool protocol_c = false;
-  double min_entropy = 0, min_entropy_target = 0, log2_gain_per_trial = 0;
-  double eta_to_target_s = -1;  ///< −1: unknown or never at the current gain
+  /// Which protocol `live` belongs to ('A', 'B' or 'C'): what its fields mean differs —
+  /// B: bell_mean is L_n and ustar_* is S_n; A: bell_mean is E[Z_k | runs so far], the
+  /// expectation of the decision statistic Z_k (seed 000 eq. 54) if the boxes were chosen now,
+  /// and accept_probability is set; C: `protocol_c` below is what is shown.
+  char protocol = 'B';
+  /// The live protocol's statistics as the protocol computes them (protocol/decision.hpp).
+  protocol::LiveStatistics live;
+  /// Protocol C only: the PEF scorer's running statistics (certified smooth min-entropy against
+  /// the target fixed before the run, mean log2-gain per trial; protocol/protocol_c.hpp).
+  std::optional<protocol::ProtocolCStats> protocol_c;
+  double eta_to_target_s = -1;  ///< Protocol C: projected seconds to the target (−1: unknown or never)
+
+  /// The trial assembler's counters as of the last block recorded (hal/trial_assembly.hpp):
+  /// trials emitted, no-click and multi-click party-trials, stray and reordered tags, …
+  hal::AssemblyCounters assembly;
+  /// The setting scheduler's counters (hal/setting_scheduler.hpp): settings drawn and confirmed
+  /// delivered — `scheduler.delivered − assembly.trials` is how far the settings are ahead of the
+  /// trials they steer. All zero when the settings are chosen by the hardware (read from the echo).
+  hal::SchedulerCounters scheduler;
 
   /// Cumulative detector clicks: one channel per (party, outcome) in `channel_names` order
-  /// ("A:0", "A:1", …), then one "no click" channel per party. Rates are counts / elapsed_s.
+  /// ("A:0", "A:1", …), then one "no click" channel per party (= assembly.no_click).
+  /// Rates are counts / elapsed_s.
   std::vector<std::string> channel_names;
   std::vector<std::uint64_t> channel_counts;
 

@@ -8,7 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dira::hal {
@@ -37,6 +39,16 @@ struct DriverInfo {
 /// the known ones), read-only key, or a value outside the declaration. Empty: accepted.
 std::string check_setting(const DriverInfo& driver, const std::string& key, const SettingValue& value);
 
+/// Settings a driver's capability declarations refuse, every problem at once (key → message).
+class SettingsRefused : public std::invalid_argument {
+ public:
+  SettingsRefused(const std::string& driver, std::vector<std::pair<std::string, std::string>> problems);
+  const std::vector<std::pair<std::string, std::string>>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> problems_;
+};
+
 class DriverRegistry {
  public:
   void add(DriverInfo info);
@@ -45,6 +57,10 @@ class DriverRegistry {
   /// Validates settings against the driver's capabilities (all problems at once; key → message).
   std::vector<std::pair<std::string, std::string>> validate(const DriverInfo& d,
                                                             const std::map<std::string, SettingValue>& settings) const;
+  /// The one way the application makes a device from settings (session, GUI, station): validate()
+  /// — every problem, thrown at once as SettingsRefused, before the driver is called — then the
+  /// driver's factory, which may still refuse what the declarations cannot say (std::invalid_argument).
+  std::unique_ptr<Device> create(const DriverInfo& d, const std::map<std::string, SettingValue>& settings) const;
 
  private:
   std::vector<DriverInfo> drivers_;
