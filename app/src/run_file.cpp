@@ -4,14 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <limits>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace dira::app {
 
@@ -245,14 +240,7 @@ struct RunFileWriter::Impl {
   std::string report_text;  ///< also written as the root's string attribute "report_json" at close
   std::vector<TagRow> tag_buffer;
   std::vector<ChecksumRow> check_buffer;
-  // run.h5's pages already written to disk are handed back to the kernel as the run goes
-  // (release_written_pages): a descriptor of its own, so that its write-back status is not the
-  // one HDF5's descriptor reports.
-  int page_fd = -1;
-  std::uint64_t pages_released = 0, pages_issued = 0;  // byte offsets
-  void release_written_pages();
   void close_all() {
-    if (page_fd >= 0) ::close(page_fd), page_fd = -1;
     for (hid_t* d : {&trials, &ledger, &stats, &report, &tags, &sums})
       if (*d >= 0) H5Dclose(*d), *d = -1;
     for (hid_t* t : {&ttype, &ltype, &stype, &gtype, &ctype})
@@ -260,46 +248,6 @@ struct RunFileWriter::Impl {
     if (file >= 0) H5Fclose(file), file = -1;
   }
 };
-
-/// A run writes run.h5 front to back at up to ≈ 0.3 GB/s (32 bytes a trial at 10⁷ trials/s) and
-/// never reads it back while acquiring. Left to itself the kernel keeps every written page cached
-/// until memory runs short: 10⁹ trials is 32 GB of page cache, and every page written is a page
-/// newly allocated — on a VM the copy into such a page was the largest cost of the recording
-/// thread (perf: `copy_folio_from_iter_atomic`, 23–55 ns per trial, against ≈ 7 ns into pages
-/// just freed). So every 8 MB the file has grown, the pages issued for writing the previous time
-/// are waited for and dropped (POSIX_FADV_DONTNEED drops only clean pages: nothing unwritten is
-/// lost), and the next ones, up to 4 MB before the end (the chunk being filled, HDF5's newest
-/// metadata), are issued for writing. The kernel then recycles the same pages. The file's
-/// content is unchanged; readers (the analysis pass, a SWMR viewer) read dropped pages back
-/// from disk. Write-back errors seen here are reported like a failed write (RunFileError).
-void RunFileWriter::Impl::release_written_pages() {
-  if (page_fd < 0) return;
-  constexpr std::uint64_t kStep = 8u << 20, kTail = 4u << 20, kPage = 4096;
-  struct stat st {};
-  if (::fstat(page_fd, &st) != 0) return;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < pages_issued + kStep + kTail) return;
-  const auto failed = [this](const char* what) {
-    const int e = errno;
-    if (e == EIO || e == ENOSPC || e == EDQUOT)
-      throw RunFileError("cannot write " + path.string() + " (" + what + ": " + std::strerror(e) + ")");
-    ::close(page_fd);  // not supported here (e.g. EINVAL on some file systems): the cache is left alone
-    page_fd = -1;
-  };
-  if (pages_issued > pages_released) {
-    const auto n = static_cast<off64_t>(pages_issued - pages_released);
-    if (::sync_file_range(page_fd, static_cast<off64_t>(pages_released), n,
-                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
-      return failed("write-back");
-    ::posix_fadvise(page_fd, static_cast<off_t>(pages_released), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
-    pages_released = pages_issued;
-  }
-  const std::uint64_t issue_to = (size - kTail) / kPage * kPage;
-  if (::sync_file_range(page_fd, static_cast<off64_t>(pages_issued), static_cast<off64_t>(issue_to - pages_issued),
-                        SYNC_FILE_RANGE_WRITE) != 0)
-    return failed("write-back");
-  pages_issued = issue_to;
-}
 
 RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::string& config_yaml,
                              const std::string& metadata_json, bool raw_tags)
@@ -369,7 +317,6 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
     impl_->close_all();
     throw RunFileError("cannot switch " + path.string() + " to SWMR writing");
   }
-  impl_->page_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // -1: pages left to the kernel
 }
 
 RunFileWriter::~RunFileWriter() {
@@ -395,7 +342,6 @@ void RunFileWriter::append_trials(std::span<const protocol::Trial> trials) {
   }
   append(impl_->trials, impl_->ttype, b.data(), b.size(), impl_->n_trials, "trials");
   append(impl_->sums, impl_->ctype, checks.data(), checks.size(), impl_->n_sums, "trial checksums");
-  impl_->release_written_pages();
 }
 
 void RunFileWriter::append_tags(int station, std::span<const hal::Tag> tags) {
@@ -406,7 +352,6 @@ void RunFileWriter::append_tags(int station, std::span<const hal::Tag> tags) {
     b[i] = TagRow{static_cast<std::uint8_t>(tags[i].type), static_cast<std::uint8_t>(station), tags[i].missed,
                   tags[i].channel, tags[i].time_ps};
   append(impl_->tags, impl_->gtype, b.data(), b.size(), impl_->n_tags, "tags");
-  impl_->release_written_pages();
 }
 
 void RunFileWriter::append_ledger(std::span<const protocol::LedgerEntry> entries) {
