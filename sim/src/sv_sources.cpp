@@ -16,20 +16,9 @@ IidSvSource::IidSvSource(double bias, std::uint64_t seed)
 }
 
 std::uint64_t IidSvSource::make_word(Rng& rng, std::uint64_t zero_below) {
-  constexpr std::uint64_t kTop = std::uint64_t{1} << 53;
-  if (zero_below >= kTop) {  // P(0) within 2⁻⁵³ of 1: every bit is 0 (r >> 11 < 2⁵³); the step still runs
-    for (int i = 0; i < 64; ++i) rng.next();
-    return 0;
-  }
-  // (r >> 11) ≥ zero_below  ⇔  r ≥ zero_below·2¹¹ (no bits lost: zero_below < 2⁵³), so bit k is
-  // the complement of the carry of r − threshold. Collecting the carries (w = 2w + carry, one
-  // `cmp; adc` per bit, the loop unrolled) and complementing the word at the end gives the same
-  // bits with about half the instructions per step; the chain of generator states is unchanged.
-  const std::uint64_t threshold = zero_below << 11;
-  std::uint64_t below = 0;  // bit set where the step's bit is 0
-#pragma GCC unroll 8
-  for (int i = 0; i < 64; ++i) below = below + below + (rng.next() < threshold ? 1u : 0u);
-  return ~below;
+  std::uint64_t w = 0;
+  for (int i = 0; i < 64; ++i) w = (w << 1) | ((rng.next() >> 11) >= zero_below ? 1u : 0u);
+  return w;
 }
 
 std::uint64_t IidSvSource::take_across(unsigned count) {
