@@ -167,7 +167,8 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Pushes every block pair and pops after each, as the session does (its batch vector reused).
+// Pushes every block pair and pops after each, as the session does (its batch vectors reused:
+// TrialAssembler::pop_replacing).
 // Each iteration is followed, untimed, by one bare scan of the same blocks; the counter
 // vs_bare_scan = median bare-scan time / median assembly time (thread CPU time, interleaved
 // samples, so both figures come from the same moments of the same run).
@@ -184,8 +185,7 @@ void run_assembly(benchmark::State& state, Make make) {
     trials = 0;
     for (std::size_t k = 0; k < d.blocks[0].size(); ++k) {
       for (int p = 0; p < 2; ++p) a.push(p, d.blocks[p][k]);
-      out.clear();
-      a.pop(out);
+      a.pop_replacing(out);  // as the session does: the rows' storage is reused, not zeroed
       trials += out.size();
       benchmark::DoNotOptimize(out.data());
     }

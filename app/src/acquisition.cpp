@@ -3,6 +3,7 @@
 #include "dira/hal/simulated_apparatus.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -53,8 +54,7 @@ class BlockQueue {
     if (free_.empty()) return {};
     AcquiredBlock b = std::move(free_.back());
     free_.pop_back();
-    b.trials.clear();
-    b.tags.clear();
+    b.tags.clear();  // b.trials keeps its old rows: TrialAssembler::pop_replacing writes over them
     return b;
   }
   void give_back(AcquiredBlock&& b) {
@@ -112,6 +112,19 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
   AcquisitionResult produced;
   std::exception_ptr failure;
   const auto t0 = std::chrono::steady_clock::now();
+  // Clicks per detector slot, counted per tag: a compact table (slot + 1, 0 for "no slot"; one
+  // entry past the 4096 channels for every channel outside them) and counters in a local array,
+  // so the loop has no branch per tag and no read-modify-write of the block's vector.
+  constexpr std::size_t kChannels = 4096, kMaxLocalSlots = 255;
+  const bool count_clicks = ctl.slot_of_channel != nullptr;
+  const bool local_clicks = count_clicks && ctl.slots <= kMaxLocalSlots;
+  std::vector<std::uint8_t> click_slot;  // channel → slot + 1 (0: not a detector)
+  if (local_clicks) {
+    click_slot.assign(kChannels + 1, 0);
+    for (std::size_t c = 0; c < kChannels && c < ctl.slot_of_channel->size(); ++c)
+      if (const int s = (*ctl.slot_of_channel)[c]; s >= 0 && static_cast<std::size_t>(s) < ctl.slots)
+        click_slot[c] = static_cast<std::uint8_t>(s + 1);
+  }
 
   // A gated apparatus (the simulator: it generates a trial only once its modulators hold the
   // setting) cannot record ahead of delivery, so its settings can be drawn on the scheduler's
@@ -184,11 +197,34 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
         const hal::TaggerEvent ev = tagger.next(std::chrono::milliseconds(100));
         bool ended = false;
         if (const auto* tags = std::get_if<hal::TagBlock>(&ev)) {
-          if (ctl.slot_of_channel)
+          if (local_clicks) {
+            // Four sets of counters taken in turn: consecutive tags on one slot (a sync and the
+            // echoes, all slot 0) would otherwise wait on each other's increment.
+            // n[·][0] counts tags on no detector. A block holds far fewer than 2³² tags.
+            std::array<std::array<std::uint32_t, kMaxLocalSlots + 1>, 4> n{};
+            const std::uint8_t* slot = click_slot.data();
+            const hal::Tag* tag = tags->data();
+            const std::size_t count = tags->size();
+            const auto slot_of = [slot](const hal::Tag& t) {
+              const auto c = static_cast<std::uint32_t>(t.channel);  // negative → huge
+              return slot[c < kChannels ? c : kChannels];
+            };
+            std::size_t i = 0;
+            for (; i + 4 <= count; i += 4) {
+              ++n[0][slot_of(tag[i])];
+              ++n[1][slot_of(tag[i + 1])];
+              ++n[2][slot_of(tag[i + 2])];
+              ++n[3][slot_of(tag[i + 3])];
+            }
+            for (; i < count; ++i) ++n[0][slot_of(tag[i])];
+            for (std::size_t s = 0; s < ctl.slots; ++s)
+              block.clicks[s] = std::uint64_t{n[0][s + 1]} + n[1][s + 1] + n[2][s + 1] + n[3][s + 1];
+          } else if (count_clicks) {
             for (const auto& tag : *tags)
               if (tag.channel >= 0 && tag.channel < 4096)
                 if (const int s = (*ctl.slot_of_channel)[static_cast<std::size_t>(tag.channel)]; s >= 0)
                   ++block.clicks[static_cast<std::size_t>(s)];
+          }
           if (ctl.raw_tags) block.tags.assign(tags->begin(), tags->end());
           if (!beyond) try {
               assembler.push(station, *tags);
@@ -207,7 +243,7 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
               beyond = true;
             }
         }
-        assembler.pop(block.trials);
+        assembler.pop_replacing(block.trials);  // the old rows' storage is reused, not zeroed
         if (trials + block.trials.size() > ctl.planned)
           block.trials.resize(static_cast<std::size_t>(ctl.planned - trials));
         trials += block.trials.size();

@@ -502,14 +502,18 @@ void TrialAssembler::release_trials(std::uint64_t limit, Settings settings) {
 
 template <std::size_t NP, class Settings>
 void TrialAssembler::release_trials_n(std::uint64_t limit, Settings settings) {
-  // Records are written in place (vector::push_back per trial costs more than zeroing the batch).
-  const std::size_t first = ready_.size();
-  ready_.resize(first + static_cast<std::size_t>(limit - trials_base_));
+  // Records are written in place (vector::push_back per trial costs more than zeroing the batch),
+  // over storage kept from earlier batches where there is some (pop_replacing): only growth is
+  // zeroed. Every field of a record is written below (the settings callbacks assign the whole
+  // Trial first), so stale bytes never reach the output.
+  const std::size_t first = ready_n_;
+  const std::size_t need = first + static_cast<std::size_t>(limit - trials_base_);
+  if (ready_.size() < need) ready_.resize(need);
   protocol::Trial* const out = ready_.data();
   std::size_t w = first;
   std::uint64_t idx = trials_base_, no_click = 0, multi_click = 0, dropped = 0;
   const auto commit = [&] {
-    ready_.resize(w);
+    ready_n_ = w;
     trials_base_ = idx;
     counters_.trials += w - first;
     counters_.no_click += no_click;
@@ -576,11 +580,21 @@ void TrialAssembler::echo_fault(std::uint64_t idx, std::size_t party, std::uint3
 }
 
 void TrialAssembler::pop(std::vector<protocol::Trial>& out) {
-  if (out.empty())
+  if (out.empty()) {
     out.swap(ready_);
-  else
-    out.insert(out.end(), ready_.begin(), ready_.end());
+    out.resize(ready_n_);  // shrinks: the stale tail is dropped, nothing is zeroed
+  } else {
+    out.insert(out.end(), ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(ready_n_));
+  }
   ready_.clear();
+  ready_n_ = 0;
+}
+
+void TrialAssembler::pop_replacing(std::vector<protocol::Trial>& out) {
+  // out's old storage (and size) becomes ready_'s: the next batch overwrites it in place.
+  out.swap(ready_);
+  out.resize(ready_n_);  // ready_ held at least ready_n_ elements: this only shrinks
+  ready_n_ = 0;
 }
 
 }  // namespace dira::hal

@@ -151,6 +151,66 @@ TEST_CASE("rejection sampling: uniform settings from a fair source, bounds hold 
   CHECK(f > b.nu_min[0] - 5 * sigma);
 }
 
+// draw_setting_rejection draws several attempts' bits at once (performance, issue 10 §7). The
+// reference here is the rule as seed 001 states it, written independently: per party, read b
+// bits one at a time from the bit list, most significant first, until the value is below the
+// number of settings. The two must agree on every setting, on how many bits each trial used
+// (the ledger's position after each trial), on the ledger's entries, and on where a finite
+// source runs out.
+TEST_CASE("rejection sampling: bits drawn in runs give the settings and ledger of one draw per attempt", "[settings]") {
+  Rng rng(29);
+  for (const int parties : {1, 2, 3, 4}) {
+    for (const int settings : {1, 2, 3, 5, 8, 9, 16, 17, 200, 256}) {
+      const int b = setting_bits_per_attempt(settings);
+      std::vector<bool> stream(6000);
+      for (auto&& bit : stream) bit = (rng.next() >> 11) < (std::uint64_t{3} << 51);  // P(1) = 3/8
+      BufferSvSource src(stream, "test");
+      BitLedger ledger(src);
+      std::size_t at = 0;  // the reference's position in `stream`
+      bool exhausted_ref = false;
+      for (std::uint64_t i = 0; !exhausted_ref; ++i) {
+        // Reference.
+        Trial want;
+        for (int p = 0; p < parties && !exhausted_ref; ++p) {
+          for (;;) {
+            if (at + static_cast<std::size_t>(b) > stream.size()) {
+              exhausted_ref = true;
+              at = stream.size();  // the attempt takes what is left, then fails
+              break;
+            }
+            unsigned v = 0;
+            for (int k = 0; k < b; ++k) v = (v << 1) | (stream[at++] ? 1u : 0u);
+            if (v < static_cast<unsigned>(settings)) {
+              want.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(v);
+              break;
+            }
+          }
+        }
+        Trial got;
+        if (exhausted_ref) {
+          CHECK_THROWS_AS(draw_setting_rejection(ledger, i, parties, settings, got), SourceExhausted);
+        } else {
+          draw_setting_rejection(ledger, i, parties, settings, got);
+          for (int p = 0; p < parties; ++p)
+            REQUIRE(int{got.u[static_cast<std::size_t>(p)]} == int{want.u[static_cast<std::size_t>(p)]});
+        }
+        REQUIRE(ledger.bits_drawn() == at);
+        if (b == 0 && i == 50) break;  // one setting: no bits, never exhausted
+      }
+      if (b == 0) {
+        CHECK(ledger.bits_drawn() == 0);
+        continue;
+      }
+      // One merged entry: every bit a setting bit, positions 0 … at − 1.
+      REQUIRE(ledger.entries().size() == 1);
+      CHECK(ledger.entries()[0].purpose == BitPurpose::setting);
+      CHECK(ledger.entries()[0].first_bit == 0);
+      CHECK(ledger.entries()[0].bit_count == at);
+      CHECK(ledger.entries()[0].first_item == 0);
+    }
+  }
+}
+
 TEST_CASE("Protocol B accepts the ideal quantum box and rejects noise, local and cheating boxes", "[protocolB]") {
   const auto ineq = dira::test::load("ks294");
   const auto& sc = ineq.expression.scenario();

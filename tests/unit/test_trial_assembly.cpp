@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <random>
 
 using namespace dira::hal;
@@ -563,4 +564,40 @@ TEST_CASE("assembly: random streams agree with an offline derivation", "[assembl
     CHECK(a.counters().missing_syncs == missing);
     CHECK(a.counters().stray_tags == strays);
   }
+}
+
+// pop_replacing (issue 10 §7: the session's blocks hand their rows' storage back, not zeroed):
+// whatever the vector held before — here rows of 0xFF bytes, more or fewer than a batch — the
+// trials popped are byte for byte those pop() gives into an empty vector from a second assembler
+// fed the same tags, batch after batch, also with a reused vector shorter than the batch.
+TEST_CASE("assembly: pop_replacing gives pop()'s trials whatever the vector held before", "[assembly]") {
+  std::mt19937_64 rng(41);
+  TrialAssembler a(two_party(true), intended), b(two_party(true), intended);
+  Trial garbage;
+  std::memset(static_cast<void*>(&garbage), 0xFF, sizeof garbage);
+  std::vector<Trial> reused(300, garbage);
+  std::uint64_t trial = 0;
+  for (int batch = 0; batch < 40; ++batch) {
+    const std::uint64_t n = 1 + rng() % 200;  // trials in this batch: below and above the vector's size
+    for (int p = 0; p < 2; ++p) {
+      TagBlock tags;
+      for (std::uint64_t i = trial; i < trial + n; ++i) {
+        const auto t0 = static_cast<std::int64_t>(i) * kPeriod;
+        tags.push_back(tag(0, t0));
+        tags.push_back(tag(5 + intended(i).u[static_cast<std::size_t>(p)], t0 + 50));
+        if (rng() % 4 != 0) tags.push_back(tag(1 + static_cast<int>(rng() % 2), t0 + 200));  // sometimes no click
+      }
+      a.push(p, tags);
+      b.push(p, tags);
+    }
+    trial += n;
+    if (batch % 7 == 3) std::fill(reused.begin(), reused.end(), garbage);  // stale rows again
+    if (batch % 11 == 5) reused.assign(3, garbage);                        // shorter than the batch
+    a.pop_replacing(reused);
+    const std::vector<Trial> want = drain(b);
+    REQUIRE(reused.size() == want.size());
+    for (std::size_t k = 0; k < want.size(); ++k) REQUIRE(std::memcmp(&reused[k], &want[k], sizeof(Trial)) == 0);
+  }
+  CHECK(a.counters().trials == b.counters().trials);
+  CHECK(a.counters().no_click == b.counters().no_click);
 }

@@ -118,6 +118,11 @@ class TrialAssembler {
   /// Moves the finished trials into `out` (appends; when `out` is empty, buffers are swapped,
   /// so a caller that reuses one vector causes no copy and no allocation).
   void pop(std::vector<protocol::Trial>& out);
+  /// Replaces `out`'s contents with the finished trials. `out`'s old elements are dropped and its
+  /// storage kept for the next trials as it is, not zeroed: a caller that hands the same vectors
+  /// back block after block (the session's queue) writes each record once, where pop() into a
+  /// cleared vector has every batch zeroed first (`vector::resize`, ≈ 5 ns per trial).
+  void pop_replacing(std::vector<protocol::Trial>& out);
 
   const AssemblyCounters& counters() const { return counters_; }
   /// Trials the apparatus has begun: syncs seen (or inferred) by the station furthest ahead.
@@ -204,7 +209,10 @@ class TrialAssembler {
   std::size_t ring_mask_ = 0;
   std::uint64_t trials_base_ = 0;  // next trial to emit
   std::uint64_t opened_ = 0;       // max over stations of syncs
+  // Finished trials are ready_[0, ready_n_); the elements past them are storage kept from an
+  // earlier batch (constructed, stale), overwritten before they are counted.
   std::vector<protocol::Trial> ready_;
+  std::size_t ready_n_ = 0;
   AssemblyCounters counters_;
 };
 

@@ -17,7 +17,10 @@ namespace dira::protocol {
 void draw_setting_guehne(BitLedger& ledger, std::uint64_t trial, Trial& out);
 
 /// Protocol B: each party draws b = ⌈log₂ s⌉ bits and redraws them while the value is ≥ s
-/// (rejection sampling; docs/protocol-b-security.md explains the choice).
+/// (rejection sampling; docs/protocol-b-security.md explains the choice). The bits are taken
+/// from the ledger several attempts at a time, but only as many as the trial uses: the settings,
+/// the ledger and the point where a finite source runs out are those of one draw per attempt.
+/// On SourceExhausted `out`'s settings are unspecified (the trial is not run).
 void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties, int settings, Trial& out);
 
 /// Bits one attempt of the rejection rule draws for a party with `settings` settings: ⌈log2 settings⌉
