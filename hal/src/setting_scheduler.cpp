@@ -141,6 +141,21 @@ void SettingScheduler::draw_on_thread(std::function<void()> settled, std::size_t
   drawer_->settled = std::move(settled);
   drawer_->depth = std::max<std::size_t>(depth, 1);
   drawer_->drawn_to = requested_;
+  // With top-ups collected `depth` calls late, the draw thread writes up to `depth` top-ups past
+  // what the modulators have been given; the ring must hold all of them, or a slot is drawn over
+  // before its upload reads it (seen under ASan in the depth-3 test). A run uses depth 1.
+  if (drawer_->depth > 1) {
+    std::size_t cap = ring_.size();
+    while (cap < (config_.lookahead + config_.batch) * (drawer_->depth + 1)) cap *= 2;
+    if (cap > ring_.size()) {
+      std::vector<protocol::Trial> grown(cap);
+      const std::uint64_t kept = std::min<std::uint64_t>(requested_, ring_.size());
+      for (std::uint64_t i = requested_ - kept; i < requested_; ++i)
+        grown[static_cast<std::size_t>(i) & (cap - 1)] = ring_[static_cast<std::size_t>(i) & mask_];
+      ring_.swap(grown);
+      mask_ = cap - 1;
+    }
+  }
   DrawThread* d = drawer_.get();
   d->thread = std::thread([this, d] {
     std::unique_lock lk(d->m);
