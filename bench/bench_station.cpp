@@ -38,6 +38,29 @@ double process_cpu_ns() {
 }
 using namespace std::chrono_literals;
 
+/// The coordinator's side of a run: takes the stations' blocks, merges them by sync and tells the
+/// hub what the merge consumed (its flow control), until every station ended. Returns the tags merged.
+std::uint64_t merge_all(station::StationHub& hub, std::size_t stations) {
+  station::SyncMerger merger(stations, 1, 256);
+  std::vector<std::vector<hal::Tag>> blocks;
+  std::vector<bool> ended;
+  hal::TagBlock out;
+  std::uint64_t merged = 0;
+  while (!merger.finished()) {
+    hub.take(blocks, ended, std::chrono::milliseconds(20));
+    for (std::size_t s = 0; s < stations; ++s) {
+      if (!blocks[s].empty()) merger.push(s, blocks[s]);
+      blocks[s].clear();
+      if (ended[s]) merger.end(s);
+    }
+    merger.pop(out);
+    for (std::size_t s = 0; s < stations; ++s) hub.note_merge(s, merger.offset(s), merger.pending(s));
+    merged += out.size();
+    out.clear();
+  }
+  return merged;
+}
+
 /// A tagger that produces `total` tags as fast as it can: per 1 µs trial a sync (channel 1) and
 /// one detection (channel 2 + trial mod 4), in blocks of 64 Ki tags — the shape of a busy
 /// station with near-unit efficiency.
@@ -113,23 +136,7 @@ void BM_StationLoopback(benchmark::State& state) {
     }
     hub.wait_connected();
     hub.start();
-    station::SyncMerger merger(stations, 1, 256);
-    std::vector<std::vector<hal::Tag>> blocks;
-    std::vector<bool> ended;
-    hal::TagBlock out;
-    std::uint64_t merged = 0;
-    while (!merger.finished()) {
-      hub.take(blocks, ended, 20ms);
-      for (std::size_t s = 0; s < stations; ++s) {
-        if (!blocks[s].empty()) merger.push(s, blocks[s]);
-        blocks[s].clear();
-        if (ended[s]) merger.end(s);
-      }
-      merger.pop(out);
-      for (std::size_t s = 0; s < stations; ++s) hub.note_merge(s, merger.offset(s), merger.pending(s));
-      merged += out.size();
-      out.clear();
-    }
+    const std::uint64_t merged = merge_all(hub, stations);
     for (auto& t : threads) t.join();
     merged_total += merged;
     state.PauseTiming();
@@ -247,21 +254,7 @@ void BM_StationProcesses(benchmark::State& state) {
       const double merge0 = thread_cpu_ns();
       state.ResumeTiming();
       hub.start();
-      station::SyncMerger merger(stations, 1, 256);
-      std::vector<std::vector<hal::Tag>> blocks;
-      std::vector<bool> ended;
-      hal::TagBlock out;
-      while (!merger.finished()) {
-        hub.take(blocks, ended, 20ms);
-        for (std::size_t s = 0; s < stations; ++s) {
-          if (!blocks[s].empty()) merger.push(s, blocks[s]);
-          blocks[s].clear();
-          if (ended[s]) merger.end(s);
-        }
-        merger.pop(out);
-        for (std::size_t s = 0; s < stations; ++s) hub.note_merge(s, merger.offset(s), merger.pending(s));
-        out.clear();
-      }
+      merge_all(hub, stations);
       state.PauseTiming();
       merge_cpu += thread_cpu_ns() - merge0;
       hub_cpu += hub.io_cpu_seconds() * 1e9;
