@@ -456,6 +456,19 @@ bool StationHub::settings_confirmed(int party, std::uint64_t end) {
 void StationHub::start() {
   auto& d = *impl_;
   std::lock_guard<std::mutex> l(d.m);
+  // The tagger starts only once the settings of the first trials are delivered (the scheduler's
+  // prime), so a station waiting for a party's settings from us that none were sent for by now
+  // will never get any: the experiment has the hardware choose them (settings_chosen_by:
+  // hardware) but the station has no source of its own. Without this the run stalls forever.
+  for (const auto& st : d.stations)
+    for (int p : st.settings_for)
+      if (std::find(st.chooses_settings.begin(), st.chooses_settings.end(), p) == st.chooses_settings.end() &&
+          (p < 0 || static_cast<std::size_t>(p) >= d.settings.size() ||
+           d.settings[static_cast<std::size_t>(p)].empty()))
+        throw hal::HardwareFault("station " + st.name + " waits for party " + std::to_string(p) +
+                                 "'s settings from the coordinator, but this experiment has the hardware choose them "
+                                 "(devices.settings_chosen_by: hardware): give the station a settings_source, or "
+                                 "have dira choose the settings");
   d.started = true;
   for (std::size_t i = 0; i < d.stations.size(); ++i) {
     auto& st = d.stations[i];

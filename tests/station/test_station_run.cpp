@@ -844,3 +844,32 @@ TEST_CASE(
   (void)a->wait(20s);
   (void)b->wait(20s);
 }
+
+// The mirror case (docs/stations.md): the experiment has the hardware choose the settings, but a
+// station has no source of its own and waits for settings from the coordinator — which sends none.
+// It used to stall forever (stations connected, heartbeats flowing, no trial); now the run ends
+// at once as a hardware fault naming the station, before the first trial.
+TEST_CASE(
+    "a station waiting for settings under a coordinator whose settings the hardware chooses is a hardware fault "
+    "naming the station, not a run that stalls",
+    "[station][run][hardware_settings][faults]") {
+  // guehne4: one bit per party and trial, which hardware-chosen settings need (ks294's nine
+  // settings are refused as a config error before any station is asked).
+  Stations t("dira-vs-own", std::vector<StationOptions>(4), 10000, guehne4());
+  {
+    std::string text = read_all(t.dir / "coordinator.yaml");
+    std::ofstream(t.dir / "coordinator.yaml") << text << "devices: {settings_chosen_by: hardware}\n";
+  }
+  auto c = t.coordinator();
+  std::vector<std::unique_ptr<Process>> s;
+  for (const auto& n : t.names) s.push_back(t.station(n));
+  CHECK(c->wait(60s) == 4);
+  const json report = t.report();
+  INFO(report.dump(2));
+  CHECK(report["state"] == "hardware-fault");
+  CHECK(report.value("fault", "")
+            .find("'s settings from the coordinator, but this experiment has the hardware "
+                  "choose them") != std::string::npos);
+  CHECK(report["trials_recorded"] == 0);
+  for (auto& p : s) (void)p->wait(20s);
+}
