@@ -344,6 +344,24 @@ struct StationHub::Impl {
       outbox.clear();
       grant_credit();
     }
+    // Closing: what is still queued for the stations — the final "stop" above all — gets up to a
+    // second to leave. A station that never hears "stop" goes on waiting for settings (seen under
+    // load: the coordinator ended the run and quit with "stop" still queued).
+    const auto until = Clock::now() + std::chrono::seconds(1);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(m);
+        for (auto& [s, f] : outbox) send_frame(stations[s], std::move(f));
+        outbox.clear();
+        bool pending = false;
+        for (auto& st : stations) {
+          retry_unsent(st);
+          pending = pending || !st.unsent.empty();
+        }
+        if (!pending || Clock::now() >= until) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> outbox;
 

@@ -356,7 +356,7 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
   std::uint64_t coordinator_blocks = 0;  // what the coordinator says it holds
   // Flow control: blocks whose first tag is below this may be sent (welcome, credit).
   std::uint64_t credit = std::numeric_limits<std::uint64_t>::max();
-  bool end_sent = false, stop_seen = false;
+  bool end_sent = false, stop_seen = false, gave_up = false;
   std::vector<std::uint64_t> acked(dev.modulators.size(), 0);
   const auto t0 = Clock::now();
   auto last_heard = t0, next_beat = t0, done_at = Clock::time_point::max();
@@ -473,8 +473,16 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
       }
       // Nobody to deliver to: give up after the coordinator timeout once nothing more is coming.
       if ((done || stop_seen) && Clock::now() - last_heard > cfg.coordinator_timeout) break;
-      if (!done && Clock::now() - last_heard > cfg.coordinator_timeout && last_heard == t0) {
-        if (log) log("no coordinator answered within the timeout");
+      // Acquiring with no coordinator for longer than the timeout (never answered, or gone since):
+      // stop. Settings from it cannot arrive, so a station waiting for them would wait forever;
+      // everything acquired is in the local file (dira analyze --stations rebuilds from it).
+      if (!done && !gave_up && Clock::now() - last_heard > cfg.coordinator_timeout) {
+        if (log)
+          log(last_heard == t0 ? "no coordinator answered within the timeout"
+                               : "the coordinator has been away for longer than the timeout: acquisition stopped; "
+                                 "everything acquired is in " +
+                                     cfg.file.string());
+        gave_up = true;
         std::lock_guard<std::mutex> l(sh.m);
         sh.stop = true;
       }
