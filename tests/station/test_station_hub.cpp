@@ -71,19 +71,25 @@ std::size_t take_all(station::StationHub& hub, std::size_t want, std::chrono::mi
   return got;
 }
 
+/// A hub on a free loopback port for one station, alice, at a 100 ms heartbeat, logging to `log`.
+station::HubConfig alice_hub(const station::KeyPair& coordinator, const station::KeyPair& alice, Log& log) {
+  station::HubConfig hc;
+  hc.listen = "tcp://127.0.0.1:*";
+  hc.key = coordinator;
+  hc.stations = {{"alice", alice.public_key}};
+  hc.heartbeat = 100ms;
+  hc.connect_timeout = 5s;
+  hc.log = log.sink();
+  return hc;
+}
+
 }  // namespace
 
 TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent; nothing is lost", "[station][hub]") {
   const auto ck = station::generate_key_pair();
   const auto ak = station::generate_key_pair();
   Log log;
-  station::HubConfig hc;
-  hc.listen = "tcp://127.0.0.1:*";
-  hc.key = ck;
-  hc.stations = {{"alice", ak.public_key}};
-  hc.heartbeat = 100ms;
-  hc.connect_timeout = 5s;
-  hc.log = log.sink();
+  const station::HubConfig hc = alice_hub(ck, ak, log);
   station::StationHub hub(hc);
   station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
   // hello until welcomed (the connection comes up in the background)
@@ -187,13 +193,7 @@ TEST_CASE("hub: health for the GUI — backlog, backfill, tag rate, station_heal
   const auto ck = station::generate_key_pair();
   const auto ak = station::generate_key_pair();
   Log log;
-  station::HubConfig hc;
-  hc.listen = "tcp://127.0.0.1:*";
-  hc.key = ck;
-  hc.stations = {{"alice", ak.public_key}};
-  hc.heartbeat = 100ms;
-  hc.connect_timeout = 5s;
-  hc.log = log.sink();
+  const station::HubConfig hc = alice_hub(ck, ak, log);
   auto hub = std::make_shared<station::StationHub>(hc);
   CHECK(station::station_health().empty());  // this hub is not a run's yet
   station::detail::remember_hub(hub->endpoint(), hub);
