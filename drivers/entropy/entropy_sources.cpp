@@ -26,22 +26,13 @@ const char* kind_name(ByteStreamEntropySource::Kind k) {
 }
 
 std::vector<hal::Capability> make_capabilities(ByteStreamEntropySource::Kind k) {
-  hal::Capability target;
-  target.key = k == ByteStreamEntropySource::Kind::command ? "command" : "path";
-  target.type = hal::Capability::Type::text;
-  target.default_value = std::string(k == ByteStreamEntropySource::Kind::hwrng ? "/dev/hwrng" : "");
-  // Given when the device is created (YAML); changing it later means creating a new device.
-  target.description = k == ByteStreamEntropySource::Kind::command
-                           ? "shell command whose stdout supplies the bits"
-                           : "file, FIFO or character device supplying the bits";
-  hal::Capability eps;
-  eps.key = "epsilon";
-  eps.type = hal::Capability::Type::real;
-  eps.min = 0;
-  eps.max = 0.5;
-  eps.default_value = 0.0;
-  eps.description = "SV parameter the source is declared to satisfy (the lab's claim)";
-  return {target, eps};
+  // The target is given when the device is created (YAML); changing it later means creating a new device.
+  const bool command = k == ByteStreamEntropySource::Kind::command;
+  return {hal::text_setting(command ? "command" : "path", k == ByteStreamEntropySource::Kind::hwrng ? "/dev/hwrng" : "",
+                            command ? "shell command whose stdout supplies the bits"
+                                    : "file, FIFO or character device supplying the bits"),
+          hal::real_setting("epsilon", "", 0, 0.5, 0.0,
+                            "SV parameter the source is declared to satisfy (the lab's claim)")};
 }
 }  // namespace
 

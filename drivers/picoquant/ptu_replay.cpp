@@ -96,49 +96,20 @@ PtuSummary summarize_file(const std::string& path, std::size_t block_records) {
 // ---- PtuReplay -------------------------------------------------------------------------------
 
 const std::vector<hal::Capability>& ptu_capabilities() {
-  static const std::vector<hal::Capability> caps = [] {
-    std::vector<hal::Capability> c;
-    hal::Capability file;
-    file.key = "file";
-    file.type = hal::Capability::Type::text;
-    file.default_value = std::string();
-    file.description = "PicoQuant .ptu file to replay (T2 or T3 records)";
-    c.push_back(file);
-    hal::Capability pace;
-    pace.key = "pace";
-    pace.type = hal::Capability::Type::real;
-    pace.unit = "x real time";
-    pace.min = 0.0;
-    pace.default_value = 0.0;
-    pace.description = "0: as fast as possible; r > 0: tags at r times the file's own rate (1 = as recorded)";
-    c.push_back(pace);
-    hal::Capability block;
-    block.key = "block_records";
-    block.type = hal::Capability::Type::integer;
-    block.unit = "records";
-    block.min = 1.0;
-    block.max = static_cast<double>(1 << 24);
-    block.default_value = std::int64_t{65536};
-    block.description = "records read and decoded per block";
-    c.push_back(block);
-    const auto read_only = [&](const char* key, hal::Capability::Type type, const char* unit, hal::SettingValue def,
-                               const char* what) {
-      hal::Capability r;
-      r.key = key;
-      r.type = type;
-      r.unit = unit;
-      r.default_value = std::move(def);
-      r.can_set = false;
-      r.description = what;
-      c.push_back(r);
-    };
-    read_only("record_type", hal::Capability::Type::text, "", std::string(), "record type from the header");
-    read_only("records", hal::Capability::Type::integer, "records", std::int64_t{0}, "TTResult_NumberOfRecords");
-    read_only("global_resolution_ps", hal::Capability::Type::real, "ps", 0.0,
-              "MeasDesc_GlobalResolution: T2 time-tag unit, T3 sync period");
-    read_only("resolution_ps", hal::Capability::Type::real, "ps", 0.0, "MeasDesc_Resolution: T3 dtime unit");
-    return c;
-  }();
+  static const std::vector<hal::Capability> caps{
+      hal::text_setting("file", "", "PicoQuant .ptu file to replay (T2 or T3 records)"),
+      hal::real_setting("pace", "x real time", 0.0, std::nullopt, 0.0,
+                        "0: as fast as possible; r > 0: tags at r times the file's own rate (1 = as recorded)"),
+      hal::integer_setting("block_records", "records", 1, 1 << 24, 65536, "records read and decoded per block"),
+      // From the file's header: reported, never set.
+      hal::read_only(hal::text_setting("record_type", "", "record type from the header")),
+      hal::read_only(
+          hal::integer_setting("records", "records", std::nullopt, std::nullopt, 0, "TTResult_NumberOfRecords")),
+      hal::read_only(hal::real_setting("global_resolution_ps", "ps", std::nullopt, std::nullopt, 0.0,
+                                       "MeasDesc_GlobalResolution: T2 time-tag unit, T3 sync period")),
+      hal::read_only(hal::real_setting("resolution_ps", "ps", std::nullopt, std::nullopt, 0.0,
+                                       "MeasDesc_Resolution: T3 dtime unit")),
+  };
   return caps;
 }
 

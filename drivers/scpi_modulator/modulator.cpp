@@ -40,23 +40,6 @@ std::optional<long long> leading_integer(const std::string& s) {
   return v;
 }
 
-hal::Capability cap(std::string key, hal::Capability::Type type, hal::SettingValue def, std::string description,
-                    bool can_set = true, std::string unit = "", std::optional<double> min = {},
-                    std::optional<double> max = {}, std::vector<std::string> choices = {}) {
-  hal::Capability c;
-  c.key = std::move(key);
-  c.type = type;
-  c.default_value = std::move(def);
-  c.description = std::move(description);
-  c.can_set = can_set;
-  c.unit = std::move(unit);
-  c.min = min;
-  c.max = max;
-  c.choices = std::move(choices);
-  c.can_list = !c.choices.empty();
-  return c;
-}
-
 const char* to_string(Readback r) {
   return r == Readback::marker ? "marker" : "step_count";
 }
@@ -64,30 +47,34 @@ const char* to_string(Readback r) {
 }  // namespace
 
 std::vector<hal::Capability> capabilities() {
-  using T = hal::Capability::Type;
+  using hal::read_only;
   return {
-      cap("resource", T::text, std::string(),
+      hal::text_setting(
+          "resource", "",
           "USB device: VID:PID[:SERIAL] in hex (0957:2807:MY123) or VISA USB0::0x0957::0x2807::MY123::INSTR; "
           "'fake' = in-process fake instrument, no hardware; default: the profile's resource"),
-      cap("profile", T::text, std::string("awg-generic"),
-          "instrument profile: a name in config/devices/ or a path to a YAML file (docs/usbtmc.md)"),
-      cap("timeout_ms", T::integer, std::int64_t{2000}, "USB transfer timeout; default: the profile's timeout_ms", true,
-          "ms", 1.0, 600000.0),
-      cap("reset_on_open", T::boolean, true, "send the profile's reset commands when the device is opened"),
-      cap("channels", T::integer, std::int64_t{1}, "output channels the profile drives", false),
-      cap("settings", T::integer, std::int64_t{2}, "setting labels 0..S-1 the profile maps to levels", false),
-      cap("settling_time_ns", T::real, 0.0, "time after a trial-clock edge before the level is valid (profile)", false,
-          "ns"),
-      cap("readback", T::choice, std::string("marker"),
-          "marker: the applied setting is echoed on a tagger channel; step_count: queried from the instrument", false,
-          "", {}, {}, {"marker", "step_count"}),
-      cap("delivery", T::choice, std::string("streaming"),
+      hal::text_setting("profile", "awg-generic",
+                        "instrument profile: a name in config/devices/ or a path to a YAML file (docs/usbtmc.md)"),
+      hal::integer_setting("timeout_ms", "ms", 1.0, 600000.0, 2000,
+                           "USB transfer timeout; default: the profile's timeout_ms"),
+      hal::bool_setting("reset_on_open", true, "send the profile's reset commands when the device is opened"),
+      // What the instrument profile fixes: reported, never set.
+      read_only(
+          hal::integer_setting("channels", "", std::nullopt, std::nullopt, 1, "output channels the profile drives")),
+      read_only(hal::integer_setting("settings", "", std::nullopt, std::nullopt, 2,
+                                     "setting labels 0..S-1 the profile maps to levels")),
+      read_only(hal::real_setting("settling_time_ns", "ns", std::nullopt, std::nullopt, 0.0,
+                                  "time after a trial-clock edge before the level is valid (profile)")),
+      read_only(hal::choice_setting(
+          "readback", {"marker", "step_count"}, "marker",
+          "marker: the applied setting is echoed on a tagger channel; step_count: queried from the instrument")),
+      read_only(hal::choice_setting(
+          "delivery", {"streaming", "segment"}, "streaming",
           "segment: schedules fill the instrument's sequence memory (upload, confirm, arm, play exactly those "
-          "trials); streaming: each schedule is uploaded and armed at once (profile's delivery.mode)",
-          false, "", {}, {}, {"streaming", "segment"}),
-      cap("segment_trials", T::integer, std::int64_t{0},
-          "segment delivery: trials one segment (the sequence memory) holds; 0 for streaming (profile)", false,
-          "trials"),
+          "trials); streaming: each schedule is uploaded and armed at once (profile's delivery.mode)")),
+      read_only(hal::integer_setting(
+          "segment_trials", "trials", std::nullopt, std::nullopt, 0,
+          "segment delivery: trials one segment (the sequence memory) holds; 0 for streaming (profile)")),
   };
 }
 

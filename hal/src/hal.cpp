@@ -63,6 +63,62 @@ const char* to_string(Capability::Type t) {
   return "?";
 }
 
+Capability real_setting(std::string key, std::string unit, std::optional<double> min, std::optional<double> max,
+                        double default_value, std::string description) {
+  Capability c;
+  c.key = std::move(key);
+  c.type = Capability::Type::real;
+  c.unit = std::move(unit);
+  c.min = min;
+  c.max = max;
+  c.default_value = default_value;
+  c.description = std::move(description);
+  return c;
+}
+
+Capability integer_setting(std::string key, std::string unit, std::optional<double> min, std::optional<double> max,
+                           std::int64_t default_value, std::string description) {
+  Capability c = real_setting(std::move(key), std::move(unit), min, max, 0.0, std::move(description));
+  c.type = Capability::Type::integer;
+  c.default_value = default_value;
+  return c;
+}
+
+Capability text_setting(std::string key, std::string default_value, std::string description) {
+  Capability c;
+  c.key = std::move(key);
+  c.type = Capability::Type::text;
+  c.default_value = std::move(default_value);
+  c.description = std::move(description);
+  return c;
+}
+
+Capability bool_setting(std::string key, bool default_value, std::string description) {
+  Capability c;
+  c.key = std::move(key);
+  c.type = Capability::Type::boolean;
+  c.default_value = default_value;
+  c.description = std::move(description);
+  return c;
+}
+
+Capability choice_setting(std::string key, std::vector<std::string> choices, std::string default_value,
+                          std::string description) {
+  Capability c;
+  c.key = std::move(key);
+  c.type = Capability::Type::choice;
+  c.choices = std::move(choices);
+  c.can_list = true;
+  c.default_value = std::move(default_value);
+  c.description = std::move(description);
+  return c;
+}
+
+Capability read_only(Capability c) {
+  c.can_set = false;
+  return c;
+}
+
 std::string check_value(const Capability& c, const SettingValue& v) {
   auto range = [&](double x) -> std::string {
     if ((c.min && x < *c.min) || (c.max && x > *c.max)) {

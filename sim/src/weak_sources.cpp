@@ -18,39 +18,26 @@ using hal::Capability;
 using hal::SettingValue;
 using Settings = std::map<std::string, SettingValue>;
 
-Capability number(std::string key, Capability::Type type, std::optional<double> lo, std::optional<double> hi,
-                  SettingValue def, std::string what) {
-  Capability c;
-  c.key = std::move(key);
-  c.type = type;
-  c.min = lo;
-  c.max = hi;
-  c.default_value = std::move(def);
-  // Given when the device is created (YAML); they define the bit sequence, so set() on a
-  // created source refuses them (as drivers/entropy does with `path`).
-  c.description = std::move(what);
-  return c;
-}
-
+// Given when the device is created (YAML); they define the bit sequence, so set() on a created
+// source refuses them (as drivers/entropy does with `path`).
 const std::vector<Capability>& iid_capabilities() {
   static const std::vector<Capability> caps{
-      number("bias", Capability::Type::real, -0.49, 0.49, 0.0, "P(bit = 0) = ½ + bias, independently for every bit"),
-      number("seed", Capability::Type::integer, 0, std::nullopt, std::int64_t{1}, "random seed"),
-      number("epsilon", Capability::Type::real, 0, 0.49, 0.0,
-             "declared SV parameter ε (at least |bias|; not given: |bias|)"),
+      hal::real_setting("bias", "", -0.49, 0.49, 0.0, "P(bit = 0) = ½ + bias, independently for every bit"),
+      hal::integer_setting("seed", "", 0, std::nullopt, 1, "random seed"),
+      hal::real_setting("epsilon", "", 0, 0.49, 0.0, "declared SV parameter ε (at least |bias|; not given: |bias|)"),
   };
   return caps;
 }
 
 const std::vector<Capability>& adversarial_capabilities() {
   static const std::vector<Capability> caps{
-      number("epsilon", Capability::Type::real, 0, 0.49, 0.0,
-             "SV parameter ε: every bit's P(0 | history) stays in [½ − ε, ½ + ε]"),
-      number("avoid_setting", Capability::Type::integer, 0, std::nullopt, std::int64_t{0},
-             "the value of each bits_per_attempt-bit block the adversary makes as rare as ε allows"),
-      number("bits_per_attempt", Capability::Type::integer, 1, 64, std::int64_t{4},
-             "bits per block (Protocol A: 1 per party; Protocol B: 4-bit setting attempts)"),
-      number("seed", Capability::Type::integer, 0, std::nullopt, std::int64_t{1}, "random seed"),
+      hal::real_setting("epsilon", "", 0, 0.49, 0.0,
+                        "SV parameter ε: every bit's P(0 | history) stays in [½ − ε, ½ + ε]"),
+      hal::integer_setting("avoid_setting", "", 0, std::nullopt, 0,
+                           "the value of each bits_per_attempt-bit block the adversary makes as rare as ε allows"),
+      hal::integer_setting("bits_per_attempt", "", 1, 64, 4,
+                           "bits per block (Protocol A: 1 per party; Protocol B: 4-bit setting attempts)"),
+      hal::integer_setting("seed", "", 0, std::nullopt, 1, "random seed"),
   };
   return caps;
 }
