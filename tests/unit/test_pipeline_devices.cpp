@@ -17,6 +17,7 @@
 #include "dira/hal/registry.hpp"
 #include "dira/sim/physical.hpp"
 #include "dira/sim/register.hpp"
+#include "ptu_replay_yaml.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -152,12 +153,6 @@ std::filesystem::path scratch(const std::string& name) {
   return d;
 }
 
-std::string list(const std::vector<int>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
-
 }  // namespace
 
 TEST_CASE("pipeline with drivers: PTU replay and fake USBTMC modulators, every setting confirmed before its trial",
@@ -220,21 +215,11 @@ TEST_CASE("pipeline with drivers: PTU replay and fake USBTMC modulators, every s
   for (const std::string mode : {"streaming", "segment"}) {
     SECTION(mode) {
       const std::string prof = mode == "segment" ? "awg-generic" : (dir / "awg-streaming.yaml").string();
-      std::string yaml = c.text.substr(0, c.text.find("simulator:"));
       // PTU records per block well below the look-ahead: a replay runs as fast as it can read.
-      yaml += "devices:\n  tagger:\n    driver: ptu\n    settings:\n      file: " + ptu.string() +
-              "\n      block_records: 256\n  layout:\n    sync_channel: 0\n";
-      yaml += "    sync_period_ps: " + std::to_string(layout.sync_period_ps) + "\n";
-      yaml += "    detection_offset_ps: " + std::to_string(layout.detection_offset_ps) + "\n";
-      yaml += "    detection_width_ps: " + std::to_string(layout.detection_width_ps) + "\n";
-      yaml += "    echo_offset_ps: " + std::to_string(layout.echo_offset_ps) + "\n";
-      yaml += "    echo_width_ps: " + std::to_string(layout.echo_width_ps) + "\n";
-      std::string det = "[", echo = "[";
-      for (std::size_t p = 0; p < layout.parties.size(); ++p) {
-        det += (p ? ", " : "") + list(detectors[p]);
-        echo += (p ? ", " : "") + list(echoes[p]);
-      }
-      yaml += "    detectors: " + det + "]\n    echoes: " + echo + "]\n  modulators:\n";
+      std::string yaml =
+          c.text.substr(0, c.text.find("simulator:")) +
+          test::ptu_replay_devices_yaml(ptu.string(), layout, detectors, echoes, "      block_records: 256\n") +
+          "  modulators:\n";
       for (int p = 0; p < 4; ++p)
         yaml += "    - {driver: usbtmc-awg, settings: {resource: fake, profile: " + prof + "}}\n";
       const auto replay = app::load_experiment_text(yaml, "replay.yaml");

@@ -9,6 +9,7 @@
 #include "dira/protocol/protocol_b.hpp"
 #include "dira/protocol/trial_index.hpp"
 #include "dira/sim/physical.hpp"
+#include "ptu_replay_yaml.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -247,23 +248,13 @@ TEST_CASE("session with devices: a PTU replay of a simulated run gives the same 
   drivers::picoquant::PtuFileSpec spec;  // generic T2, 1 ps resolution
   drivers::picoquant::write_ptu_file(ptu.string(), spec, events);
 
-  auto list = [](const std::vector<int>& v) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-    return s + "]";
-  };
-  std::string yaml = c.text.substr(0, c.text.find("simulator:"));
-  yaml += "devices:\n  tagger:\n    driver: ptu\n    settings:\n      file: " + ptu.string() +
-          "\n  layout:\n    sync_channel: 0\n";
-  yaml += "    sync_period_ps: " + std::to_string(layout.sync_period_ps) + "\n";
-  yaml += "    detection_offset_ps: " + std::to_string(layout.detection_offset_ps) + "\n";
-  yaml += "    detection_width_ps: " + std::to_string(layout.detection_width_ps) + "\n";
-  yaml += "    echo_offset_ps: " + std::to_string(layout.echo_offset_ps) + "\n";
-  yaml += "    echo_width_ps: " + std::to_string(layout.echo_width_ps) + "\n";
-  yaml += "    detectors: [" + list(layout.parties[0].detector_channels) + ", " +
-          list(layout.parties[1].detector_channels) + "]\n";
-  yaml +=
-      "    echoes: [" + list(layout.parties[0].echo_channels) + ", " + list(layout.parties[1].echo_channels) + "]\n";
+  std::vector<std::vector<int>> detectors, echoes;
+  for (const auto& party : layout.parties) {
+    detectors.push_back(party.detector_channels);
+    echoes.push_back(party.echo_channels);
+  }
+  const std::string yaml = c.text.substr(0, c.text.find("simulator:")) +
+                           test::ptu_replay_devices_yaml(ptu.string(), layout, detectors, echoes);
   const auto replay_config = app::load_experiment_text(yaml, "replay.yaml");
   REQUIRE(replay_config.devices.present);
   const auto b = app::run_experiment(replay_config, o);
