@@ -340,8 +340,7 @@ struct StationHub::Impl {
       }
       std::lock_guard<std::mutex> l(m);
       for (auto& st : stations) retry_unsent(st);
-      for (auto& [s, f] : outbox) send_frame(stations[s], std::move(f));
-      outbox.clear();
+      flush_outbox();
       grant_credit();
     }
     // Closing: what is still queued for the stations — the final "stop" above all — gets up to a
@@ -351,8 +350,7 @@ struct StationHub::Impl {
     for (;;) {
       {
         std::lock_guard<std::mutex> l(m);
-        for (auto& [s, f] : outbox) send_frame(stations[s], std::move(f));
-        outbox.clear();
+        flush_outbox();
         bool pending = false;
         for (auto& st : stations) {
           retry_unsent(st);
@@ -363,7 +361,28 @@ struct StationHub::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> outbox;
+  // Frames other threads (the scheduler's settings, start, stop) queue for the I/O thread. They
+  // get their sequence number only when the I/O thread sends them: numbered when queued, a
+  // heartbeat or welcome the I/O thread sent in between would overtake them, and the station
+  // refuses a frame that arrives before a lower number (docs/wire.md, "Sequence"). Seen
+  // under load: the station rejected "stop", lost the coordinator, and waited for it a minute.
+  struct Outgoing {
+    std::size_t station = 0;
+    std::string control;  // a control message, or empty for settings
+    std::uint64_t first_trial = 0;
+    int party = 0;
+    std::vector<std::uint8_t> settings;
+  };
+  std::vector<Outgoing> outbox;
+  void flush_outbox() {
+    for (auto& o : outbox) {
+      Station& st = stations[o.station];
+      if (st.routing_id.empty()) continue;  // not connected: its hello brings everything it lacks
+      send_frame(st, o.control.empty() ? encode_settings(st.control_out++, o.first_trial, o.party, o.settings)
+                                       : encode_control(st.control_out++, o.control));
+    }
+    outbox.clear();
+  }
 
   // A station lost for longer than the station timeout ends the run (hardware fault), whoever
   // notices first: the tagger waiting for its tags or a modulator waiting for its settings.
@@ -449,7 +468,7 @@ void StationHub::send_settings(int party, std::uint64_t first, std::span<const s
   for (std::size_t i = 0; i < d.stations.size(); ++i) {
     auto& st = d.stations[i];
     if (!d.applies(st, party) || st.routing_id.empty()) continue;
-    d.outbox.emplace_back(i, encode_settings(st.control_out++, first, party, s));
+    d.outbox.push_back({i, std::string(), first, party, std::vector<std::uint8_t>(s.begin(), s.end())});
   }
 }
 
@@ -491,7 +510,7 @@ void StationHub::start() {
   for (std::size_t i = 0; i < d.stations.size(); ++i) {
     auto& st = d.stations[i];
     if (st.routing_id.empty()) continue;
-    d.outbox.emplace_back(i, encode_control(st.control_out++, R"({"type":"start"})"));
+    d.outbox.push_back({i, R"({"type":"start"})", 0, 0, {}});
   }
 }
 
@@ -503,7 +522,7 @@ void StationHub::stop() {
   for (std::size_t i = 0; i < d.stations.size(); ++i) {
     auto& st = d.stations[i];
     if (st.routing_id.empty()) continue;
-    d.outbox.emplace_back(i, encode_control(st.control_out++, R"({"type":"stop"})"));
+    d.outbox.push_back({i, R"({"type":"stop"})", 0, 0, {}});
   }
 }
 

@@ -256,3 +256,68 @@ TEST_CASE("hub: health for the GUI — backlog, backfill, tag rate, station_heal
   CHECK(j[0]["backfills"] == 1);
   CHECK(j[0]["tags_received"] == 300);
 }
+
+TEST_CASE("hub: settings and stop queued by the session's threads arrive in sequence among the hub's own heartbeats",
+          "[station][hub]") {
+  // The scheduler queues settings (and the session start/stop) from its own threads while the
+  // hub's I/O thread sends heartbeats: every frame must reach the station numbered in the order
+  // it arrives, or the station refuses it (docs/wire.md, "Sequence"). A 5 ms heartbeat and a
+  // batch of settings every millisecond make a heartbeat fall between queueing and sending
+  // hundreds of times (the old hub numbered frames when queued: the heartbeat overtook them).
+  const auto ck = station::generate_key_pair();
+  const auto ak = station::generate_key_pair();
+  Log log;
+  station::HubConfig hc = alice_hub(ck, ak, log);
+  hc.heartbeat = 5ms;
+  station::StationHub hub(hc);
+  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
+  std::uint64_t out = 0;
+  station::SequenceCheck in_order;
+  std::vector<std::uint8_t> in;
+  bool welcomed = false;
+  for (int i = 0; i < 50 && !welcomed; ++i) {
+    out = 0;
+    (void)link.send(station::encode_control(out++, R"({"type":"hello","v":1,"settings_for":[0]})"));
+    if (link.receive(in, 100ms)) {
+      const auto f = station::decode(in);
+      welcomed = f.kind == station::FrameKind::control && json::parse(f.text).value("type", "") == "welcome";
+      if (welcomed) in_order.accept(f.sequence);
+    }
+  }
+  REQUIRE(welcomed);
+  hub.wait_connected();
+
+  std::size_t refused = 0, settings_frames = 0;
+  bool stopped = false;
+  auto drain = [&](std::chrono::milliseconds wait) {
+    while (link.receive(in, wait)) {
+      const auto f = station::decode(in);
+      try {
+        in_order.accept(f.sequence);
+      } catch (const station::WireError&) {
+        ++refused;
+      }
+      if (f.kind == station::FrameKind::settings) ++settings_frames;
+      if (f.kind == station::FrameKind::control && json::parse(f.text).value("type", "") == "stop") stopped = true;
+      wait = 0ms;
+    }
+  };
+  const std::vector<std::uint8_t> batch(64, 1);
+  constexpr int kBatches = 400;
+  std::thread scheduler([&] {
+    for (int k = 0; k < kBatches; ++k) {
+      hub.send_settings(0, static_cast<std::uint64_t>(k) * batch.size(), batch);
+      std::this_thread::sleep_for(1ms);
+    }
+    hub.stop();
+  });
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (!stopped && std::chrono::steady_clock::now() < end) {
+    (void)link.send(station::encode_control(out++, R"({"type":"heartbeat","tags":0,"blocks":0})"));
+    drain(2ms);
+  }
+  scheduler.join();
+  CHECK(stopped);
+  CHECK(settings_frames == kBatches);
+  CHECK(refused == 0);
+}

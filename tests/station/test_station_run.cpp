@@ -300,6 +300,14 @@ struct Stations {
   std::string log(const std::string& who) const { return read_all(dir / (who + ".err")); }
 };
 
+/// A station ends by itself once the coordinator stopped it; if it does not, the failure shows
+/// its log (what it made of the coordinator's frames), which is gone with the test directory.
+void check_station_ends(Process& p, const Stations& t, const std::string& name) {
+  const int exit_code = p.wait(20s);
+  INFO("station " << name << "'s log:\n" << t.log(name));
+  CHECK(exit_code == 0);
+}
+
 struct Reference {
   json report;
   json pef;  // Protocol C: pef.json
@@ -383,8 +391,8 @@ TEST_CASE(
   auto a = t.station("alice");
   auto b = t.station("bob");
   REQUIRE(c->wait(90s) == 0);
-  CHECK(a->wait(20s) == 0);
-  CHECK(b->wait(20s) == 0);
+  check_station_ends(*a, t, "alice");
+  check_station_ends(*b, t, "bob");
   const json report = t.report();
   same_decision(ref.report, report);
   same_trials(ref.trials, trials_of(run_h5(t, report)));
@@ -399,8 +407,15 @@ TEST_CASE(
     CHECK(r["tags_received"] == r["tags_acquired"]);  // everything acquired arrived
     CHECK(r["backlog_tags"] == 0);
     CHECK(r["unmerged_tags"] == 0);
-    CHECK(r["backfill"] == "none");
-    CHECK(r["rejected_frames"] == 0);
+    // A link that never dropped needed no backfill and refused nothing. On a starved machine a
+    // process can miss two heartbeats (400 ms) and reconnect: then the station backfilled from
+    // its file, and the checks above and the identical trials are what shows nothing was lost.
+    if (r["drops"] == 0 && r["reconnects"] == 0) {
+      CHECK(r["backfill"] == "none");
+      CHECK(r["rejected_frames"] == 0);
+    } else {
+      CHECK(r["backfill"] == "complete");
+    }
   }
   CHECK(report["stations"][1]["clock_offset_ps"] == -2'000'000'000);
 }
@@ -436,8 +451,8 @@ TEST_CASE(
   CHECK(silent_ms < 300);
   b = t.station("bob");  // the same station file and record: it continues its stream
   REQUIRE(c->wait(90s) == 0);
-  CHECK(a->wait(20s) == 0);
-  CHECK(b->wait(20s) == 0);
+  check_station_ends(*a, t, "alice");
+  check_station_ends(*b, t, "bob");
   CHECK(t.log("coordinator").find("station bob is back") != std::string::npos);
   CHECK(t.log("bob").find("the stream continues after them") != std::string::npos);
   const json report = t.report();
@@ -480,7 +495,7 @@ TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run
   CHECK(kept.size() > 0);
   CHECK(kept.size() < 200000);
   CHECK(report["trials_recorded"] == kept.size());
-  CHECK(a->wait(20s) == 0);
+  check_station_ends(*a, t, "alice");
   (void)b->wait(20s);
 }
 
@@ -498,8 +513,8 @@ TEST_CASE("two stations + coordinator (CHSH, Protocol C): certified output ident
   auto a = t.station("alice");
   auto b = t.station("bob");
   REQUIRE(c->wait(90s) == 0);
-  CHECK(a->wait(20s) == 0);
-  CHECK(b->wait(20s) == 0);
+  check_station_ends(*a, t, "alice");
+  check_station_ends(*b, t, "bob");
   const json report = t.report();
   same_decision(ref.report, report);
   CHECK(report["output_sha256"] == ref.report["output_sha256"]);
@@ -605,7 +620,7 @@ TEST_CASE(
   CHECK(t.log("bob").find("does not reproduce the stream its record holds") != std::string::npos);
   CHECK(c->wait(60s) == 4);
   CHECK(t.report()["state"] == "hardware-fault");
-  CHECK(a->wait(20s) == 0);
+  check_station_ends(*a, t, "alice");
 }
 
 TEST_CASE(
@@ -678,8 +693,8 @@ TEST_CASE("the GUI's view: a run's progress snapshots carry every station's heal
   o.progress = [&](const app::Progress& p) { seen.push_back(p.stations); };
   const app::RunResult r = app::run_experiment(cfg, o);
   CHECK(r.state == "completed");
-  CHECK(a->wait(20s) == 0);
-  CHECK(b->wait(20s) == 0);
+  check_station_ends(*a, t, "alice");
+  check_station_ends(*b, t, "bob");
   REQUIRE(seen.size() > 3);
   bool streaming = false;
   for (const auto& s : seen) {
