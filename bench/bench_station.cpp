@@ -42,15 +42,15 @@ using namespace std::chrono_literals;
 /// hub what the merge consumed (its flow control), until every station ended. Returns the tags merged.
 std::uint64_t merge_all(station::StationHub& hub, std::size_t stations) {
   station::SyncMerger merger(stations, 1, 256);
-  std::vector<std::vector<hal::Tag>> blocks;
+  std::vector<std::vector<std::vector<std::uint8_t>>> frames;
   std::vector<bool> ended;
   hal::TagBlock out;
   std::uint64_t merged = 0;
   while (!merger.finished()) {
-    hub.take(blocks, ended, std::chrono::milliseconds(20));
+    hub.take_frames(frames, ended, std::chrono::milliseconds(20));
     for (std::size_t s = 0; s < stations; ++s) {
-      if (!blocks[s].empty()) merger.push(s, blocks[s]);
-      blocks[s].clear();
+      for (const auto& f : frames[s]) merger.push_frame(s, f);
+      frames[s].clear();
       if (ended[s]) merger.end(s);
     }
     merger.pop(out);

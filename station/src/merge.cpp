@@ -2,6 +2,7 @@
 #include "dira/station/merge.hpp"
 
 #include "dira/hal/device.hpp"
+#include "dira/station/wire.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -40,6 +41,14 @@ void SyncMerger::push(std::size_t s, std::span<const hal::Tag> tags) {
     st.raw.assign(tags.begin() + static_cast<std::ptrdiff_t>(used), tags.end());
     st.raw_at = 0;
   }
+}
+
+void SyncMerger::push_frame(std::size_t s, std::span<const std::uint8_t> frame) {
+  // 1024 tags (16 KiB) a chunk: decoded into L1, aligned from there into the station's queue.
+  constexpr std::size_t kChunk = 1024;
+  TagFrameReader r(frame, true);
+  if (scratch_.size() < kChunk) scratch_.resize(kChunk);
+  for (std::size_t n; (n = r.read(scratch_.data(), kChunk)) > 0;) push(s, std::span(scratch_.data(), n));
 }
 
 void SyncMerger::end(std::size_t s) {

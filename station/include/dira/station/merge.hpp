@@ -26,6 +26,12 @@ class SyncMerger {
   /// Tags of station s in its own time order. Throws hal::HardwareFault for a channel outside
   /// [0, stride) (it would collide with another station's channels).
   void push(std::size_t s, std::span<const hal::Tag> tags);
+  /// The tags of a tag frame of station s (kind 2 or 4, whose checksum the hub verified:
+  /// StationHub::take_frames), decoded a chunk at a time into a small buffer that stays in the
+  /// cache and pushed from there: the coordinator's hot path (bench/README.md, "Stations").
+  /// Throws WireError for a payload that does not decode (the tags of the frame before the
+  /// failing chunk are pushed; the run ends: undecodable_block), and what push() throws.
+  void push_frame(std::size_t s, std::span<const std::uint8_t> frame);
   /// Station s's stream ended: it holds nothing back any more.
   void end(std::size_t s);
   /// Appends every tag that no later input can precede, in merged time order.
@@ -57,6 +63,7 @@ class SyncMerger {
   std::size_t align_tags(std::size_t s, const hal::Tag* tags, std::size_t n, bool flush);
 
   std::vector<Station> stations_;
+  std::vector<hal::Tag> scratch_;  // push_frame's chunk
   int sync_channel_;
   int stride_;
   std::deque<std::int64_t> sync0_;  // station 0's sync times from index sync0_base_
