@@ -18,6 +18,46 @@
 
 namespace dira::station {
 
+/// A FIFO of tags in one malloc'd buffer: appended at the back, consumed from the front, never
+/// zero-filled. (std::vector<hal::Tag> zero-fills every resize — hal::Tag has default member
+/// initialisers — which cost the merge a write of every tag before the real one, bench/README.md
+/// "Stations". hal::Tag is an implicit-lifetime aggregate, so its objects begin in malloc'd
+/// storage when written, as C++20 allows.)
+class TagQueue {
+ public:
+  TagQueue() = default;
+  TagQueue(TagQueue&& o) noexcept;
+  TagQueue& operator=(TagQueue&& o) noexcept;
+  TagQueue(const TagQueue&) = delete;
+  TagQueue& operator=(const TagQueue&) = delete;
+  ~TagQueue();
+  std::size_t size() const { return end_ - begin_; }
+  bool empty() const { return end_ == begin_; }
+  hal::Tag* begin() { return buf_ + begin_; }
+  hal::Tag* end() { return buf_ + end_; }
+  const hal::Tag* begin() const { return buf_ + begin_; }
+  const hal::Tag* end() const { return buf_ + end_; }
+  /// Room for `n` more tags at end() (what is queued may move); returns end().
+  hal::Tag* room(std::size_t n) {
+    if (end_ + n > cap_) make_room(n);
+    return buf_ + end_;
+  }
+  /// The first `n` tags written at end() are queued.
+  void commit(std::size_t n) { end_ += n; }
+  void append(const hal::Tag* tags, std::size_t n);
+  /// Drops the first `n` tags.
+  void pop_front(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  void clear() { begin_ = end_ = 0; }
+
+ private:
+  void make_room(std::size_t n);
+  hal::Tag* buf_ = nullptr;
+  std::size_t begin_ = 0, end_ = 0, cap_ = 0;
+};
+
 class SyncMerger {
  public:
   /// Throws std::invalid_argument for no stations, or a stride < 1.
@@ -47,10 +87,8 @@ class SyncMerger {
 
  private:
   struct Station {
-    std::vector<hal::Tag> raw;  // received, not yet aligned
-    std::size_t raw_at = 0;
-    std::vector<hal::Tag> aligned;  // on station 0's axis, not yet merged
-    std::size_t aligned_at = 0;
+    TagQueue raw;      // received, not yet aligned (waiting for station 0's syncs)
+    TagQueue aligned;  // on station 0's axis, not yet merged
     std::uint64_t syncs = 0;
     std::int64_t anchor = 0;  // added to this station's times
     bool anchored = false;
