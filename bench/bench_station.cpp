@@ -50,8 +50,7 @@ std::uint64_t merge_all(station::StationHub& hub, std::size_t stations) {
   while (!merger.finished()) {
     hub.take_frames(frames, ended, std::chrono::milliseconds(20));
     for (std::size_t s = 0; s < stations; ++s) {
-      for (const auto& f : frames[s]) merger.push_frame(s, f);
-      frames[s].clear();
+      for (const auto& f : frames[s]) merger.push_frame(s, f);  // handed back at the next take_frames
       if (ended[s]) merger.end(s);
     }
     merger.pop(out);

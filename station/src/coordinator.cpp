@@ -176,7 +176,7 @@ class RemoteTagger final : public hal::TimeTagger {
           } catch (const WireError& e) {
             throw hal::HardwareFault(undecodable_block(names_[s].first, e));
           }
-        incoming_[s].clear();
+        // incoming_[s] is handed back at the next take_frames, whose buffers it reuses.
         if (ended_[s]) merger_->end(s);
       }
       merger_->pop(out);

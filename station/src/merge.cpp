@@ -93,11 +93,26 @@ void SyncMerger::push(std::size_t s, std::span<const hal::Tag> tags) {
 }
 
 void SyncMerger::push_frame(std::size_t s, std::span<const std::uint8_t> frame) {
-  // 1024 tags (16 KiB) a chunk: decoded into L1, aligned from there into the station's queue.
-  constexpr std::size_t kChunk = 1024;
+  constexpr std::size_t kChunk = 1024;  // tags (16 KiB): decoded and aligned while in L1
+  auto& st = stations_.at(s);
   TagFrameReader r(frame, true);
-  if (scratch_.size() < kChunk) scratch_.resize(kChunk);
-  for (std::size_t n; (n = r.read(scratch_.data(), kChunk)) > 0;) push(s, std::span(scratch_.data(), n));
+  for (;;) {
+    if (st.raw.empty() && (s == 0 || st.anchored)) {
+      // The usual case: decoded straight into the free end of the station's aligned queue and
+      // aligned there in place (align_tags writes each tag at or before where it read it, and
+      // the room made here is what it asks for, so nothing moves); what must wait for station
+      // 0's syncs is copied to raw from where it was decoded.
+      hal::Tag* at = st.aligned.room(kChunk);
+      const std::size_t n = r.read(at, kChunk);
+      if (n == 0) return;
+      push(s, std::span<const hal::Tag>(at, n));
+    } else {  // tags already wait (or the station has no anchor yet): decoded aside, queued behind them
+      if (scratch_.size() < kChunk) scratch_.resize(kChunk);
+      const std::size_t n = r.read(scratch_.data(), kChunk);
+      if (n == 0) return;
+      push(s, std::span<const hal::Tag>(scratch_.data(), n));
+    }
+  }
 }
 
 void SyncMerger::end(std::size_t s) {
@@ -118,10 +133,10 @@ std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::siz
   auto& ref = stations_[0];
   std::size_t i = 0;
   if (s == 0) {
-    // Copied as they are, their syncs noted on the way.
+    // Copied as they are (unless push_frame decoded them in place), their syncs noted on the way.
     hal::Tag* o = st.aligned.room(n);
+    if (o != tags) std::memcpy(static_cast<void*>(o), tags, n * sizeof(hal::Tag));
     for (; i < n; ++i) {
-      o[i] = tags[i];
       if (is_sync(tags[i])) {
         sync0_.push_back(tags[i].time_ps);
         ++st.syncs;

@@ -81,11 +81,12 @@ class StationHub {
   /// `timeout` for something new. Throws hal::HardwareFault when a station has been away longer
   /// than the station timeout (the run then ends with every trial before kept).
   void take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bool>& ended, std::chrono::milliseconds timeout);
-  /// The same, as the tag frames themselves (appended to `frames[s]`, in stream order): each
-  /// verified (header, checksum, sequence, position) and not yet decoded, for
-  /// SyncMerger::push_frame, which decodes it straight into the merge (the coordinator's hot
-  /// path: no 16-byte copy of every tag between the hub and the merge). A frame that then
-  /// does not decode is a hardware fault (undecodable_block).
+  /// The same, as the tag frames themselves (`frames[s]`, in stream order): each verified
+  /// (header, checksum, sequence, position) and not yet decoded, for SyncMerger::push_frame,
+  /// which decodes it straight into the merge (the coordinator's hot path: no 16-byte copy of
+  /// every tag between the hub and the merge). What `frames` held when called is taken as
+  /// consumed: its buffers are reused for the frames to come (pass them back rather than
+  /// clearing them). A frame that does not decode is a hardware fault (undecodable_block).
   void take_frames(std::vector<std::vector<std::vector<std::uint8_t>>>& frames, std::vector<bool>& ended,
                    std::chrono::milliseconds timeout);
   /// Station s's clock offset as the merge measured it, and its tags the merge still holds
