@@ -293,7 +293,7 @@ struct StationHub::Impl {
   // coordinator's memory growing by its whole lead: the merge's buffers stay small and in
   // cache (page faults on ever-fresh buffers were most of the coordinator's CPU,
   // bench/README.md). The station behind always has credit: its tags merge as they arrive.
-  static constexpr std::uint64_t kCreditTags = 1u << 20;
+  static constexpr std::uint64_t kCreditTags = 1u << 18;
   std::uint64_t credit_for(const Station& st) const {
     const std::uint64_t unmerged = st.incoming_tags + st.merge_pending;
     const std::uint64_t merged = st.tags > unmerged ? st.tags - unmerged : 0;
