@@ -431,4 +431,40 @@ void BM_StationMerge(benchmark::State& state) {
 }
 BENCHMARK(BM_StationMerge)->Unit(benchmark::kMillisecond);
 
+// What the coordinator's merge thread does per tag since the hub hands it frames undecoded
+// (StationHub::take_frames): two stations' packed frames of 64 Ki tags (the synthetic tagger's
+// stream: a sync and a detection per 1 µs trial), each decoded straight into the merge
+// (SyncMerger::push_frame), aligned by sync index and merged, on one core.
+void BM_StationMergeFrames(benchmark::State& state) {
+  const std::size_t n = 1 << 20, frame_tags = 65536;
+  std::vector<std::vector<std::vector<std::uint8_t>>> frames(2);
+  for (std::size_t s = 0; s < 2; ++s) {
+    hal::TagBlock tags(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto trial = static_cast<std::int64_t>(k / 2);
+      tags[k].channel = (k & 1) ? 2 + static_cast<int>(trial & 3) : 1;
+      tags[k].time_ps = trial * 1'000'000 + ((k & 1) ? 10'000 : 0) + static_cast<std::int64_t>(s) * 1'000'000'000;
+    }
+    for (std::size_t a = 0; a < n; a += frame_tags)
+      frames[s].push_back(station::encode_packed_tags(a / frame_tags, a, std::span(tags).subspan(a, frame_tags)));
+  }
+  hal::TagBlock out;
+  for (auto _ : state) {
+    station::SyncMerger m(2, 1, 256);
+    for (std::size_t f = 0; f < frames[0].size(); ++f) {
+      m.push_frame(0, frames[0][f]);
+      m.push_frame(1, frames[1][f]);
+      m.pop(out);
+      out.clear();  // as the tagger hands each popped block on
+    }
+    m.end(0);
+    m.end(1);
+    m.pop(out);
+    benchmark::DoNotOptimize(out.data());
+    out.clear();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(2 * n));
+}
+BENCHMARK(BM_StationMergeFrames)->Unit(benchmark::kMillisecond);
+
 }  // namespace

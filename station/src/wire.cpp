@@ -250,8 +250,14 @@ inline void read_extended(const std::uint8_t* p, std::uint32_t i, hal::Tag& t) {
   if (short_form(t)) throw WireError("tag " + std::to_string(i) + " is in the extended form but fits the short one");
 }
 
-// The varint at p (bounds checked against end); advances p.
-inline std::uint64_t read_varint_checked(const std::uint8_t*& p, const std::uint8_t* end, std::uint32_t i) {
+// The varint at p (bounds checked against end): its value and where it ends. (Returned, not
+// advanced through a reference: a pointer whose address escapes is kept in memory, and the
+// decode loop's pointer chain then ran through a store and a load per tag.)
+struct Varint {
+  std::uint64_t value;
+  const std::uint8_t* next;
+};
+Varint read_varint_checked(const std::uint8_t* p, const std::uint8_t* end, std::uint32_t i) {
   std::uint64_t z = 0;
   for (unsigned shift = 0;; shift += 7) {
     if (p >= end) throw WireError("packed tag payload ends inside the time of tag " + std::to_string(i));
@@ -260,7 +266,7 @@ inline std::uint64_t read_varint_checked(const std::uint8_t*& p, const std::uint
     z |= static_cast<std::uint64_t>(b & 0x7F) << shift;
     if (!(b & 0x80)) {
       if (b == 0 && shift > 0) not_minimal(i);
-      return z;
+      return {z, p};
     }
     if (shift == 63) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
   }
@@ -298,7 +304,9 @@ std::size_t unpack_some(PackedCursor& c, hal::Tag* t, std::size_t max) {
       z = (b0 & 0x7Fu) | (static_cast<std::uint64_t>(b1 & 0x7Fu) << 7) | (static_cast<std::uint64_t>(b2) << 14);
       p += 3;
     } else {
-      z = read_varint_checked(p, end, i);
+      const Varint v = read_varint_checked(p, end, i);
+      z = v.value;
+      p = v.next;
     }
     prev += (z >> 1) ^ (0 - (z & 1));  // zigzag back to the difference (modulo 2^64)
     t->time_ps = static_cast<std::int64_t>(prev);
@@ -315,7 +323,9 @@ std::size_t unpack_some(PackedCursor& c, hal::Tag* t, std::size_t max) {
       read_extended(p, i, *t);
       p += 8;
     }
-    const std::uint64_t z = read_varint_checked(p, end, i);
+    const Varint v = read_varint_checked(p, end, i);
+    p = v.next;
+    const std::uint64_t z = v.value;
     prev += (z >> 1) ^ (0 - (z & 1));
     t->time_ps = static_cast<std::int64_t>(prev);
   }
