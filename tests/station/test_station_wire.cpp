@@ -369,8 +369,10 @@ TEST_CASE("TagFrameReader: any chunk size gives the encoded block; refusals as d
       x.time_ps = static_cast<std::int64_t>(rng());
     } else {
       x.channel = static_cast<std::int32_t>(rng() % 200);
-      // differences of every varint length: 1 to 10 bytes
-      t += static_cast<std::int64_t>(rng() >> (rng() % 64)) - 1000;
+      // differences of every varint length: 1 to 10 bytes (wrapping modulo 2^64, as the format's
+      // differences do; computed unsigned, since a signed overflow is undefined)
+      const std::uint64_t step = rng() >> (rng() % 64);
+      t = static_cast<std::int64_t>(static_cast<std::uint64_t>(t) + step - 1000);
       x.time_ps = t;
     }
     tags.push_back(x);
