@@ -67,8 +67,9 @@ class SyncMerger {
   /// [0, stride) (it would collide with another station's channels).
   void push(std::size_t s, std::span<const hal::Tag> tags);
   /// The tags of a tag frame of station s (kind 2 or 4, whose checksum the hub verified:
-  /// StationHub::take_frames), decoded a chunk at a time into a small buffer that stays in the
-  /// cache and pushed from there: the coordinator's hot path (bench/README.md, "Stations").
+  /// StationHub::take_frames), decoded 1024 at a time straight into the free end of the
+  /// station's aligned queue and aligned there in place (into a small buffer first while tags
+  /// wait for station 0's syncs): the coordinator's hot path (bench/README.md, "Stations").
   /// Throws WireError for a payload that does not decode (the tags of the frame before the
   /// failing chunk are pushed; the run ends: undecodable_block), and what push() throws.
   void push_frame(std::size_t s, std::span<const std::uint8_t> frame);
