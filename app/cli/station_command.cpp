@@ -286,7 +286,7 @@ int run_station_file(const std::string& file, const std::string& config_dir, boo
     } catch (const std::exception& e) {
       r.issue(root["inequality"], "inequality", e.what());
     }
-  const auto trials = r.whole(root["trials"], "trials", 1, 1'000'000'000'000'000LL);
+  const auto trials = r.whole(root["trials"], "trials", 0, 1'000'000'000'000'000LL);  // 0: until stopped
 
   DeviceEntry tagger_entry;
   if (const auto t = r.require(root, "", "tagger"); t.IsDefined())
