@@ -7,16 +7,22 @@
 #include "dira/conf/document.hpp"
 #include "dira/conf/issue.hpp"
 #include "dira/conf/reader.hpp"
+#include "dira/hal/registry.hpp"
 #include "dira/hal/simulated_apparatus.hpp"
+#include "dira/protocol/rational.hpp"
 #include "dira/station/station.hpp"
 
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <tuple>
 
 namespace dira::cli {
 
@@ -27,207 +33,353 @@ extern "C" void on_station_signal(int) {
   g_station_interrupt.store(true);
 }
 
-/// A problem in the station file is a conf::ConfigError (the config toolkit's one issue type:
-/// file:line:column, key, message; exit 2). The file is read and parsed by the toolkit too
-/// (conf::read_config_file, conf::Reader::parse: duplicate and complex keys, directories, empty or
-/// binary files are issues with their positions); the rest stops at the first problem.
+/// Every problem of a station file at once, each a conf::ConfigIssue (file:line:column, key,
+/// message; exit 2), read with the config toolkit as the experiment loader reads its files
+/// (conf::Reader: duplicate keys, unknown keys with "did you mean", types and ranges). Devices
+/// are opened only once the whole file reads cleanly (nothing is opened for a file with a
+/// mistake); what only an opened device can say (the driver's factory, a simulated apparatus's
+/// parties) is then reported the same way.
 
-struct StationFileReader {
-  std::string file;
-  std::filesystem::path dir;
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& key, const std::string& what) const {
-    const auto m = n.Mark();
-    throw conf::ConfigError({conf::ConfigIssue{file, m.line + 1, m.column + 1, key, what}});
-  }
-  template <class T>
-  T value(const YAML::Node& root, const std::string& key, const std::string& what) const {
-    const auto n = root[key];
-    if (!n) fail(root, key, "missing (" + what + ")");
-    try {
-      return n.as<T>();
-    } catch (const YAML::Exception&) {
-      fail(n, key, "expected " + what);
-    }
-  }
-  template <class T>
-  T value_or(const YAML::Node& root, const std::string& key, T def, const std::string& what) const {
-    return root[key] ? value<T>(root, key, what) : def;
-  }
-  std::filesystem::path path(const YAML::Node& root, const std::string& key) const {
-    std::filesystem::path p = value<std::string>(root, key, "a path");
-    return p.is_absolute() ? p : dir / p;
-  }
+/// A device of the station file (`driver:` + `settings:`), read but not yet created.
+struct DeviceEntry {
+  const hal::DriverInfo* info = nullptr;
+  std::map<std::string, hal::SettingValue> settings;
+  YAML::Node node;
+  std::string key;
 };
 
-/// YAML scalars as the driver declares them (type from its capability).
-std::map<std::string, hal::SettingValue> driver_settings(const StationFileReader& r, const hal::DriverInfo& d,
-                                                         const YAML::Node& node, const std::string& key) {
+/// A YAML scalar as a setting value. A plain YAML scalar has no type of its own (`1` is an
+/// integer, a real or a text depending on the setting), so it is read in the form the driver
+/// declares for `cap` where it can be (integers may be written 1e6; reals as 3/4); otherwise —
+/// an undeclared key, text that is not of the declared form — by its own look (true/false, an
+/// integer, a number, else text), and the registry's validate says what is wrong with it.
+hal::SettingValue setting_value(const YAML::Node& n, const hal::Capability* cap) {
+  const std::string& text = n.Scalar();
+  const bool quoted = n.Tag() == "!";  // "…" or '…': text whatever it looks like
+  auto as_bool = [&]() -> std::optional<bool> {
+    bool b = false;
+    return !quoted && YAML::convert<bool>::decode(n, b) ? std::optional<bool>(b) : std::nullopt;
+  };
+  auto as_integer = [&]() -> std::optional<std::int64_t> {
+    std::int64_t i = 0;
+    if (quoted) return std::nullopt;
+    if (YAML::convert<std::int64_t>::decode(n, i)) return i;
+    double d = 0;  // 1e6: whole and in range, checked as a double before the cast
+    if (YAML::convert<double>::decode(n, d) && std::isfinite(d) && std::floor(d) == d && std::abs(d) <= 0x1p62)
+      return static_cast<std::int64_t>(d);
+    return std::nullopt;
+  };
+  auto as_real = [&]() -> std::optional<double> {
+    if (quoted) return std::nullopt;
+    double d = 0;
+    if (YAML::convert<double>::decode(n, d)) return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;
+    try {
+      return protocol::to_double(protocol::parse_rational(text));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  if (cap && cap->can_set) {
+    switch (cap->type) {
+      case hal::Capability::Type::boolean:
+        if (auto b = as_bool()) return *b;
+        break;
+      case hal::Capability::Type::integer:
+        if (auto i = as_integer()) return *i;
+        break;
+      case hal::Capability::Type::real:
+        if (auto d = as_real()) return *d;
+        break;
+      case hal::Capability::Type::text:
+      case hal::Capability::Type::choice:
+        return text;
+    }
+  }
+  if (auto b = as_bool()) return *b;
+  if (std::int64_t i = 0; !quoted && YAML::convert<std::int64_t>::decode(n, i)) return i;
+  if (auto d = as_real()) return *d;
+  return text;
+}
+
+/// `settings:` of a device: every value through the registry's one validate (unknown key,
+/// read-only, type, range: the same messages as `dira run` and the GUI), each problem at the
+/// line of the key (unknown, read-only) or of its value.
+std::map<std::string, hal::SettingValue> read_driver_settings(conf::Reader& r, const hal::DriverInfo& d,
+                                                              const YAML::Node& node, const std::string& key) {
   std::map<std::string, hal::SettingValue> out;
-  if (!node) return out;
-  if (!node.IsMap()) r.fail(node, key, "expected a map of driver settings");
+  std::map<std::string, std::pair<YAML::Node, YAML::Node>> where;  // key → (key node, value node)
   for (const auto& kv : node) {
-    const std::string k = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) continue;  // a complex key: the parser reported it
+    const std::string k = kv.first.Scalar();
+    if (!kv.second.IsScalar()) {
+      r.issue(kv.second, conf::Reader::join(key, k), "expected one value, found " + conf::describe(kv.second));
+      continue;
+    }
     const hal::Capability* cap = nullptr;
     for (const auto& c : d.capabilities)
       if (c.key == k) cap = &c;
-    if (!cap) r.fail(kv.first, key + "." + k, "driver " + d.name + " has no such setting (dira devices lists them)");
-    try {
-      switch (cap->type) {
-        case hal::Capability::Type::boolean:
-          out[k] = kv.second.as<bool>();
-          break;
-        case hal::Capability::Type::integer:
-          out[k] = kv.second.as<std::int64_t>();
-          break;
-        case hal::Capability::Type::real:
-          out[k] = kv.second.as<double>();
-          break;
-        default:
-          out[k] = kv.second.as<std::string>();
-      }
-    } catch (const YAML::Exception&) {
-      r.fail(kv.second, key + "." + k, std::string("expected ") + hal::to_string(cap->type));
+    out[k] = setting_value(kv.second, cap);
+    where[k] = {kv.first, kv.second};
+  }
+  for (const auto& [k, message] : app::driver_registry().validate(d, out)) {
+    const hal::Capability* cap = nullptr;
+    for (const auto& c : d.capabilities)
+      if (c.key == k) cap = &c;
+    const auto& [key_node, value_node] = where.at(k);
+    std::string msg = message;
+    if (!cap) {  // a misspelt setting: name the nearest settable one
+      std::vector<std::string> settable;
+      for (const auto& c : d.capabilities)
+        if (c.can_set) settable.push_back(c.key);
+      if (const auto near = conf::nearest(k, settable); !near.empty()) msg += "; did you mean `" + near + "`?";
+    } else if (cap->can_set && msg.rfind("expected", 0) == 0) {
+      msg += ", got '" + value_node.Scalar() + "'";
     }
-    if (const auto msg = hal::check_setting(d, k, out[k]); !msg.empty()) r.fail(kv.second, key + "." + k, msg);
+    r.issue(cap && cap->can_set ? value_node : key_node, conf::Reader::join(key, k), msg);
   }
   return out;
 }
 
+/// `{driver: NAME, settings: {…}}` of one device of `kind`.
+DeviceEntry read_device(conf::Reader& r, const YAML::Node& node, const std::string& key, hal::DeviceKind kind,
+                        std::initializer_list<const char*> allowed = {"driver", "settings"}) {
+  DeviceEntry e;
+  e.node = node;
+  e.key = key;
+  if (!node.IsMap()) {
+    r.issue(node, key,
+            "expected {driver, settings}: a " + std::string(hal::to_string(kind)) + " driver, found " +
+                conf::describe(node));
+    return e;
+  }
+  r.allowed_keys(node, key, allowed);
+  const auto name = r.string(r.require(node, key, "driver"), key + ".driver");
+  if (!name) return e;
+  e.info = app::driver_registry().find(*name, kind);
+  if (!e.info) {
+    std::vector<std::string> known;
+    for (const auto* d : app::driver_registry().all())
+      if (d->kind == kind) known.push_back(d->name);
+    std::string list, near = conf::nearest(*name, known);
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    r.issue(node["driver"], key + ".driver",
+            "no " + std::string(hal::to_string(kind)) + " driver '" + *name + "'" +
+                (near.empty() ? "" : "; did you mean `" + near + "`?") + " (known: " + list + ")");
+    return e;
+  }
+  if (const auto st = r.section(node, key, "settings", "the driver's settings: dira devices lists them"); st)
+    e.settings = read_driver_settings(r, *e.info, st, key + ".settings");
+  return e;
+}
+
+/// Creates a device read by read_device through the registry (its validate, then the driver's
+/// factory); what the factory refuses is an issue at the device.
+template <class T>
+std::unique_ptr<T> create_device(conf::Reader& r, const DeviceEntry& e) {
+  try {
+    auto d = app::driver_registry().create(*e.info, e.settings);
+    std::unique_ptr<T> out(dynamic_cast<T*>(d.get()));
+    if (out) d.release();
+    return out;
+  } catch (const hal::SettingsRefused& x) {  // validate ran when the file was read: not expected here
+    for (const auto& [k, msg] : x.problems()) r.issue(e.node, e.key + ".settings." + k, msg);
+  } catch (const std::exception& x) {
+    r.issue(e.node, e.key, e.info->name + ": " + x.what());
+  }
+  return nullptr;
+}
+
+/// The station file's issues on stderr (and with --json as one JSON object on stdout, the
+/// issues listed). Returns 2.
+int config_error(const conf::ConfigError& error, bool as_json) {
+  auto issues_in_order = error.issues();  // in the order of the file, whatever order they were found in
+  std::stable_sort(issues_in_order.begin(), issues_in_order.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+  const conf::ConfigError e(std::move(issues_in_order));
+  std::cerr << "dira station: invalid station file:\n" << e.what() << "\n";
+  if (as_json) {
+    nlohmann::json issues = nlohmann::json::array();
+    for (const auto& i : e.issues())
+      issues.push_back(
+          {{"file", i.file}, {"line", i.line}, {"column", i.column}, {"key", i.key}, {"message", i.message}});
+    std::cout << nlohmann::json{{"error", std::string("invalid station file:\n") + e.what()},
+                                {"command", "dira station"},
+                                {"issues", issues},
+                                {"exit_code", static_cast<int>(usage_error)}}
+                     .dump(2)
+              << "\n";
+  }
+  return usage_error;
+}
+
 int run_station_file(const std::string& file, const std::string& config_dir, bool as_json) {
-  StationFileReader r{file, std::filesystem::path(file).parent_path()};
+  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
+  conf::Reader r(file);
   YAML::Node root;
   try {
-    conf::Reader reader(file);
-    root = reader.parse(conf::read_config_file(file));
-    reader.throw_if_any();
+    root = r.parse(conf::read_config_file(file));
   } catch (const conf::ConfigError& e) {
-    std::cerr << "dira station: invalid station file:\n" << e.what() << "\n";
-    return usage_error;
+    return config_error(e, as_json);
   }
+  if (!root.IsMap()) {
+    r.issue(root, "", "a station file is a map (docs/stations.md), found " + conf::describe(root));
+    return config_error(conf::ConfigError(r.issues()), as_json);
+  }
+  r.allowed_keys(
+      root, "",
+      {"station", "coordinator", "key", "record", "settings_for", "heartbeat_ms", "coordinator_timeout_ms",
+       "clock_offset_ps", "send_delay_ms", "inequality", "trials", "tagger", "settings_source", "modulators"});
+  auto path = [&](const YAML::Node& map, const std::string& parent, const char* key) {
+    const auto s = r.string(r.require(map, parent, key), conf::Reader::join(parent, key));
+    if (!s) return std::optional<std::filesystem::path>();
+    const std::filesystem::path p(*s);
+    return std::optional<std::filesystem::path>(p.is_absolute() ? p : dir / p);
+  };
+  auto milliseconds = [&](const char* key, long long lo, long long hi, std::chrono::milliseconds def) {
+    const auto v = r.integer(root[key], key, lo, hi);
+    return v ? std::chrono::milliseconds(*v) : def;
+  };
+
+  // 1. The file alone: every key, every driver's settings through the registry's validate.
   station::StationConfig sc;
-  std::unique_ptr<hal::TimeTagger> tagger;
+  sc.name = r.string(r.require(root, "", "station"), "station").value_or("");
+  if (const auto coord = r.require(root, "", "coordinator"); coord.IsDefined() && !coord.IsMap()) {
+    r.issue(coord, "coordinator", "expected {endpoint, public_key}, found " + conf::describe(coord));
+  } else if (coord.IsDefined()) {
+    r.allowed_keys(coord, "coordinator", {"endpoint", "public_key"});
+    sc.coordinator = r.string(r.require(coord, "coordinator", "endpoint"), "coordinator.endpoint").value_or("");
+    if (const auto p = path(coord, "coordinator", "public_key")) try {
+        sc.coordinator_key = station::read_public_key_file(*p);
+      } catch (const station::KeyError& e) {
+        r.issue(coord["public_key"], "coordinator.public_key", e.what());
+      }
+  }
+  if (const auto p = path(root, "", "key")) try {
+      sc.key = station::read_secret_key_file(*p);
+    } catch (const station::KeyError& e) {
+      r.issue(root["key"], "key", e.what());
+    }
+  if (const auto p = path(root, "", "record")) sc.file = *p;
+  if (const auto sf = root["settings_for"]; sf.IsDefined() && !sf.IsSequence()) {
+    r.issue(sf, "settings_for", "expected a list of parties, found " + conf::describe(sf));
+  } else if (sf.IsDefined()) {
+    for (std::size_t i = 0; i < sf.size(); ++i)
+      if (const auto p = r.integer(sf[i], conf::Reader::idx("settings_for", i), 0, 63)) {
+        if (std::find(sc.settings_for.begin(), sc.settings_for.end(), static_cast<int>(*p)) != sc.settings_for.end())
+          r.issue(sf[i], conf::Reader::idx("settings_for", i), "party " + std::to_string(*p) + " is listed twice");
+        else
+          sc.settings_for.push_back(static_cast<int>(*p));
+      }
+  }
+  sc.heartbeat = milliseconds("heartbeat_ms", 10, 3'600'000, sc.heartbeat);
+  sc.coordinator_timeout = milliseconds("coordinator_timeout_ms", 1, 86'400'000, sc.coordinator_timeout);
+  sc.send_delay = milliseconds("send_delay_ms", 0, 3'600'000, sc.send_delay);
+  sc.clock_offset_ps = r.integer(root["clock_offset_ps"], "clock_offset_ps").value_or(0);
+  protocol::Inequality inequality;
+  bool have_inequality = false;
+  if (const auto name = r.string(root["inequality"], "inequality")) try {
+      inequality = app::load_inequality_file(app::resolve_inequality(*name, config_dir));
+      have_inequality = true;
+    } catch (const conf::ConfigError& e) {  // the inequality file's own issues, at their lines
+      for (const auto& i : e.issues()) r.issues().push_back(i);
+    } catch (const std::exception& e) {
+      r.issue(root["inequality"], "inequality", e.what());
+    }
+  const auto trials = r.whole(root["trials"], "trials", 0, 1'000'000'000'000'000LL);  // 0: until stopped
+
+  DeviceEntry tagger_entry;
+  if (const auto t = r.require(root, "", "tagger"); t.IsDefined())
+    tagger_entry = read_device(r, t, "tagger", hal::DeviceKind::time_tagger);
+  DeviceEntry source_entry;
+  if (const auto s = root["settings_source"]; s.IsDefined()) {
+    source_entry = read_device(r, s, "settings_source", hal::DeviceKind::entropy_source);
+    // A file's path, like the station file's other paths, is relative to the station file.
+    if (auto it = source_entry.settings.find("path"); it != source_entry.settings.end())
+      if (const auto* p = std::get_if<std::string>(&it->second);
+          p && !p->empty() && std::filesystem::path(*p).is_relative())
+        it->second = (dir / *p).string();
+    if (root["modulators"])
+      r.issue(root["modulators"], "modulators", "with settings_source the source drives the modulators");
+  }
+  std::vector<std::pair<int, DeviceEntry>> modulator_entries;  // (party, device)
+  if (const auto mnode = root["modulators"]; mnode.IsDefined() && !mnode.IsSequence()) {
+    r.issue(mnode, "modulators", "expected a list of {party, driver, settings}, found " + conf::describe(mnode));
+  } else if (mnode.IsDefined()) {
+    for (std::size_t i = 0; i < mnode.size(); ++i) {
+      const auto m = mnode[i];
+      const std::string key = conf::Reader::idx("modulators", i);
+      auto e = read_device(r, m, key, hal::DeviceKind::modulator, {"party", "driver", "settings"});
+      if (!m.IsMap()) continue;
+      const auto p = r.integer(r.require(m, key, "party"), key + ".party", 0, 63);
+      if (!p) continue;
+      if (std::find(sc.settings_for.begin(), sc.settings_for.end(), static_cast<int>(*p)) == sc.settings_for.end())
+        r.issue(m["party"], key + ".party", "party " + std::to_string(*p) + " is not in settings_for");
+      for (const auto& [q, other] : modulator_entries)
+        if (q == *p) r.issue(m["party"], key + ".party", "party " + std::to_string(*p) + " has a modulator already");
+      modulator_entries.emplace_back(static_cast<int>(*p), std::move(e));
+    }
+  }
+  if (!r.ok()) return config_error(conf::ConfigError(r.issues()), as_json);
+
+  // 2. The devices, through the registry (validate, then the driver's factory).
+  std::unique_ptr<hal::TimeTagger> tagger = create_device<hal::TimeTagger>(r, tagger_entry);
   std::vector<std::unique_ptr<hal::Modulator>> own_modulators;
   std::unique_ptr<hal::EntropySource> setting_source;
   station::StationDevices dev;
-  protocol::Inequality inequality;
-  try {
-    if (!root.IsMap()) r.fail(root, "station", "a station file is a map (docs/stations.md)");
-    sc.name = r.value<std::string>(root, "station", "the station's name, as the coordinator lists it");
-    const auto coord = root["coordinator"];
-    if (!coord || !coord.IsMap()) r.fail(root, "coordinator", "missing: {endpoint, public_key}");
-    sc.coordinator = r.value<std::string>(coord, "endpoint", "a ZeroMQ endpoint, e.g. tcp://10.0.0.1:5555");
-    sc.coordinator_key = station::read_public_key_file(r.path(coord, "public_key"));
-    sc.key = station::read_secret_key_file(r.path(root, "key"));
-    sc.file = r.path(root, "record");
-    sc.settings_for = r.value_or<std::vector<int>>(root, "settings_for", {}, "a list of parties");
-    sc.heartbeat = std::chrono::milliseconds(r.value_or<std::int64_t>(root, "heartbeat_ms", 200, "milliseconds"));
-    sc.coordinator_timeout =
-        std::chrono::milliseconds(r.value_or<std::int64_t>(root, "coordinator_timeout_ms", 60000, "milliseconds"));
-    sc.clock_offset_ps = r.value_or<std::int64_t>(root, "clock_offset_ps", 0, "picoseconds");
-    sc.send_delay = std::chrono::milliseconds(r.value_or<std::int64_t>(root, "send_delay_ms", 0, "milliseconds"));
-    if (sc.heartbeat.count() < 10) r.fail(root["heartbeat_ms"], "heartbeat_ms", "at least 10");
-
-    const auto& reg = app::driver_registry();
-    const auto tnode = root["tagger"];
-    if (!tnode || !tnode.IsMap()) r.fail(root, "tagger", "missing: {driver, settings}");
-    const std::string tdriver = r.value<std::string>(tnode, "driver", "a time_tagger driver (dira devices)");
-    const auto* tinfo = reg.find(tdriver, hal::DeviceKind::time_tagger);
-    if (!tinfo) r.fail(tnode["driver"], "tagger.driver", "no time_tagger driver '" + tdriver + "'");
-    auto tsettings = driver_settings(r, *tinfo, tnode["settings"], "tagger.settings");
-    try {
-      auto d = reg.create(*tinfo, tsettings);
-      tagger.reset(dynamic_cast<hal::TimeTagger*>(d.release()));
-    } catch (const std::exception& e) {
-      r.fail(tnode, "tagger", tdriver + ": " + e.what());
-    }
-    int parties = 0;
-    for (int p : sc.settings_for) parties = std::max(parties, p + 1);
-    dev.modulators.assign(static_cast<std::size_t>(parties), nullptr);
-    if (auto* app_sim = dynamic_cast<hal::SimulatedApparatus*>(tagger.get())) {
-      // A simulated apparatus simulates every party from one seed and keeps its own station's
-      // channels; it needs every party's settings (settings_for lists them all). No real
-      // station would receive another party's settings: docs/stations.md, "Simulated stations".
-      const std::string ineq = r.value<std::string>(root, "inequality", "what the simulated apparatus measures");
-      try {
-        inequality = app::load_inequality_file(app::resolve_inequality(ineq, config_dir));
-      } catch (const std::exception& e) {
-        r.fail(root["inequality"], "inequality", e.what());
-      }
+  int parties = 0;
+  for (int p : sc.settings_for) parties = std::max(parties, p + 1);
+  dev.modulators.assign(static_cast<std::size_t>(parties), nullptr);
+  if (auto* app_sim = dynamic_cast<hal::SimulatedApparatus*>(tagger.get())) {
+    // A simulated apparatus simulates every party from one seed and keeps its own station's
+    // channels; it needs every party's settings (settings_for lists them all). No real
+    // station would receive another party's settings: docs/stations.md, "Simulated stations".
+    if (!have_inequality) r.issue(root, "inequality", "missing (what the simulated apparatus measures)");
+    if (!trials) r.issue(root, "trials", "missing (trials the simulated apparatus runs: the experiment's)");
+    if (have_inequality && trials) {
       hal::ApparatusBinding b;
       b.inequality = &inequality;
-      b.trials = r.value<std::uint64_t>(root, "trials", "trials the simulated apparatus runs (the experiment's)");
+      b.trials = static_cast<std::uint64_t>(*trials);
       try {
         app_sim->bind(b);
       } catch (const std::exception& e) {
-        r.fail(tnode, "tagger", e.what());
+        r.issue(tagger_entry.node, "tagger", e.what());
       }
       // settings_chosen_by: hardware (docs/stations.md): the station's own weak source drives
       // the simulated modulators, as a physical source wired to them would.
-      if (const auto snode = root["settings_source"]) {
-        if (!snode.IsMap()) r.fail(snode, "settings_source", "expected {driver, settings}: an entropy_source driver");
-        const std::string sdriver = r.value<std::string>(snode, "driver", "an entropy_source driver (dira devices)");
-        const auto* sinfo = reg.find(sdriver, hal::DeviceKind::entropy_source);
-        if (!sinfo) r.fail(snode["driver"], "settings_source.driver", "no entropy_source driver '" + sdriver + "'");
-        auto ssettings = driver_settings(r, *sinfo, snode["settings"], "settings_source.settings");
-        // A file's path, like the station file's other paths, is relative to the station file.
-        if (auto it = ssettings.find("path"); it != ssettings.end())
-          if (const auto* path = std::get_if<std::string>(&it->second);
-              path && !path->empty() && std::filesystem::path(*path).is_relative())
-            it->second = (r.dir / *path).string();
-        try {
-          auto d = sinfo->create(ssettings);
-          setting_source.reset(dynamic_cast<hal::EntropySource*>(d.release()));
-        } catch (const std::exception& e) {
-          r.fail(snode, "settings_source", sdriver + ": " + e.what());
-        }
-        if (root["modulators"])
-          r.fail(root["modulators"], "modulators", "with settings_source the source drives the simulated modulators");
+      if (source_entry.info) {
+        setting_source = create_device<hal::EntropySource>(r, source_entry);
         dev.setting_source = setting_source.get();
         sc.own_setting_trials = b.trials;
       }
-      const auto mods = app_sim->modulators();
-      for (int p : sc.settings_for) {
-        if (p < 0 || static_cast<std::size_t>(p) >= mods.size())
-          r.fail(root["settings_for"], "settings_for", "the simulation has no party " + std::to_string(p));
+    }
+    const auto mods = app_sim->modulators();
+    for (std::size_t i = 0; i < sc.settings_for.size(); ++i) {
+      const int p = sc.settings_for[i];
+      if (static_cast<std::size_t>(p) >= mods.size())
+        r.issue(root["settings_for"][i], conf::Reader::idx("settings_for", i),
+                "the simulation has no party " + std::to_string(p));
+      else
         dev.modulators[static_cast<std::size_t>(p)] = mods[static_cast<std::size_t>(p)];
-      }
     }
-    if (root["settings_source"] && !dev.setting_source)
-      r.fail(root["settings_source"], "settings_source",
-             "simulated apparatus only: a real station's physical source drives its modulators directly (give no "
-             "settings_for and no modulators; the setting echo carries the settings)");
-    if (const auto mnode = root["modulators"]) {
-      for (std::size_t i = 0; i < mnode.size(); ++i) {
-        const auto m = mnode[i];
-        const std::string key = "modulators[" + std::to_string(i) + "]";
-        const int p = r.value<int>(m, "party", "the party whose settings it applies");
-        if (p < 0 || p >= parties ||
-            std::find(sc.settings_for.begin(), sc.settings_for.end(), p) == sc.settings_for.end())
-          r.fail(m, key + ".party", "not in settings_for");
-        const std::string md = r.value<std::string>(m, "driver", "a modulator driver");
-        const auto* minfo = reg.find(md, hal::DeviceKind::modulator);
-        if (!minfo) r.fail(m["driver"], key + ".driver", "no modulator driver '" + md + "'");
-        try {
-          auto d = reg.create(*minfo, driver_settings(r, *minfo, m["settings"], key + ".settings"));
-          own_modulators.emplace_back(dynamic_cast<hal::Modulator*>(d.release()));
-        } catch (const conf::ConfigError&) {
-          throw;
-        } catch (const std::exception& e) {
-          r.fail(m, key, md + ": " + e.what());
-        }
-        dev.modulators[static_cast<std::size_t>(p)] = own_modulators.back().get();
-      }
-    }
-    for (int p : sc.settings_for)
-      if (!dev.modulators[static_cast<std::size_t>(p)])
-        r.fail(root["settings_for"], "settings_for", "no modulator applies party " + std::to_string(p) + "'s settings");
-  } catch (const conf::ConfigError& e) {
-    std::cerr << "dira station: invalid station file:\n" << e.what() << "\n";
-    return usage_error;
-  } catch (const station::KeyError& e) {
-    std::cerr << "dira station: " << e.what() << "\n";
-    return usage_error;
+  } else if (tagger && source_entry.info) {
+    r.issue(root["settings_source"], "settings_source",
+            "simulated apparatus only: a real station's physical source drives its modulators directly (give no "
+            "settings_for and no modulators; the setting echo carries the settings)");
   }
+  for (const auto& [p, e] : modulator_entries) {
+    if (!e.info) continue;
+    if (auto m = create_device<hal::Modulator>(r, e)) {
+      dev.modulators[static_cast<std::size_t>(p)] = m.get();
+      own_modulators.push_back(std::move(m));
+    }
+  }
+  if (tagger)
+    for (std::size_t i = 0; i < sc.settings_for.size(); ++i)
+      if (!dev.modulators[static_cast<std::size_t>(sc.settings_for[i])])
+        r.issue(root["settings_for"][i], conf::Reader::idx("settings_for", i),
+                "no modulator applies party " + std::to_string(sc.settings_for[i]) + "'s settings");
+  if (!r.ok()) return config_error(conf::ConfigError(r.issues()), as_json);
   dev.tagger = tagger.get();
   struct sigaction sa {};
   sa.sa_handler = on_station_signal;

@@ -169,10 +169,14 @@ class RemoteTagger final : public hal::TimeTagger {
     hal::TagBlock out;
     const auto until = std::chrono::steady_clock::now() + timeout;
     do {
-      hub_->take(incoming_, ended_, std::chrono::milliseconds(20));
+      hub_->take_frames(incoming_, ended_, std::chrono::milliseconds(20));
       for (std::size_t s = 0; s < incoming_.size(); ++s) {
-        if (!incoming_[s].empty()) merger_->push(s, incoming_[s]);
-        incoming_[s].clear();
+        for (const auto& frame : incoming_[s]) try {
+            merger_->push_frame(s, frame);
+          } catch (const WireError& e) {
+            throw hal::HardwareFault(undecodable_block(names_[s].first, e));
+          }
+        // incoming_[s] is handed back at the next take_frames, whose buffers it reuses.
         if (ended_[s]) merger_->end(s);
       }
       merger_->pop(out);
@@ -200,7 +204,7 @@ class RemoteTagger final : public hal::TimeTagger {
   std::vector<std::pair<std::string, std::string>> names_;
   std::shared_ptr<StationHub> hub_;
   std::optional<SyncMerger> merger_;
-  std::vector<std::vector<hal::Tag>> incoming_;
+  std::vector<std::vector<std::vector<std::uint8_t>>> incoming_;  // tag frames, per station
   std::vector<bool> ended_;
   bool announced_ = false;
   bool stopped_ = false;

@@ -2,12 +2,65 @@
 #include "dira/station/merge.hpp"
 
 #include "dira/hal/device.hpp"
+#include "dira/station/wire.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
 
 namespace dira::station {
+
+TagQueue::TagQueue(TagQueue&& o) noexcept : buf_(o.buf_), begin_(o.begin_), end_(o.end_), cap_(o.cap_) {
+  o.buf_ = nullptr;
+  o.begin_ = o.end_ = o.cap_ = 0;
+}
+
+TagQueue& TagQueue::operator=(TagQueue&& o) noexcept {
+  if (this != &o) {
+    std::free(buf_);
+    buf_ = o.buf_;
+    begin_ = o.begin_;
+    end_ = o.end_;
+    cap_ = o.cap_;
+    o.buf_ = nullptr;
+    o.begin_ = o.end_ = o.cap_ = 0;
+  }
+  return *this;
+}
+
+TagQueue::~TagQueue() {
+  std::free(buf_);
+}
+
+void TagQueue::append(const hal::Tag* tags, std::size_t n) {
+  if (n == 0) return;
+  std::memcpy(static_cast<void*>(room(n)), tags, n * sizeof(hal::Tag));
+  end_ += n;
+}
+
+void TagQueue::make_room(std::size_t n) {
+  const std::size_t live = size();
+  // What is queued moves to the front when that leaves room and the move is cheap against
+  // what was consumed (at most as many tags moved as were consumed): amortised O(1) per tag.
+  if (begin_ > 0 && live + n <= cap_ && live <= begin_) {
+    std::memmove(static_cast<void*>(buf_), buf_ + begin_, live * sizeof(hal::Tag));
+    begin_ = 0;
+    end_ = live;
+    return;
+  }
+  const std::size_t cap = std::max({live + n, 2 * cap_, std::size_t{4096}});
+  auto* fresh = static_cast<hal::Tag*>(std::malloc(cap * sizeof(hal::Tag)));
+  if (!fresh) throw std::bad_alloc();
+  if (live) std::memcpy(static_cast<void*>(fresh), buf_ + begin_, live * sizeof(hal::Tag));
+  std::free(buf_);
+  buf_ = fresh;
+  cap_ = cap;
+  begin_ = 0;
+  end_ = live;
+}
 
 SyncMerger::SyncMerger(std::size_t stations, int sync_channel, int channel_stride)
     : stations_(stations), sync_channel_(sync_channel), stride_(channel_stride) {
@@ -28,17 +81,37 @@ void SyncMerger::push(std::size_t s, std::span<const hal::Tag> tags) {
         throw hal::HardwareFault("station " + std::to_string(s) + " sent channel " + std::to_string(t.channel) +
                                  ", outside [0, " + std::to_string(stride_) +
                                  "): it would collide with another station's");
-  if (st.raw_at < st.raw.size()) {  // earlier tags still wait for station 0's syncs: queue behind them
-    st.raw.insert(st.raw.end(), tags.begin(), tags.end());
+  if (!st.raw.empty()) {  // earlier tags still wait for station 0's syncs: queue behind them
+    st.raw.append(tags.data(), tags.size());
     align(s, false);
     return;
   }
   // The usual case: aligned straight from the caller's block (no copy into raw); only what
   // waits for station 0's syncs is kept.
   const std::size_t used = align_tags(s, tags.data(), tags.size(), false);
-  if (used < tags.size()) {
-    st.raw.assign(tags.begin() + static_cast<std::ptrdiff_t>(used), tags.end());
-    st.raw_at = 0;
+  if (used < tags.size()) st.raw.append(tags.data() + used, tags.size() - used);
+}
+
+void SyncMerger::push_frame(std::size_t s, std::span<const std::uint8_t> frame) {
+  constexpr std::size_t kChunk = 1024;  // tags (16 KiB): decoded and aligned while in L1
+  auto& st = stations_.at(s);
+  TagFrameReader r(frame, true);
+  for (;;) {
+    if (st.raw.empty() && (s == 0 || st.anchored)) {
+      // The usual case: decoded straight into the free end of the station's aligned queue and
+      // aligned there in place (align_tags writes each tag at or before where it read it, and
+      // the room made here is what it asks for, so nothing moves); what must wait for station
+      // 0's syncs is copied to raw from where it was decoded.
+      hal::Tag* at = st.aligned.room(kChunk);
+      const std::size_t n = r.read(at, kChunk);
+      if (n == 0) return;
+      push(s, std::span<const hal::Tag>(at, n));
+    } else {  // tags already wait (or the station has no anchor yet): decoded aside, queued behind them
+      if (scratch_.size() < kChunk) scratch_.resize(kChunk);
+      const std::size_t n = r.read(scratch_.data(), kChunk);
+      if (n == 0) return;
+      push(s, std::span<const hal::Tag>(scratch_.data(), n));
+    }
   }
 }
 
@@ -48,12 +121,7 @@ void SyncMerger::end(std::size_t s) {
 
 void SyncMerger::align(std::size_t s, bool flush) {
   auto& st = stations_[s];
-  if (st.raw_at < st.raw.size())
-    st.raw_at += align_tags(s, st.raw.data() + st.raw_at, st.raw.size() - st.raw_at, flush);
-  if (st.raw_at == st.raw.size()) {
-    st.raw.clear();
-    st.raw_at = 0;
-  }
+  if (!st.raw.empty()) st.raw.pop_front(align_tags(s, st.raw.begin(), st.raw.size(), flush));
 }
 
 std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::size_t n, bool flush) {
@@ -65,14 +133,17 @@ std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::siz
   auto& ref = stations_[0];
   std::size_t i = 0;
   if (s == 0) {
-    const std::size_t old = st.aligned.size();
-    st.aligned.insert(st.aligned.end(), tags, tags + n);
-    for (; i < n; ++i)
+    // Copied as they are (unless push_frame decoded them in place), their syncs noted on the way.
+    hal::Tag* o = st.aligned.room(n);
+    if (o != tags) std::memcpy(static_cast<void*>(o), tags, n * sizeof(hal::Tag));
+    for (; i < n; ++i) {
       if (is_sync(tags[i])) {
         sync0_.push_back(tags[i].time_ps);
         ++st.syncs;
       }
-    if (st.aligned.size() > old) st.last = st.aligned.back().time_ps;
+    }
+    st.aligned.commit(n);
+    if (n) st.last = tags[n - 1].time_ps;
   } else {
     if (!st.anchored) {
       // Tags before this station's first sync take the first syncs' difference.
@@ -86,20 +157,10 @@ std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::siz
     }
     // Written through a pointer into room made first (push_back's size update per tag was a
     // store-to-load chain), then cut to what was written.
-    // Room made a chunk at a time, so it is still in the cache when written (as in unpack).
-    const std::size_t old = st.aligned.size();
-    if (st.aligned.capacity() < old + n) st.aligned.reserve(std::max(old + n, 2 * st.aligned.capacity()));
-    constexpr std::size_t kChunk = 4096;
-    std::size_t room = old;
-    hal::Tag* o = st.aligned.data() + old;
+    hal::Tag* const o0 = st.aligned.room(n);
+    hal::Tag* o = o0;
     std::int64_t anchor = st.anchor, last = st.last;
     for (; i < n; ++i) {
-      if (o == st.aligned.data() + room) {
-        const std::size_t written = room;
-        room = std::min(room + kChunk, old + n);
-        st.aligned.resize(room);
-        o = st.aligned.data() + written;
-      }
       hal::Tag t = tags[i];
       if (is_sync(t)) {
         if (st.syncs >= ref.syncs) {
@@ -118,7 +179,7 @@ std::size_t SyncMerger::align_tags(std::size_t s, const hal::Tag* tags, std::siz
     }
     st.anchor = anchor;
     st.last = last;
-    st.aligned.resize(static_cast<std::size_t>(o - st.aligned.data()));
+    st.aligned.commit(static_cast<std::size_t>(o - o0));
   }
   // Station 0's syncs below every other station's count are no longer needed.
   std::uint64_t need = ref.syncs;
@@ -138,7 +199,7 @@ void SyncMerger::pop(hal::TagBlock& out) {
   // before the earliest of those over the stations that have not ended.
   std::int64_t horizon = INT64_MAX;
   for (const auto& st : stations_)
-    if (!(st.ended && st.raw_at == st.raw.size())) horizon = std::min(horizon, st.last);
+    if (!(st.ended && st.raw.empty())) horizon = std::min(horizon, st.last);
   const bool everything = horizon == INT64_MAX;
   const std::size_t n = stations_.size();
   // A k-way merge, one tag at a time: with several stations the streams interleave within
@@ -161,9 +222,9 @@ void SyncMerger::pop(hal::TagBlock& out) {
   // head there waits, and the station's later tags wait behind it).
   std::size_t avail = 0;
   for (std::size_t s = 0; s < n; ++s) {
-    auto& st = stations_[s];
-    const hal::Tag* h = st.aligned.data() + st.aligned_at;
-    const hal::Tag* e = st.aligned.data() + st.aligned.size();
+    const auto& st = stations_[s];
+    const hal::Tag* h = st.aligned.begin();
+    const hal::Tag* e = st.aligned.end();
     if (!everything) e = std::find_if(h, e, [&](const hal::Tag& t) { return t.time_ps >= horizon; });
     head[s] = h;
     end[s] = e;
@@ -203,26 +264,19 @@ void SyncMerger::pop(hal::TagBlock& out) {
   }
   for (std::size_t s = 0; s < n; ++s) {
     auto& st = stations_[s];
-    st.aligned_at = static_cast<std::size_t>(head[s] - st.aligned.data());
-    if (st.aligned_at == st.aligned.size()) {
-      st.aligned.clear();
-      st.aligned_at = 0;
-    } else if (st.aligned_at > 65536 && st.aligned_at * 2 > st.aligned.size()) {
-      st.aligned.erase(st.aligned.begin(), st.aligned.begin() + static_cast<std::ptrdiff_t>(st.aligned_at));
-      st.aligned_at = 0;
-    }
+    st.aligned.pop_front(static_cast<std::size_t>(head[s] - st.aligned.begin()));
   }
 }
 
 bool SyncMerger::finished() const {
   for (const auto& st : stations_)
-    if (!st.ended || st.raw_at != st.raw.size() || st.aligned_at != st.aligned.size()) return false;
+    if (!st.ended || !st.raw.empty() || !st.aligned.empty()) return false;
   return true;
 }
 
 std::uint64_t SyncMerger::pending(std::size_t s) const {
   const Station& st = stations_[s];
-  return (st.raw.size() - st.raw_at) + (st.aligned.size() - st.aligned_at);
+  return st.raw.size() + st.aligned.size();
 }
 
 }  // namespace dira::station

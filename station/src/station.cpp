@@ -119,6 +119,12 @@ void StationFile::append(const std::vector<std::uint8_t>& frame, std::uint64_t t
 }
 
 std::vector<std::uint8_t> StationFile::read(std::uint64_t b) const {
+  std::vector<std::uint8_t> out;
+  read_into(b, out);
+  return out;
+}
+
+void StationFile::read_into(std::uint64_t b, std::vector<std::uint8_t>& out) const {
   std::uint64_t from, to;
   {
     std::lock_guard<std::mutex> l(m_);
@@ -126,10 +132,9 @@ std::vector<std::uint8_t> StationFile::read(std::uint64_t b) const {
     from = offsets_[b];
     to = offsets_[b + 1];
   }
-  std::vector<std::uint8_t> out(to - from);
+  out.resize(to - from);  // zero-fills only what the buffer grows by
   if (!pread_all(fd_, out.data(), out.size(), from))
     throw std::runtime_error("cannot read block " + std::to_string(b) + " of " + path_.string());
-  return out;
 }
 
 std::uint64_t StationFile::first_tag(std::uint64_t b) const {
@@ -369,6 +374,7 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
   };
   StationResult res;
   std::vector<std::uint8_t> in;
+  std::vector<std::uint8_t> block_bytes;  // one block read back from the file, to send
 
   for (;;) {
     const auto now = Clock::now();
@@ -515,7 +521,8 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
         std::lock_guard<std::mutex> l(sh.m);
         if (Clock::now() < sh.committed[static_cast<std::size_t>(send_block)] + cfg.send_delay) break;
       }
-      if (!link.send(file.read(send_block))) break;  // queue full: later
+      file.read_into(send_block, block_bytes);
+      if (!link.send(block_bytes)) break;  // queue full: later
       ++send_block;
     }
     if (done && send_block == committed && !end_sent) {

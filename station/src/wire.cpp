@@ -1,6 +1,7 @@
 // Wire format versions 1 and 2 (docs/wire.md).
 #include "dira/station/wire.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -55,8 +56,20 @@ std::uint32_t crc_sliced(const CrcTables& tables, std::uint32_t c, const std::ui
 
 #if defined(__x86_64__)
 // CRC-32C is the polynomial of SSE 4.2's crc32 instruction: eight bytes per instruction (about
-// 8 GB/s on one core, four times the table), which is why wire version 3 chose it.
-__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t c, const std::uint8_t* p, std::size_t n) {
+// 9.6 GB/s on one core in one chain, four times the table; 23 GB/s in three lanes), which is
+// why wire version 3 chose it.
+//
+// Three lanes at once: the crc32 instruction takes 3 cycles but starts one every cycle, so one
+// dependent chain used a third of it. A stretch of 3·kLane bytes is split in three; the lanes
+// run side by side, each from register 0 except the first, and are joined by linearity: the
+// register after A‖B is shift_|B|(register after A) xor (register from 0 over B), where
+// shift_n — n zero bytes fed to the register — is linear in the register's 32 bits, so a
+// 4×256 table of it (built once, with the instruction itself) applies it in four lookups.
+constexpr std::size_t kLane = 4096;
+struct LaneShift {
+  std::array<std::array<std::uint32_t, 256>, 4> t{};
+};
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_serial(std::uint32_t c, const std::uint8_t* p, std::size_t n) {
   std::uint64_t c64 = c;
   while (n >= 8) {
     std::uint64_t v;
@@ -69,9 +82,51 @@ __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t c, co
   while (n-- > 0) c = _mm_crc32_u8(c, *p++);
   return c;
 }
+const LaneShift& lane_shift() {
+  static const LaneShift s = [] {
+    LaneShift ls;
+    const std::vector<std::uint8_t> zeros(kLane, 0);
+    std::uint32_t basis[32];
+    for (int b = 0; b < 32; ++b) basis[b] = crc32c_serial(1u << b, zeros.data(), kLane);
+    for (int k = 0; k < 4; ++k)
+      for (std::uint32_t v = 0; v < 256; ++v) {
+        std::uint32_t r = 0;
+        for (int b = 0; b < 8; ++b)
+          if (v & (1u << b)) r ^= basis[8 * k + b];
+        ls.t[static_cast<std::size_t>(k)][v] = r;
+      }
+    return ls;
+  }();
+  return s;
+}
+inline std::uint32_t shift_lane(const LaneShift& s, std::uint32_t c) {
+  return s.t[0][c & 0xFF] ^ s.t[1][(c >> 8) & 0xFF] ^ s.t[2][(c >> 16) & 0xFF] ^ s.t[3][c >> 24];
+}
 bool has_sse42() {
   static const bool yes = __builtin_cpu_supports("sse4.2");
   return yes;
+}
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t c, const std::uint8_t* p, std::size_t n) {
+  if (n >= 3 * kLane) {
+    const LaneShift& s = lane_shift();
+    do {
+      std::uint64_t a = c, b = 0, d = 0;
+      for (std::size_t i = 0; i < kLane; i += 8) {
+        std::uint64_t x, y, z;
+        std::memcpy(&x, p + i, 8);
+        std::memcpy(&y, p + kLane + i, 8);
+        std::memcpy(&z, p + 2 * kLane + i, 8);
+        a = _mm_crc32_u64(a, x);
+        b = _mm_crc32_u64(b, y);
+        d = _mm_crc32_u64(d, z);
+      }
+      c = shift_lane(s, shift_lane(s, static_cast<std::uint32_t>(a)) ^ static_cast<std::uint32_t>(b)) ^
+          static_cast<std::uint32_t>(d);
+      p += 3 * kLane;
+      n -= 3 * kLane;
+    } while (n >= 3 * kLane);
+  }
+  return crc32c_serial(c, p, n);
 }
 #endif
 
@@ -168,6 +223,21 @@ inline bool short_form(const hal::Tag& t) {
 }
 
 inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) {
+  if (v < (1u << 21)) {  // up to three bytes, the common case (a difference below about 1 µs)
+    if (v < 0x80) {
+      *p = static_cast<std::uint8_t>(v);
+      return p + 1;
+    }
+    if (v < (1u << 14)) {
+      p[0] = static_cast<std::uint8_t>(v) | 0x80;
+      p[1] = static_cast<std::uint8_t>(v >> 7);
+      return p + 2;
+    }
+    p[0] = static_cast<std::uint8_t>(v) | 0x80;
+    p[1] = static_cast<std::uint8_t>(v >> 7) | 0x80;
+    p[2] = static_cast<std::uint8_t>(v >> 14);
+    return p + 3;
+  }
   while (v >= 0x80) {
     *p++ = static_cast<std::uint8_t>(v) | 0x80;
     v >>= 7;
@@ -180,8 +250,12 @@ std::size_t pack(std::uint8_t* out, std::span<const hal::Tag> tags) {
   std::uint8_t* p = out;
   std::uint64_t prev = 0;
   for (const hal::Tag& t : tags) {
-    if (short_form(t)) {
-      *p++ = static_cast<std::uint8_t>(t.channel);
+    // The short form's test on the tag's first 8 bytes at once: type 0, reserved 0, missed 0
+    // and a channel in 0…127 (little-endian: the channel is the high half).
+    std::uint64_t head;
+    std::memcpy(&head, &t, sizeof head);
+    if (head < (std::uint64_t{0x80} << 32) && (head & 0xFFFFFFFFu) == 0) {
+      *p++ = static_cast<std::uint8_t>(head >> 32);
     } else {
       *p++ = kExtended;
       *p++ = static_cast<std::uint8_t>(t.type);
@@ -199,69 +273,149 @@ std::size_t pack(std::uint8_t* out, std::span<const hal::Tag> tags) {
   return static_cast<std::size_t>(p - out);
 }
 
-void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
+// Decodes packed tags [i, limit) of a payload into `t`. `p` walks the payload, `prev` is the
+// previous tag's time. Two loops: while at least kMaxPackedTagBytes remain, no tag can run past
+// the end, so the common shapes (short header, varint of up to 3 bytes) are read without
+// per-byte bounds checks; the last few tags go through the checked loop. Both refuse exactly
+// what docs/wire.md refuses, with the same messages.
+struct PackedCursor {
+  const std::uint8_t* p;
+  const std::uint8_t* end;
+  std::uint64_t prev = 0;
+  std::uint32_t i = 0;
+  std::uint32_t n = 0;
+};
+
+[[noreturn]] void bad_header(std::uint32_t i, std::uint8_t h) {
+  throw WireError("tag " + std::to_string(i) + " has header byte " + std::to_string(h));
+}
+[[noreturn]] void not_minimal(std::uint32_t i) {
+  throw WireError("the time of tag " + std::to_string(i) + " is not minimally encoded");
+}
+
+// The extended form's fields (8 bytes at p, present); returns the tag's first 8 bytes.
+inline void read_extended(const std::uint8_t* p, std::uint32_t i, hal::Tag& t) {
+  if (p[0] > static_cast<std::uint8_t>(hal::TagType::time_mark))
+    throw WireError("tag " + std::to_string(i) + " has unknown type " + std::to_string(p[0]));
+  t.type = static_cast<hal::TagType>(p[0]);
+  t.reserved = p[1];
+  t.missed = get<std::uint16_t>(p + 2);
+  t.channel = get<std::int32_t>(p + 4);
+  if (short_form(t)) throw WireError("tag " + std::to_string(i) + " is in the extended form but fits the short one");
+}
+
+// The varint at p (bounds checked against end): its value and where it ends. (Returned, not
+// advanced through a reference: a pointer whose address escapes is kept in memory, and the
+// decode loop's pointer chain then ran through a store and a load per tag.)
+struct Varint {
+  std::uint64_t value;
+  const std::uint8_t* next;
+};
+Varint read_varint_checked(const std::uint8_t* p, const std::uint8_t* end, std::uint32_t i) {
+  std::uint64_t z = 0;
+  for (unsigned shift = 0;; shift += 7) {
+    if (p >= end) throw WireError("packed tag payload ends inside the time of tag " + std::to_string(i));
+    const std::uint8_t b = *p++;
+    if (shift == 63 && b > 1) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
+    z |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+    if (!(b & 0x80)) {
+      if (b == 0 && shift > 0) not_minimal(i);
+      return {z, p};
+    }
+    if (shift == 63) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
+  }
+}
+
+std::size_t unpack_some(PackedCursor& c, hal::Tag* t, std::size_t max) {
+  const std::uint32_t limit = static_cast<std::uint32_t>(std::min<std::uint64_t>(c.n, c.i + max));
+  const std::uint32_t first = c.i;
+  const std::uint8_t* p = c.p;
+  const std::uint8_t* const end = c.end;
+  std::uint64_t prev = c.prev;
+  std::uint32_t i = c.i;
+  // Fast loop: a whole tag (≤ kMaxPackedTagBytes) fits before `end`.
+  for (; i < limit && end - p >= static_cast<std::ptrdiff_t>(kMaxPackedTagBytes); ++i, ++t) {
+    const std::uint8_t h = *p++;
+    if (h < kExtended) {
+      // type time_tag (0), reserved 0, missed 0, channel h: the tag's first 8 bytes in one store
+      put<std::uint64_t>(reinterpret_cast<std::uint8_t*>(t), static_cast<std::uint64_t>(h) << 32);
+    } else {
+      if (h != kExtended) bad_header(i, h);
+      read_extended(p, i, *t);
+      p += 8;
+    }
+    std::uint64_t z;
+    const std::uint8_t b0 = p[0];
+    if (b0 < 0x80) {
+      z = b0;
+      p += 1;
+    } else if (const std::uint8_t b1 = p[1]; b1 < 0x80) {
+      if (b1 == 0) not_minimal(i);
+      z = (b0 & 0x7Fu) | (static_cast<std::uint64_t>(b1) << 7);
+      p += 2;
+    } else if (const std::uint8_t b2 = p[2]; b2 < 0x80) {
+      if (b2 == 0) not_minimal(i);
+      z = (b0 & 0x7Fu) | (static_cast<std::uint64_t>(b1 & 0x7Fu) << 7) | (static_cast<std::uint64_t>(b2) << 14);
+      p += 3;
+    } else {
+      const Varint v = read_varint_checked(p, end, i);
+      z = v.value;
+      p = v.next;
+    }
+    prev += (z >> 1) ^ (0 - (z & 1));  // zigzag back to the difference (modulo 2^64)
+    t->time_ps = static_cast<std::int64_t>(prev);
+  }
+  // Checked loop: the payload's last tags.
+  for (; i < limit; ++i, ++t) {
+    if (p >= end) throw WireError("packed tag payload ends inside tag " + std::to_string(i));
+    const std::uint8_t h = *p++;
+    if (h < kExtended) {
+      put<std::uint64_t>(reinterpret_cast<std::uint8_t*>(t), static_cast<std::uint64_t>(h) << 32);
+    } else {
+      if (h != kExtended) bad_header(i, h);
+      if (end - p < 8) throw WireError("packed tag payload ends inside tag " + std::to_string(i));
+      read_extended(p, i, *t);
+      p += 8;
+    }
+    const Varint v = read_varint_checked(p, end, i);
+    p = v.next;
+    const std::uint64_t z = v.value;
+    prev += (z >> 1) ^ (0 - (z & 1));
+    t->time_ps = static_cast<std::int64_t>(prev);
+  }
+  c.p = p;
+  c.prev = prev;
+  c.i = i;
+  if (c.i == c.n && c.p != c.end) throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
+  return i - first;
+}
+
+// The tag count of a packed payload, checked against what the payload can hold.
+std::uint32_t packed_count(std::span<const std::uint8_t> in) {
   if (in.size() < 4) throw WireError("packed tag payload without its tag count");
   const std::uint32_t n = get<std::uint32_t>(in.data());
-  const std::uint8_t* p = in.data() + 4;
-  const std::uint8_t* const end = in.data() + in.size();
   // Every tag takes at least 2 bytes: bounds what a forged count can make us allocate.
   if (n > (in.size() - 4) / 2)
     throw WireError("packed tag payload claims " + std::to_string(n) + " tags in " + std::to_string(in.size()) +
                     " bytes");
+  return n;
+}
+
+void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
+  PackedCursor c{in.data() + 4, in.data() + in.size(), 0, 0, packed_count(in)};
   const std::size_t old = out.size();
-  if (out.capacity() < old + n) out.reserve(std::max<std::size_t>(old + n, 2 * out.capacity()));
-  std::uint64_t prev = 0;
+  if (out.capacity() < old + c.n) out.reserve(std::max<std::size_t>(old + c.n, 2 * out.capacity()));
   try {
     // Room is made (and zero-filled by resize) a chunk at a time, so the chunk is still in the
     // cache when the tags are written into it: zero-filling the whole block first streamed a
     // megabyte through memory twice (bench/README.md, "Stations").
-    constexpr std::uint32_t kChunk = 4096;
-    hal::Tag* t = nullptr;
-    std::uint32_t room = 0;
-    for (std::uint32_t i = 0; i < n; ++i, ++t) {
-      if (i == room) {
-        room = std::min(n, room + kChunk);
-        out.resize(old + room);
-        t = out.data() + old + i;
-      }
-      if (p >= end) throw WireError("packed tag payload ends inside tag " + std::to_string(i));
-      const std::uint8_t h = *p++;
-      if (h < kExtended) {
-        t->type = hal::TagType::time_tag;
-        t->reserved = 0;
-        t->missed = 0;
-        t->channel = h;
-      } else {
-        if (h != kExtended) throw WireError("tag " + std::to_string(i) + " has header byte " + std::to_string(h));
-        if (end - p < 8) throw WireError("packed tag payload ends inside tag " + std::to_string(i));
-        if (p[0] > static_cast<std::uint8_t>(hal::TagType::time_mark))
-          throw WireError("tag " + std::to_string(i) + " has unknown type " + std::to_string(p[0]));
-        t->type = static_cast<hal::TagType>(p[0]);
-        t->reserved = p[1];
-        t->missed = get<std::uint16_t>(p + 2);
-        t->channel = get<std::int32_t>(p + 4);
-        p += 8;
-        if (short_form(*t))
-          throw WireError("tag " + std::to_string(i) + " is in the extended form but fits the short one");
-      }
-      std::uint64_t z = 0;
-      for (unsigned shift = 0;; shift += 7) {
-        if (p >= end) throw WireError("packed tag payload ends inside the time of tag " + std::to_string(i));
-        const std::uint8_t b = *p++;
-        if (shift == 63 && b > 1) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
-        z |= static_cast<std::uint64_t>(b & 0x7F) << shift;
-        if (!(b & 0x80)) {
-          if (b == 0 && shift > 0)
-            throw WireError("the time of tag " + std::to_string(i) + " is not minimally encoded");
-          break;
-        }
-        if (shift == 63) throw WireError("the time of tag " + std::to_string(i) + " overflows 64 bits");
-      }
-      const std::uint64_t d = (z >> 1) ^ (0 - (z & 1));
-      prev += d;
-      t->time_ps = static_cast<std::int64_t>(prev);
+    constexpr std::size_t kChunk = 4096;
+    while (c.i < c.n) {
+      const std::size_t at = out.size();
+      out.resize(std::min<std::size_t>(old + c.n, at + kChunk));
+      unpack_some(c, out.data() + at, out.size() - at);
     }
-    if (p != end) throw WireError(std::to_string(end - p) + " bytes after the last packed tag");
+    if (c.n == 0 && c.p != c.end) throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
   } catch (...) {
     out.resize(old);
     throw;
@@ -322,12 +476,17 @@ void encode_packed_tags_into(std::vector<std::uint8_t>& f, std::uint64_t sequenc
                              std::span<const hal::Tag> tags) {
   if (tags.size() > (kMaxPayload - 4) / 2)
     throw WireError("tag block of " + std::to_string(tags.size()) + " tags is too large");
-  // Sized for the worst case, then cut to what the block took.
-  f.resize(kHeaderBytes + 4 + tags.size() * kMaxPackedTagBytes);
-  put<std::uint32_t>(f.data() + kHeaderBytes, static_cast<std::uint32_t>(tags.size()));
-  const std::size_t bytes = 4 + pack(f.data() + kHeaderBytes + 4, tags);
+  // Packed into a buffer sized for the worst case (kMaxPackedTagBytes a tag), kept per thread
+  // and grown only, then copied to `f` at its size: sizing `f` itself for the worst case
+  // zero-filled 19 bytes a tag, nearly five times what the block takes (bench/README.md).
+  thread_local std::vector<std::uint8_t> worst_case;
+  if (worst_case.size() < tags.size() * kMaxPackedTagBytes) worst_case.resize(tags.size() * kMaxPackedTagBytes);
+  const std::size_t packed = pack(worst_case.data(), tags);
+  const std::size_t bytes = 4 + packed;
   if (bytes > kMaxPayload) throw WireError("tag block of " + std::to_string(tags.size()) + " tags is too large packed");
-  f.resize(kHeaderBytes + bytes);
+  f.resize(kHeaderBytes + bytes);  // zero-fills only what `f` grows by
+  put<std::uint32_t>(f.data() + kHeaderBytes, static_cast<std::uint32_t>(tags.size()));
+  if (packed) std::memcpy(f.data() + kHeaderBytes + 4, worst_case.data(), packed);
   write_header(f.data(), FrameKind::packed_tags, sequence, first_tag, static_cast<std::uint32_t>(bytes));
   seal(f);
 }
@@ -436,6 +595,51 @@ std::uint64_t decode_tags_into(std::span<const std::uint8_t> bytes, std::uint64_
   }
   sequence = h.sequence;
   return h.position;
+}
+
+TagFrameReader::TagFrameReader(std::span<const std::uint8_t> frame, bool checksum_verified) {
+  Header h{};
+  if (checksum_verified) {  // the header's fields only: the frame passed verify() before
+    if (frame.size() < kHeaderBytes) throw WireError("frame shorter than its header");
+    const std::uint8_t* b = frame.data();
+    h = Header{b[4], static_cast<FrameKind>(b[5]), get<std::uint64_t>(b + 8), get<std::uint64_t>(b + 16),
+               frame.subspan(kHeaderBytes)};
+  } else {
+    h = verify(frame);
+  }
+  if (!carries_tags(h.kind)) throw WireError(std::string("expected a tag frame, got ") + to_string(h.kind));
+  kind_ = h.kind;
+  sequence_ = h.sequence;
+  position_ = h.position;
+  p_ = h.payload.data();
+  end_ = h.payload.data() + h.payload.size();
+  if (kind_ == FrameKind::packed_tags) {
+    tags_ = packed_count(h.payload);
+    p_ += 4;
+  } else {
+    if (h.payload.size() % sizeof(hal::Tag) != 0)
+      throw WireError("tag payload of " + std::to_string(h.payload.size()) + " bytes is not a whole number of tags");
+    tags_ = static_cast<std::uint32_t>(h.payload.size() / sizeof(hal::Tag));
+  }
+}
+
+std::size_t TagFrameReader::read(hal::Tag* out, std::size_t max) {
+  if (kind_ == FrameKind::packed_tags) {
+    PackedCursor c{p_, end_, prev_, read_, tags_};
+    const std::size_t n = unpack_some(c, out, max);
+    p_ = c.p;
+    prev_ = c.prev;
+    read_ = c.i;
+    return n;
+  }
+  const std::size_t n = std::min<std::size_t>(max, tags_ - read_);
+  if (n) std::memcpy(static_cast<void*>(out), p_ + std::size_t{read_} * sizeof(hal::Tag), n * sizeof(hal::Tag));
+  for (std::size_t k = 0; k < n; ++k)
+    if (static_cast<std::uint8_t>(out[k].type) > static_cast<std::uint8_t>(hal::TagType::time_mark))
+      throw WireError("tag " + std::to_string(read_ + k) + " has unknown type " +
+                      std::to_string(static_cast<unsigned>(out[k].type)));
+  read_ += static_cast<std::uint32_t>(n);
+  return n;
 }
 
 FrameKind peek_kind(std::span<const std::uint8_t> bytes) {

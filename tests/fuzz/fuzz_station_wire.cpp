@@ -2,7 +2,8 @@
 // must decode to a frame or be refused with station::WireError, with bounded memory, never a
 // crash or another exception; a frame that decodes must encode back to the same bytes (the
 // format has exactly one encoding per frame: versions 1 and 2, packed tags included — a
-// non-minimal varint or an extended form where the short one fits is refused, not re-encoded).
+// non-minimal varint or an extended form where the short one fits is refused, not re-encoded),
+// and the coordinator's chunked reader (TagFrameReader) must agree with decode() on every input.
 #include "dira/station/wire.hpp"
 
 #include <cstddef>
@@ -33,13 +34,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::memset(fixed.data() + 28, 0, 4);
     const std::uint32_t crc = st::frame_checksum(fixed[4], fixed);
     std::memcpy(fixed.data() + 28, &crc, 4);
+    bool tag_frame = false;
+    st::Frame f;
     try {
-      const st::Frame f = st::decode(fixed);
+      f = st::decode(fixed);
       if (st::encode(f) != fixed) std::abort();
       std::uint64_t seq = 0;
       dira::hal::TagBlock out;
       if (st::carries_tags(f.kind) && st::decode_tags_into(fixed, seq, out) != f.position) std::abort();
+      tag_frame = st::carries_tags(f.kind);
     } catch (const st::WireError&) {
+    }
+    // The coordinator's chunked reader (TagFrameReader, 3 tags a call) accepts exactly the tag
+    // frames decode() accepts, with the same tags.
+    try {
+      st::TagFrameReader r(fixed);
+      dira::hal::TagBlock out(std::size_t{r.tags()} + 3);
+      std::size_t got = 0;
+      for (std::size_t n; (n = r.read(out.data() + got, 3)) > 0;) got += n;
+      if (!tag_frame || got != f.tags.size() ||
+          (got && std::memcmp(out.data(), f.tags.data(), got * sizeof(dira::hal::Tag)) != 0))
+        std::abort();
+    } catch (const st::WireError&) {
+      if (tag_frame) std::abort();
     }
   }
   try {

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -320,4 +321,43 @@ TEST_CASE("hub: settings and stop queued by the session's threads arrive in sequ
   CHECK(stopped);
   CHECK(settings_frames == kBatches);
   CHECK(refused == 0);
+}
+
+// A tag frame whose checksum is right but whose tags do not decode was written so by the
+// station's encoder (into its record too): a resend would bring the same bytes, so the run ends
+// as a hardware fault naming the station, instead of asking for it forever.
+TEST_CASE("hub: a block that passes its checksum but does not decode ends the run as a hardware fault",
+          "[station][hub]") {
+  const auto ck = station::generate_key_pair();
+  const auto ak = station::generate_key_pair();
+  Log log;
+  station::StationHub hub(alice_hub(ck, ak, log));
+  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
+  json welcome;
+  for (int i = 0; i < 50 && welcome.is_null(); ++i) {
+    (void)link.send(station::encode_control(0, R"({"type":"hello","v":1,"settings_for":[]})"));
+    std::vector<std::uint8_t> in;
+    if (link.receive(in, 100ms)) welcome = json::parse(station::decode(in).text);
+  }
+  REQUIRE(welcome.value("type", "") == "welcome");
+  hub.wait_connected();
+  // Tag 0's header byte (the payload's fifth byte) made 0x81, which no tag has; checksum resealed.
+  auto f = station::encode_packed_tags(0, 0, tags(0, 100));
+  f[station::kHeaderBytes + 4] = 0x81;
+  std::memset(f.data() + 28, 0, 4);
+  const std::uint32_t c = station::frame_checksum(f[4], f);
+  std::memcpy(f.data() + 28, &c, 4);
+  REQUIRE(link.send(f));
+  std::vector<std::vector<hal::Tag>> blocks;
+  std::vector<bool> ended;
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  std::string fault;
+  while (fault.empty() && std::chrono::steady_clock::now() < until) try {
+      hub.take(blocks, ended, 20ms);
+    } catch (const hal::HardwareFault& e) {
+      fault = e.what();
+    }
+  CHECK(fault.find("station alice sent a block whose checksum is right but whose tags do not decode") !=
+        std::string::npos);
+  CHECK(fault.find("header byte 129") != std::string::npos);
 }

@@ -3,6 +3,7 @@
 // its own skewed clock, and the expectation is simply every event on the true axis, sorted.
 #include "dira/hal/device.hpp"
 #include "dira/station/merge.hpp"
+#include "dira/station/wire.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -155,4 +156,33 @@ TEST_CASE("merge: a channel outside the stride is a hardware fault, nothing is e
   CHECK(out[2].time_ps == 1050);
   CHECK(out[2].channel == 18);
   CHECK(m.offset(1) == -900);
+}
+
+TEST_CASE("merge: tag frames pushed whole (push_frame, decoded a chunk at a time) give the true stream",
+          "[station][merge]") {
+  const std::size_t stations = 2;
+  const auto ev = apparatus(stations, 20000, 11);
+  std::vector<hal::TagBlock> streams(stations);
+  for (const auto& e : ev) streams[e.station].push_back(e.local);
+  station::SyncMerger m(stations, 1, 256);
+  std::mt19937_64 rng(12);
+  std::vector<std::size_t> at(stations, 0);
+  hal::TagBlock out;
+  for (;;) {
+    std::vector<std::size_t> open;
+    for (std::size_t s = 0; s < stations; ++s)
+      if (at[s] < streams[s].size()) open.push_back(s);
+    if (open.empty()) break;
+    const std::size_t s = open[rng() % open.size()];
+    // Frames of up to 5000 tags: several of push_frame's 1024-tag chunks, cut anywhere.
+    const std::size_t n = std::min<std::size_t>(1 + rng() % 5000, streams[s].size() - at[s]);
+    const auto frame = station::encode_packed_tags(0, at[s], std::span(streams[s]).subspan(at[s], n));
+    m.push_frame(s, frame);
+    at[s] += n;
+    if (at[s] == streams[s].size()) m.end(s);
+    m.pop(out);
+  }
+  m.pop(out);
+  CHECK(m.finished());
+  CHECK(same(out, expected(ev, 256)));
 }

@@ -25,6 +25,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 extern char** environ;
 
@@ -566,7 +567,7 @@ TEST_CASE("dira station: a bad station file is a configuration error (exit 2) na
   {
     const auto [rc, err] = run("bad-number.yaml", head + "heartbeat_ms: often\ntagger: {driver: sim}\n");
     CHECK(rc == 2);
-    CHECK(err.find("bad-number.yaml:10:15: heartbeat_ms: expected milliseconds") != std::string::npos);
+    CHECK(err.find("bad-number.yaml:10:15: heartbeat_ms: expected an integer, got 'often'") != std::string::npos);
   }
   {
     const auto [rc, err] = run("bad-driver.yaml", head + "tagger: {driver: nosuch}\n");
@@ -583,11 +584,93 @@ TEST_CASE("dira station: a bad station file is a configuration error (exit 2) na
     fs::permissions(dir / "keys/alice.key", fs::perms::group_read, fs::perm_options::add);
     const auto [rc, err] = run("open-key.yaml", head + "tagger: {driver: sim}\n");
     CHECK(rc == 2);
+    CHECK(err.find("open-key.yaml:5:6: key: ") != std::string::npos);
     CHECK(err.find("chmod 600") != std::string::npos);
   }
   {
     Process p({kDira, "keygen", "keys/alice"}, dir, "keygen-again");
     CHECK(p.wait(20s) == 2);  // never overwritten
+  }
+  fs::remove_all(dir);
+}
+
+// Issue 10 item 6: a station file reports every problem at once (not the first only), and its
+// driver settings are judged by the registry's one validate — the messages `dira run` and the
+// GUI give — each at its own line and column. The positions are counted by hand in the texts below.
+TEST_CASE("dira station: every problem of a station file at once, driver settings judged by the driver's declarations",
+          "[station][cli]") {
+  const fs::path dir = fs::temp_directory_path() / ("dira-station-issues-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "keys");
+  for (const char* k : {"keys/coordinator", "keys/alice"}) {
+    Process p({kDira, "keygen", k}, dir, "keygen");
+    REQUIRE(p.wait(20s) == 0);
+  }
+  const std::string head =
+      "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
+      "key: keys/alice.key\nrecord: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n";
+  auto run = [&](const std::string& name, const std::string& text, bool as_json = false) {
+    std::ofstream(dir / name) << text;
+    std::vector<std::string> args{kDira, "station", name};
+    if (as_json) args.push_back("--json");
+    Process p(args, dir, name);
+    const int rc = p.wait(20s);
+    return std::make_tuple(rc, read_all(dir / (name + ".err")), read_all(dir / (name + ".out")));
+  };
+  SECTION("a bad station key and two refused driver settings: all three, in file order, nothing opened") {
+    // ptu declares `records` read-only (it comes from the file's header) and block_records ≥ 1.
+    const auto [rc, err, out] = run("three.yaml", head +
+                                                      "heartbeat_ms: often\n"     // line 10
+                                                      "tagger:\n"                 // 11
+                                                      "  driver: ptu\n"           // 12
+                                                      "  settings:\n"             // 13
+                                                      "    records: 5\n"          // 14
+                                                      "    block_records: 0\n");  // 15
+    CHECK(rc == 2);
+    const auto a = err.find("three.yaml:10:15: heartbeat_ms: expected an integer, got 'often'");
+    const auto b = err.find("three.yaml:14:5: tagger.settings.records: read-only (driver 'ptu'");
+    const auto c = err.find("three.yaml:15:20: tagger.settings.block_records: 0 out of range [1,");
+    CHECK(a != std::string::npos);
+    CHECK(b != std::string::npos);
+    CHECK(c != std::string::npos);
+    CHECK((a < b && b < c));
+    CHECK(!fs::exists(dir / "alice.tags"));
+  }
+  SECTION("issues of the sim driver's declarations, a missing key file, an unknown key and a party: all reported") {
+    const std::string text =
+        "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
+        "key: keys/nobody.key\n"  // line 5: no such file
+        "record: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n"
+        "hartbeat_ms: 100\n"  // 10: misspelt
+        "tagger:\n  driver: sim\n"
+        "  settings: {seed: 3, visibilty: 0.9, efficiency: 2, station_layout: diagonal}\n"  // 13
+        "modulators:\n  - {party: 2, driver: usbtmc-awg, settings: {resource: fake}}\n";    // 15
+    const auto [rc, err, out] = run("many.yaml", text, true);
+    CHECK(rc == 2);
+    CHECK(err.find("many.yaml:5:6: key: ") != std::string::npos);
+    CHECK(err.find("many.yaml:10:1: hartbeat_ms: unknown key; did you mean `heartbeat_ms`?") != std::string::npos);
+    CHECK(err.find("many.yaml:13:23: tagger.settings.visibilty: unknown setting of driver 'sim'") != std::string::npos);
+    CHECK(err.find("did you mean `visibility`?") != std::string::npos);
+    CHECK(err.find("many.yaml:13:51: tagger.settings.efficiency: 2 out of range [0, 1]") != std::string::npos);
+    CHECK(err.find("many.yaml:13:70: tagger.settings.station_layout: 'diagonal' is not one of: shared, per_party") !=
+          std::string::npos);
+    CHECK(err.find("many.yaml:15:13: modulators[0].party: party 2 is not in settings_for") != std::string::npos);
+    // --json: the same issues, one object each.
+    const json j = json::parse(out);
+    CHECK(j["exit_code"] == 2);
+    REQUIRE(j["issues"].size() == 6);
+    CHECK(j["issues"][0]["line"] == 5);
+    CHECK(j["issues"][5]["key"] == "modulators[0].party");
+  }
+  SECTION("a plain YAML scalar is read in the form the driver declares: 1 is a real, 1e3 an integer") {
+    // Accepted: the station then waits for a coordinator that is not there, briefly (not a config error).
+    const auto [rc, err, out] =
+        run("forms.yaml", head +
+                              "coordinator_timeout_ms: 200\ntagger:\n  driver: sim\n  settings: {seed: 3, visibility: "
+                              "1, efficiency: 1.0, station_layout: per_party, station: 0, block_trials: 1e3}\n");
+    CHECK(err.find("invalid station file") == std::string::npos);
+    CHECK(err.find("no coordinator answered") != std::string::npos);
+    CHECK(rc != 2);
   }
   fs::remove_all(dir);
 }

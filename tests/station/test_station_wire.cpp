@@ -82,6 +82,16 @@ TEST_CASE("crc32c is CRC-32C (Castagnoli), the checksum of wire version 3", "[st
     const std::size_t half = n / 3;
     CHECK(station::crc32c(s.subspan(half), station::crc32c(s.first(half))) == crc32c_bitwise(buf.data(), n));
   }
+  // Long buffers go three lanes at a time (12 KiB a stretch, joined by a shift table): every
+  // length around a stretch's end, and chained calls, against the bitwise definition.
+  std::vector<std::uint8_t> big(2 * 3 * 4096 + 100);
+  for (auto& b : big) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t n : {std::size_t{3 * 4096 - 1}, std::size_t{3 * 4096}, std::size_t{3 * 4096 + 1},
+                        std::size_t{3 * 4096 + 8}, std::size_t{2 * 3 * 4096}, big.size()}) {
+    const std::span<const std::uint8_t> s(big.data(), n);
+    CHECK(station::crc32c(s) == crc32c_bitwise(big.data(), n));
+    CHECK(station::crc32c(s.subspan(7), station::crc32c(s.first(7))) == crc32c_bitwise(big.data(), n));
+  }
   // Frames: version 3 is sealed with CRC-32C, versions 1 and 2 with CRC-32 (both over the header
   // with its checksum field zero, then the payload).
   auto f = station::encode_tags(0, 0, some_tags(4, 3));
@@ -339,4 +349,77 @@ TEST_CASE("version 1 frames (older stations and records) are still read, and enc
   CHECK(d.version == 1);
   CHECK(d.tags.size() == some_tags(4, 3).size());
   CHECK(station::encode(d) == v1);
+}
+
+// The coordinator decodes tag frames a chunk at a time (TagFrameReader, SyncMerger::push_frame).
+// The truth is the block that was encoded; the reader must give it back for every chunk size,
+// and refuse exactly what decode() refuses — also where the decoder's unchecked fast loop runs
+// (a malformed tag with more than kMaxPackedTagBytes after it).
+TEST_CASE("TagFrameReader: any chunk size gives the encoded block; refusals as decode's, in its fast loop too",
+          "[station][wire]") {
+  std::mt19937_64 rng(10);
+  hal::TagBlock tags;
+  std::int64_t t = 0;
+  for (int i = 0; i < 5000; ++i) {
+    hal::Tag x;
+    if (rng() % 10 == 0) {
+      x.type = static_cast<hal::TagType>(rng() % 6);
+      x.missed = static_cast<std::uint16_t>(rng());
+      x.channel = static_cast<std::int32_t>(rng());
+      x.time_ps = static_cast<std::int64_t>(rng());
+    } else {
+      x.channel = static_cast<std::int32_t>(rng() % 200);
+      // differences of every varint length: 1 to 10 bytes (wrapping modulo 2^64, as the format's
+      // differences do; computed unsigned, since a signed overflow is undefined)
+      const std::uint64_t step = rng() >> (rng() % 64);
+      t = static_cast<std::int64_t>(static_cast<std::uint64_t>(t) + step - 1000);
+      x.time_ps = t;
+    }
+    tags.push_back(x);
+  }
+  for (const auto& frame : {station::encode_packed_tags(4, 99, tags), station::encode_tags(4, 99, tags)}) {
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{1000}, std::size_t{1} << 20}) {
+      station::TagFrameReader r(frame);
+      CHECK(r.sequence() == 4);
+      CHECK(r.position() == 99);
+      REQUIRE(r.tags() == tags.size());
+      hal::TagBlock out(tags.size() + chunk);
+      std::size_t got = 0;
+      for (std::size_t n; (n = r.read(out.data() + got, chunk)) > 0;) got += n;
+      REQUIRE(got == tags.size());
+      CHECK(std::memcmp(out.data(), tags.data(), tags.size() * sizeof(hal::Tag)) == 0);
+    }
+  }
+  // A frame whose checksum fails is refused when the reader is made.
+  auto bad = station::encode_packed_tags(0, 0, tags);
+  bad[station::kHeaderBytes + 100] ^= 1;
+  CHECK_THROWS_WITH(station::TagFrameReader(bad), Catch::Contains("checksum mismatch"));
+  CHECK_THROWS_WITH(station::TagFrameReader(station::encode_control(0, "{}")), Catch::Contains("expected a tag frame"));
+
+  // Malformed tag 5 of 26, with 20 plain tags (2 bytes each) after it: the fast loop meets it.
+  auto refused_in_fast_loop = [](const std::vector<std::uint8_t>& bad_tag, const std::string& why) {
+    std::vector<std::uint8_t> p = {26, 0, 0, 0};
+    for (int i = 0; i < 5; ++i) p.insert(p.end(), {0x01, 0x00});
+    p.insert(p.end(), bad_tag.begin(), bad_tag.end());
+    for (int i = 0; i < 20; ++i) p.insert(p.end(), {0x02, 0x00});
+    const auto f = packed_with(p);
+    CHECK_THROWS_WITH(station::decode(f), Catch::Contains(why));
+    station::TagFrameReader r(f);
+    hal::TagBlock out(26);
+    CHECK_THROWS_WITH(r.read(out.data(), 26), Catch::Contains(why));
+  };
+  refused_in_fast_loop({0x01, 0x80, 0x00}, "tag 5 is not minimally encoded");
+  refused_in_fast_loop({0x01, 0x80, 0x80, 0x00}, "tag 5 is not minimally encoded");
+  refused_in_fast_loop({0x01, 0x80, 0x80, 0x80, 0x00}, "tag 5 is not minimally encoded");
+  refused_in_fast_loop({0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0x00}, "fits the short one");
+  refused_in_fast_loop({0x81, 0x00}, "tag 5 has header byte 129");
+  refused_in_fast_loop({0x80, 6, 0, 0, 0, 1, 0, 0, 0, 0x00}, "tag 5 has unknown type 6");
+  refused_in_fast_loop({0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02}, "overflows 64 bits");
+  // The same tags, correct, decode (the harness itself is sound).
+  {
+    std::vector<std::uint8_t> p = {26, 0, 0, 0};
+    for (int i = 0; i < 6; ++i) p.insert(p.end(), {0x01, 0x00});
+    for (int i = 0; i < 20; ++i) p.insert(p.end(), {0x02, 0x00});
+    CHECK(station::decode(packed_with(p)).tags.size() == 26);
+  }
 }

@@ -21,6 +21,7 @@
 #include "dira/station/health.hpp"
 #include "dira/station/keys.hpp"
 #include "dira/station/link.hpp"
+#include "dira/station/wire.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -80,18 +81,32 @@ class StationHub {
   /// `timeout` for something new. Throws hal::HardwareFault when a station has been away longer
   /// than the station timeout (the run then ends with every trial before kept).
   void take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bool>& ended, std::chrono::milliseconds timeout);
+  /// The same, as the tag frames themselves (`frames[s]`, in stream order): each verified
+  /// (header, checksum, sequence, position) and not yet decoded, for SyncMerger::push_frame,
+  /// which decodes it straight into the merge (the coordinator's hot path: no 16-byte copy of
+  /// every tag between the hub and the merge). What `frames` held when called is taken as
+  /// consumed: its buffers are reused for the frames to come (pass them back rather than
+  /// clearing them). A frame that does not decode is a hardware fault (undecodable_block).
+  void take_frames(std::vector<std::vector<std::vector<std::uint8_t>>>& frames, std::vector<bool>& ended,
+                   std::chrono::milliseconds timeout);
   /// Station s's clock offset as the merge measured it, and its tags the merge still holds
   /// (for the health record).
   void note_merge(std::size_t s, std::int64_t offset_ps, std::uint64_t unmerged_tags);
   std::vector<StationHealth> health() const;
-  /// CPU time (seconds) of the hub's I/O thread so far: receiving, checking and unpacking
-  /// every frame (bench/README.md, "Stations"). The CurveZMQ decryption runs in ZeroMQ's own
-  /// I/O thread, not here.
+  /// CPU time (seconds) of the hub's I/O thread so far: receiving and checking every frame
+  /// (bench/README.md, "Stations"). The CurveZMQ decryption runs in ZeroMQ's own I/O thread,
+  /// the tags' decoding in the merge's thread, not here.
   double io_cpu_seconds() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// The hardware fault's message for a tag frame of `station` that passed its checksum and
+/// sequence checks but whose tags do not decode (`e`): not a transmission error (the checksum
+/// is right) but a station whose encoder wrote a malformed block — into its record too, so a
+/// resend would bring the same bytes. The run ends, every trial merged before kept.
+std::string undecodable_block(const std::string& station, const WireError& e);
 
 }  // namespace dira::station

@@ -18,6 +18,46 @@
 
 namespace dira::station {
 
+/// A FIFO of tags in one malloc'd buffer: appended at the back, consumed from the front, never
+/// zero-filled. (std::vector<hal::Tag> zero-fills every resize — hal::Tag has default member
+/// initialisers — which cost the merge a write of every tag before the real one, bench/README.md
+/// "Stations". hal::Tag is an implicit-lifetime aggregate, so its objects begin in malloc'd
+/// storage when written, as C++20 allows.)
+class TagQueue {
+ public:
+  TagQueue() = default;
+  TagQueue(TagQueue&& o) noexcept;
+  TagQueue& operator=(TagQueue&& o) noexcept;
+  TagQueue(const TagQueue&) = delete;
+  TagQueue& operator=(const TagQueue&) = delete;
+  ~TagQueue();
+  std::size_t size() const { return end_ - begin_; }
+  bool empty() const { return end_ == begin_; }
+  hal::Tag* begin() { return buf_ + begin_; }
+  hal::Tag* end() { return buf_ + end_; }
+  const hal::Tag* begin() const { return buf_ + begin_; }
+  const hal::Tag* end() const { return buf_ + end_; }
+  /// Room for `n` more tags at end() (what is queued may move); returns end().
+  hal::Tag* room(std::size_t n) {
+    if (end_ + n > cap_) make_room(n);
+    return buf_ + end_;
+  }
+  /// The first `n` tags written at end() are queued.
+  void commit(std::size_t n) { end_ += n; }
+  void append(const hal::Tag* tags, std::size_t n);
+  /// Drops the first `n` tags.
+  void pop_front(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  void clear() { begin_ = end_ = 0; }
+
+ private:
+  void make_room(std::size_t n);
+  hal::Tag* buf_ = nullptr;
+  std::size_t begin_ = 0, end_ = 0, cap_ = 0;
+};
+
 class SyncMerger {
  public:
   /// Throws std::invalid_argument for no stations, or a stride < 1.
@@ -26,6 +66,13 @@ class SyncMerger {
   /// Tags of station s in its own time order. Throws hal::HardwareFault for a channel outside
   /// [0, stride) (it would collide with another station's channels).
   void push(std::size_t s, std::span<const hal::Tag> tags);
+  /// The tags of a tag frame of station s (kind 2 or 4, whose checksum the hub verified:
+  /// StationHub::take_frames), decoded 1024 at a time straight into the free end of the
+  /// station's aligned queue and aligned there in place (into a small buffer first while tags
+  /// wait for station 0's syncs): the coordinator's hot path (bench/README.md, "Stations").
+  /// Throws WireError for a payload that does not decode (the tags of the frame before the
+  /// failing chunk are pushed; the run ends: undecodable_block), and what push() throws.
+  void push_frame(std::size_t s, std::span<const std::uint8_t> frame);
   /// Station s's stream ended: it holds nothing back any more.
   void end(std::size_t s);
   /// Appends every tag that no later input can precede, in merged time order.
@@ -41,10 +88,8 @@ class SyncMerger {
 
  private:
   struct Station {
-    std::vector<hal::Tag> raw;  // received, not yet aligned
-    std::size_t raw_at = 0;
-    std::vector<hal::Tag> aligned;  // on station 0's axis, not yet merged
-    std::size_t aligned_at = 0;
+    TagQueue raw;      // received, not yet aligned (waiting for station 0's syncs)
+    TagQueue aligned;  // on station 0's axis, not yet merged
     std::uint64_t syncs = 0;
     std::int64_t anchor = 0;  // added to this station's times
     bool anchored = false;
@@ -57,6 +102,7 @@ class SyncMerger {
   std::size_t align_tags(std::size_t s, const hal::Tag* tags, std::size_t n, bool flush);
 
   std::vector<Station> stations_;
+  std::vector<hal::Tag> scratch_;  // push_frame's chunk
   int sync_channel_;
   int stride_;
   std::deque<std::int64_t> sync0_;  // station 0's sync times from index sync0_base_

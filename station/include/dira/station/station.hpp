@@ -38,6 +38,9 @@ class StationFile {
   void append(const std::vector<std::uint8_t>& frame, std::uint64_t tags);
   /// Frame b as it was appended. Throws std::out_of_range for b ≥ blocks().
   std::vector<std::uint8_t> read(std::uint64_t b) const;
+  /// The same into `out` (resized): a sender that keeps one buffer neither allocates nor
+  /// zero-fills a block's worth of bytes per block (bench/README.md, "Stations").
+  void read_into(std::uint64_t b, std::vector<std::uint8_t>& out) const;
   std::uint64_t blocks() const;
   std::uint64_t tags() const;
   /// The stream position of block b's first tag (b ≤ blocks(); b = blocks() gives tags()).

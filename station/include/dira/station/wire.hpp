@@ -108,6 +108,35 @@ Frame decode(std::span<const std::uint8_t> bytes);
 /// Decodes a tag frame (kind 2 or 4) into `out` (appended), returning the frame's position; the hot path of
 /// the coordinator (no Frame, no extra copy). Throws WireError, also for a non-tag frame.
 std::uint64_t decode_tags_into(std::span<const std::uint8_t> bytes, std::uint64_t& sequence, hal::TagBlock& out);
+/// A tag frame (kind 2 or 4) read a chunk at a time: the coordinator's hub verifies a frame
+/// (header, checksum, tag count) when it arrives, and the merge decodes it later straight into
+/// its own buffers (SyncMerger::push_frame), so a block's tags never exist whole as 16-byte tags
+/// in between (bench/README.md, "Stations"). The frame's bytes must outlive the reader.
+class TagFrameReader {
+ public:
+  /// Verifies the frame's header and checksum (`checksum_verified`: a reader made before, on
+  /// these same bytes, did; only the header's fields are read again) and reads its tag count.
+  /// Throws WireError for a frame that is not a valid tag frame.
+  explicit TagFrameReader(std::span<const std::uint8_t> frame, bool checksum_verified = false);
+  FrameKind kind() const { return kind_; }
+  std::uint64_t sequence() const { return sequence_; }
+  std::uint64_t position() const { return position_; }
+  /// Tags in the frame (from its header or packed count; not yet decoded).
+  std::uint32_t tags() const { return tags_; }
+  /// Decodes up to `max` further tags into `out` and returns how many (0 once every tag is
+  /// read). Throws WireError for a payload that does not decode (docs/wire.md: every refusal
+  /// of decode()); the tags of the failing call are then not valid.
+  std::size_t read(hal::Tag* out, std::size_t max);
+
+ private:
+  FrameKind kind_ = FrameKind::tags;
+  std::uint64_t sequence_ = 0, position_ = 0;
+  std::uint32_t tags_ = 0, read_ = 0;
+  const std::uint8_t* p_ = nullptr;  // kind 2: the payload; kind 4: the next packed tag
+  const std::uint8_t* end_ = nullptr;
+  std::uint64_t prev_ = 0;  // kind 4: the previous tag's time
+};
+
 /// The kind of a frame whose header is at least structurally present, without verifying it.
 FrameKind peek_kind(std::span<const std::uint8_t> bytes);
 
