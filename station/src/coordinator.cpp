@@ -22,55 +22,34 @@ using hal::Capability;
 using hal::SettingValue;
 using Settings = std::map<std::string, SettingValue>;
 
-Capability text_cap(std::string key, std::string def, std::string description) {
-  Capability c;
-  c.key = std::move(key);
-  c.type = Capability::Type::text;
-  c.default_value = std::move(def);
-  c.description = std::move(description);
-  return c;
-}
-Capability int_cap(std::string key, std::string unit, double min, double max, std::int64_t def,
-                   std::string description) {
-  Capability c;
-  c.key = std::move(key);
-  c.type = Capability::Type::integer;
-  c.unit = std::move(unit);
-  c.min = min;
-  c.max = max;
-  c.default_value = def;
-  c.description = std::move(description);
-  return c;
-}
-
 // A real number that may be left unset: its default is the empty text, so get() of an unset
 // key is not a number and readers that look for a double skip it.
 Capability model_cap(std::string key, std::string description) {
-  Capability c;
-  c.key = std::move(key);
-  c.type = Capability::Type::real;
-  c.unit = "rad";
-  c.min = -4;
-  c.max = 4;
+  Capability c = hal::real_setting(std::move(key), "rad", -4, 4, 0.0, std::move(description));
   c.default_value = std::string();
-  c.description = std::move(description);
   return c;
 }
 
 std::vector<Capability> tagger_caps() {
   return {
-      text_cap("listen", "tcp://127.0.0.1:5555", "where the coordinator listens for its stations (ZeroMQ endpoint)"),
-      text_cap("key", "", "the coordinator's secret key file (dira keygen; mode 0600)"),
-      text_cap("stations", "",
-               "the stations in order, as name=public-key-file, comma-separated; station 0 is the merge's time "
-               "reference. Only these keys are admitted"),
-      int_cap("heartbeat_ms", "ms", 10, 60000, 200, "heartbeat period, both ways; a station silent for two is lost"),
-      int_cap("station_timeout_ms", "ms", 100, 86400000, 5000,
-              "a station lost this long ends the run as a hardware fault (data kept)"),
-      int_cap("connect_timeout_ms", "ms", 100, 86400000, 30000, "every station must connect within this"),
-      int_cap("sync_channel", "", 0, 4095, 1, "the stations' trial-clock channel (the same at every station)"),
-      int_cap("channel_stride", "", 1, 1024, 256, "station s's channel c is s * stride + c in the merged stream"),
-      text_cap("health_file", "", "optional: write every station's health record here (JSON) when the run ends"),
+      hal::text_setting("listen", "tcp://127.0.0.1:5555",
+                        "where the coordinator listens for its stations (ZeroMQ endpoint)"),
+      hal::text_setting("key", "", "the coordinator's secret key file (dira keygen; mode 0600)"),
+      hal::text_setting(
+          "stations", "",
+          "the stations in order, as name=public-key-file, comma-separated; station 0 is the merge's time "
+          "reference. Only these keys are admitted"),
+      hal::integer_setting("heartbeat_ms", "ms", 10, 60000, 200,
+                           "heartbeat period, both ways; a station silent for two is lost"),
+      hal::integer_setting("station_timeout_ms", "ms", 100, 86400000, 5000,
+                           "a station lost this long ends the run as a hardware fault (data kept)"),
+      hal::integer_setting("connect_timeout_ms", "ms", 100, 86400000, 30000, "every station must connect within this"),
+      hal::integer_setting("sync_channel", "", 0, 4095, 1,
+                           "the stations' trial-clock channel (the same at every station)"),
+      hal::integer_setting("channel_stride", "", 1, 1024, 256,
+                           "station s's channel c is s * stride + c in the merged stream"),
+      hal::text_setting("health_file", "",
+                        "optional: write every station's health record here (JSON) when the run ends"),
       // What the stations measure, for Protocol C's model of the apparatus (app/protocol_c_run:
       // read from the tagger as from the simulator); unset, the planner's optimum for the
       // hardware: section is assumed instead.
@@ -84,8 +63,8 @@ std::vector<Capability> tagger_caps() {
 
 std::vector<Capability> modulator_caps() {
   return {
-      text_cap("coordinator", "tcp://127.0.0.1:5555", "the `listen` endpoint of this run's `stations` tagger"),
-      int_cap("party", "", 0, 255, 0, "whose settings this modulator delivers"),
+      hal::text_setting("coordinator", "tcp://127.0.0.1:5555", "the `listen` endpoint of this run's `stations` tagger"),
+      hal::integer_setting("party", "", 0, 255, 0, "whose settings this modulator delivers"),
   };
 }
 
