@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cstddef>
-#include <cstring>
 #include <set>
 #include <stdexcept>
 
@@ -17,14 +15,11 @@ namespace {
 // Channels 0 … 4095 are looked up in a table; anything else (negative, or a device numbering
 // its channels sparsely) goes through the role list, off the hot path.
 constexpr std::uint32_t kTableChannels = 4096;
-// The scan's newest sync when a station has no open trial: −2⁶¹ ps (−26 days), before any tag
-// time, so no window contains a tag and none starts after one, and now − (kNoneOpen + offset)
-// cannot overflow for tag times below 2⁶² ps (53 days after the stream start).
-constexpr std::int64_t kNoneOpen = INT64_MIN / 4;
+// Shift that puts byte p of a uint32 where std::array<uint8_t, 4>'s element p lies in memory.
+constexpr int kByteShift[4] = {
+    std::endian::native == std::endian::little ? 0 : 24, std::endian::native == std::endian::little ? 8 : 16,
+    std::endian::native == std::endian::little ? 16 : 8, std::endian::native == std::endian::little ? 24 : 0};
 static_assert(sizeof(std::array<std::uint8_t, protocol::kMaxParties>) == 4);
-// A record is begun in 8-byte stores: u with x after it, flags with device after it.
-static_assert(offsetof(protocol::Trial, x) == offsetof(protocol::Trial, u) + 4);
-static_assert(offsetof(protocol::Trial, device) == offsetof(protocol::Trial, flags) + 4);
 }  // namespace
 
 void validate(const TrialAssemblyConfig& c) {
@@ -87,37 +82,32 @@ void TrialAssembler::init() {
   int nstations = 0;
   for (const auto& s : config_.parties) nstations = std::max(nstations, s.station + 1);
   stations_.resize(static_cast<std::size_t>(nstations));
-  std::uint8_t slots = 0;
   for (std::size_t p = 0; p < nparties_; ++p) {
     const auto& s = config_.parties[p];
     StationState& st = stations_[static_cast<std::size_t>(s.station)];
-    if (!st.used) st.slot = slots++;  // at most kMaxParties stations are used
     st.used = true;
-    const auto local = st.nparty;
     st.party_list[st.nparty++] = static_cast<std::uint8_t>(p);
-    if (p == 0) st.serves_party0 = true;
     auto& roles = st.roles;
     const auto has = [&](int ch) {
       return std::any_of(roles.begin(), roles.end(), [&](const auto& r) { return r.first == ch; });
     };
     if (!has(s.sync_channel))
-      roles.push_back({s.sync_channel, Role{kSync, 0, 0, 0}});
+      roles.push_back({s.sync_channel, Role{kSync, 0, 0}});
     else
       for (auto& r : roles)
         if (r.first == s.sync_channel && r.second.kind != kSync)
           throw std::invalid_argument("trial assembly: sync channel reused");
     for (std::size_t o = 0; o < s.detector_channels.size(); ++o)
-      roles.push_back({s.detector_channels[o],
-                       Role{kDetection, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(o), local}});
-    for (std::size_t v = 0; v < s.echo_channels.size(); ++v)
       roles.push_back(
-          {s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(v), local}});
+          {s.detector_channels[o], Role{kDetection, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(o)}});
+    for (std::size_t v = 0; v < s.echo_channels.size(); ++v)
+      roles.push_back({s.echo_channels[v], Role{kEcho, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(v)}});
     if (!s.echo_channels.empty() && !config_.settings_from_echo) echo_check_mask_ |= 1u << p;
   }
   for (auto& st : stations_) {
     if (!st.used) st.ended = true;  // a station number nobody uses never holds trials back
-    st.open.assign(16, OpenTrial{});
-    st.open_mask = 15;
+    st.sync_times.assign(16, 0);
+    st.sync_mask = 15;
     // Every station gets the full table: only the entries of its channels are ever read, so
     // its cache footprint is a few lines, and the lookup needs no size but a constant.
     st.table.assign(static_cast<std::size_t>(kTableChannels), Role{});
@@ -139,135 +129,8 @@ void TrialAssembler::init() {
   // sync lies in next_expected + [−⌊P/2⌋, P − ⌊P/2⌋). Checking that range spares a division.
   sync_lo_ = -(config_.sync_period_ps / 2);
   sync_hi_ = config_.sync_period_ps - config_.sync_period_ps / 2;
-  closed_counts_.assign(1024, 0);
-  echoes_.assign(1024 * protocol::kMaxParties, 0);
-  pending_mask_ = 1023;
-  // The std::function is called at emission, once per emitted trial in order (its contract).
-  defer_all_ = static_cast<bool>(intended_);
-}
-
-// ---- records ---------------------------------------------------------------------------------
-//
-// Each trial's output record is built in place, in the output vector itself (as the bare scan
-// of bench/bench_trial_assembly.cpp does): begun when the first station opens the trial (index,
-// and the settings when the scheduler already holds them), completed by each station as it
-// closes the trial (its parties' outcomes, flags, echo checks), counted out by emission once
-// every station has closed it. No ring of party trials and no second pass over the trials.
-
-// Trial i's settings are copied when its record is begun if the scheduler holds them then; a
-// trial it holds then it still holds at emission (delivery only moves forward, and nothing at
-// or past trials_base_ has been assembled), so this is what intended(i) gives at emission.
-// Otherwise (not delivered yet: a fault; past the plan: TrialBeyondPlan) the lookup waits for
-// the emission, which asks intended(i) in trial order as before, and the echo with it.
-[[gnu::always_inline]] inline void TrialAssembler::begin_records(std::uint64_t end) {
-  for (std::uint64_t i = opened_; i < end; ++i) {
-    if ((i - trials_base_ > pending_mask_) | (i - rec_shift_ >= ready_.size())) [[unlikely]] {
-      grow_pending(i);
-      grow_records(i + 1);
-    }
-    // Written field by field in 8-byte stores (u with x, flags with device): a record built in a
-    // local and copied is read back in 16-byte halves of bytes just stored one by one, a
-    // store-forwarding stall per trial (it was 40 % of the scan).
-    std::uint64_t ux = 0, fd = 0;  // u[0..3] and x[0..3] (0); flags and device
-    if (scheduler_) {
-      if (scheduler_->holds(i, i + 1)) [[likely]] {
-        const protocol::Trial& s = scheduler_->intended_held(i);
-        std::uint32_t u;
-        std::memcpy(&u, s.u.data(), sizeof u);
-        // u's four bytes first in memory, x's (0) after them.
-        ux = std::endian::native == std::endian::little ? u : std::uint64_t{u} << 32;
-        std::memcpy(&fd, &s.flags, sizeof fd);
-      } else {
-        if (deferred_.empty()) first_issue_ = std::min(first_issue_, i);
-        deferred_.push_back(i);
-      }
-    }
-    protocol::Trial& t = record(i);
-    t.index = i;
-    std::memcpy(t.u.data(), &ux, sizeof ux);
-    std::memcpy(&t.flags, &fd, sizeof fd);
-    t.time_ps = 0;
-    closed_counts_[static_cast<std::size_t>(i) & pending_mask_] = 0;
-  }
-  if (end > opened_) opened_ = end;
-}
-
-void TrialAssembler::grow_records(std::uint64_t end) {
-  const auto need = static_cast<std::size_t>(end - rec_shift_);
-  if (need <= ready_.size()) return;
-  // Within the capacity kept from earlier batches, 4096 records at a time (resize zeroes what
-  // it adds, and every record is written in full when begun); beyond it, the vector's doubling.
-  ready_.resize(std::max(need, std::min(ready_.capacity(), need + 4095)));
-}
-
-void TrialAssembler::grow_pending(std::uint64_t idx) {
-  if (idx - trials_base_ <= pending_mask_) return;
-  std::size_t cap = pending_mask_ + 1;
-  while (cap <= idx - trials_base_) cap *= 2;
-  std::vector<std::uint32_t> counts(cap), echoes(cap * protocol::kMaxParties);
-  for (std::uint64_t i = trials_base_; i < opened_; ++i) {
-    const auto from = static_cast<std::size_t>(i) & pending_mask_, to = static_cast<std::size_t>(i) & (cap - 1);
-    counts[to] = closed_counts_[from];
-    for (std::size_t p = 0; p < protocol::kMaxParties; ++p)
-      echoes[to * protocol::kMaxParties + p] = echoes_[from * protocol::kMaxParties + p];
-  }
-  closed_counts_.swap(counts);
-  echoes_.swap(echoes);
-  pending_mask_ = cap - 1;
-}
-
-void TrialAssembler::note_issue(std::uint64_t idx, std::size_t party, std::uint32_t echoes, int intended) {
-  issues_.push_back({idx, party, echoes, intended});
-  first_issue_ = std::min(first_issue_, idx);
-}
-
-bool TrialAssembler::deferred(std::uint64_t idx) const {
-  if (defer_all_) return true;
-  if (deferred_.empty() || idx < deferred_.front()) return false;
-  return std::binary_search(deferred_.begin(), deferred_.end(), idx);
-}
-
-[[gnu::always_inline]] inline void TrialAssembler::close(StationState& st, std::uint64_t idx) {
-  // The station's share of the record: its parties' outcomes by the fixed rule
-  // (docs/trial-policy.md: no click → 0, several → the lowest detector), flags, and the echo:
-  // the setting itself (hardware-chosen settings) or checked against the setting the record
-  // already holds. A wrong echo is noted and reported at emission, in trial order.
-  const OpenTrial& o = st.open[static_cast<std::size_t>(idx) & st.open_mask];
-  protocol::Trial& t = record(idx);
-  const std::size_t pend = static_cast<std::size_t>(idx) & pending_mask_;
-  std::uint32_t flags = 0, counts = 0;
-  // (first_issue_ ≤ the first deferred trial: the common case decides without a call.)
-  const bool defer = echo_check_mask_ != 0 && (defer_all_ || idx >= first_issue_) && deferred(idx);
-  for (std::size_t k = 0; k < st.nparty; ++k) {
-    const std::size_t p = st.party_list[k];
-    const std::uint32_t d = o.bits[k][0], e = o.bits[k][1];
-    // countr_zero(0) = 32, and 32 & 31 = 0: the no-click outcome without a branch.
-    t.x[p] = static_cast<std::uint8_t>(std::countr_zero(d) & 31);
-    const auto none = static_cast<std::uint32_t>(d == 0), several = static_cast<std::uint32_t>((d & (d - 1)) != 0);
-    counts += none + (several << 4);
-    static_assert(protocol::kTrialNoClick == 1 && protocol::kTrialMultiClick == 2);
-    flags |= none | (several << 1);
-    if (config_.settings_from_echo) {
-      if (e == 0 || (e & (e - 1)) != 0) [[unlikely]] {
-        note_issue(idx, p, e, -1);
-      } else {
-        t.u[p] = static_cast<std::uint8_t>(std::countr_zero(e));
-      }
-    } else if ((echo_check_mask_ >> p) & 1u) {
-      if (defer) [[unlikely]] {
-        echoes_[pend * protocol::kMaxParties + p] = e;
-      } else {
-        const std::uint8_t u = t.u[p];
-        const std::uint32_t want = u < 32 ? 1u << u : 0u;
-        if (e != want) [[unlikely]]
-          note_issue(idx, p, e, u);
-      }
-    }
-  }
-  t.flags |= flags;
-  // This station's byte of the trial's counts word (the byte's place in the word is immaterial:
-  // emission sums all four).
-  reinterpret_cast<unsigned char*>(&closed_counts_[pend])[st.slot] = static_cast<unsigned char>(counts);
+  ring_.assign(1024 * nparties_, PartyTrial{});
+  ring_mask_ = 1023;
 }
 
 // ---- per-tag scan --------------------------------------------------------------------------
@@ -286,16 +149,14 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
   // state (touched once per trial) stays in `st`. Written back before anything out of line
   // reads it, read again afterwards.
   std::int64_t last = 0, infer_at = 0, next_close = 0, newest = 0;
-  // The newest open trial's bits per local party. With no trial open, `newest` is kNoneOpen: no
-  // tag falls in its windows (nor before them), so `row` is never written and needs no test.
-  std::uint32_t(*row)[2] = nullptr;
+  PartyTrial* row = nullptr;  // the newest open trial's party slots; nullptr when none is open
   const auto load = [&] {
     last = st.last_time;
     infer_at = st.infer_at;
     next_close = st.next_close;
-    const bool any = st.syncs > st.complete_below;
-    newest = any ? st.newest_sync : kNoneOpen;
-    row = st.open[any ? static_cast<std::size_t>(st.syncs - 1) & st.open_mask : 0].bits;
+    newest = st.newest_sync;
+    row = st.syncs > st.complete_below ? &ring_[(static_cast<std::size_t>(st.syncs - 1) & ring_mask_) * nparties_]
+                                       : nullptr;
   };
   const auto store = [&] {
     st.last_time = last;
@@ -331,29 +192,34 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
         }
       }
       // Open trial idx (the inline twin of open()).
-      if (idx >= opened_) begin_records(idx + 1);
-      if (idx - st.complete_below > st.open_mask) [[unlikely]]
-        grow_open(st, idx);
-      OpenTrial& o = st.open[static_cast<std::size_t>(idx) & st.open_mask];
-      o = OpenTrial{now, {}};
-      row = o.bits;
-      if (st.serves_party0) record(idx).time_ps = now;
+      if (idx - trials_base_ > ring_mask_) [[unlikely]]
+        grow(idx);
+      if (idx - st.complete_below > st.sync_mask) [[unlikely]]
+        grow_syncs(st, idx);
+      st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = now;
+      row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
+      for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
       if (st.complete_below == st.syncs) next_close = now + window_end_;  // it is the only open trial
       st.syncs = idx + 1;
       newest = now;
       st.next_expected += config_.sync_period_ps;
       infer_at = st.next_expected + infer_after_;
+      if (st.syncs > opened_) opened_ = st.syncs;
     } else if (r.kind != kStray) {
       // Detection or echo: it belongs to the newest sync whose window has opened, if that window
       // has not closed yet (half-open [start, end)). Nearly always the newest sync of all.
       const std::size_t k = r.kind - std::size_t{kDetection};
-      const std::int64_t start = newest + win_off_[k];
-      // One unsigned comparison: before the window start the difference wraps to a huge value.
-      if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
-        row[r.local][k] |= 1u << r.index;
-      } else if (now < start) {
-        store();
-        place_older(station, r, now);
+      if (row) {
+        const std::int64_t start = newest + win_off_[k];
+        // One unsigned comparison: before the window start the difference wraps to a huge value.
+        if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
+          row[r.party].bits[k] |= 1u << r.index;
+        } else if (now < start) {
+          store();
+          place_older(station, r, now);
+        } else {
+          ++counters_.stray_tags;
+        }
       } else {
         ++counters_.stray_tags;
       }
@@ -361,21 +227,12 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       ++counters_.stray_tags;  // a channel nobody uses
     }
   next:
-    // A trial is final for this station once its latest window has closed: the station closes
-    // it into its record (the inline twin of advance()).
+    // A trial is final for this station once its latest window has closed (the inline twin of
+    // advance()).
     if (now >= next_close) [[unlikely]] {
-      std::uint64_t c = st.complete_below;
-      for (;;) {
-        close(st, c);
-        if (++c == st.syncs) {
-          next_close = INT64_MAX;
-          newest = kNoneOpen;
-          break;
-        }
-        next_close = st.open[static_cast<std::size_t>(c) & st.open_mask].sync_ps + window_end_;
-        if (now < next_close) break;
-      }
-      st.complete_below = c;
+      store();
+      advance(st, now);
+      load();
     }
   }
   store();
@@ -451,11 +308,10 @@ void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
   const auto k = static_cast<std::size_t>(r.kind - kDetection);
   for (std::uint64_t i = st.syncs - 1; i-- > st.complete_below;) {
-    OpenTrial& o = st.open[static_cast<std::size_t>(i) & st.open_mask];
-    const std::int64_t start = o.sync_ps + win_off_[k];
+    const std::int64_t start = st.sync_times[static_cast<std::size_t>(i) & st.sync_mask] + win_off_[k];
     if (now < start) continue;
     if (static_cast<std::uint64_t>(now - start) < win_width_[k]) {
-      o.bits[r.local][k] |= 1u << r.index;
+      slot(i, r.party).bits[k] |= 1u << r.index;
       return;
     }
     break;
@@ -464,38 +320,49 @@ void TrialAssembler::place_older(int station, const Role& r, std::int64_t now) {
 }
 
 void TrialAssembler::open(StationState& st, std::uint64_t idx, std::int64_t sync_ps) {
-  // Records [trials_base_, opened_) are being built; a station ahead of the others makes the
-  // output grow (memory bounded by the skew between stations).
-  if (idx >= opened_) begin_records(idx + 1);
-  if (idx - st.complete_below > st.open_mask) grow_open(st, idx);
-  st.open[static_cast<std::size_t>(idx) & st.open_mask] = OpenTrial{sync_ps, {}};
-  if (st.serves_party0) record(idx).time_ps = sync_ps;
+  // Trials [trials_base_, opened_) live in the ring; a station ahead of the others by more
+  // than its capacity makes it grow (memory bounded by the skew between stations).
+  if (idx - trials_base_ > ring_mask_) [[unlikely]]
+    grow(idx);
+  if (idx - st.complete_below > st.sync_mask) grow_syncs(st, idx);
+  st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = sync_ps;
+  for (std::size_t k = 0; k < st.nparty; ++k) slot(idx, st.party_list[k]) = PartyTrial{{0, 0}, sync_ps};
   if (st.complete_below == st.syncs) st.next_close = sync_ps + window_end_;  // it is the only open trial
   st.syncs = idx + 1;
   st.newest_sync = sync_ps;
   st.next_expected = st.first_sync + static_cast<std::int64_t>(st.syncs) * config_.sync_period_ps;
   st.infer_at = st.next_expected + infer_after_;
+  opened_ = std::max(opened_, st.syncs);
 }
 
-void TrialAssembler::grow_open(StationState& st, std::uint64_t idx) {
-  std::size_t cap = st.open_mask + 1;
+void TrialAssembler::grow_syncs(StationState& st, std::uint64_t idx) {
+  std::size_t cap = st.sync_mask + 1;
   while (cap <= idx - st.complete_below) cap *= 2;
-  std::vector<OpenTrial> next(cap);
+  std::vector<std::int64_t> next(cap);
   for (std::uint64_t i = st.complete_below; i < st.syncs; ++i)
-    next[static_cast<std::size_t>(i) & (cap - 1)] = st.open[static_cast<std::size_t>(i) & st.open_mask];
-  st.open.swap(next);
-  st.open_mask = cap - 1;
+    next[static_cast<std::size_t>(i) & (cap - 1)] = st.sync_times[static_cast<std::size_t>(i) & st.sync_mask];
+  st.sync_times.swap(next);
+  st.sync_mask = cap - 1;
+}
+
+void TrialAssembler::grow(std::uint64_t idx) {
+  std::size_t cap = ring_mask_ + 1;
+  while (cap <= idx - trials_base_) cap *= 2;
+  std::vector<PartyTrial> next(cap * nparties_);
+  for (std::uint64_t i = trials_base_; i < opened_; ++i)
+    for (std::size_t p = 0; p < nparties_; ++p)
+      next[(static_cast<std::size_t>(i) & (cap - 1)) * nparties_ + p] = slot(i, p);
+  ring_.swap(next);
+  ring_mask_ = cap - 1;
 }
 
 void TrialAssembler::advance(StationState& st, std::int64_t now) {
   while (st.complete_below < st.syncs) {
-    const std::int64_t close_at =
-        st.open[static_cast<std::size_t>(st.complete_below) & st.open_mask].sync_ps + window_end_;
-    if (close_at > now) {
-      st.next_close = close_at;
+    const std::int64_t close = st.sync_times[static_cast<std::size_t>(st.complete_below) & st.sync_mask] + window_end_;
+    if (close > now) {
+      st.next_close = close;
       return;
     }
-    close(st, st.complete_below);
     ++st.complete_below;
   }
   st.next_close = INT64_MAX;
@@ -581,31 +448,6 @@ void TrialAssembler::end(int station) {
   emit_ready();
 }
 
-void TrialAssembler::sum_counts(std::uint64_t first, std::uint64_t end) {
-  // Byte s of a counts word: station s's no-click parties (low nibble, ≤ 4) and multi-click
-  // parties (high nibble). Summed as four byte lanes at once, folded before a lane could carry
-  // (≤ 4 per trial and lane: 63 trials at most).
-  std::uint64_t none = 0, several = 0;
-  const auto fold = [](std::uint32_t lanes) {
-    return static_cast<std::uint64_t>((lanes & 0xFFu) + ((lanes >> 8) & 0xFFu) + ((lanes >> 16) & 0xFFu) +
-                                      (lanes >> 24));
-  };
-  while (first < end) {
-    const std::uint64_t chunk = std::min<std::uint64_t>(end - first, 63);
-    std::uint32_t lo = 0, hi = 0;
-    for (std::uint64_t i = first; i < first + chunk; ++i) {
-      const std::uint32_t w = closed_counts_[static_cast<std::size_t>(i) & pending_mask_];
-      lo += w & 0x0F0F0F0Fu;
-      hi += (w >> 4) & 0x0F0F0F0Fu;
-    }
-    none += fold(lo);
-    several += fold(hi);
-    first += chunk;
-  }
-  counters_.no_click += none;
-  counters_.multi_click += several;
-}
-
 void TrialAssembler::emit_ready() {
   // Trials below every station's completion mark are final.
   std::uint64_t limit = UINT64_MAX;
@@ -616,73 +458,106 @@ void TrialAssembler::emit_ready() {
     limit = std::min(limit, st.complete_below);
   }
   if (!any_open || limit <= trials_base_) return;
-  if (!defer_all_ && !config_.fair_sampling && first_issue_ >= limit) {
-    // Every record is complete where it lies: the batch is counted out, nothing is copied.
-    sum_counts(trials_base_, limit);
-    const std::uint64_t n = limit - trials_base_;
-    ready_n_ += static_cast<std::size_t>(n);
-    counters_.trials += n;
-    trials_base_ = limit;  // rec_shift_ = trials_base_ − ready_n_ is unchanged
-    return;
+  // One emission loop per source of settings, chosen once per batch, not per trial.
+  if (config_.settings_from_echo) {
+    release_trials(limit, [this](std::uint64_t idx, const PartyTrial* parts, protocol::Trial& t) {
+      t = protocol::Trial{};
+      for (std::size_t p = 0; p < nparties_; ++p) {
+        const std::uint32_t e = parts[p].bits[1];
+        if (e == 0 || (e & (e - 1)) != 0) [[unlikely]]
+          echo_fault(idx, p, e, -1);
+        t.u[p] = static_cast<std::uint8_t>(std::countr_zero(e));
+      }
+    });
+  } else if (scheduler_) {
+    const SettingScheduler* s = scheduler_;
+    // Normally the whole batch was delivered ahead: one check for the batch. Otherwise trial by
+    // trial, so the fault (or the end of the plan) names the first trial concerned.
+    if (s->holds(trials_base_, limit))
+      release_trials(limit,
+                     [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended_held(idx); });
+    else
+      release_trials(limit, [s](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = s->intended(idx); });
+  } else if (intended_) {
+    release_trials(limit, [this](std::uint64_t idx, const PartyTrial*, protocol::Trial& t) { t = intended_(idx); });
+  } else {
+    release_trials(limit, [](std::uint64_t, const PartyTrial*, protocol::Trial& t) { t = protocol::Trial{}; });
   }
-  emit_checked(limit);
 }
 
-void TrialAssembler::emit_checked(std::uint64_t limit) {
-  // Trial by trial, in order: settings looked up now (std::function, or not delivered when the
-  // record was begun), wrong echoes reported for the first trial that has one, fair sampling's
-  // drops (a dropped record is overwritten by the next one kept).
-  std::uint64_t idx = trials_base_;
-  std::size_t w = ready_n_;
-  std::uint64_t dropped = 0;
-  const std::uint64_t first = idx;
+template <class Settings>
+void TrialAssembler::release_trials(std::uint64_t limit, Settings settings) {
+  // The party loop unrolled for each party count.
+  switch (nparties_) {
+    case 1:
+      return release_trials_n<1>(limit, settings);
+    case 2:
+      return release_trials_n<2>(limit, settings);
+    case 3:
+      return release_trials_n<3>(limit, settings);
+    default:
+      return release_trials_n<4>(limit, settings);
+  }
+}
+
+template <std::size_t NP, class Settings>
+void TrialAssembler::release_trials_n(std::uint64_t limit, Settings settings) {
+  // Records are written in place (vector::push_back per trial costs more than zeroing the batch),
+  // over storage kept from earlier batches where there is some (pop_replacing): only growth is
+  // zeroed. Every field of a record is written below (the settings callbacks assign the whole
+  // Trial first), so stale bytes never reach the output.
+  const std::size_t first = ready_n_;
+  const std::size_t need = first + static_cast<std::size_t>(limit - trials_base_);
+  if (ready_.size() < need) ready_.resize(need);
+  protocol::Trial* const out = ready_.data();
+  std::size_t w = first;
+  std::uint64_t idx = trials_base_, no_click = 0, multi_click = 0, dropped = 0;
   const auto commit = [&] {
-    sum_counts(first, idx);
-    counters_.trials += w - ready_n_;
-    counters_.dropped_fair_sampling += dropped;
-    // The records still being built follow the last one kept.
-    const auto from = static_cast<std::size_t>(idx - rec_shift_);
-    if (from != w && opened_ > idx)
-      std::memmove(static_cast<void*>(ready_.data() + w), ready_.data() + from,
-                   static_cast<std::size_t>(opened_ - idx) * sizeof(protocol::Trial));
     ready_n_ = w;
     trials_base_ = idx;
-    rec_shift_ = trials_base_ - ready_n_;
-    while (!deferred_.empty() && deferred_.front() < idx) deferred_.erase(deferred_.begin());
-    first_issue_ = deferred_.empty() ? UINT64_MAX : deferred_.front();
-    for (const auto& issue : issues_) first_issue_ = std::min(first_issue_, issue.trial);
+    counters_.trials += w - first;
+    counters_.no_click += no_click;
+    counters_.multi_click += multi_click;
+    counters_.dropped_fair_sampling += dropped;
   };
+  const std::uint32_t echo_check = echo_check_mask_;
+  const bool fair_sampling = config_.fair_sampling;
+  const PartyTrial* const ring = ring_.data();
+  const std::size_t mask = ring_mask_;
   try {
     for (; idx < limit; ++idx) {
-      protocol::Trial& t = record(idx);
-      if (idx >= first_issue_ || defer_all_) {
-        if (deferred(idx)) {
-          const protocol::Trial s = intended_    ? intended_(idx)
-                                    : scheduler_ ? scheduler_->intended(idx)
-                                                 : protocol::Trial{};
-          t.u = s.u;
-          t.device = s.device;
-          t.flags |= s.flags;
-          const std::size_t pend = static_cast<std::size_t>(idx) & pending_mask_;
-          for (std::size_t p = 0; p < nparties_; ++p) {
-            if (!((echo_check_mask_ >> p) & 1u)) continue;
-            const std::uint32_t e = echoes_[pend * protocol::kMaxParties + p];
-            const std::uint32_t want = t.u[p] < 32 ? 1u << t.u[p] : 0u;
-            if (e != want) echo_fault(idx, p, e, t.u[p]);
-          }
+      const PartyTrial* parts = &ring[(static_cast<std::size_t>(idx) & mask) * NP];
+      // Written in place, field by field: building the record in a local and copying it costs
+      // a store-forwarding stall per trial (16-byte loads of bytes just stored one by one).
+      protocol::Trial& t = out[w];
+      settings(idx, parts, t);
+      t.index = idx;
+      t.time_ps = parts[0].sync_ps;
+      std::uint32_t flags = 0;
+      std::uint32_t x = 0;  // the outcomes' four bytes, as they lie in memory
+      for (std::size_t p = 0; p < NP; ++p) {
+        if ((echo_check >> p) & 1u) {
+          const std::uint32_t want = t.u[p] < 32 ? 1u << t.u[p] : 0u;
+          if (parts[p].bits[1] != want) [[unlikely]]
+            echo_fault(idx, p, parts[p].bits[1], t.u[p]);
         }
-        const EchoIssue* worst = nullptr;
-        for (const auto& issue : issues_)
-          if (issue.trial == idx && (!worst || issue.party < worst->party)) worst = &issue;
-        if (worst) echo_fault(idx, worst->party, worst->echoes, worst->intended);
+        // The fixed outcome rule (docs/trial-policy.md): no click → 0, several → lowest detector.
+        // countr_zero(0) = 32, and 32 & 31 = 0: the no-click outcome without a branch.
+        const std::uint32_t d = parts[p].bits[0];
+        x |= static_cast<std::uint32_t>(std::countr_zero(d) & 31) << kByteShift[p];
+        const bool none = d == 0, several = (d & (d - 1)) != 0;
+        no_click += none;
+        multi_click += several;
+        flags |= (none ? protocol::kTrialNoClick : 0u) | (several ? protocol::kTrialMultiClick : 0u);
       }
+      // One 4-byte store: outcomes assembled byte by byte on the stack and copied would stall on
+      // store forwarding.
+      t.x = std::bit_cast<std::array<std::uint8_t, protocol::kMaxParties>>(x);
+      t.flags |= flags;
       // Fair sampling (not device-independent): a dropped trial is overwritten by the next one.
-      if (config_.fair_sampling && (t.flags & protocol::kTrialNoClick) != 0) {
-        ++dropped;
-        continue;
-      }
-      if (&ready_[w] != &t) ready_[w] = t;
-      ++w;
+      const bool drop = fair_sampling && (flags & protocol::kTrialNoClick) != 0;
+      dropped += drop;
+      w += !drop;
     }
   } catch (...) {
     commit();  // the trials before the faulty one are kept
@@ -704,33 +579,22 @@ void TrialAssembler::echo_fault(std::uint64_t idx, std::size_t party, std::uint3
                       ", intended " + std::to_string(intended));
 }
 
-void TrialAssembler::take_open_tail(protocol::Trial* from) {
-  // The records still being built, [trials_base_, opened_), move to the front of ready_.
-  const auto tail = static_cast<std::size_t>(opened_ - trials_base_);
-  if (ready_.size() < tail) ready_.resize(tail);
-  if (tail) std::memmove(static_cast<void*>(ready_.data()), from, tail * sizeof(protocol::Trial));
-  ready_n_ = 0;
-  rec_shift_ = trials_base_;
-}
-
 void TrialAssembler::pop(std::vector<protocol::Trial>& out) {
   if (out.empty()) {
-    const std::size_t n = ready_n_;
     out.swap(ready_);
-    take_open_tail(out.data() + n);
-    out.resize(n);  // shrinks: the records being built were copied out first
+    out.resize(ready_n_);  // shrinks: the stale tail is dropped, nothing is zeroed
   } else {
     out.insert(out.end(), ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(ready_n_));
-    take_open_tail(ready_.data() + ready_n_);
   }
+  ready_.clear();
+  ready_n_ = 0;
 }
 
 void TrialAssembler::pop_replacing(std::vector<protocol::Trial>& out) {
   // out's old storage (and size) becomes ready_'s: the next batch overwrites it in place.
-  const std::size_t n = ready_n_;
   out.swap(ready_);
-  take_open_tail(out.data() + n);
-  out.resize(n);  // ready_ held at least n elements: this only shrinks
+  out.resize(ready_n_);  // ready_ held at least ready_n_ elements: this only shrinks
+  ready_n_ = 0;
 }
 
 }  // namespace dira::hal

@@ -136,26 +136,14 @@ class TrialAssembler {
 
  private:
   enum Kind : std::uint8_t { kStray = 0, kSync = 1, kDetection = 2, kEcho = 3 };
+  struct PartyTrial {
+    std::uint32_t bits[2] = {0, 0};  // [0] bit o: detector o clicked; [1] bit s: echo of setting s seen
+    std::int64_t sync_ps = 0;        // the trial's sync as this party's station saw it (or inferred)
+  };
   struct Role {
     Kind kind = kStray;
-    std::uint8_t party = 0;  // the party (index into config.parties)
+    std::uint8_t party = 0;
     std::uint8_t index = 0;  // outcome or setting
-    std::uint8_t local = 0;  // the party's place among its station's parties (OpenTrial::bits)
-  };
-  // A trial this station has opened and not yet closed: its sync and, per party of the
-  // station, bits[k][0] bit o: detector o clicked; bits[k][1] bit s: echo of setting s seen.
-  struct OpenTrial {
-    std::int64_t sync_ps = 0;
-    std::uint32_t bits[protocol::kMaxParties][2] = {};
-  };
-  // An echo found wrong when a station closed a trial: reported (HardwareFault) when that trial
-  // is emitted, in trial order, so that every trial before it is kept and the fault is the one
-  // the first faulty trial gives, whichever station closed it first.
-  struct EchoIssue {
-    std::uint64_t trial = 0;
-    std::size_t party = 0;
-    std::uint32_t echoes = 0;
-    int intended = -1;  // -1: hardware-chosen settings (no echo, or several)
   };
   struct StationState {
     // Hot: read or written for every tag.
@@ -165,18 +153,16 @@ class TrialAssembler {
     std::int64_t newest_sync = 0;         // time of sync `syncs - 1`
     std::int64_t next_expected = 0;       // first_sync + syncs · period
     std::uint64_t syncs = 0;              // trials this station has opened (last index + 1)
-    std::uint64_t complete_below = 0;     // trials < this are closed for this station; [this, syncs) are open
+    std::uint64_t complete_below = 0;     // trials < this are final for this station; [this, syncs) are open
     std::vector<Role> table;              // channel → role for channels 0 … 4095
-    // The open trials [complete_below, syncs), by index & open_mask: a few entries that stay in
-    // L1 (normally one or two), closed straight into the output records.
-    std::vector<OpenTrial> open;
-    std::size_t open_mask = 0;
+    // Sync times of the open trials [complete_below, syncs), by index & sync_mask: a few
+    // entries that stay in L1, where the shared ring of party trials spans a whole tag block.
+    std::vector<std::int64_t> sync_times;
+    std::size_t sync_mask = 0;
+    // Cold.
+    std::vector<std::pair<int, Role>> roles;              // every channel's role (channels outside the table)
     std::uint8_t party_list[protocol::kMaxParties] = {};  // parties this station serves
     std::uint8_t nparty = 0;
-    std::uint8_t slot = 0;       // this station's byte in closed_counts_
-    bool serves_party0 = false;  // its syncs are the records' time_ps
-    // Cold.
-    std::vector<std::pair<int, Role>> roles;  // every channel's role (channels outside the table)
     bool used = false;
     bool has_sync = false;
     std::int64_t first_sync = 0;
@@ -194,20 +180,17 @@ class TrialAssembler {
   bool irregular_sync(int station, std::int64_t now, std::uint64_t& idx);
   void place_older(int station, const Role& r, std::int64_t now);
   void open(StationState& st, std::uint64_t idx, std::int64_t sync_ps);
-  void begin_records(std::uint64_t end);
-  void grow_records(std::uint64_t end);
-  void grow_pending(std::uint64_t idx);
-  void grow_open(StationState& st, std::uint64_t idx);
+  void grow(std::uint64_t idx);
+  void grow_syncs(StationState& st, std::uint64_t idx);
   void advance(StationState& st, std::int64_t now);
-  void close(StationState& st, std::uint64_t idx);
-  bool deferred(std::uint64_t idx) const;
-  [[gnu::cold, gnu::noinline]] void note_issue(std::uint64_t idx, std::size_t party, std::uint32_t echoes,
-                                               int intended);
-  protocol::Trial& record(std::uint64_t trial) { return ready_[static_cast<std::size_t>(trial - rec_shift_)]; }
+  PartyTrial& slot(std::uint64_t trial, std::size_t party) {
+    return ring_[(static_cast<std::size_t>(trial) & ring_mask_) * nparties_ + party];
+  }
   void emit_ready();
-  void emit_checked(std::uint64_t limit);
-  void sum_counts(std::uint64_t first, std::uint64_t end);
-  void take_open_tail(protocol::Trial* from);
+  template <class Settings>
+  void release_trials(std::uint64_t limit, Settings settings);
+  template <std::size_t NP, class Settings>
+  void release_trials_n(std::uint64_t limit, Settings settings);
   [[noreturn]] void echo_fault(std::uint64_t idx, std::size_t party, std::uint32_t echoes, int intended) const;
 
   TrialAssemblyConfig config_;
@@ -221,28 +204,15 @@ class TrialAssembler {
   std::int64_t window_end_ = 0;             // max(detection, echo) window end after the sync
   std::int64_t infer_after_ = 0;            // a sync missing this long after its expected time is inferred
   std::int64_t sync_lo_ = 0, sync_hi_ = 0;  // a sync at next_expected + [lo, hi) is the next trial
-  std::uint64_t trials_base_ = 0;           // next trial to emit
-  std::uint64_t opened_ = 0;                // max over stations of syncs: records [trials_base_, opened_) are begun
-  // Output records. Finished trials are ready_[0, ready_n_); trial i ≥ trials_base_ (opened, not
-  // yet final) is built in place at ready_[i − rec_shift_] (rec_shift_ = trials_base_ − ready_n_,
-  // modulo 2⁶⁴), each station writing its parties' fields as it closes the trial. Elements past
-  // opened_'s record are storage kept from an earlier batch (stale), overwritten before use.
+  // Party trials of trials [trials_base_, opened_) in a ring indexed by (trial & ring_mask_) · parties + party.
+  std::vector<PartyTrial> ring_;
+  std::size_t ring_mask_ = 0;
+  std::uint64_t trials_base_ = 0;  // next trial to emit
+  std::uint64_t opened_ = 0;       // max over stations of syncs
+  // Finished trials are ready_[0, ready_n_); the elements past them are storage kept from an
+  // earlier batch (constructed, stale), overwritten before they are counted.
   std::vector<protocol::Trial> ready_;
   std::size_t ready_n_ = 0;
-  std::uint64_t rec_shift_ = 0;
-  // Per trial of [trials_base_, opened_), by index & pending_mask_: byte `slot` of
-  // closed_counts_ holds that station's no-click count (low nibble) and multi-click count (high
-  // nibble), so the counters count emitted trials only; echoes_ holds each party's echoes when
-  // the check waits for the emission (settings not yet delivered when the trial began, or the
-  // std::function constructor).
-  std::vector<std::uint32_t> closed_counts_;
-  std::vector<std::uint32_t> echoes_;  // [(trial & pending_mask_) · 4 + party]
-  std::size_t pending_mask_ = 0;
-  // Trials whose settings are looked up at emission (increasing); all of them with intended_.
-  std::vector<std::uint64_t> deferred_;
-  bool defer_all_ = false;
-  std::vector<EchoIssue> issues_;           // in no particular order
-  std::uint64_t first_issue_ = UINT64_MAX;  // min(issues_'s trials, deferred_.front())
   AssemblyCounters counters_;
 };
 
