@@ -216,6 +216,9 @@ void PhysicalSimulator::Model::generate_photons_only(std::uint64_t n, hal::TagBl
   flush();
 }
 
+// generate_photons_only() is this function's twin for runs without memory, dark counts or
+// jitter: a change to the draws or the tags here must be made there too (the shipped runs, which
+// take that path, are pinned by cli.run.shipped_runs_unchanged).
 void PhysicalSimulator::Model::generate_trial(std::uint64_t i, hal::TagBlock& out) {
   const std::int64_t t0 = sync_time(i);
   const std::uint32_t device = s.logical_devices > 1 ? s.device_of(i) : 0;
