@@ -123,9 +123,102 @@ void PhysicalSimulator::Model::click(Apparatus& a, int det, int party, std::int6
 }
 
 void PhysicalSimulator::Model::generate(std::uint64_t n, hal::TagBlock& out) {
+  if (!memory && dark_rate_per_ps <= 0 && s.jitter_ps <= 0) return generate_photons_only(n, out);
   for (std::uint64_t j = 0; j < n; ++j) generate_trial(generated++, out);
 }
 
+void PhysicalSimulator::Model::generate_photons_only(std::uint64_t n, hal::TagBlock& out) {
+  // generate_trial() for a source without memory and detectors without dark counts or jitter
+  // (the shipped ks294 and guehne4 runs): the same draws from the same generator in the same
+  // order, the same tags pushed in the same order, the same counters — so the same stream, bit
+  // for bit (cli.run.shipped_runs_unchanged, cli.run.trials_unchanged_by_pipeline_redesign).
+  // What differs is only where the state lives: the generator and the counters in locals for
+  // the batch (registers: through `this` and `counters` every draw and count was a load and a
+  // store, as a tag store might alias them), click() inlined without its dark-count and jitter
+  // branches, and no dark-count loop per detector.
+  Rng r = rng;
+  std::uint64_t trials = 0, emissions = 0, photon_clicks = 0, dead_time_losses = 0, late_switches = 0,
+                setting_errors = 0;
+  const auto flush = [&] {
+    rng = r;
+    counters->trials += trials;
+    counters->emissions += emissions;
+    counters->photon_clicks += photon_clicks;
+    counters->dead_time_losses += dead_time_losses;
+    counters->late_switches += late_switches;
+    counters->setting_errors += setting_errors;
+  };
+  const std::int64_t detection_delay = s.detection_delay_ps, echo_delay = s.echo_delay_ps, dead_time = s.dead_time_ps;
+  const bool echo = s.echo, several_devices = s.logical_devices > 1, one_apparatus = apparatus.size() == 1;
+  try {
+    for (std::uint64_t j = 0; j < n; ++j) {
+      const std::uint64_t i = generated++;
+      const std::int64_t t0 = sync_time(i);
+      const std::uint32_t device = several_devices ? s.device_of(i) : 0;
+      Apparatus& a = one_apparatus ? apparatus[0] : apparatus[device];
+      for (int ch : sync_channels) push(out, ch, t0);
+
+      // Modulators (as in generate_trial).
+      std::array<std::uint8_t, protocol::kMaxParties> u{}, x{};
+      for (int p = 0; p < parties; ++p) {
+        const auto pi = static_cast<std::size_t>(p);
+        int c = bank->setting(p, i);
+        if (nset[pi] > 1 && setting_error.draw(r)) {
+          const int e = static_cast<int>(((r.next() >> 32) * static_cast<std::uint64_t>(nset[pi] - 1)) >> 32);
+          c = e >= c ? e + 1 : e;
+          ++setting_errors;
+          if (counters->setting_error_trials.size() < kMaxErrorTrials &&
+              (counters->setting_error_trials.empty() || counters->setting_error_trials.back() != i))
+            counters->setting_error_trials.push_back(i);
+        }
+        const auto applied = static_cast<std::uint8_t>(c);
+        if (late_switch && applied != a.modulator[pi]) {
+          u[pi] = a.modulator[pi];
+          ++late_switches;
+        } else {
+          u[pi] = applied;
+        }
+        a.modulator[pi] = applied;
+        if (echo && emit_party[pi]) push(out, echo_channel[pi][applied], t0 + echo_delay);
+      }
+
+      // Source (alias sampling; no memory).
+      const bool emitted = emission.draw(r);
+      if (emitted) {
+        ++emissions;
+        std::size_t row = 0;
+        for (int p = 0; p < parties; ++p)
+          row = row * static_cast<std::size_t>(nset[static_cast<std::size_t>(p)]) + u[static_cast<std::size_t>(p)];
+        const std::uint32_t packed = decode[tables[a.table].sample(row, r.next())];
+        for (int p = 0; p < parties; ++p) x[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(packed >> (8 * p));
+      }
+
+      // Detectors: only the photon can click (click() without jitter).
+      for (int p = 0; p < parties; ++p) {
+        const auto pi = static_cast<std::size_t>(p);
+        if (!(emitted && efficiency.draw(r))) continue;
+        const auto det = static_cast<std::size_t>(det_base[pi] + x[pi]);
+        const std::int64_t t = t0 + detection_delay;
+        if (t < a.dead_until[det]) {
+          ++dead_time_losses;
+          continue;
+        }
+        a.dead_until[det] = t + dead_time;
+        ++photon_clicks;
+        if (emit_party[pi]) push(out, det_channel[det], std::max<std::int64_t>(t, floor_ps));
+      }
+      ++trials;
+    }
+  } catch (...) {
+    flush();
+    throw;
+  }
+  flush();
+}
+
+// generate_photons_only() is this function's twin for runs without memory, dark counts or
+// jitter: a change to the draws or the tags here must be made there too (the shipped runs, which
+// take that path, are pinned by cli.run.shipped_runs_unchanged).
 void PhysicalSimulator::Model::generate_trial(std::uint64_t i, hal::TagBlock& out) {
   const std::int64_t t0 = sync_time(i);
   const std::uint32_t device = s.logical_devices > 1 ? s.device_of(i) : 0;

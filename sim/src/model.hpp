@@ -110,6 +110,7 @@ struct PhysicalSimulator::Model {
   std::int64_t exponential_ps();
   void click(Apparatus& a, int det, int party, std::int64_t t, bool dark, hal::TagBlock& out);
   void generate_trial(std::uint64_t i, hal::TagBlock& out);
+  void generate_photons_only(std::uint64_t n, hal::TagBlock& out);  // no memory, dark counts or jitter
 };
 
 }  // namespace dira::sim
