@@ -70,8 +70,8 @@ int run(const Args& a) {
     opt.protocol_c = &*plan_c;
   }
   const auto& sc = cfg.inequality.expression.scenario();
-  opt.trials = [&](const std::function<void(const protocol::Trial&)>& sink) {
-    app::for_each_trial_csv(a.trials, sc, sink);
+  opt.trials = [&](const std::function<void(std::span<const protocol::Trial>)>& sink) {
+    app::for_each_trial_csv(a.trials, sc, [&](const protocol::Trial& t) { sink(std::span(&t, 1)); });
   };
   app::AnalysisResult res;
   try {

@@ -60,6 +60,14 @@ json ledger_json(const P::BitLedger& l) {
           {"entries", entries}};
 }
 
+/// Each trial of `o.trials`, in order, to `f`.
+template <class F>
+void each_trial(const AnalysisOptions& o, F&& f) {
+  o.trials([&](std::span<const P::Trial> ts) {
+    for (const P::Trial& t : ts) f(t);
+  });
+}
+
 double finite_or(double v, double fallback) {
   return std::isfinite(v) ? v : fallback;
 }
@@ -71,7 +79,7 @@ AnalysisResult analyze_a(const ExperimentConfig& c, const AnalysisOptions& o) {
   std::size_t block = 0;
   std::uint64_t seen = 0;
   bool explicit_devices = false;
-  o.trials([&](const P::Trial& t0) {
+  each_trial(o, [&](const P::Trial& t0) {
     P::Trial t = t0;
     if (t.device != 0) explicit_devices = true;
     if (!explicit_devices && !c.uses_per_device.empty()) {
@@ -191,13 +199,12 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
   // extractor's input, the device outputs, is collected in a second pass over the trials,
   // only when something is extracted.
   std::uint64_t n = 0, ignored = 0;
-  o.trials([&](const P::Trial& t) {
-    if (n >= c.b.trials) {  // Protocol I uses exactly the n trials fixed in advance
-      ++ignored;
-      return;
-    }
-    b.add(t);
-    ++n;
+  o.trials([&](std::span<const P::Trial> ts) {
+    // Protocol I uses exactly the n trials fixed in advance; those after them are counted only.
+    const auto used = static_cast<std::size_t>(std::min<std::uint64_t>(ts.size(), c.b.trials - n));
+    b.add(ts.first(used));
+    n += used;
+    ignored += ts.size() - used;
   });
   const auto d = b.decide();
   json r;
@@ -287,7 +294,7 @@ AnalysisResult analyze_b(const ExperimentConfig& c, const AnalysisOptions& o) {
       // Device outputs, 2 bits per party per trial (docs/protocol-b-security.md §1.1 step 7).
       P::BitVector device = P::BitVector::zeros(static_cast<std::size_t>(4 * n));
       std::uint64_t again = 0;
-      o.trials([&](const P::Trial& t) {
+      each_trial(o, [&](const P::Trial& t) {
         if (again >= n) return;
         const std::uint64_t at = 4 * again++;
         const unsigned nib = ((t.x[0] & 3u) << 2) | (t.x[1] & 3u);
@@ -365,7 +372,7 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
   // The decision needs the running product only: memory flat in the trials (issue 12). The
   // device string (the extractor's input) is collected in a second pass, on a pass only.
   std::uint64_t n = 0, ignored = 0;
-  o.trials([&](const P::Trial& t) {
+  each_trial(o, [&](const P::Trial& t) {
     if (pc.done() || pc.score(t) == 0) {
       ++ignored;
       return;
@@ -400,7 +407,7 @@ AnalysisResult analyze_c(const ExperimentConfig& c, const AnalysisOptions& o) {
     {
       P::ProtocolC again = make_scorer();
       std::uint64_t k = 0;
-      o.trials([&](const P::Trial& t) {
+      each_trial(o, [&](const P::Trial& t) {
         if (again.done() || again.score(t) == 0) return;
         if (t.x[0] & 1u) device.set(static_cast<std::size_t>(2 * k), true);
         if (t.x[1] & 1u) device.set(static_cast<std::size_t>(2 * k + 1), true);

@@ -37,10 +37,8 @@ RunDecision decide_recorded_run(const ExperimentConfig& c, RunDirectory& dir, P:
   ao.protocol_c = plan_c;
   const auto run_h5 = dir.file("run.h5");
   RunDecision d;
-  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
-    d.trials_in_file = read_run_file(run_h5, [&](std::span<const P::Trial> b) {
-                         for (const auto& t : b) sink(t);
-                       }).trials;
+  ao.trials = [&](const std::function<void(std::span<const P::Trial>)>& sink) {
+    d.trials_in_file = read_run_file(run_h5, sink).trials;
   };
   if (status == RunStatus::hardware_fault && trials == 0) return d;
   try {

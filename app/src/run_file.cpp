@@ -88,8 +88,9 @@ class TrialChecksum {
 /// `rows`, block after block): the same values as TrialChecksum block by block, with the
 /// blocks' chains interleaved so the multiplies overlap (≈ 4× faster on one core).
 constexpr std::size_t kChecksumLanes = 4;
-void block_checksums(const TrialRow* rows, const ChecksumRow* ks, std::size_t n, std::uint64_t* out) {
-  const TrialRow* start[kChecksumLanes] = {};
+template <class Row>
+void block_checksums(const Row* rows, const ChecksumRow* ks, std::size_t n, std::uint64_t* out) {
+  const Row* start[kChecksumLanes] = {};
   std::size_t common = SIZE_MAX;
   for (std::size_t j = 0; j < n; ++j) {
     start[j] = j == 0 ? rows : start[j - 1] + ks[j - 1].rows;
@@ -465,14 +466,15 @@ hid_t open_run_file(const std::filesystem::path& path) {
   return file;
 }
 
-/// Reads dataset `name` in blocks of 65 536 rows of `row` bytes each, handing every block to
-/// each_block(bytes, rows, first_row); memory stays flat however long the run. Returns the
-/// dataset's row count (0 when it does not exist). A block HDF5 cannot read (a chunk whose
-/// checksum fails, or whose address lies past the end of a truncated file) goes to
-/// on_error(first_row, rows, cause) and reading stops there.
-template <class EachBlock, class OnError>
-hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, EachBlock&& each_block,
-                    OnError&& on_error) {
+/// Reads dataset `name` in blocks of 65 536 rows, each into the storage place(rows) gives
+/// (room for that many rows of the memory type `type`), then each_block(that storage, rows,
+/// first_row); memory stays flat however long the run. Returns the dataset's row count (0 when
+/// it does not exist). A block HDF5 cannot read (a chunk whose checksum fails, or whose address
+/// lies past the end of a truncated file) goes to on_error(first_row, rows, cause) and reading
+/// stops there.
+template <class Place, class EachBlock, class OnError>
+hsize_t read_blocks_into(hid_t file, const char* name, hid_t type, Place&& place, EachBlock&& each_block,
+                         OnError&& on_error) {
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return 0;
   const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
   if (d < 0) {
@@ -484,22 +486,36 @@ hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, E
   hsize_t n = 0;
   H5Sget_simple_extent_dims(space, &n, nullptr);
   const hsize_t block = 1 << 16;
-  std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min(block, n)) * row);
   for (hsize_t at = 0; at < n; at += block) {
     const hsize_t count[1] = {std::min(block, n - at)}, start[1] = {at};
     H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
     const hid_t mspace = H5Screate_simple(1, count, nullptr);
-    const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, buf.data());
+    auto* into = place(static_cast<std::size_t>(count[0]));
+    const herr_t rc = H5Dread(d, type, mspace, space, H5P_DEFAULT, into);
     H5Sclose(mspace);
     if (rc < 0) {
       on_error(at, n - at, hdf5_cause());
       break;
     }
-    if (!each_block(buf.data(), static_cast<std::size_t>(count[0]), at)) break;
+    if (!each_block(into, static_cast<std::size_t>(count[0]), at)) break;
   }
   H5Sclose(space);
   H5Dclose(d);
   return n;
+}
+
+/// read_blocks_into with one buffer of `row` bytes per row: each_block(bytes, rows, first_row).
+template <class EachBlock, class OnError>
+hsize_t read_blocks(hid_t file, const char* name, hid_t type, std::size_t row, EachBlock&& each_block,
+                    OnError&& on_error) {
+  std::vector<std::uint8_t> buf;
+  return read_blocks_into(
+      file, name, type,
+      [&](std::size_t rows) {
+        buf.resize(rows * row);
+        return buf.data();
+      },
+      [&](const std::uint8_t* p, std::size_t rows, hsize_t first) { return each_block(p, rows, first); }, on_error);
 }
 
 /// Rows of dataset `name` (0 when it does not exist or cannot be opened).
@@ -524,7 +540,6 @@ RunFileContents read_run_file(const std::filesystem::path& path,
   c.config_yaml = read_string_attribute(file, "config_yaml");
   c.metadata_json = read_string_attribute(file, "metadata_json");
   const hid_t tt = trial_type(), lt = ledger_type(), st = stats_type();
-  std::vector<protocol::Trial> trials;
   // Trials are handed on only up to the first row that is unreadable, fails its block's
   // checksum (/trial_checksums), or is out of order: trial indices strictly increase
   // (hal::TrialAssembler numbers trials by their sync), so a row of zeros after the first, or a
@@ -638,9 +653,10 @@ RunFileContents read_run_file(const std::filesystem::path& path,
     }
   }
   bool stop = false;
-  // Hands verified rows on (index order checked); false at a break of the order.
-  auto hand_on = [&](const TrialRow* rows, std::size_t n, hsize_t first) {
-    trials.resize(n);
+  // Hands verified rows on as they lie (index order checked); false at a break of the order.
+  // The rows are read straight into protocol::Trial storage (TrialRow's layout, asserted above),
+  // so what the sink sees is the verified rows themselves, not a converted copy.
+  auto hand_on = [&](const protocol::Trial* rows, std::size_t n, hsize_t first) {
     std::size_t good = 0;
     for (; good < n; ++good) {
       if (have_last && rows[good].index <= last_index) {
@@ -674,22 +690,15 @@ RunFileContents read_run_file(const std::filesystem::path& path,
       have_last = true;
       last_index = rows[good].index;
       last_time = rows[good].time_ps;
-      protocol::Trial& t = trials[good];
-      t.index = rows[good].index;
-      std::memcpy(t.u.data(), rows[good].u, protocol::kMaxParties);
-      std::memcpy(t.x.data(), rows[good].x, protocol::kMaxParties);
-      t.flags = rows[good].flags;
-      t.device = rows[good].device;
-      t.time_ps = rows[good].time_ps;
     }
-    trials.resize(good);
     c.trials += good;
-    if (sink && good) sink(trials);
+    if (sink && good) sink(std::span<const protocol::Trial>(rows, good));
     return !stop;
   };
   // Rows read but not yet verified (at most one checksum block, ≤ 65 536 rows, plus one read).
-  std::vector<TrialRow> pending;
-  hsize_t pending_first = 0;  // row number of pending[0]; every row before it is handed on
+  std::vector<protocol::Trial> pending;
+  std::vector<protocol::Trial> unchecked;  // a block read to be checked by its order only
+  hsize_t pending_first = 0;               // row number of pending[0]; every row before it is handed on
   std::size_t next_sum = 0;
   // Rows past the checksums' coverage (their checksum rows lost: HDF5 places the small
   // checksum chunks of a file killed mid-run near its end, so a cut takes them first) are
@@ -755,13 +764,20 @@ RunFileContents read_run_file(const std::filesystem::path& path,
       return to_order_only(sums.cause.empty() ? "no checksum covers them (written without one)" : sums.cause);
     return true;
   };
-  read_blocks(
-      file, "trials", tt, sizeof(TrialRow),
-      [&](const std::uint8_t* p, std::size_t n, hsize_t first) {
-        const auto* rows = reinterpret_cast<const TrialRow*>(p);
-        if (!checked || order_only) return hand_on(rows, n, first);
-        pending.insert(pending.end(), rows, rows + n);
-        return verify_pending();
+  bool into_pending = false;  // where the block being read goes
+  read_blocks_into(
+      file, "trials", tt,
+      [&](std::size_t n) {  // rows to verify are read behind those pending, the others apart
+        into_pending = checked && !order_only;
+        if (!into_pending) {
+          unchecked.resize(n);
+          return unchecked.data();
+        }
+        pending.resize(pending.size() + n);
+        return pending.data() + (pending.size() - n);
+      },
+      [&](const protocol::Trial* rows, std::size_t n, hsize_t first) {
+        return into_pending ? verify_pending() : hand_on(rows, n, first);
       },
       [&](hsize_t row, hsize_t, const std::string& cause) {
         damaged_from(checked && !order_only ? pending_first : row,

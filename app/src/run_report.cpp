@@ -249,10 +249,8 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     ao.protocol_c = &*plan_c;
   }
   RunFileContents contents;
-  ao.trials = [&](const std::function<void(const P::Trial&)>& sink) {
-    contents = read_run_file(dir / "run.h5", [&](std::span<const P::Trial> b) {
-      for (const auto& t : b) sink(t);
-    });
+  ao.trials = [&](const std::function<void(std::span<const P::Trial>)>& sink) {
+    contents = read_run_file(dir / "run.h5", sink);
   };
   json out;
   out["run_directory"] = dir.string();

@@ -23,6 +23,7 @@
 
 #include <signal.h>
 
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -112,6 +113,40 @@ bool write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& wa
   return dir.write_report(report.dump(2) + "\n");  // issue 12: atomic (tmp, fsync, rename); failures logged
 }
 
+/// What acquire() is told: the run's limits, the operator's controls, the detectors' slots.
+AcquisitionControl acquisition_control(const ExperimentConfig& c, const RunOptions& o, const RunStatistics& stats,
+                                       std::uint64_t planned, double duration, bool hardware_chosen) {
+  AcquisitionControl ctl;
+  ctl.planned = planned;
+  ctl.duration_s = duration;
+  ctl.interrupt = o.interrupt;
+  ctl.pause = o.pause;
+  ctl.raw_tags = c.outputs.raw_tags;
+  ctl.slot_of_channel = &stats.slot_of_channel();
+  ctl.slots = stats.slots();
+  if (hardware_chosen) ctl.label = device_labels(c);
+  return ctl;
+}
+
+/// The run's stage timings (dira-bench): the stages' CPU from acquire(), the wall time between
+/// the points run_experiment passed — start, acquisition, acquired, finished, decided — and now.
+RunTimings run_timings(const AcquisitionTimes& acq, std::array<std::chrono::steady_clock::time_point, 5> at) {
+  const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+  const auto end = std::chrono::steady_clock::now();
+  RunTimings t;
+  t.setup_s = seconds(at[0], at[1]);
+  t.acquisition_s = acq.wall_s;
+  t.acquisition_cpu_s = acq.acquisition_cpu_s;
+  t.draws_cpu_s = acq.draws_cpu_s;
+  t.recording_cpu_s = acq.recording_cpu_s;
+  t.waited_for_draws_s = acq.waited_for_draws_s;
+  t.finish_s = seconds(at[2], at[3]);
+  t.decision_s = seconds(at[3], at[4]);
+  t.report_s = seconds(at[4], end);
+  t.total_s = seconds(at[0], end);
+  return t;
+}
+
 }  // namespace
 
 RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
@@ -176,15 +211,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   };
   auto idle = [&](bool paused) { recorder.idle(paused); };
 
-  AcquisitionControl ctl;
-  ctl.planned = planned;
-  ctl.duration_s = duration;
-  ctl.interrupt = o.interrupt;
-  ctl.pause = o.pause;
-  ctl.raw_tags = c.outputs.raw_tags;
-  ctl.slot_of_channel = &stats.slot_of_channel();
-  ctl.slots = stats.slots();
-  if (hardware_chosen) ctl.label = device_labels(c);
+  const AcquisitionControl ctl = acquisition_control(c, o, stats, planned, duration, hardware_chosen);
   const auto t_acquire = std::chrono::steady_clock::now();
   AcquisitionResult acq =
       acquire(*devices.tagger, devices.station, delivery.assembler(), delivery.scheduler(), ledger, ctl, consume, idle);
@@ -260,18 +287,7 @@ RunResult run_experiment(const ExperimentConfig& c, const RunOptions& o) {
   }
   recorder.progress("done", res.decision);
   res.report = report;
-  const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
-  const auto t_end = std::chrono::steady_clock::now();
-  res.timings.setup_s = seconds(t_start, t_acquire);
-  res.timings.acquisition_s = acq.times.wall_s;
-  res.timings.acquisition_cpu_s = acq.times.acquisition_cpu_s;
-  res.timings.draws_cpu_s = acq.times.draws_cpu_s;
-  res.timings.recording_cpu_s = acq.times.recording_cpu_s;
-  res.timings.waited_for_draws_s = acq.times.waited_for_draws_s;
-  res.timings.finish_s = seconds(t_acquired, t_finished);
-  res.timings.decision_s = seconds(t_finished, t_decided);
-  res.timings.report_s = seconds(t_decided, t_end);
-  res.timings.total_s = seconds(t_start, t_end);
+  res.timings = run_timings(acq.times, {t_start, t_acquire, t_acquired, t_finished, t_decided});
   return res;
 }
 

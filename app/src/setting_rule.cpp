@@ -60,19 +60,23 @@ std::uint32_t DeviceBlocks::device_of(std::uint64_t trial) {
   return static_cast<std::uint32_t>(current_);
 }
 
-hal::SettingDraw setting_rule(const ExperimentConfig& c, P::BitLedger& ledger) {
+hal::SettingRangeDraw setting_rule(const ExperimentConfig& c, P::BitLedger& ledger) {
   if (c.protocol == 'A')
-    return [&ledger, blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::uint64_t i, P::Trial& t) {
-      P::draw_setting_guehne(ledger, i, t);
-      t.device = blocks->device_of(i);
+    return [&ledger, blocks = std::make_shared<DeviceBlocks>(c.uses_per_device)](std::uint64_t first,
+                                                                                 std::span<P::Trial> ts) {
+      for (std::size_t k = 0; k < ts.size(); ++k) {
+        P::draw_setting_guehne(ledger, first + k, ts[k]);
+        ts[k].device = blocks->device_of(first + k);
+      }
     };
   const auto& sc = c.inequality.expression.scenario();
   if (c.protocol == 'C')  // one weak-source bit per party, Alice's first (docs/protocol-c-security.md §2)
-    return [&ledger, parties = sc.parties()](std::uint64_t i, P::Trial& t) {
-      P::draw_setting_one_bit_per_party(ledger, i, parties, t);
+    return [&ledger, parties = sc.parties()](std::uint64_t first, std::span<P::Trial> ts) {
+      for (std::size_t k = 0; k < ts.size(); ++k) P::draw_setting_one_bit_per_party(ledger, first + k, parties, ts[k]);
     };
-  return [&ledger, parties = sc.parties(), s0 = sc.settings(0)](std::uint64_t i, P::Trial& t) {
-    P::draw_setting_rejection(ledger, i, parties, s0, t);
+  // A top-up at a time: the bits in long runs (draw_settings_rejection), same bits and ledger.
+  return [&ledger, parties = sc.parties(), s0 = sc.settings(0)](std::uint64_t first, std::span<P::Trial> ts) {
+    P::draw_settings_rejection(ledger, first, parties, s0, ts);
   };
 }
 

@@ -30,8 +30,7 @@ std::uint64_t minimum_setting_bits(const ExperimentConfig& config, std::uint64_t
 /// holds fewer than the planned trials' settings need is refused with the numbers
 /// (ConfigError naming weak_source). Box-choice and extractor bits come on top and cannot all
 /// be counted in advance; a source that still runs dry ends the run as `source-exhausted`.
-void check_weak_source_suffices(const ExperimentConfig& config, const protocol::SvSource& source,
-                                std::uint64_t trials);
+void check_weak_source_suffices(const ExperimentConfig& config, const protocol::SvSource& source, std::uint64_t trials);
 
 /// Protocol A's logical device of each trial: device j takes the m_j consecutive trials after
 /// those of devices 0 … j−1 (seed 000, Fig. 2: M = Σ m_j uses in all).
@@ -49,7 +48,7 @@ class DeviceBlocks {
 /// The setting rule of the protocol, drawing through `ledger` (which must outlive the result):
 /// A: draw_setting_guehne and the logical device in blocks; B: draw_setting_rejection;
 /// C: draw_setting_one_bit_per_party.
-hal::SettingDraw setting_rule(const ExperimentConfig& config, protocol::BitLedger& ledger);
+hal::SettingRangeDraw setting_rule(const ExperimentConfig& config, protocol::BitLedger& ledger);
 
 /// Protocol A with hardware-chosen settings: labels each trial with its logical device (the
 /// setting rule does that when dira draws). Empty for B and C.

@@ -34,7 +34,20 @@ struct SettingScheduler::DrawThread {
   std::thread thread;
 };
 
+namespace {
+SettingRangeDraw range_of(SettingDraw draw) {
+  if (!draw) return {};
+  return [draw = std::move(draw)](std::uint64_t first, std::span<protocol::Trial> out) {
+    for (std::size_t k = 0; k < out.size(); ++k) draw(first + k, out[k]);
+  };
+}
+}  // namespace
+
 SettingScheduler::SettingScheduler(SettingDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config)
+    : SettingScheduler(range_of(std::move(draw)), std::move(modulators), config) {}
+
+SettingScheduler::SettingScheduler(SettingRangeDraw draw, std::vector<PartyModulator> modulators,
+                                   SchedulerConfig config)
     : draw_(std::move(draw)), modulators_(std::move(modulators)), config_(config) {
   if (!draw_) throw std::invalid_argument("setting scheduler: no draw function");
   if (!modulators_.empty()) {
@@ -99,11 +112,14 @@ SettingScheduler::~SettingScheduler() {
 }
 
 void SettingScheduler::draw_range(std::uint64_t first, std::uint64_t end) {
-  for (std::uint64_t i = first; i < end; ++i) {
-    protocol::Trial& t = ring_[static_cast<std::size_t>(i) & mask_];
-    t = protocol::Trial{};
-    draw_(i, t);
-    t.index = i;
+  while (first < end) {  // one call per stretch of the ring up to its wrap
+    const std::size_t at = static_cast<std::size_t>(first) & mask_;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(end - first, ring_.size() - at));
+    const std::span<protocol::Trial> trials(ring_.data() + at, n);
+    std::fill(trials.begin(), trials.end(), protocol::Trial{});
+    draw_(first, trials);
+    for (std::size_t k = 0; k < n; ++k) trials[k].index = first + k;
+    first += n;
   }
 }
 

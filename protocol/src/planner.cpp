@@ -104,6 +104,8 @@ PlanB plan_protocol_b(const Inequality& ineq, double eps, double target, const H
   ProtocolBSecurityInput in;
   in.epsilon = eps;
   in.u_star = ustar;
+  in.settings_per_party = sc.settings(0);
+  in.setting_bounds = &nu;  // the same ε and settings: solved once above
   for (double f_mu : {0.5, 0.7, 0.9}) {
     const double mu1 = f_mu * plan.honest_ustar_rate;
     const double kappa = mu1 / 100;

@@ -30,7 +30,7 @@ ProtocolBConstants protocol_b_constants(const ProtocolBSecurityInput& in) {
     c.nu_pair_min = c.nu_ustar_min = std::pow(0.5 - eps, 8);
     c.nu_ustar_max = std::pow(0.5 + eps, 8);
   } else {
-    const auto b = rejection_sampling_bounds(eps, in.settings_per_party);
+    const auto& b = in.setting_bounds ? *in.setting_bounds : rejection_sampling_bounds(eps, in.settings_per_party);
     c.nu_pair_min = b.nu_min_all * b.nu_min_all;
     c.nu_ustar_min = b.nu_min.at(static_cast<std::size_t>(in.u_star.at(0))) * b.nu_min.at(static_cast<std::size_t>(in.u_star.at(1)));
     c.nu_ustar_max = b.nu_max.at(static_cast<std::size_t>(in.u_star.at(0))) * b.nu_max.at(static_cast<std::size_t>(in.u_star.at(1)));

@@ -1,6 +1,7 @@
 #include "dira/protocol/settings_rule.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <stdexcept>
@@ -19,37 +20,65 @@ int setting_bits_per_attempt(int settings) {
 }
 
 void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties, int settings, Trial& out) {
+  draw_settings_rejection(ledger, trial, parties, settings, std::span<Trial>(&out, 1));
+}
+
+void draw_settings_rejection(BitLedger& ledger, std::uint64_t first, int parties, int settings, std::span<Trial> out) {
   if (parties < 1 || parties > kMaxParties || settings < 1 || settings > 256)
     throw std::invalid_argument("draw_setting_rejection: unsupported scenario");
   const int b = setting_bits_per_attempt(settings);
   if (b == 0) {  // one setting: no bits
-    for (int p = 0; p < parties; ++p) out.u[static_cast<std::size_t>(p)] = 0;
+    for (auto& t : out)
+      for (int p = 0; p < parties; ++p) t.u[static_cast<std::size_t>(p)] = 0;
     return;
   }
-  // Party after party, b-bit attempts until one is below `settings`: the bits are read in the
-  // stream's order exactly as one ledger draw per attempt would read them, but drawn in runs of
-  // as many bits as the trial is certain to consume — every party still without a setting needs
-  // at least one more attempt — so a trial takes about two draws (two virtual calls down to the
-  // source each) instead of one per attempt (≈ 3.6 for ks294). No bit is drawn that this trial
-  // does not use: the ledger, its positions and purposes, and where a finite source runs out
-  // (SourceExhausted, with the bits taken recorded) are those of the draw-per-attempt loop
-  // (tests/unit/test_protocols.cpp compares the two). At most kMaxParties · 8 = 32 bits a draw.
+  // The rule, party after party and trial after trial: b-bit attempts until one is below
+  // `settings`. Over a run of trials the bits form one sequence of b-bit attempts, and the
+  // accepted ones fill the (trial, party) slots in order. A slot still empty needs at least one
+  // more attempt, so with `open` slots left, open · b more bits are certain to be used by these
+  // trials: they are drawn in one ledger run, and read attempt by attempt — each accepted value
+  // written to the next slot, the slot advancing by the comparison's result (no branch to
+  // mispredict). About log(slots) / log(16/7) runs fill a ks294 batch. No bit is drawn that these
+  // trials do not use, so the bits, the ledger and the exhaustion point are those of one draw per
+  // attempt; the ledger learns which trial each run's last bit served (BitLedger::draw_run).
+  constexpr std::size_t kTrialsAtOnce = 1024;  // slots ≤ 1024 · kMaxParties; bits ≤ 8 times that
+  constexpr std::size_t kSlots = kTrialsAtOnce * kMaxParties;
+  std::array<std::uint8_t, kSlots + 1> value;            // per slot, trial-major; one past for a rejected last attempt
+  std::array<std::uint64_t, kSlots * 8 / 64 + 1> words;  // one word past the bits, read as zeros
   const auto ub = static_cast<unsigned>(b);
-  const std::uint64_t mask = (std::uint64_t{1} << ub) - 1;
   const auto limit = static_cast<std::uint64_t>(settings);
-  std::uint64_t bits = 0;  // drawn, not yet read: the low `have` bits, the first in the most significant place
-  unsigned have = 0;       // a multiple of b, at most b · (parties − p)
-  for (int p = 0; p < parties; ++p) {
-    std::uint64_t v = 0;
-    do {
-      if (have == 0) {
-        have = ub * static_cast<unsigned>(parties - p);
-        bits = ledger.draw(BitPurpose::setting, have, trial);
-      }
-      have -= ub;
-      v = (bits >> have) & mask;
-    } while (v >= limit);
-    out.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(v);
+  const auto np = static_cast<std::size_t>(parties);
+  for (std::size_t done = 0; done < out.size();) {
+    const std::size_t trials = std::min(kTrialsAtOnce, out.size() - done);
+    const std::uint64_t trial0 = first + done;
+    const std::size_t slots = trials * np;
+    std::size_t filled = 0;
+    while (filled < slots) {
+      const std::uint64_t attempts = slots - filled;
+      ledger.draw_run(BitPurpose::setting, attempts * ub, trial0 + filled / np, words.data(), [&](std::uint64_t bits) {
+        words[(bits + 63) / 64] = 0;
+        std::size_t slot = filled;
+        const auto attempt = [&](std::uint64_t a) {
+          const std::uint64_t pos = a * ub;
+          const auto s = static_cast<unsigned>(pos & 63);
+          const std::uint64_t w = (words[pos >> 6] << s) | ((words[(pos >> 6) + 1] >> 1) >> (63 - s));
+          const std::uint64_t v = w >> (64 - ub);
+          value[slot] = static_cast<std::uint8_t>(v);
+          slot += v < limit ? 1 : 0;
+        };
+        // The attempts before the one holding the last bit, then that one when it
+        // is whole (it is not when the source ran out part-way through it).
+        const std::uint64_t last = (bits - 1) / ub;
+        for (std::uint64_t a = 0; a < last; ++a) attempt(a);
+        const std::size_t slot_of_last = slot;
+        if (bits % ub == 0) attempt(last);
+        filled = slot;
+        return trial0 + slot_of_last / np;
+      });
+    }
+    for (std::size_t k = 0; k < trials; ++k)
+      for (std::size_t p = 0; p < np; ++p) out[done + k].u[p] = value[k * np + p];
+    done += trials;
   }
 }
 

@@ -38,18 +38,61 @@ const char* to_string(BitPurpose p) {
   return "?";
 }
 
-void BitLedger::record(BitPurpose purpose, std::uint64_t count, std::uint64_t item) {
+std::uint64_t SvSource::next_bits(unsigned count, unsigned* taken) {
+  std::uint64_t v = 0;
+  try {
+    for (*taken = 0; *taken < count; ++*taken) v = (v << 1) | (next_bit() ? 1u : 0u);
+  } catch (SourceExhausted& e) {
+    e.bits_taken = v;
+    throw;
+  }
+  return v;
+}
+
+void BitLedger::record(BitPurpose purpose, std::uint64_t count, std::uint64_t first_item, std::uint64_t last_item) {
   if (!entries_.empty()) {
     LedgerEntry& last = entries_.back();
-    if (last.purpose == purpose && last.first_bit + last.bit_count == position_ && item >= last.last_item) {
+    if (last.purpose == purpose && last.first_bit + last.bit_count == position_ && first_item >= last.last_item) {
       last.bit_count += count;
-      last.last_item = item;
+      last.last_item = last_item;
       position_ += count;
       return;
     }
   }
-  entries_.push_back(LedgerEntry{purpose, position_, count, item, item});
+  entries_.push_back(LedgerEntry{purpose, position_, count, first_item, last_item});
   position_ += count;
+}
+
+void BitLedger::draw_run(BitPurpose purpose, std::uint64_t count, std::uint64_t first_item, std::uint64_t* words,
+                         const std::function<std::uint64_t(std::uint64_t bits)>& last_item_of) {
+  if (purpose == BitPurpose::extractor && !outputs_fixed_)
+    throw LedgerViolation("extractor bits requested before the device outputs were fixed");
+  std::uint64_t done = 0;                                                    // bits in `words`
+  const auto put = [words](std::uint64_t at, std::uint64_t v, unsigned n) {  // n bits at bit `at`, a word boundary
+    words[at / 64] = n == 64 ? v : (n == 0 ? 0 : v << (64 - n));
+  };
+  try {
+    while (done < count) {
+      const auto n = static_cast<unsigned>(std::min<std::uint64_t>(64, count - done));
+      unsigned taken = 0;
+      try {
+        put(done, source_->next_bits(n, &taken), n);
+      } catch (const SourceExhausted& e) {
+        put(done, e.bits_taken, taken);
+        done += taken;
+        throw;
+      } catch (...) {
+        put(done, 0, taken);
+        done += taken;
+        throw;
+      }
+      done += n;
+    }
+  } catch (...) {
+    if (done) record(purpose, done, first_item, last_item_of(done));  // bits already taken stay accounted for
+    throw;
+  }
+  if (count) record(purpose, count, first_item, last_item_of(count));
 }
 
 std::uint64_t BitLedger::draw_checked(BitPurpose purpose, unsigned count, std::uint64_t item) {

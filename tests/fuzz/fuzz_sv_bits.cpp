@@ -66,9 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   P::BufferSvSource source = P::BufferSvSource::from_bytes(bytes, "fuzz sv_bits.bin", 0.01);
   A::AnalysisOptions o;
   o.weak_bits = &source;
-  o.trials = [&](const std::function<void(const P::Trial&)>& sink) {
-    for (const auto& t : trials) sink(t);
-  };
+  o.trials = [&](const std::function<void(std::span<const P::Trial>)>& sink) { sink(trials); };
   try {
     const A::AnalysisResult r = A::analyze(config, o);
     const std::string d = r.report.at("decision").get<std::string>();

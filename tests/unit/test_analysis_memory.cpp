@@ -36,14 +36,14 @@ TEST_CASE("analysis: Protocol B's decision over 2e7 trials holds no per-trial da
   std::uint64_t n = 1000;
   int passes = 0;
   AnalysisOptions o;
-  o.trials = [&](const std::function<void(const P::Trial&)>& sink) {
+  o.trials = [&](const std::function<void(std::span<const P::Trial>)>& sink) {
     ++passes;
     P::Trial t;
     for (std::uint64_t i = 0; i < n; ++i) {
       t.index = i;
       t.u = {static_cast<std::uint8_t>(i % 9), static_cast<std::uint8_t>((i / 9) % 9), 0, 0};
       t.x = {static_cast<std::uint8_t>(i % 4), static_cast<std::uint8_t>((i / 7) % 4), 0, 0};
-      sink(t);
+      sink(std::span(&t, 1));
     }
   };
   // A first, small analysis makes the fixed allocations (the security LPs, the planner), so

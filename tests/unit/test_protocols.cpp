@@ -211,6 +211,131 @@ TEST_CASE("rejection sampling: bits drawn in runs give the settings and ledger o
   }
 }
 
+// draw_settings_rejection reads the bits of many trials in a few ledger runs (the run's draw
+// thread, issue 10 §7). Reference as above, written independently of the code under test: per
+// trial and party, b bits at a time from the bit list until the value is below the number of
+// settings, the position after each trial noted. Whatever the split of the trials into ranges
+// (one range, ranges of random length across the rule's internal 1024-trial blocks, single
+// trials), the settings, the ledger's one entry (bits, first and last trial served) after each
+// range, and where the source runs out (the bits it held all drawn; the last trial served is
+// the one whose attempt held the stream's last bit) must be the reference's.
+TEST_CASE("rejection sampling over ranges of trials: the settings, ledger and exhaustion point of one draw per attempt",
+          "[settings][ledger]") {
+  Rng rng(31);
+  for (const int parties : {1, 2, 3, 4}) {
+    for (const int settings : {1, 2, 3, 5, 8, 9, 16, 17, 200, 256}) {
+      const int b = setting_bits_per_attempt(settings);
+      std::vector<bool> stream(b == 0 ? 64 : 30000 + static_cast<std::size_t>(rng.next() % 64));
+      for (auto&& bit : stream) bit = (rng.next() >> 11) < (std::uint64_t{5} << 50);  // P(1) = 5/8
+      // Reference: settings and the position after each trial, until the stream runs out.
+      std::vector<Trial> want;
+      std::vector<std::size_t> end_of;  // stream position after trial i
+      std::size_t at = 0;
+      bool exhausted = false;
+      while (!exhausted && want.size() < 6000) {
+        Trial t;
+        for (int p = 0; p < parties && !exhausted; ++p) {
+          for (;;) {
+            if (at + static_cast<std::size_t>(b) > stream.size()) {
+              exhausted = true;
+              break;
+            }
+            unsigned v = 0;
+            for (int k = 0; k < b; ++k) v = (v << 1) | (stream[at++] ? 1u : 0u);
+            if (v < static_cast<unsigned>(settings)) {
+              t.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(v);
+              break;
+            }
+          }
+        }
+        if (!exhausted) {
+          want.push_back(t);
+          end_of.push_back(at);
+        }
+      }
+      const std::uint64_t failing = want.size();  // the trial during which the source ran out
+      const std::size_t start_of_failing = failing ? end_of.back() : 0;
+      for (const int split : {0, 1, 2}) {  // one range; random lengths up to 2500; one trial each
+        INFO("parties " << parties << ", settings " << settings << ", split " << split);
+        BufferSvSource src(stream, "test");
+        BitLedger ledger(src);
+        std::uint64_t first = 0;
+        bool threw = false;
+        while (!threw && first < (exhausted ? failing + 1 : want.size())) {
+          const std::uint64_t n = split == 0 ? 7000 : split == 1 ? 1 + rng.next() % 2500 : 1;
+          const std::uint64_t last = exhausted ? failing + 1 : want.size();
+          const std::uint64_t count = std::min(n, last - first);
+          std::vector<Trial> got(static_cast<std::size_t>(count));
+          if (exhausted && first + count > failing) {
+            CHECK_THROWS_AS(draw_settings_rejection(ledger, first, parties, settings, got), SourceExhausted);
+            threw = true;
+            REQUIRE(ledger.bits_drawn() == stream.size());
+            REQUIRE(ledger.entries().size() == 1);
+            CHECK(ledger.entries()[0].first_item == 0);
+            CHECK(ledger.entries()[0].last_item == (stream.size() > start_of_failing ? failing : failing - 1));
+            break;
+          }
+          draw_settings_rejection(ledger, first, parties, settings, got);
+          for (std::uint64_t k = 0; k < count; ++k)
+            for (int p = 0; p < parties; ++p)
+              REQUIRE(int{got[k].u[static_cast<std::size_t>(p)]} ==
+                      int{want[first + k].u[static_cast<std::size_t>(p)]});
+          first += count;
+          REQUIRE(ledger.bits_drawn() == end_of[first - 1]);
+          if (b == 0) {
+            CHECK(ledger.entries().empty());
+            continue;
+          }
+          REQUIRE(ledger.entries().size() == 1);
+          CHECK(ledger.entries()[0].purpose == BitPurpose::setting);
+          CHECK(ledger.entries()[0].first_bit == 0);
+          CHECK(ledger.entries()[0].first_item == 0);
+          CHECK(ledger.entries()[0].last_item == first - 1);
+        }
+        CHECK(threw == exhausted);
+      }
+    }
+  }
+}
+
+TEST_CASE("ledger: a run of bits drawn at once holds the bits drawn one by one, also where the source runs out",
+          "[ledger]") {
+  Rng rng(37);
+  std::vector<bool> stream(1000);
+  for (auto&& bit : stream) bit = rng.next() & 1;
+  BufferSvSource src(stream, "test");
+  BitLedger ledger(src);
+  std::size_t at = 0;
+  std::uint64_t item = 0;
+  std::vector<std::uint64_t> words(8);
+  while (at < stream.size()) {
+    const std::size_t count = static_cast<std::size_t>(rng.next() % 300);
+    const std::size_t got = std::min(count, stream.size() - at);
+    std::uint64_t seen = ~std::uint64_t{0};
+    const auto run = [&] {
+      ledger.draw_run(BitPurpose::box_choice, count, item, words.data(), [&](std::uint64_t bits) {
+        seen = bits;
+        return item + 1;
+      });
+    };
+    if (got < count) {
+      CHECK_THROWS_AS(run(), SourceExhausted);
+    } else {
+      run();
+    }
+    if (got > 0) CHECK(seen == got);
+    for (std::size_t k = 0; k < got; ++k) REQUIRE(((words[k / 64] >> (63 - k % 64)) & 1) == (stream[at + k] ? 1u : 0u));
+    if (got % 64) CHECK((words[got / 64] & ((std::uint64_t{1} << (64 - got % 64)) - 1)) == 0);  // zeros below
+    at += got;
+    item += 2;
+    REQUIRE(ledger.bits_drawn() == at);
+  }
+  // Runs serving items i … i + 1, i + 2 … i + 3, …: merged into one entry.
+  REQUIRE(ledger.entries().size() == 1);
+  CHECK(ledger.entries()[0].purpose == BitPurpose::box_choice);
+  CHECK(ledger.entries()[0].bit_count == stream.size());
+}
+
 TEST_CASE("Protocol B accepts the ideal quantum box and rejects noise, local and cheating boxes", "[protocolB]") {
   const auto ineq = dira::test::load("ks294");
   const auto& sc = ineq.expression.scenario();

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 
 namespace dira::app {
 
@@ -27,10 +28,11 @@ struct AnalysisOptions {
   /// Protocol C: what the run fixed before its first trial (its PEFs, target, budget); from
   /// the live run, or read back from pef.json. Without it Protocol C is undecided.
   const ProtocolCRunPlan* protocol_c = nullptr;
-  /// Feeds every trial, in order, to the callback it is given. Called once for the decision
-  /// (which keeps counts only: memory flat in the number of trials) and, when bits are
-  /// extracted (B, C), once more for the extractor's input: it must give the same trials again.
-  std::function<void(const std::function<void(const protocol::Trial&)>&)> trials;
+  /// Feeds every trial, in order, to the callback it is given, in blocks (run.h5's reader hands
+  /// on each verified block as it lies: no call per trial). Called once for the decision (which
+  /// keeps counts only: memory flat in the number of trials) and, when bits are extracted (B,
+  /// C), once more for the extractor's input: it must give the same trials again.
+  std::function<void(const std::function<void(std::span<const protocol::Trial>)>&)> trials;
 };
 
 struct AnalysisResult {

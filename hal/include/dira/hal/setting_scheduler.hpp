@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace dira::hal {
@@ -40,6 +41,12 @@ struct SchedulerConfig {
 /// Draws trial `trial`'s settings into out.u (and out.device for Protocol A) from the weak
 /// source, through the ledger. Called once per trial, in increasing order.
 using SettingDraw = std::function<void(std::uint64_t trial, protocol::Trial& out)>;
+
+/// The same for a range of trials: the settings of trials first, first + 1, … into out[k]
+/// (trial first + k, zeroed before the call). Called with consecutive ranges, in increasing
+/// order, never twice for a trial. A range at a time, so that a rule can draw its bits in long
+/// runs (protocol::draw_settings_rejection, the run's Protocol B rule).
+using SettingRangeDraw = std::function<void(std::uint64_t first, std::span<protocol::Trial> out)>;
 
 /// A modulator and the party whose settings it applies (a party may have several: e.g. an
 /// external modulator and the simulator's own).
@@ -75,6 +82,8 @@ class SettingScheduler {
  public:
   /// Throws std::invalid_argument when the modulators disagree on the delivery mode or a
   /// segment-mode modulator declares no capacity.
+  SettingScheduler(SettingRangeDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config);
+  /// A rule given trial by trial.
   SettingScheduler(SettingDraw draw, std::vector<PartyModulator> modulators, SchedulerConfig config);
 
   ~SettingScheduler();
@@ -154,7 +163,7 @@ class SettingScheduler {
       std::uint64_t asked_before);  // delivers the top-ups asked for before that advance() call (waits for each)
   struct DrawThread;
 
-  SettingDraw draw_;
+  SettingRangeDraw draw_;
   std::vector<PartyModulator> modulators_;
   SchedulerConfig config_;
   SettingDelivery mode_ = SettingDelivery::streaming;

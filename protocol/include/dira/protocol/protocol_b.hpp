@@ -58,8 +58,27 @@ class ProtocolB {
     ustar_count_ += j == ustar_index_;
     ++trials_;
   }
+  /// The same for each trial in turn (a trial out of range throws after those before it are
+  /// counted). The counts are kept in locals over the span: the behaviour table is bytes, which
+  /// may alias anything, so the members would otherwise be loaded and stored per trial.
   void add(std::span<const Trial> trials) {
-    for (const Trial& t : trials) add(t);
+    std::uint64_t bell = 0, ustar = 0, n = 0;
+    const std::uint8_t* in_expression = in_expression_.data();
+    for (const Trial& t : trials) {
+      if (!indexer_.valid(t)) {
+        bell_count_ += bell;
+        ustar_count_ += ustar;
+        trials_ += n;
+        add(t);  // throws InvalidTrial naming it
+      }
+      const std::size_t j = indexer_.index(t);
+      bell += in_expression[j];
+      ustar += j == ustar_index_;
+      ++n;
+    }
+    bell_count_ += bell;
+    ustar_count_ += ustar;
+    trials_ += n;
   }
 
   std::uint64_t trials() const { return trials_; }

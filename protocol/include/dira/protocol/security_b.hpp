@@ -12,6 +12,8 @@
 
 namespace dira::protocol {
 
+struct SettingProbabilityBounds;  // settings_rule.hpp
+
 struct ProtocolBSecurityInput {
   double epsilon = 0;
   double trials = 0;            ///< n (a double: the seeds' n can exceed 2^64)
@@ -25,6 +27,9 @@ struct ProtocolBSecurityInput {
   int settings_per_party = 9;
   bool seed_lemma2 = false;     ///< use (3+2δ̃)/4 instead of the certified min(3/4+δ̃/6, 7/9+δ̃/9, 1)
   bool seed_setting_bound = false;  ///< use (½−ε)^8 for ν (the seed as written) instead of the rejection-sampling DP
+  /// rejection_sampling_bounds(epsilon, settings_per_party) when the caller already has it: the
+  /// DP is then not solved again (the planner evaluates the constants some 1 500 times per plan).
+  const SettingProbabilityBounds* setting_bounds = nullptr;
 };
 
 /// Every constant of the accounting, each with the lemma it comes from.

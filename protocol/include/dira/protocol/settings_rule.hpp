@@ -7,6 +7,7 @@
 #include "dira/protocol/sv_source.hpp"
 #include "dira/protocol/trial.hpp"
 
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,15 @@ void draw_setting_guehne(BitLedger& ledger, std::uint64_t trial, Trial& out);
 /// the ledger and the point where a finite source runs out are those of one draw per attempt.
 /// On SourceExhausted `out`'s settings are unspecified (the trial is not run).
 void draw_setting_rejection(BitLedger& ledger, std::uint64_t trial, int parties, int settings, Trial& out);
+
+/// The same rule for the trials first, first + 1, … (out[k] is trial first + k; only the
+/// settings u are written): the settings, the ledger (positions, purposes, items) and the point
+/// where a finite source runs out are those of draw_setting_rejection called for each trial in
+/// turn (tests/unit/test_protocols.cpp compares them). The bits are drawn in long runs (up to
+/// 32 768 bits a ledger call, 64 a call down to the source) and read without a branch per
+/// attempt, which is what the scheduler's draw thread needs at 10^7 trials/s (issue 10 §7).
+/// On SourceExhausted the settings in `out` are unspecified (none of these trials is run).
+void draw_settings_rejection(BitLedger& ledger, std::uint64_t first, int parties, int settings, std::span<Trial> out);
 
 /// Bits one attempt of the rejection rule draws for a party with `settings` settings: ⌈log2 settings⌉
 /// (0 for one setting; 1 for two, i.e. the one-bit-per-party rule of Protocols A and C).
@@ -47,7 +57,7 @@ struct SettingProbabilityBounds {
   double closed_form_min = 0;  ///< the looser closed forms, for comparison
   double closed_form_max = 0;
   int bits_per_attempt = 0;
-  double acceptance_min = 0;   ///< worst-case probability that an attempt is accepted
+  double acceptance_min = 0;     ///< worst-case probability that an attempt is accepted
   double expected_bits_max = 0;  ///< b / acceptance_min: bits one party uses per trial, at most, on average
 };
 SettingProbabilityBounds rejection_sampling_bounds(double epsilon, int settings);

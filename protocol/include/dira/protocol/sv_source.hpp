@@ -3,6 +3,7 @@
 /// Weak random sources and the ledger that accounts for every bit drawn from them.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,11 +23,10 @@ class SvSource {
   /// whichever way it is read. `*taken` counts the bits consumed so far, so a caller
   /// catching an exception (SourceExhausted) knows how many were used. Sources override
   /// this to avoid one virtual call per bit (settings take ~14 bits per trial at 10^7 trials/s).
-  virtual std::uint64_t next_bits(unsigned count, unsigned* taken) {
-    std::uint64_t v = 0;
-    for (*taken = 0; *taken < count; ++*taken) v = (v << 1) | (next_bit() ? 1u : 0u);
-    return v;
-  }
+  /// A source that runs out part-way throws SourceExhausted with `bits_taken` holding the bits
+  /// it took (this default does; an override that can run out must too), so a caller reading
+  /// many bits at once still knows what they were (BitLedger::draw_run).
+  virtual std::uint64_t next_bits(unsigned count, unsigned* taken);
   /// ε the source is declared (or configured) to satisfy, when known.
   virtual std::optional<double> declared_epsilon() const { return std::nullopt; }
   /// Bits this source can still hand out, when that is known in advance (a finite file);
@@ -40,6 +40,9 @@ class SvSource {
 class SourceExhausted : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  /// Set by SvSource::next_bits when it ran out part-way: the *taken bits it had read, the first
+  /// in the most significant of the low *taken places.
+  std::uint64_t bits_taken = 0;
 };
 
 /// Bits held in memory (e.g. read from a file by the app layer), used in order.
@@ -120,6 +123,20 @@ class BitLedger {
     return draw_checked(purpose, count, item);
   }
 
+  /// Draws `count` bits (any number) for `purpose` into `words` (⌈count/64⌉ of them), 64 a
+  /// word, the first drawn in the most significant place of words[0]; a last partial word is
+  /// filled from the top, its low bits zero. For a rule that turns a run of bits into several
+  /// items and learns which item a bit served only by reading the bits before it (the batch
+  /// setting rule): the run serves items first_item … last_item_of(count), the callback reading
+  /// `words` to tell which item the run's last bit served. The ledger then stands exactly as if
+  /// each item's bits had been drawn by draw() for that item in turn. When the source runs out
+  /// (SourceExhausted), the `taken` bits it gave are in `words`, recorded as serving items
+  /// first_item … last_item_of(taken), and the exception is rethrown. (After any other
+  /// exception from the source the values of the last word's taken bits are unknown: they are
+  /// recorded as zeros for last_item_of, and the run fails anyway.)
+  void draw_run(BitPurpose purpose, std::uint64_t count, std::uint64_t first_item, std::uint64_t* words,
+                const std::function<std::uint64_t(std::uint64_t bits)>& last_item_of);
+
   /// Records `count` setting bits the hardware's weak source chose for `item` (read from the
   /// setting echo), as purpose observed_setting, numbered in the hardware's own stream.
   void observe(std::uint64_t count, std::uint64_t item) {
@@ -167,7 +184,8 @@ class BitLedger {
 
  private:
   std::uint64_t draw_checked(BitPurpose purpose, unsigned count, std::uint64_t item);
-  void record(BitPurpose purpose, std::uint64_t count, std::uint64_t item);
+  void record(BitPurpose purpose, std::uint64_t count, std::uint64_t item) { record(purpose, count, item, item); }
+  void record(BitPurpose purpose, std::uint64_t count, std::uint64_t first_item, std::uint64_t last_item);
   SvSource* source_;
   std::vector<LedgerEntry> entries_;
   std::uint64_t position_ = 0;
