@@ -298,6 +298,10 @@ void BM_StationProcesses(benchmark::State& state) {
   state.counters["loadavg_1m"] = load;
 }
 BENCHMARK(BM_StationProcesses)->Args({2, 16 << 20})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+// Sustained: 2²⁸ tags per station in one go (≈ 13 s at 20 M tags/s; each station's local record
+// ≈ 1 GiB in the temporary directory), so that page-cache growth, credit and backlog settle
+// long before the end. Alone: --benchmark_filter='StationProcesses/2/268435456'.
+BENCHMARK(BM_StationProcesses)->Args({2, 1 << 28})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 // References measured in the same binary and run: what the same tags cost at their cheapest.
 // A bare copy of the 16-byte tags (one read, one write per tag) and CurveZMQ alone: the packed
