@@ -309,6 +309,38 @@ void check_station_ends(Process& p, const Stations& t, const std::string& name) 
   CHECK(exit_code == 0);
 }
 
+/// For the `dira station` configuration-error tests: a directory with the coordinator's and
+/// alice's keys, and the first nine lines of a valid station file (`head`); `run` writes a file
+/// there and runs `dira station` on it.
+struct StationFileCheck {
+  fs::path dir;
+  const std::string head =
+      "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
+      "key: keys/alice.key\nrecord: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n";
+  struct Outcome {
+    int exit_code;
+    std::string err, out;
+  };
+  explicit StationFileCheck(const std::string& name)
+      : dir(fs::temp_directory_path() / ("dira-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "keys");
+    for (const char* k : {"keys/coordinator", "keys/alice"}) {
+      Process p({kDira, "keygen", k}, dir, "keygen");
+      REQUIRE(p.wait(20s) == 0);
+    }
+  }
+  ~StationFileCheck() { fs::remove_all(dir); }
+  Outcome run(const std::string& name, const std::string& text, bool as_json = false) const {
+    std::ofstream(dir / name) << text;
+    std::vector<std::string> args{kDira, "station", name};
+    if (as_json) args.push_back("--json");
+    Process p(args, dir, name);
+    const int rc = p.wait(20s);
+    return {rc, read_all(dir / (name + ".err")), read_all(dir / (name + ".out"))};
+  }
+};
+
 struct Reference {
   json report;
   json pef;  // Protocol C: pef.json
@@ -548,21 +580,12 @@ TEST_CASE("four stations + coordinator (guehne4, Protocol A): trials, decision a
 
 TEST_CASE("dira station: a bad station file is a configuration error (exit 2) naming file, line, column and key",
           "[station][cli]") {
-  const fs::path dir = fs::temp_directory_path() / ("dira-station-cli-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "keys");
-  for (const char* k : {"keys/coordinator", "keys/alice"}) {
-    Process p({kDira, "keygen", k}, dir, "keygen");
-    REQUIRE(p.wait(20s) == 0);
-  }
-  const std::string head =
-      "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
-      "key: keys/alice.key\nrecord: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n";
-  auto run = [&](const std::string& name, const std::string& text) {
-    std::ofstream(dir / name) << text;
-    Process p({kDira, "station", name}, dir, name);
-    const int rc = p.wait(20s);
-    return std::make_pair(rc, read_all(dir / (name + ".err")));
+  const StationFileCheck f("station-cli");
+  const auto& head = f.head;
+  const auto& dir = f.dir;
+  const auto run = [&](const std::string& name, const std::string& text) {
+    const auto o = f.run(name, text);
+    return std::make_pair(o.exit_code, o.err);
   };
   {
     const auto [rc, err] = run("bad-number.yaml", head + "heartbeat_ms: often\ntagger: {driver: sim}\n");
@@ -591,7 +614,6 @@ TEST_CASE("dira station: a bad station file is a configuration error (exit 2) na
     Process p({kDira, "keygen", "keys/alice"}, dir, "keygen-again");
     CHECK(p.wait(20s) == 2);  // never overwritten
   }
-  fs::remove_all(dir);
 }
 
 // Issue 10 item 6: a station file reports every problem at once (not the first only), and its
@@ -599,23 +621,12 @@ TEST_CASE("dira station: a bad station file is a configuration error (exit 2) na
 // GUI give — each at its own line and column. The positions are counted by hand in the texts below.
 TEST_CASE("dira station: every problem of a station file at once, driver settings judged by the driver's declarations",
           "[station][cli]") {
-  const fs::path dir = fs::temp_directory_path() / ("dira-station-issues-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "keys");
-  for (const char* k : {"keys/coordinator", "keys/alice"}) {
-    Process p({kDira, "keygen", k}, dir, "keygen");
-    REQUIRE(p.wait(20s) == 0);
-  }
-  const std::string head =
-      "station: alice\ncoordinator:\n  endpoint: tcp://127.0.0.1:9\n  public_key: keys/coordinator.pub\n"
-      "key: keys/alice.key\nrecord: alice.tags\nsettings_for: [0, 1]\ninequality: ks294\ntrials: 10\n";
-  auto run = [&](const std::string& name, const std::string& text, bool as_json = false) {
-    std::ofstream(dir / name) << text;
-    std::vector<std::string> args{kDira, "station", name};
-    if (as_json) args.push_back("--json");
-    Process p(args, dir, name);
-    const int rc = p.wait(20s);
-    return std::make_tuple(rc, read_all(dir / (name + ".err")), read_all(dir / (name + ".out")));
+  const StationFileCheck f("station-issues");
+  const auto& head = f.head;
+  const auto& dir = f.dir;
+  const auto run = [&](const std::string& name, const std::string& text, bool as_json = false) {
+    const auto o = f.run(name, text, as_json);
+    return std::make_tuple(o.exit_code, o.err, o.out);
   };
   SECTION("a bad station key and two refused driver settings: all three, in file order, nothing opened") {
     // ptu declares `records` read-only (it comes from the file's header) and block_records ≥ 1.
@@ -672,7 +683,6 @@ TEST_CASE("dira station: every problem of a station file at once, driver setting
     CHECK(err.find("no coordinator answered") != std::string::npos);
     CHECK(rc != 2);
   }
-  fs::remove_all(dir);
 }
 
 TEST_CASE(
