@@ -491,6 +491,12 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
         gave_up = true;
         std::lock_guard<std::mutex> l(sh.m);
         sh.stop = true;
+        // Never answered: no run took place, which is not a complete one (exit 4, not 0).
+        if (last_heard == t0 && !sh.fault) {
+          sh.fault = true;
+          sh.reason = "no coordinator answered at " + cfg.coordinator + " within coordinator_timeout_ms (" +
+                      std::to_string(cfg.coordinator_timeout.count()) + " ms)";
+        }
       }
       continue;
     }
