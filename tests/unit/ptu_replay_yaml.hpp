@@ -1,11 +1,15 @@
 #pragma once
-// The `devices:` section of an experiment that replays a PTU file written from a simulated run:
-// the PTU tagger, the trial layout the simulator used (its windows), and each party's detector
-// and echo channels as the PTU file numbers them. Shared by the session and pipeline tests so
-// that the replay layout is written in one place.
+// Replaying a simulated run through the PTU tagger: its raw tags as PTU events, and the
+// `devices:` section of an experiment that replays the file (the PTU tagger, the trial layout the
+// simulator used, each party's detector and echo channels as the file numbers them). Shared by
+// the session and pipeline tests so that the replay is written in one place.
 
+#include "dira/app/run_file.hpp"
+#include "dira/drivers/picoquant/ptu.hpp"
 #include "dira/hal/trial_assembly.hpp"
 
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,25 @@ inline std::string channel_list(const std::vector<int>& channels) {
   std::string s = "[";
   for (std::size_t i = 0; i < channels.size(); ++i) s += (i ? ", " : "") + std::to_string(channels[i]);
   return s + "]";
+}
+
+/// The raw tags a simulated run recorded in `run_h5`, as PTU events: `sync_channel` becomes the
+/// sync (PTU channel 0), every other tag a photon on `ptu_channel(its channel)`.
+inline std::vector<drivers::picoquant::PtuEvent> ptu_events_of_run(const std::filesystem::path& run_h5,
+                                                                   int sync_channel,
+                                                                   const std::function<int(int)>& ptu_channel) {
+  using Kind = drivers::picoquant::PtuEvent::Kind;
+  std::vector<drivers::picoquant::PtuEvent> events;
+  app::read_run_file_tags(run_h5, [&](std::span<const app::RecordedTag> b) {
+    for (const auto& rt : b) {
+      drivers::picoquant::PtuEvent e;
+      e.kind = rt.tag.channel == sync_channel ? Kind::sync : Kind::photon;
+      e.channel = e.kind == Kind::sync ? 0 : ptu_channel(rt.tag.channel);
+      e.time = static_cast<std::uint64_t>(rt.tag.time_ps);
+      events.push_back(e);
+    }
+  });
+  return events;
 }
 
 /// `tagger_settings` are further lines under the tagger's `settings:` (each "      key: value\n").

@@ -185,17 +185,8 @@ TEST_CASE("pipeline with drivers: PTU replay and fake USBTMC modulators, every s
     detectors.push_back(remap(party.detector_channels));
     echoes.push_back(remap(party.echo_channels));
   }
-  std::vector<drivers::picoquant::PtuEvent> events;
-  app::read_run_file_tags(a.directory / "run.h5", [&](std::span<const app::RecordedTag> b) {
-    for (const auto& rt : b) {
-      drivers::picoquant::PtuEvent e;
-      e.kind = rt.tag.channel == layout.parties[0].sync_channel ? drivers::picoquant::PtuEvent::Kind::sync
-                                                                : drivers::picoquant::PtuEvent::Kind::photon;
-      e.channel = e.kind == drivers::picoquant::PtuEvent::Kind::sync ? 0 : remap({rt.tag.channel})[0];
-      e.time = static_cast<std::uint64_t>(rt.tag.time_ps);
-      events.push_back(e);
-    }
-  });
+  const auto events = test::ptu_events_of_run(a.directory / "run.h5", layout.parties[0].sync_channel,
+                                              [&](int ch) { return remap({ch})[0]; });
   REQUIRE(ptu_channel.size() <= 64);  // any other channel (none expected) becomes a stray photon
   const auto ptu = dir / "sim.ptu";
   drivers::picoquant::write_ptu_file(ptu.string(), drivers::picoquant::PtuFileSpec{}, events);

@@ -233,17 +233,8 @@ TEST_CASE("session with devices: a PTU replay of a simulated run gives the same 
   auto settings = c.simulator.settings;
   settings["trials"] = static_cast<std::int64_t>(20000);
   const auto layout = sim::sim_layout(settings, c.inequality.expression.scenario());
-  std::vector<drivers::picoquant::PtuEvent> events;
-  app::read_run_file_tags(a.directory / "run.h5", [&](std::span<const app::RecordedTag> b) {
-    for (const auto& rt : b) {
-      drivers::picoquant::PtuEvent e;
-      e.kind = rt.tag.channel == layout.parties[0].sync_channel ? drivers::picoquant::PtuEvent::Kind::sync
-                                                                : drivers::picoquant::PtuEvent::Kind::photon;
-      e.channel = rt.tag.channel;
-      e.time = static_cast<std::uint64_t>(rt.tag.time_ps);
-      events.push_back(e);
-    }
-  });
+  const auto events =
+      test::ptu_events_of_run(a.directory / "run.h5", layout.parties[0].sync_channel, [](int ch) { return ch; });
   const auto ptu = o.out / "sim.ptu";
   drivers::picoquant::PtuFileSpec spec;  // generic T2, 1 ps resolution
   drivers::picoquant::write_ptu_file(ptu.string(), spec, events);
