@@ -129,6 +129,8 @@ void TrialAssembler::init() {
   // sync lies in next_expected + [−⌊P/2⌋, P − ⌊P/2⌋). Checking that range spares a division.
   sync_lo_ = -(config_.sync_period_ps / 2);
   sync_hi_ = config_.sync_period_ps - config_.sync_period_ps / 2;
+  one_party_per_station_ = std::all_of(stations_.begin(), stations_.end(),
+                                       [](const StationState& st) { return !st.used || st.nparty == 1; });
   ring_.assign(1024 * nparties_, PartyTrial{});
   ring_mask_ = 1023;
 }
@@ -142,9 +144,20 @@ const TrialAssembler::Role& TrialAssembler::role_outside_table(const StationStat
   return kNone;
 }
 
-void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
+void TrialAssembler::scan(int station, const Tag* begin, const Tag* end) {
+  if (one_party_per_station_)
+    scan_tags<true>(station, begin, end);
+  else
+    scan_tags<false>(station, begin, end);
+}
+
+// kOneParty: every station serves exactly one party (the usual layout: a station per party),
+// so `row` points at that party's slot and a sync opens one slot, with no loop over parties.
+template <bool kOneParty>
+void TrialAssembler::scan_tags(int station, const Tag* it, const Tag* stop) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  const Role* const table = st.table.data();  // kTableChannels entries
+  const std::size_t own = kOneParty ? st.party_list[0] : 0;  // the row's offset to this station's slot
+  const Role* const table = st.table.data();                 // kTableChannels entries
   // What every tag reads lives in locals (registers) for the block; the rest of the station's
   // state (touched once per trial) stays in `st`. Written back before anything out of line
   // reads it, read again afterwards.
@@ -155,7 +168,7 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
     infer_at = st.infer_at;
     next_close = st.next_close;
     newest = st.newest_sync;
-    row = st.syncs > st.complete_below ? &ring_[(static_cast<std::size_t>(st.syncs - 1) & ring_mask_) * nparties_]
+    row = st.syncs > st.complete_below ? &ring_[(static_cast<std::size_t>(st.syncs - 1) & ring_mask_) * nparties_ + own]
                                        : nullptr;
   };
   const auto store = [&] {
@@ -197,8 +210,11 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
       if (idx - st.complete_below > st.sync_mask) [[unlikely]]
         grow_syncs(st, idx);
       st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = now;
-      row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_];
-      for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
+      row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_ + own];
+      if constexpr (kOneParty)
+        *row = PartyTrial{{0, 0}, now};
+      else
+        for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
       if (st.complete_below == st.syncs) next_close = now + window_end_;  // it is the only open trial
       st.syncs = idx + 1;
       newest = now;
@@ -213,7 +229,7 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
         const std::int64_t start = newest + win_off_[k];
         // One unsigned comparison: before the window start the difference wraps to a huge value.
         if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
-          row[r.party].bits[k] |= 1u << r.index;
+          row[kOneParty ? 0 : r.party].bits[k] |= 1u << r.index;
         } else if (now < start) {
           store();
           place_older(station, r, now);
@@ -230,9 +246,17 @@ void TrialAssembler::scan(int station, const Tag* it, const Tag* stop) {
     // A trial is final for this station once its latest window has closed (the inline twin of
     // advance()).
     if (now >= next_close) [[unlikely]] {
-      store();
-      advance(st, now);
-      load();
+      std::uint64_t done = st.complete_below;
+      next_close = INT64_MAX;
+      for (; done < st.syncs; ++done) {
+        const std::int64_t close = st.sync_times[static_cast<std::size_t>(done) & st.sync_mask] + window_end_;
+        if (close > now) {
+          next_close = close;
+          break;
+        }
+      }
+      st.complete_below = done;
+      if (done == st.syncs) row = nullptr;
     }
   }
   store();
@@ -356,6 +380,17 @@ void TrialAssembler::grow(std::uint64_t idx) {
   ring_mask_ = cap - 1;
 }
 
+void TrialAssembler::reserve_for(const StationState& st, const TagBlock& tags) {
+  // The ring must hold every trial from the oldest not yet emitted to the newest this block
+  // opens. A block spans about (last − first) / period trials: growing once to that size here
+  // spares the scan doubling the ring (and copying it) a dozen times on the first blocks.
+  if (tags.empty()) return;
+  const std::int64_t span = tags.back().time_ps - (st.has_sync ? st.newest_sync : tags.front().time_ps);
+  if (span <= 0 || span / config_.sync_period_ps > static_cast<std::int64_t>(kReserveTrials)) return;
+  const std::uint64_t newest = st.syncs + static_cast<std::uint64_t>(span / config_.sync_period_ps) + 1;
+  if (newest - trials_base_ > ring_mask_) grow(newest);
+}
+
 void TrialAssembler::advance(StationState& st, std::int64_t now) {
   while (st.complete_below < st.syncs) {
     const std::int64_t close = st.sync_times[static_cast<std::size_t>(st.complete_below) & st.sync_mask] + window_end_;
@@ -374,6 +409,7 @@ void TrialAssembler::push(int station, const TagBlock& tags) {
   if (station < 0 || static_cast<std::size_t>(station) >= stations_.size())
     throw std::invalid_argument("trial assembly: no station " + std::to_string(station));
   StationState& st = stations_[static_cast<std::size_t>(station)];
+  reserve_for(st, tags);
   try {
     if (config_.reorder_window_ps == 0) {
       scan(station, tags.data(), tags.data() + tags.size());

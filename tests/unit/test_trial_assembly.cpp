@@ -601,3 +601,80 @@ TEST_CASE("assembly: pop_replacing gives pop()'s trials whatever the vector held
   CHECK(a.counters().trials == b.counters().trials);
   CHECK(a.counters().no_click == b.counters().no_click);
 }
+
+// A station may serve several parties (shared sync channel); the usual layout gives each party
+// its own station, and the assembler scans that layout with a specialised loop (one slot per
+// sync, no loop over parties). Independent check of both loops against each other: the same
+// clicks (window edges, strays, lost syncs, random block cuts) assembled once as two stations
+// and once as one station carrying both parties' detectors must give the same trials and
+// counters — except that a lost sync is inferred once per station that lost it.
+TEST_CASE("assembly: one station serving two parties assembles what two stations do", "[assembly][differential]") {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 40; ++round) {
+    const int n = 20 + static_cast<int>(rng() % 150);
+    const std::int64_t off = static_cast<std::int64_t>(rng() % 100000);
+    TagBlock per_station[2], shared;
+    std::uint64_t lost_syncs = 0;
+    for (int i = 0; i <= n; ++i) {
+      const std::int64_t s = off + i * kPeriod;
+      const bool lost = i > 0 && i < n && rng() % 8 == 0;
+      lost_syncs += lost;
+      if (!lost) {
+        for (auto& st : per_station) st.push_back(tag(0, s));
+        shared.push_back(tag(0, s));
+      }
+      if (i == n) break;  // the last sync only closes trial n − 1
+      for (int p = 0; p < 2; ++p)
+        for (int k = static_cast<int>(rng() % 3); k > 0; --k) {
+          const std::int64_t edge[4] = {100, 499, 500, 99};
+          const std::int64_t dt = rng() % 4 == 0 ? edge[rng() % 4] : 1 + static_cast<std::int64_t>(rng() % 999);
+          const int o = static_cast<int>(rng() % 2);
+          per_station[p].push_back(tag(1 + o, s + dt));
+          shared.push_back(tag(1 + 2 * p + o, s + dt));  // party 1's detectors are channels 3, 4
+        }
+      if (rng() % 5 == 0) {  // a channel nobody uses: a stray in both layouts
+        per_station[0].push_back(tag(9, s + 300));
+        shared.push_back(tag(9, s + 300));
+      }
+    }
+    const auto by_time = [](const Tag& x, const Tag& y) { return x.time_ps < y.time_ps; };
+    for (auto* s : {&per_station[0], &per_station[1], &shared}) {
+      std::stable_sort(s->begin(), s->end(), by_time);
+      Tag mark = tag(0, off + n * kPeriod + 600);  // every tag before the last sync's window end is in
+      mark.type = TagType::time_mark;
+      s->push_back(mark);
+    }
+    auto one = two_party();
+    one.parties[1].station = 0;
+    one.parties[1].detector_channels = {3, 4};
+    const auto feed = [&](TrialAssembler& a, const TagBlock* streams, int nstreams) {
+      std::size_t at[2] = {0, 0};
+      for (;;) {
+        int p = static_cast<int>(rng() % static_cast<std::uint64_t>(nstreams));
+        if (at[p] == streams[p].size()) p = nstreams - 1 - p;
+        if (at[p] == streams[p].size()) break;
+        const std::size_t len = std::min<std::size_t>(1 + rng() % 40, streams[p].size() - at[p]);
+        a.push(p, TagBlock(streams[p].begin() + static_cast<std::ptrdiff_t>(at[p]),
+                           streams[p].begin() + static_cast<std::ptrdiff_t>(at[p] + len)));
+        at[p] += len;
+      }
+      for (int p = 0; p < nstreams; ++p) a.end(p);
+    };
+    TrialAssembler two_stations(two_party(), intended), one_station(one, intended);
+    feed(two_stations, per_station, 2);
+    feed(one_station, &shared, 1);
+    const auto a = drain(two_stations), b = drain(one_station);
+    INFO("round " << round);
+    REQUIRE(a.size() == static_cast<std::size_t>(n + 1));  // trial n: the last sync, closed by the mark
+    REQUIRE(b.size() == a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      INFO("trial " << i);
+      CHECK(std::memcmp(&a[i], &b[i], sizeof(Trial)) == 0);
+    }
+    CHECK(two_stations.counters().no_click == one_station.counters().no_click);
+    CHECK(two_stations.counters().multi_click == one_station.counters().multi_click);
+    CHECK(two_stations.counters().stray_tags == one_station.counters().stray_tags);
+    CHECK(two_stations.counters().missing_syncs == 2 * lost_syncs);
+    CHECK(one_station.counters().missing_syncs == lost_syncs);
+  }
+}

@@ -173,6 +173,8 @@ class TrialAssembler {
 
   void init();
   void scan(int station, const Tag* begin, const Tag* end);
+  template <bool kOneParty>
+  void scan_tags(int station, const Tag* begin, const Tag* end);
   static const Role& role_outside_table(const StationState& st, int channel);
   bool rare_tag(int station, const Tag& t);
   void mark(int station, std::int64_t time_ps);
@@ -183,6 +185,10 @@ class TrialAssembler {
   void grow(std::uint64_t idx);
   void grow_syncs(StationState& st, std::uint64_t idx);
   void advance(StationState& st, std::int64_t now);
+  // At most this many trials are reserved ahead from one block's time span (a block whose tags
+  // claim a longer span, e.g. after a long pause, grows the ring trial by trial as before).
+  static constexpr std::uint64_t kReserveTrials = std::uint64_t{1} << 22;
+  void reserve_for(const StationState& st, const TagBlock& tags);
   PartyTrial& slot(std::uint64_t trial, std::size_t party) {
     return ring_[(static_cast<std::size_t>(trial) & ring_mask_) * nparties_ + party];
   }
@@ -197,7 +203,8 @@ class TrialAssembler {
   std::function<protocol::Trial(std::uint64_t)> intended_;
   const SettingScheduler* scheduler_ = nullptr;
   std::size_t nparties_ = 0;
-  std::uint32_t echo_check_mask_ = 0;  // bit p: party p's echo is checked against the intended setting
+  bool one_party_per_station_ = false;  // every station serves one party (scan_tags<true>)
+  std::uint32_t echo_check_mask_ = 0;   // bit p: party p's echo is checked against the intended setting
   std::vector<StationState> stations_;
   std::int64_t win_off_[2] = {0, 0};  // detection, echo window offsets
   std::uint64_t win_width_[2] = {0, 0};
