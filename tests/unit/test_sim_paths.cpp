@@ -306,3 +306,140 @@ TEST_CASE("sim: the batch path is taken exactly without memory, dark counts or j
   CHECK_FALSE(batch_of({{"jitter_ps", 1.0}}));
   CHECK_FALSE(batch_of({{"source", std::string("memory")}}));
 }
+
+namespace {
+
+/// A stream as the assembler would see it: every tag in order, the sizes of the non-empty
+/// blocks, how it ended and the counters. `on_wait` runs on each empty block (waiting for settings).
+struct Tags {
+  std::vector<hal::Tag> tags;
+  std::vector<std::size_t> blocks;
+  hal::StreamEnd end;
+  sim::SimCounters counters;
+};
+
+Tags read_tags(PhysicalSimulator& sim, const std::function<void()>& on_wait = {}) {
+  Tags out;
+  sim.start();
+  for (int guard = 0; guard < 1'000'000; ++guard) {
+    auto ev = sim.next(std::chrono::milliseconds(0));
+    if (auto* b = std::get_if<hal::TagBlock>(&ev)) {
+      if (b->empty() && on_wait) on_wait();
+      if (!b->empty()) out.blocks.push_back(b->size());
+      out.tags.insert(out.tags.end(), b->begin(), b->end());
+    } else if (auto* end = std::get_if<hal::StreamEnd>(&ev)) {
+      out.end = *end;
+      break;
+    }
+  }
+  out.counters = sim.counters();
+  return out;
+}
+
+bool same_tags(const std::vector<hal::Tag>& a, const std::vector<hal::Tag>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_tag);
+}
+
+/// The counters of the physics (not of the framing: tags delivered, time marks).
+bool same_physics(const sim::SimCounters& c, const sim::SimCounters& d) {
+  return c.trials == d.trials && c.emissions == d.emissions && c.photon_clicks == d.photon_clicks &&
+         c.dark_clicks == d.dark_clicks && c.dead_time_losses == d.dead_time_losses &&
+         c.late_switches == d.late_switches && c.setting_errors == d.setting_errors &&
+         c.setting_error_trials == d.setting_error_trials;
+}
+
+}  // namespace
+
+TEST_CASE("sim: segment delivery changes the framing only, and pulled or pushed segments are one path",
+          "[simulator][sim_paths]") {
+  // api.cpp frames one generated stream two ways: streaming (blocks cut at the next trial's
+  // earliest tag, a last sync closing trial N−1) and segment (a time mark after each segment's
+  // windows, later tags carried over, no last sync). And a segment reaches the built-in
+  // modulators two ways: pulled from a SettingSchedule (feed_from_schedule) or pushed and armed
+  // through hal::Modulator. Neither may change a tag of the physics.
+  const Inequality ks294 = test::load("ks294"), guehne4 = test::load("guehne4");
+  const std::uint64_t n = 3000;  // not a multiple of either segment: the last segment is short
+  struct Case {
+    const Inequality* inequality;
+    SettingsMap settings;
+  };
+  const std::vector<Case> cases{
+      {&ks294, {}},
+      // The general path, with dark counts after the windows (carried over a time mark) and jitter.
+      {&ks294,
+       {{"dark_count_rate_hz", 3e5},
+        {"jitter_ps", 300.0},
+        {"dead_time_ps", std::int64_t{50'000}},
+        {"seed", std::int64_t{7}}}},
+      {&guehne4,
+       {{"setting_error_rate", 0.01},
+        {"switching_time_ps", std::int64_t{20'000}},
+        {"station_layout", std::string("per_party")},
+        {"station", std::int64_t{1}},
+        {"efficiency", 0.8}}},
+  };
+  for (const Case& c : cases)
+    for (const std::int64_t segment : {1000, 333})
+      for (const std::int64_t block : {4096, 100}) {
+        SettingsMap base = c.settings;
+        base["block_trials"] = block;
+        base["segment_trials"] = segment;
+        INFO(describe(base));
+        const auto& sc = c.inequality->expression.scenario();
+        const auto schedule = uniform_schedule(sc, 11);
+
+        SettingsMap streaming_settings = base, segment_settings = base;
+        streaming_settings["trials"] = static_cast<std::int64_t>(n);
+        segment_settings["trials"] = static_cast<std::int64_t>(n);
+        segment_settings["modulator_delivery"] = std::string("segment");
+        PhysicalSimulator streaming_sim(streaming_settings, *c.inequality, schedule);
+        PhysicalSimulator segment_sim(segment_settings, *c.inequality, schedule);
+        const Tags streaming = read_tags(streaming_sim), segmented = read_tags(segment_sim);
+        const auto segments = (n + static_cast<std::uint64_t>(segment) - 1) / static_cast<std::uint64_t>(segment);
+        CHECK(segmented.counters.time_marks == segments);
+        CHECK(same_physics(streaming.counters, segmented.counters));
+        CHECK(streaming.end.error == segmented.end.error);
+        CHECK(streaming.end.reason == segmented.end.reason);
+        // Without the framing: no time marks, and no sync of trial N (at (N + 1) periods).
+        const auto sync_channels = streaming_sim.layout().parties;
+        const auto physics = [&](std::vector<hal::Tag> tags) {
+          const auto last_sync = static_cast<std::int64_t>(n + 1) * 1'000'000;
+          std::erase_if(tags, [&](const hal::Tag& t) {
+            if (t.type == hal::TagType::time_mark) return true;
+            if (t.time_ps != last_sync) return false;
+            for (const auto& party : sync_channels)
+              if (party.sync_channel == t.channel) return true;
+            return false;
+          });
+          return tags;
+        };
+        CHECK(streaming.tags.size() > segmented.tags.size() - segments);  // the trailing sync(s) went
+        CHECK(same_tags(physics(streaming.tags), physics(segmented.tags)));
+
+        // The same segments pushed and armed through the modulators, as the SettingScheduler does.
+        PhysicalSimulator pushed_sim(base);
+        pushed_sim.bind(hal::ApparatusBinding{c.inequality, n, 1, 0});
+        const auto modulators = pushed_sim.modulators();
+        std::uint64_t uploaded = 0;
+        const auto upload = [&] {
+          if (uploaded == n) return;
+          const std::uint64_t k = std::min<std::uint64_t>(static_cast<std::uint64_t>(segment), n - uploaded);
+          for (int p = 0; p < sc.parties(); ++p) {
+            std::vector<std::uint8_t> u(k);
+            for (std::uint64_t i = 0; i < k; ++i) u[i] = schedule(uploaded + i).u[static_cast<std::size_t>(p)];
+            modulators[static_cast<std::size_t>(p)]->schedule(uploaded, u);
+            modulators[static_cast<std::size_t>(p)]->arm();
+          }
+          uploaded += k;
+        };
+        pushed_sim.set("modulator_delivery", std::string("segment"));
+        upload();  // primed before the stream starts
+        const Tags pushed = read_tags(pushed_sim, upload);
+        CHECK(uploaded == n);
+        CHECK(pushed.blocks == segmented.blocks);
+        CHECK(same_tags(pushed.tags, segmented.tags));
+        CHECK(same_physics(pushed.counters, segmented.counters));
+        CHECK(pushed.counters.time_marks == segments);
+        CHECK(pushed.end.reason == segmented.end.reason);
+      }
+}
