@@ -140,7 +140,7 @@ SettingsMap settings_of(const Source& source, double error_rate, std::int64_t sw
     s["segment_trials"] = std::vector<std::int64_t>{1000, 333}[pick(10, 2)];
   }
   s["block_trials"] = std::vector<std::int64_t>{4096, 777, 64, 1}[pick(11, 4)];
-  const auto trials = static_cast<std::int64_t>(2000 + pick(12, 500));
+  const auto trials = static_cast<std::int64_t>(1200 + pick(12, 300));
   if (pick(13, 5) == 0)
     s["fail_after_trials"] = trials;
   else
@@ -259,7 +259,7 @@ TEST_CASE("sim: the batch path and the general path give the same stream, bit fo
             REQUIRE(batch.batch);
             REQUIRE_FALSE(general.batch);
             REQUIRE(batch.ended);
-            REQUIRE(batch.counters.trials >= 2000);
+            REQUIRE(batch.counters.trials >= 1200);
             REQUIRE(difference(batch, general) == "");  // the expansion names the first difference
 
             const auto& c = batch.counters;
