@@ -311,8 +311,16 @@ void PhysicalSimulator::start() {
     // A previous run played these settings; the scheduler delivers again from trial 0.
     bank.reset();
   }
-  model_ = std::make_unique<Model>(s, *scenario_, layout_, std::move(source), bank, counters_);
+  model_ = std::make_unique<Model>(s, *scenario_, layout_, std::move(source), bank, counters_, general_path_only_);
   model_->started_at = clock_.now();
+}
+
+void detail::GenerationPath::force_general(PhysicalSimulator& simulator, bool on) {
+  simulator.general_path_only_ = on;
+}
+
+bool detail::GenerationPath::batch(const PhysicalSimulator& simulator) {
+  return simulator.model_ && simulator.model_->photons_only;
 }
 
 void PhysicalSimulator::stop() {

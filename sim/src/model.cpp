@@ -21,7 +21,8 @@ using protocol::Trial;
 
 PhysicalSimulator::Model::Model(const PhysicalSettings& settings, const protocol::Scenario& scenario,
                                 const hal::TrialAssemblyConfig& layout, detail::SourceModel source,
-                                const detail::ModulatorBank& modulators, SimCounters& sim_counters)
+                                const detail::ModulatorBank& modulators, SimCounters& sim_counters,
+                                bool general_path_only)
     : s(settings), sc(scenario), bank(&modulators), counters(&sim_counters), rng(settings.seed) {
   parties = sc.parties();
   for (int p = 0, base = 0; p < sc.parties(); ++p) {
@@ -58,6 +59,7 @@ PhysicalSimulator::Model::Model(const PhysicalSettings& settings, const protocol
   late_switch = s.detection_delay_ps < s.switching_time_ps;
   jitter_margin = static_cast<std::int64_t>(std::ceil(kJitterTruncation * s.jitter_ps)) + 1;
   window_end = detail::window_end(layout);
+  photons_only = !general_path_only && !memory && dark_rate_per_ps <= 0 && s.jitter_ps <= 0;
 
   // Channels of this station.
   std::set<int> syncs;
@@ -123,7 +125,7 @@ void PhysicalSimulator::Model::click(Apparatus& a, int det, int party, std::int6
 }
 
 void PhysicalSimulator::Model::generate(std::uint64_t n, hal::TagBlock& out) {
-  if (!memory && dark_rate_per_ps <= 0 && s.jitter_ps <= 0) return generate_photons_only(n, out);
+  if (photons_only) return generate_photons_only(n, out);
   for (std::uint64_t j = 0; j < n; ++j) generate_trial(generated++, out);
 }
 
@@ -135,7 +137,8 @@ void PhysicalSimulator::Model::generate_photons_only(std::uint64_t n, hal::TagBl
   // What differs is only where the state lives: the generator and the counters in locals for
   // the batch (registers: through `this` and `counters` every draw and count was a load and a
   // store, as a tag store might alias them), click() inlined without its dark-count and jitter
-  // branches, and no dark-count loop per detector.
+  // branches, and no dark-count loop per detector. tests/unit/test_sim_paths.cpp runs a matrix of
+  // settings through both paths (detail::GenerationPath forces the general one) and compares them.
   Rng r = rng;
   std::uint64_t trials = 0, emissions = 0, photon_clicks = 0, dead_time_losses = 0, late_switches = 0,
                 setting_errors = 0;
@@ -217,8 +220,9 @@ void PhysicalSimulator::Model::generate_photons_only(std::uint64_t n, hal::TagBl
 }
 
 // generate_photons_only() is this function's twin for runs without memory, dark counts or
-// jitter: a change to the draws or the tags here must be made there too (the shipped runs, which
-// take that path, are pinned by cli.run.shipped_runs_unchanged).
+// jitter: a change to the draws or the tags here must be made there too. The two are compared
+// bit for bit over a matrix of settings by tests/unit/test_sim_paths.cpp; the shipped runs, which
+// take the batch path, are pinned by cli.run.shipped_runs_unchanged.
 void PhysicalSimulator::Model::generate_trial(std::uint64_t i, hal::TagBlock& out) {
   const std::int64_t t0 = sync_time(i);
   const std::uint32_t device = s.logical_devices > 1 ? s.device_of(i) : 0;

@@ -38,8 +38,9 @@ struct PhysicalSimulator::Model {
   };
 
   /// Everything of one run: settings, scenario, the source, detectors and channels of `station`.
+  /// `general_path_only`: never the batch path (detail::GenerationPath, a test seam).
   Model(const PhysicalSettings& settings, const protocol::Scenario& scenario, const hal::TrialAssemblyConfig& layout,
-        detail::SourceModel source, const detail::ModulatorBank& bank, SimCounters& counters);
+        detail::SourceModel source, const detail::ModulatorBank& bank, SimCounters& counters, bool general_path_only);
 
   std::int64_t sync_time(std::uint64_t i) const {
     return s.sync_period_ps + static_cast<std::int64_t>(i) * s.sync_period_ps;
@@ -83,6 +84,9 @@ struct PhysicalSimulator::Model {
   bool late_switch = false;
   std::int64_t jitter_margin = 0;
   std::int64_t window_end = 0;  // latest window end after a sync (segment time marks)
+  /// generate() takes the batch path generate_photons_only(): no memory, dark counts or jitter
+  /// (and not forced onto the general path by the test seam). Decided once per run.
+  bool photons_only = false;
 
   std::vector<int> sync_channels;
   std::array<bool, protocol::kMaxParties> emit_party{};

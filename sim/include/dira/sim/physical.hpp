@@ -43,9 +43,23 @@
 
 namespace dira::sim {
 
+class PhysicalSimulator;
+
 namespace detail {
 class SimModulator;
-}
+
+/// Test seam, not a setting: no capability, YAML key or command reaches it. The model has two
+/// twin paths that must give the same stream bit for bit: the general one (every trial by
+/// itself: memory, dark counts, jitter) and a batch path for runs without memory, dark counts or
+/// jitter (the shipped runs). tests/unit/test_sim_paths.cpp runs each configuration through both
+/// and compares every event and counter.
+struct GenerationPath {
+  /// From the next start() on, every trial by the general path (`on`), or as usual.
+  static void force_general(PhysicalSimulator& simulator, bool on);
+  /// Whether the started run generates its trials by the batch path (false before start()).
+  static bool batch(const PhysicalSimulator& simulator);
+};
+}  // namespace detail
 
 /// Device settings as YAML gives them (key → value), validated against sim_capabilities().
 using SettingsMap = std::map<std::string, hal::SettingValue>;
@@ -257,7 +271,8 @@ class PhysicalSimulator final : public hal::TimeTagger, public hal::SimulatedApp
   std::vector<int> channels() const override;
 
  private:
-  friend class detail::SimModulator;  // asks whether a stream is open (a new upload from trial 0 restarts)
+  friend class detail::SimModulator;     // asks whether a stream is open (a new upload from trial 0 restarts)
+  friend struct detail::GenerationPath;  // the test seam above
   struct Model;
   struct Delivery;
   void rebind_check();
@@ -280,6 +295,7 @@ class PhysicalSimulator final : public hal::TimeTagger, public hal::SimulatedApp
   hal::TrialAssemblyConfig layout_;
   std::unique_ptr<Delivery> delivery_;  // the built-in modulators
   std::unique_ptr<Model> model_;
+  bool general_path_only_ = false;  // detail::GenerationPath::force_general
 };
 
 }  // namespace dira::sim
