@@ -34,11 +34,13 @@ grep -q '"trials_recorded": 50000' "$out/r.json" || { grep trials_recorded "$out
 ]=] sh $<TARGET_FILE:dira> ${dira_run_out}/fault ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-fault.yaml)
 # Config errors: exit 2 before anything runs, naming line and key.
 add_test(NAME cli.run.eq87_is_a_config_error COMMAND ${DIRA_SH} -c [=[
+mkdir -p "$(dirname "$3")"  # runs/ may not exist yet when this test runs first
 "$1" run "$2" --out "$3" 2> "$3.err"; rc=$?
 [ "$rc" -eq 2 ] || { echo "exit $rc"; exit 1; }
 grep -q "μ4" "$3.err" && grep -q "demonstration" "$3.err"
 ]=] sh $<TARGET_FILE:dira> ${CMAKE_CURRENT_SOURCE_DIR}/data/sim-ks294-eq87.yaml ${dira_run_out}/eq87)
 add_test(NAME cli.run.bad_simulator_settings COMMAND ${DIRA_SH} -c [=[
+mkdir -p "$(dirname "$3")"  # runs/ may not exist yet when this test runs first
 "$1" run "$2" --out "$3" 2> "$3.err"; rc=$?
 [ "$rc" -eq 2 ] || { echo "exit $rc"; exit 1; }
 grep -q ":7:3: simulator.visibilty: unknown setting of driver 'sim'" "$3.err" && grep -q ":8:15: simulator.efficiency" "$3.err" || { cat "$3.err"; exit 1; }
