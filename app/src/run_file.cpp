@@ -302,8 +302,9 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
       "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
   write_string_attribute(impl_->stats, "units", "elapsed_s: s; trials: count; the rest: dimensionless");
   write_string_attribute(impl_->report, "description",
-                         "report.json of the run as UTF-8 bytes (the same text), written once at the end; the "
-                         "file's root attribute report_json holds it as a string once the run has closed the file");
+                         "the run's final report as UTF-8 JSON, written once at the end: report.json's content, "
+                         "without its indentation; the file's root attribute report_json holds the same text as a "
+                         "string once the run has closed the file");
   if (raw_tags) {
     impl_->gtype = tag_type();
     impl_->tags = make_dataset(impl_->file, "tags", impl_->gtype, 65536);
@@ -396,7 +397,8 @@ void RunFileWriter::close() {
   if (impl_->report_text.empty()) return;
   // The report also as an HDF5 string (issue 13: h5py's f.attrs["report_json"] is a str). A SWMR
   // writer may not create attributes, so this is done once the file is closed: reopened for one
-  // attribute and closed again. Best effort: the same text is in /report_json and report.json.
+  // attribute and closed again. Best effort: the same text is in /report_json (and the same JSON,
+  // indented, in report.json).
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // dense storage: reports > 64 kB
   const hid_t f = H5Fopen(impl_->path.c_str(), H5F_ACC_RDWR, fapl);
