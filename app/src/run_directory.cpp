@@ -310,6 +310,11 @@ bool RunDirectory::write_report(const std::string& json_text) {
   } catch (const RunFileError& e) {
     log(std::string("cannot write report.json: ") + e.what() +
         "; the report is in run.h5 (report_json) if it could be written, and on stdout with --json");
+    try {
+      ::close(create_private(dir_ / kReportUnwrittenFile));
+    } catch (const RunFileError& marker) {
+      log(std::string("cannot record that report.json is missing: ") + marker.what());
+    }
     return false;
   }
 }

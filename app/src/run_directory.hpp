@@ -94,6 +94,12 @@ class SvBitsFile {
   std::uint64_t bits_ = 0;
 };
 
+/// The empty file a run leaves in its directory when it ended but could not write report.json
+/// (a full disk): `dira analyze` tells such a run from a crash by it. Empty, so creating it needs
+/// an inode and a directory entry but no data block — on a full disk it is more likely to be made
+/// than any line of text.
+inline constexpr const char* kReportUnwrittenFile = "report.json.unwritten";
+
 class RunDirectory {
  public:
   /// Creates `parent`/<name>-<UTC stamp>[-k] with mode 0700, writes config.yaml (the
@@ -111,8 +117,9 @@ class RunDirectory {
   void log(const std::string& line);
   /// Writes a file readable by its owner only (certified output): write_private_file.
   void write_private(const std::string& name, const std::string& bytes) const;
-  /// Writes report.json atomically (write_file_atomically). False (and a line in dira.log)
-  /// when it could not: the report is then in run.h5 and on stdout with --json only.
+  /// Writes report.json atomically (write_file_atomically). False when it could not — the report
+  /// is then in run.h5 (if it could be written there) and on stdout with --json only: a line in
+  /// dira.log says why, and the empty file kReportUnwrittenFile records that the run ended.
   bool write_report(const std::string& json_text);
 
  private:
