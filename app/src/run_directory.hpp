@@ -103,12 +103,13 @@ inline constexpr const char* kReportUnwrittenFile = "report.json.unwritten";
 class RunDirectory {
  public:
   /// Creates `parent`/<name>-<UTC stamp>[-k] with mode 0700, writes config.yaml (the
-  /// experiment's exact text) and opens dira.log. While it exists the process umask is 077, so
-  /// every file created in it (run.h5 by HDF5 too) is 0600 whatever the caller's umask; the
-  /// destructor restores the umask. Throws RunFileError when it cannot (check_run_name's rule,
+  /// experiment's exact text) and opens dira.log. Every file in it is created 0600 whatever the
+  /// umask by the code that creates it (write_private_file, write_file_atomically, SvBitsFile,
+  /// RunFileWriter for run.h5); the process umask is never changed (it is shared by every thread,
+  /// a GUI's too). Throws RunFileError when it cannot (check_run_name's rule,
   /// a write error: the half-made directory is removed).
   RunDirectory(const std::filesystem::path& parent, const std::string& name, const std::string& config_text);
-  ~RunDirectory();
+  ~RunDirectory() = default;
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;
   const std::filesystem::path& path() const { return dir_; }
@@ -126,7 +127,6 @@ class RunDirectory {
   std::filesystem::path dir_;
   std::ofstream log_;
   std::chrono::steady_clock::time_point start_;
-  unsigned old_umask_ = 0;
 };
 
 }  // namespace dira::app

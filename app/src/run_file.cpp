@@ -1,9 +1,13 @@
 #include "dira/app/run_file.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -255,11 +259,28 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
     : impl_(std::make_unique<Impl>()) {
   init_hdf5();
   impl_->path = path;
+  // The file holds every device output (the extractor's first input): readable by its owner
+  // only. HDF5 creates files with mode 0666 less the process umask, and changing the umask would
+  // change it for every thread of the process (a GUI's too), so the file is made here, empty,
+  // 0600 whatever the umask, never where a file or symlink already is (O_EXCL|O_NOFOLLOW), and
+  // HDF5 then truncates and writes it; its mode stays. (In a run directory, 0700, nobody else
+  // can put anything in its place in between.)
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int e = errno;
+    throw RunFileError("cannot create " + path.string() + ": " + std::strerror(e) +
+                       (e == EEXIST ? " (a file or symlink is already there)" : ""));
+  }
+  const bool private_mode = ::fchmod(fd, 0600) == 0;
+  ::close(fd);
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // required for SWMR
-  impl_->file = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  impl_->file = private_mode ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
   H5Pclose(fapl);
-  if (impl_->file < 0) throw RunFileError("cannot create " + path.string() + " (exists, or directory not writable)");
+  if (impl_->file < 0) {
+    ::unlink(path.c_str());
+    throw RunFileError("cannot create " + path.string() + (private_mode ? " (HDF5 refused it)" : " (mode 0600)"));
+  }
   write_string_attribute(impl_->file, "config_yaml", config_yaml);
   write_string_attribute(impl_->file, "metadata_json", metadata_json);
   write_string_attribute(impl_->file, "layout", "dira run file v2 (docs/run-file.md)");
