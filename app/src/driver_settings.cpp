@@ -2,9 +2,11 @@
 
 #include "dira/app/devices.hpp"
 #include "dira/conf/document.hpp"
+#include "dira/protocol/rational.hpp"
 
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <vector>
 
@@ -16,7 +18,7 @@ namespace {
 /// floats (1e6) are compared as doubles before the cast, and 2⁶² is exact in both types.
 constexpr long long kIntegerBound = std::int64_t{1} << 62;
 
-/// `n` as an integer setting: 3, -7 or 1e6 (a whole number written as a float). Exact integers
+/// `n` as an integer setting: 3, -7, 1e6 or 6/2 (a whole number written otherwise). Exact integers
 /// are read as integers (a double holds only 53 bits); anything else goes through the double.
 std::optional<std::int64_t> integer_value(conf::Reader& r, const YAML::Node& n, const std::string& key) {
   if (!n.IsScalar()) {
@@ -34,8 +36,12 @@ std::optional<std::int64_t> integer_value(conf::Reader& r, const YAML::Node& n, 
   }
   double d = 0;
   if (!YAML::convert<double>::decode(n, d)) {
-    r.issue(n, key, "expected an integer, got '" + n.Scalar() + "'");
-    return std::nullopt;
+    try {  // 6/2, as conf::Reader::number reads a number
+      d = protocol::to_double(protocol::parse_rational(n.Scalar()));
+    } catch (const std::exception&) {
+      r.issue(n, key, "expected an integer, got '" + n.Scalar() + "'");
+      return std::nullopt;
+    }
   }
   if (!std::isfinite(d)) {
     r.issue(n, key, "expected a finite number, got '" + n.Scalar() + "'");

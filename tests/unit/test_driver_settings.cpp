@@ -50,19 +50,23 @@ std::string issue_at(const std::vector<dira::conf::ConfigIssue>& issues, const s
 
 TEST_CASE("driver settings: plain YAML scalars typed in the form the driver declares", "[conf][devices]") {
   std::vector<dira::conf::ConfigIssue> issues;
-  const auto s =
-      read("visibility: 1\nblock_trials: 1e3\nseed: \"7\"\nefficiency: 3/4\necho: false\nmodulator_delivery: segment\n",
-           issues);
+  const auto s = read(
+      "visibility: 1\nblock_trials: 1e3\nseed: \"7\"\nefficiency: 3/4\necho: false\nmodulator_delivery: segment\n"
+      "station: 6/2\ndevice_block_trials: 4611686018427387903\n",
+      issues);
   CHECK(issues.empty());
-  REQUIRE(s.size() == 6);
+  REQUIRE(s.size() == 8);
   // `1` for a real is the real 1.0; 1e3 for an integer the integer 1000; a quoted "7" for an
-  // integer the integer 7 (the declared form decides, not the quotes); 3/4 is 0.75.
+  // integer the integer 7 (the declared form decides, not the quotes); 3/4 is 0.75; 6/2 for an
+  // integer is 3; 2^62 - 1 exactly, read as an integer (as a double it would round to 2^62).
   CHECK(std::get<double>(s.at("visibility")) == 1.0);
   CHECK(std::get<std::int64_t>(s.at("block_trials")) == 1000);
   CHECK(std::get<std::int64_t>(s.at("seed")) == 7);
   CHECK(std::get<double>(s.at("efficiency")) == 0.75);
   CHECK(std::get<bool>(s.at("echo")) == false);
   CHECK(std::get<std::string>(s.at("modulator_delivery")) == "segment");
+  CHECK(std::get<std::int64_t>(s.at("station")) == 3);
+  CHECK(std::get<std::int64_t>(s.at("device_block_trials")) == (std::int64_t{1} << 62) - 1);
 }
 
 TEST_CASE("driver settings: every refused setting at once, in file order; only accepted ones are returned",
