@@ -1,13 +1,14 @@
 // `dira analyze-trials`: run a protocol on recorded trials (CSV) and weak-source bits.
 #include "commands.hpp"
 
+#include "../src/run_directory.hpp"
+#include "dira/app/run_file.hpp"
+
 #include "dira/app/analysis.hpp"
 #include "dira/app/experiment.hpp"
 #include "dira/app/references.hpp"
 #include "dira/app/trials_csv.hpp"
 #include "dira/protocol/protocol_b.hpp"
-
-#include <sys/stat.h>
 
 #include <fstream>
 #include <iostream>
@@ -90,11 +91,14 @@ int run(const Args& a) {
   res.report["trials_file"] = a.trials;
   if (!a.output.empty()) {
     if (res.output_bits > 0) {
-      // Certified output only on acceptance, mode 0600 (docs/architecture.md).
-      const mode_t old = umask(077);
-      std::ofstream f(a.output, std::ios::binary);
-      umask(old);
-      f.write(reinterpret_cast<const char*>(res.output.data()), static_cast<std::streamsize>(res.output.size()));
+      // Certified output only on acceptance, mode 0600 (docs/architecture.md) whatever the umask
+      // and even over an existing file (a stream kept that file's mode), never through a
+      // symlink, whole or not at all (write_file_atomically), and the process umask untouched.
+      try {
+        app::write_file_atomically(a.output, std::string(res.output.begin(), res.output.end()));
+      } catch (const app::RunFileError& e) {
+        return report_error("dira analyze-trials", std::string("--output: ") + e.what(), a.json, failure);
+      }
       res.report["output_file"] = a.output;
     } else {
       res.report["output_file"] = nullptr;

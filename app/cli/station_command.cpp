@@ -3,13 +3,13 @@
 #include "commands.hpp"
 
 #include "dira/app/devices.hpp"
+#include "dira/app/driver_settings.hpp"
 #include "dira/app/inequality_loader.hpp"
 #include "dira/conf/document.hpp"
 #include "dira/conf/issue.hpp"
 #include "dira/conf/reader.hpp"
 #include "dira/hal/registry.hpp"
 #include "dira/hal/simulated_apparatus.hpp"
-#include "dira/protocol/rational.hpp"
 #include "dira/station/station.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -40,105 +39,14 @@ extern "C" void on_station_signal(int) {
 /// mistake); what only an opened device can say (the driver's factory, a simulated apparatus's
 /// parties) is then reported the same way.
 
-/// A device of the station file (`driver:` + `settings:`), read but not yet created.
+/// A device of the station file (`driver:` + `settings:`, the settings read by
+/// app::read_driver_settings as in an experiment file), read but not yet created.
 struct DeviceEntry {
   const hal::DriverInfo* info = nullptr;
   std::map<std::string, hal::SettingValue> settings;
   YAML::Node node;
   std::string key;
 };
-
-/// A YAML scalar as a setting value. A plain YAML scalar has no type of its own (`1` is an
-/// integer, a real or a text depending on the setting), so it is read in the form the driver
-/// declares for `cap` where it can be (integers may be written 1e6; reals as 3/4); otherwise —
-/// an undeclared key, text that is not of the declared form — by its own look (true/false, an
-/// integer, a number, else text), and the registry's validate says what is wrong with it.
-hal::SettingValue setting_value(const YAML::Node& n, const hal::Capability* cap) {
-  const std::string& text = n.Scalar();
-  const bool quoted = n.Tag() == "!";  // "…" or '…': text whatever it looks like
-  auto as_bool = [&]() -> std::optional<bool> {
-    bool b = false;
-    return !quoted && YAML::convert<bool>::decode(n, b) ? std::optional<bool>(b) : std::nullopt;
-  };
-  auto as_integer = [&]() -> std::optional<std::int64_t> {
-    std::int64_t i = 0;
-    if (quoted) return std::nullopt;
-    if (YAML::convert<std::int64_t>::decode(n, i)) return i;
-    double d = 0;  // 1e6: whole and in range, checked as a double before the cast
-    if (YAML::convert<double>::decode(n, d) && std::isfinite(d) && std::floor(d) == d && std::abs(d) <= 0x1p62)
-      return static_cast<std::int64_t>(d);
-    return std::nullopt;
-  };
-  auto as_real = [&]() -> std::optional<double> {
-    if (quoted) return std::nullopt;
-    double d = 0;
-    if (YAML::convert<double>::decode(n, d)) return std::isfinite(d) ? std::optional<double>(d) : std::nullopt;
-    try {
-      return protocol::to_double(protocol::parse_rational(text));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  };
-  if (cap && cap->can_set) {
-    switch (cap->type) {
-      case hal::Capability::Type::boolean:
-        if (auto b = as_bool()) return *b;
-        break;
-      case hal::Capability::Type::integer:
-        if (auto i = as_integer()) return *i;
-        break;
-      case hal::Capability::Type::real:
-        if (auto d = as_real()) return *d;
-        break;
-      case hal::Capability::Type::text:
-      case hal::Capability::Type::choice:
-        return text;
-    }
-  }
-  if (auto b = as_bool()) return *b;
-  if (std::int64_t i = 0; !quoted && YAML::convert<std::int64_t>::decode(n, i)) return i;
-  if (auto d = as_real()) return *d;
-  return text;
-}
-
-/// `settings:` of a device: every value through the registry's one validate (unknown key,
-/// read-only, type, range: the same messages as `dira run` and the GUI), each problem at the
-/// line of the key (unknown, read-only) or of its value.
-std::map<std::string, hal::SettingValue> read_driver_settings(conf::Reader& r, const hal::DriverInfo& d,
-                                                              const YAML::Node& node, const std::string& key) {
-  std::map<std::string, hal::SettingValue> out;
-  std::map<std::string, std::pair<YAML::Node, YAML::Node>> where;  // key → (key node, value node)
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) continue;  // a complex key: the parser reported it
-    const std::string k = kv.first.Scalar();
-    if (!kv.second.IsScalar()) {
-      r.issue(kv.second, conf::Reader::join(key, k), "expected one value, found " + conf::describe(kv.second));
-      continue;
-    }
-    const hal::Capability* cap = nullptr;
-    for (const auto& c : d.capabilities)
-      if (c.key == k) cap = &c;
-    out[k] = setting_value(kv.second, cap);
-    where[k] = {kv.first, kv.second};
-  }
-  for (const auto& [k, message] : app::driver_registry().validate(d, out)) {
-    const hal::Capability* cap = nullptr;
-    for (const auto& c : d.capabilities)
-      if (c.key == k) cap = &c;
-    const auto& [key_node, value_node] = where.at(k);
-    std::string msg = message;
-    if (!cap) {  // a misspelt setting: name the nearest settable one
-      std::vector<std::string> settable;
-      for (const auto& c : d.capabilities)
-        if (c.can_set) settable.push_back(c.key);
-      if (const auto near = conf::nearest(k, settable); !near.empty()) msg += "; did you mean `" + near + "`?";
-    } else if (cap->can_set && msg.rfind("expected", 0) == 0) {
-      msg += ", got '" + value_node.Scalar() + "'";
-    }
-    r.issue(cap && cap->can_set ? value_node : key_node, conf::Reader::join(key, k), msg);
-  }
-  return out;
-}
 
 /// `{driver: NAME, settings: {…}}` of one device of `kind`.
 DeviceEntry read_device(conf::Reader& r, const YAML::Node& node, const std::string& key, hal::DeviceKind kind,
@@ -168,7 +76,7 @@ DeviceEntry read_device(conf::Reader& r, const YAML::Node& node, const std::stri
     return e;
   }
   if (const auto st = r.section(node, key, "settings", "the driver's settings: dira devices lists them"); st)
-    e.settings = read_driver_settings(r, *e.info, st, key + ".settings");
+    e.settings = app::read_driver_settings(r, *e.info, st, key + ".settings");
   return e;
 }
 

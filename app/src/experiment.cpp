@@ -1,6 +1,7 @@
 #include "dira/app/experiment.hpp"
 
 #include "dira/app/devices.hpp"
+#include "dira/app/driver_settings.hpp"
 #include "dira/app/inequality_loader.hpp"
 #include "dira/protocol/security_b.hpp"
 
@@ -46,69 +47,6 @@ std::uint64_t count(Reader& r, const YAML::Node& n, const std::string& key, std:
 
 namespace {
 
-/// Settings of `driver`, typed and range-checked by its capability declarations (every problem
-/// reported with its line); unknown keys name the known ones.
-std::map<std::string, hal::SettingValue> read_driver_settings(Reader& r, const YAML::Node& node,
-                                                              const std::string& prefix,
-                                                              const hal::DriverInfo* driver) {
-  std::map<std::string, hal::SettingValue> out;
-  for (const auto& kv : node) {
-    if (!kv.first.IsScalar()) continue;  // a complex key, reported by the parser
-    const std::string key = kv.first.Scalar();
-    const std::string path = prefix + "." + key;
-    const hal::Capability* cap = nullptr;
-    if (driver)
-      for (const auto& cp : driver->capabilities)
-        if (cp.key == key) cap = &cp;
-    if (!cap || !cap->can_set) {  // the message is the registry's, as for every other path
-      std::string msg = driver ? hal::check_setting(*driver, key, hal::SettingValue{}) : "unknown driver";
-      if (driver && !cap) {  // a misspelt setting: name the nearest settable one
-        std::vector<std::string> settable;
-        for (const auto& cp : driver->capabilities)
-          if (cp.can_set) settable.push_back(cp.key);
-        if (const auto near = conf::nearest(key, settable); !near.empty()) msg += "; did you mean `" + near + "`?";
-      }
-      r.issue(kv.first, path, msg);
-      continue;
-    }
-    hal::SettingValue v;
-    bool ok = true;
-    switch (cap->type) {
-      case hal::Capability::Type::boolean: {
-        auto b = r.boolean(kv.second, path);
-        ok = b.has_value();
-        if (b) v = *b;
-        break;
-      }
-      case hal::Capability::Type::integer: {
-        // Accepts 1e6; the range is checked before the conversion (a huge value must not reach the cast).
-        auto x = r.whole(kv.second, path, -(std::int64_t{1} << 62), std::int64_t{1} << 62);
-        ok = x.has_value();
-        if (ok) v = static_cast<std::int64_t>(*x);
-        break;
-      }
-      case hal::Capability::Type::real: {
-        auto x = r.number(kv.second, path);
-        ok = x.has_value();
-        if (x) v = *x;
-        break;
-      }
-      default: {
-        auto t = r.string(kv.second, path);
-        ok = t.has_value();
-        if (t) v = *t;
-      }
-    }
-    if (!ok) continue;
-    if (auto msg = hal::check_setting(*driver, key, v); !msg.empty()) {
-      r.issue(kv.second, path, msg);
-      continue;
-    }
-    out[key] = v;
-  }
-  return out;
-}
-
 /// `driver: NAME` + `settings: {…}` of one device of the given kind.
 DeviceConfig read_device(Reader& r, const YAML::Node& node, const std::string& path, hal::DeviceKind kind) {
   DeviceConfig d;
@@ -131,7 +69,7 @@ DeviceConfig read_device(Reader& r, const YAML::Node& node, const std::string& p
     if (!st.IsMap())
       r.issue(st, path + ".settings", "expected a map of settings (dira devices lists them)");
     else if (info)
-      d.settings = read_driver_settings(r, st, path + ".settings", info);
+      d.settings = read_driver_settings(r, *info, st, path + ".settings");
   }
   return d;
 }
@@ -336,7 +274,7 @@ void read_stations(Reader& r, const YAML::Node& st, const YAML::Node& doc, Exper
     if (st[k]) typed[k] = st[k];
   DeviceConfig tagger;
   tagger.driver = "stations";
-  tagger.settings = read_driver_settings(r, typed, "stations", info);
+  tagger.settings = read_driver_settings(r, *info, typed, "stations");
   if (const auto l = r.string(r.require(st, "stations", "listen"), "stations.listen")) S.listen = *l;
   if (const auto k = r.string(r.require(st, "stations", "key"), "stations.key")) {
     S.key = beside(r, *k);
@@ -767,8 +705,10 @@ ExperimentConfig read_experiment(Reader& r, const YAML::Node& doc, std::string_v
       r.issue(sim, "simulator", "expected a map of simulator settings (dira devices lists them)");
     } else {
       c.simulator.present = true;
-      c.simulator.settings =
-          read_driver_settings(r, sim, "simulator", driver_registry().find("sim", hal::DeviceKind::time_tagger));
+      if (const auto* info = driver_registry().find("sim", hal::DeviceKind::time_tagger))
+        c.simulator.settings = read_driver_settings(r, *info, sim, "simulator");
+      else
+        r.issue(sim, "simulator", "this dira was built without the sim driver");
     }
   }
   if (const YAML::Node dev = doc["devices"]; dev.IsDefined()) read_devices(r, dev, c, doc["stations"].IsDefined());

@@ -69,7 +69,7 @@ CrashFlagWatchdog::CrashFlagWatchdog(const std::filesystem::path& h5, const std:
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -273,8 +273,7 @@ RunDirectory::RunDirectory(const std::filesystem::path& parent, const std::strin
       throw RunFileError("cannot create run directory " + dir_.string() + ": " + errno_text());
     dir_ = parent / (base + "-" + std::to_string(k));
   }
-  ::chmod(dir_.c_str(), 0700);
-  old_umask_ = ::umask(077);
+  ::chmod(dir_.c_str(), 0700);  // whatever the umask; every file in it is created 0600 by its writer
   try {
     write_private_file(dir_ / "config.yaml", config_text);
     ::close(create_private(dir_ / "dira.log"));
@@ -285,13 +284,8 @@ RunDirectory::RunDirectory(const std::filesystem::path& parent, const std::strin
     // config's size), so the error is the only trace.
     log_.close();
     std::filesystem::remove_all(dir_, ec);
-    ::umask(static_cast<mode_t>(old_umask_));
     throw;
   }
-}
-
-RunDirectory::~RunDirectory() {
-  ::umask(static_cast<mode_t>(old_umask_));
 }
 
 void RunDirectory::log(const std::string& line) {
@@ -310,6 +304,11 @@ bool RunDirectory::write_report(const std::string& json_text) {
   } catch (const RunFileError& e) {
     log(std::string("cannot write report.json: ") + e.what() +
         "; the report is in run.h5 (report_json) if it could be written, and on stdout with --json");
+    try {
+      ::close(create_private(dir_ / kReportUnwrittenFile));
+    } catch (const RunFileError& marker) {
+      log(std::string("cannot record that report.json is missing: ") + marker.what());
+    }
     return false;
   }
 }

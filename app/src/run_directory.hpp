@@ -94,15 +94,22 @@ class SvBitsFile {
   std::uint64_t bits_ = 0;
 };
 
+/// The empty file a run leaves in its directory when it ended but could not write report.json
+/// (a full disk): `dira analyze` tells such a run from a crash by it. Empty, so creating it needs
+/// an inode and a directory entry but no data block — on a full disk it is more likely to be made
+/// than any line of text.
+inline constexpr const char* kReportUnwrittenFile = "report.json.unwritten";
+
 class RunDirectory {
  public:
   /// Creates `parent`/<name>-<UTC stamp>[-k] with mode 0700, writes config.yaml (the
-  /// experiment's exact text) and opens dira.log. While it exists the process umask is 077, so
-  /// every file created in it (run.h5 by HDF5 too) is 0600 whatever the caller's umask; the
-  /// destructor restores the umask. Throws RunFileError when it cannot (check_run_name's rule,
+  /// experiment's exact text) and opens dira.log. Every file in it is created 0600 whatever the
+  /// umask by the code that creates it (write_private_file, write_file_atomically, SvBitsFile,
+  /// RunFileWriter for run.h5); the process umask is never changed (it is shared by every thread,
+  /// a GUI's too). Throws RunFileError when it cannot (check_run_name's rule,
   /// a write error: the half-made directory is removed).
   RunDirectory(const std::filesystem::path& parent, const std::string& name, const std::string& config_text);
-  ~RunDirectory();
+  ~RunDirectory() = default;
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;
   const std::filesystem::path& path() const { return dir_; }
@@ -111,15 +118,15 @@ class RunDirectory {
   void log(const std::string& line);
   /// Writes a file readable by its owner only (certified output): write_private_file.
   void write_private(const std::string& name, const std::string& bytes) const;
-  /// Writes report.json atomically (write_file_atomically). False (and a line in dira.log)
-  /// when it could not: the report is then in run.h5 and on stdout with --json only.
+  /// Writes report.json atomically (write_file_atomically). False when it could not — the report
+  /// is then in run.h5 (if it could be written there) and on stdout with --json only: a line in
+  /// dira.log says why, and the empty file kReportUnwrittenFile records that the run ended.
   bool write_report(const std::string& json_text);
 
  private:
   std::filesystem::path dir_;
   std::ofstream log_;
   std::chrono::steady_clock::time_point start_;
-  unsigned old_umask_ = 0;
 };
 
 }  // namespace dira::app

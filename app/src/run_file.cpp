@@ -1,9 +1,13 @@
 #include "dira/app/run_file.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -255,11 +259,28 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
     : impl_(std::make_unique<Impl>()) {
   init_hdf5();
   impl_->path = path;
+  // The file holds every device output (the extractor's first input): readable by its owner
+  // only. HDF5 creates files with mode 0666 less the process umask, and changing the umask would
+  // change it for every thread of the process (a GUI's too), so the file is made here, empty,
+  // 0600 whatever the umask, never where a file or symlink already is (O_EXCL|O_NOFOLLOW), and
+  // HDF5 then truncates and writes it; its mode stays. (In a run directory, 0700, nobody else
+  // can put anything in its place in between.)
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int e = errno;
+    throw RunFileError("cannot create " + path.string() + ": " + std::strerror(e) +
+                       (e == EEXIST ? " (a file or symlink is already there)" : ""));
+  }
+  const bool private_mode = ::fchmod(fd, 0600) == 0;
+  ::close(fd);
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // required for SWMR
-  impl_->file = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  impl_->file = private_mode ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
   H5Pclose(fapl);
-  if (impl_->file < 0) throw RunFileError("cannot create " + path.string() + " (exists, or directory not writable)");
+  if (impl_->file < 0) {
+    ::unlink(path.c_str());
+    throw RunFileError("cannot create " + path.string() + (private_mode ? " (HDF5 refused it)" : " (mode 0600)"));
+  }
   write_string_attribute(impl_->file, "config_yaml", config_yaml);
   write_string_attribute(impl_->file, "metadata_json", metadata_json);
   write_string_attribute(impl_->file, "layout", "dira run file v2 (docs/run-file.md)");
@@ -302,8 +323,9 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
       "half-width. ustar, ustar_half_width: Protocol B's u* frequency S_n (seed 001 eq. 44)");
   write_string_attribute(impl_->stats, "units", "elapsed_s: s; trials: count; the rest: dimensionless");
   write_string_attribute(impl_->report, "description",
-                         "report.json of the run as UTF-8 bytes (the same text), written once at the end; the "
-                         "file's root attribute report_json holds it as a string once the run has closed the file");
+                         "the run's final report as UTF-8 JSON, written once at the end: report.json's content, "
+                         "without its indentation; the file's root attribute report_json holds the same text as a "
+                         "string once the run has closed the file");
   if (raw_tags) {
     impl_->gtype = tag_type();
     impl_->tags = make_dataset(impl_->file, "tags", impl_->gtype, 65536);
@@ -396,7 +418,8 @@ void RunFileWriter::close() {
   if (impl_->report_text.empty()) return;
   // The report also as an HDF5 string (issue 13: h5py's f.attrs["report_json"] is a str). A SWMR
   // writer may not create attributes, so this is done once the file is closed: reopened for one
-  // attribute and closed again. Best effort: the same text is in /report_json and report.json.
+  // attribute and closed again. Best effort: the same text is in /report_json (and the same JSON,
+  // indented, in report.json).
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // dense storage: reports > 64 kB
   const hid_t f = H5Fopen(impl_->path.c_str(), H5F_ACC_RDWR, fapl);

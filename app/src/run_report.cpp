@@ -1,5 +1,7 @@
 #include "run_report.hpp"
 
+#include "run_directory.hpp"
+
 #include "sha256.hpp"
 
 #include "dira/app/references.hpp"
@@ -296,25 +298,42 @@ json analyze_run_directory(const std::filesystem::path& dir) {
   if (complete && ar.output_bits > 0)
     out["output_sha256"] = detail::sha256_hex(std::string(ar.output.begin(), ar.output.end()));
 
+  // Without report.json, the run's own copy of its report in run.h5 (written there first, at the
+  // end of the run: session.cpp write_report) is the live report, if the run got that far.
+  std::string live_from = rj.present ? "report.json" : "";
+  if (!rj.present && !contents.report.empty()) {
+    json copy = json::parse(contents.report, nullptr, false);
+    std::string copy_problem;
+    if (copy.is_object() && string_field(copy, "state", copy_problem) && string_field(copy, "decision", copy_problem) &&
+        copy_problem.empty()) {
+      // The same refusal as with report.json: a changed config.yaml would re-decide something else.
+      if (const auto recorded_sha = string_field(copy, "config_sha256", copy_problem);
+          recorded_sha && *recorded_sha != detail::sha256_hex(config.bytes))
+        throw RunFileError((dir / "config.yaml").string() + " was changed after the run: its SHA-256 is " +
+                           detail::sha256_hex(config.bytes) + ", run.h5's report records " + *recorded_sha +
+                           " for the configuration that ran; restore it to re-decide this run");
+      live = std::move(copy);
+      live_from = "run.h5";
+      notes.push_back((dir / "report.json").string() + " is missing" +
+                      (std::filesystem::exists(dir / kReportUnwrittenFile, ec) ? " (the run could not write it)" : "") +
+                      ": the live report is run.h5's copy (/report_json)");
+    }
+  }
   std::optional<std::string> state, decision, sha;
-  if (problem.empty() && rj.present) {
+  if (problem.empty() && !live_from.empty()) {
     state = string_field(live, "state", problem);
     if (!state) state = string_field(live, "status", problem);  // reports before state/verdict
     decision = string_field(live, "decision", problem);
     sha = string_field(live, "output_sha256", problem);
     if (problem.empty() && (!state || !decision)) problem = "it has no state or no decision";
   }
-  if (!rj.present) {
-    // dira.log says whether the run ended but could not write its report (a full disk).
-    bool unwritten = false;
-    try {
-      unwritten =
-          read_small_file(dir / "dira.log", 64u << 20).bytes.find("cannot write report.json") != std::string::npos;
-    } catch (const RunFileError&) {
-      // An unreadable or oversized log: fall back to the general words.
-    }
-    out["live_state"] = unwritten ? "no report.json: the run ended but could not write it (dira.log: \"cannot write "
-                                    "report.json\", a full disk?); decision over the trials recorded"
+  if (live_from.empty()) {
+    // No report anywhere. A run that ended but could not write report.json (a full disk) left
+    // the empty file kReportUnwrittenFile (RunDirectory::write_report); a crashed or killed one
+    // left nothing.
+    const bool unwritten = std::filesystem::exists(dir / kReportUnwrittenFile, ec);
+    out["live_state"] = unwritten ? std::string("no report.json: the run ended but could not write it (") +
+                                        kReportUnwrittenFile + ", a full disk?); decision over the trials recorded"
                                   : "no report.json: the run did not finish (crashed or killed); decision over the "
                                     "trials recorded";
   } else if (!problem.empty()) {
@@ -322,6 +341,7 @@ json analyze_run_directory(const std::filesystem::path& dir) {
     notes.push_back((dir / "report.json").string() + " is damaged: " + problem);
   } else {
     out["live_state"] = *state;
+    if (live_from != "report.json") out["live_report"] = live_from;
     out["reproduces_live_decision"] = *decision == out["decision"].get<std::string>();
     if (sha || out.contains("output_sha256"))
       out["reproduces_output"] = sha.value_or("") == out.value("output_sha256", "");

@@ -96,8 +96,10 @@ RunFacts run_facts(const ExperimentConfig& c, const RunDirectory& dir, const Dev
   return f;
 }
 
-/// The report into run.h5 (then closed) and report.json.
-/// Returns false when report.json could not be written (disk full: dira.log says why).
+/// The one place the final report is written (every front end — dira run, dira-gui, dira analyze
+/// --stations — goes through run_experiment): into run.h5 (compact JSON, /report_json and, after
+/// the close, the root attribute) and report.json (the same JSON, indented). Returns false when
+/// report.json could not be written (disk full: dira.log says why).
 bool write_report(const json& report, RunFileWriter& file, CrashFlagWatchdog& watchdog, RunDirectory& dir) {
   try {
     if (!file.is_open()) throw RunFileError("closed after a failed write, without the report");

@@ -304,7 +304,8 @@ list(APPEND dira_cli_tests cli.simulate_trials.weak_source_command cli.simulate_
 
 # Protocol C on recorded trials (issue 11): `dira analyze-trials` on simulated CHSH trials
 # (trial,u0,u1,x0,x1) with the plan dira run would fix, and with a run's pef.json (--pef),
-# accepts and certifies at least 256 bits; a local deterministic box is never certified.
+# accepts and certifies at least 256 bits (--output: 0600 whatever the umask); a local
+# deterministic box is never certified.
 add_test(NAME cli.analyze_trials.protocol_c COMMAND ${DIRA_SH} -c [=[
 dira="$1"; cfg="$2"; out="$3"; rm -rf "$out"; mkdir -p "$out"
 "$dira" simulate-trials --config "$cfg" --out "$out/t.csv" --sv-bits-out "$out/t.bits" --sv-bytes 200000 || exit 1
@@ -314,6 +315,11 @@ head -1 "$out/t.csv" | grep -q '^trial,u0,u1,x0,x1' || { echo "CSV header"; head
 grep -q '"protocol": "C"' "$out/a.json" || exit 1
 bits=$(sed -n 's/^  "certified_bits": \([0-9]*\).*/\1/p' "$out/a.json")
 [ "${bits:-0}" -ge 256 ] || { echo "certified ${bits:-?} bits"; exit 1; }
+# --output: 0600 under umask 000 even over an existing 0644 file (written atomically, the umask untouched).
+: > "$out/out.bin"; chmod 644 "$out/out.bin"
+(umask 000; "$dira" analyze-trials --config "$cfg" --trials "$out/t.csv" --sv-bits "$out/t.bits" --output "$out/out.bin" > /dev/null) || exit 1
+[ "$(stat -c %a "$out/out.bin")" = 600 ] || { echo "--output is $(stat -c %a "$out/out.bin"), not 0600"; exit 1; }
+[ "$(stat -c %s "$out/out.bin")" -eq $(( (bits + 7) / 8 )) ] || { echo "--output holds $(stat -c %s "$out/out.bin") bytes for $bits bits"; exit 1; }
 "$dira" run "$cfg" --out "$out/run" > /dev/null 2>&1 || exit 1
 "$dira" analyze-trials --config "$cfg" --trials "$out/t.csv" --pef "$(ls -d "$out"/run/*/)pef.json" --json > "$out/b.json" || { cat "$out/b.json"; exit 1; }
 sed -e '/state_theta/d' -e '/_angle_/d' "$cfg" > "$out/local.yaml"

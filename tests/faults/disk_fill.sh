@@ -74,6 +74,8 @@ else
   [ ! -e "$d/report.json" ] || fail "report.json exists but is empty"
   grep -q "report written" "$d/dira.log" && fail "dira.log says report written, but there is no report.json"
   grep -q "cannot write report.json" "$d/dira.log" || fail "no report.json and dira.log does not say why"
+  # The record dira analyze reads (not the log's words): the empty file report.json.unwritten.
+  [ -f "$d/report.json.unwritten" ] || fail "no report.json and no report.json.unwritten"
   report="report.json absent (dira.log: cannot write it)"
 fi
 wait_for_watchdog "$d" || grep -q "run.h5 closed" "$d/dira.log" || true

@@ -234,8 +234,12 @@ TEST_CASE("run directory: 0700, and every file in it 0600 whatever the umask", "
       CHECK((st.st_mode & 0777) == 0600);
     }
     CHECK_FALSE(std::filesystem::exists(rd.file("report.json.tmp")));
+    // Each file got its mode where it was created: the process umask, shared by every thread
+    // (a GUI's too), was never changed (before: 077 while a run directory was open).
+    const mode_t during = ::umask(0);
+    CHECK(during == 0);
   }
-  CHECK(::umask(old) == 0);  // restored by the RunDirectory
+  CHECK(::umask(old) == 0);  // as the test set it
   std::filesystem::remove_all(dir);
 }
 
@@ -256,6 +260,25 @@ TEST_CASE("sv_bits.bin: appended as drawn, never through a symlink", "[rundir]")
   std::ofstream(dir / "target") << "keep";
   std::filesystem::create_symlink(dir / "target", dir / "planted");
   CHECK_THROWS_WITH(SvBitsFile(dir / "planted"), Catch::Contains("dira never writes through one"));
+  CHECK(dira::test::read_all(dir / "target") == "keep");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("run.h5: created 0600 under umask 0, never through a symlink", "[rundir][runfile]") {
+  const auto dir = dira::test::scratch_directory("rundir", "runh5");
+  const mode_t old = ::umask(0);
+  {
+    RunFileWriter w(dir / "run.h5", "", "{}");
+    w.close();
+  }
+  ::umask(old);
+  struct stat st {};
+  REQUIRE(::stat((dir / "run.h5").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_THROWS_WITH(RunFileWriter(dir / "run.h5", "", "{}"), Catch::Contains("already there"));
+  std::ofstream(dir / "target") << "keep";
+  std::filesystem::create_symlink(dir / "target", dir / "planted.h5");
+  CHECK_THROWS_WITH(RunFileWriter(dir / "planted.h5", "", "{}"), Catch::Contains("already there"));
   CHECK(dira::test::read_all(dir / "target") == "keep");
   std::filesystem::remove_all(dir);
 }
