@@ -401,8 +401,39 @@ std::uint32_t packed_count(std::span<const std::uint8_t> in) {
   return n;
 }
 
+// Whether the payload after the count [p, end) holds exactly n packed tags, judged by their
+// shape alone: header byte, the extended form's 8 bytes, a varint of at most 10 bytes; nothing is
+// written. The count is an authenticated peer's claim, and the byte bound of packed_count lets a
+// 16 MiB payload claim 8 Mi tags — 128 MiB decoded. Room for the tags is made only once their
+// bytes are seen to hold them, so a forged count costs no allocation at all (a frame of the
+// right shape can still break a rule the decoder checks — a type, a minimal varint — but then
+// its count is what its bytes hold, and room for it is at most 8 times the payload).
+bool holds_packed_tags(const std::uint8_t* p, const std::uint8_t* const end, std::uint32_t n) {
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (p >= end) return false;
+    const std::uint8_t h = *p++;
+    if (h >= kExtended) {
+      if (h != kExtended || end - p < 8) return false;
+      p += 8;
+    }
+    const std::uint8_t* const varint_end = p + std::min<std::ptrdiff_t>(end - p, 10);
+    while (p < varint_end && (*p & 0x80)) ++p;
+    if (p == varint_end) return false;  // the payload or the varint's 10 bytes end inside it
+    ++p;
+  }
+  return p == end;
+}
+
 void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
   PackedCursor c{in.data() + 4, in.data() + in.size(), 0, 0, packed_count(in)};
+  if (!holds_packed_tags(c.p, c.end, c.n)) {
+    // Refused before anything is allocated, with the decoder's own reason (the first rule the
+    // payload breaks, docs/wire.md): decoded into a buffer on the stack and dropped.
+    hal::Tag scratch[256];
+    while (c.i < c.n) unpack_some(c, scratch, std::size(scratch));
+    // Only a count of 0 gets here (n > 0: unpack_some threw, at the latest after the last tag).
+    throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
+  }
   const std::size_t old = out.size();
   if (out.capacity() < old + c.n) out.reserve(std::max<std::size_t>(old + c.n, 2 * out.capacity()));
   try {
@@ -415,7 +446,6 @@ void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
       out.resize(std::min<std::size_t>(old + c.n, at + kChunk));
       unpack_some(c, out.data() + at, out.size() - at);
     }
-    if (c.n == 0 && c.p != c.end) throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
   } catch (...) {
     out.resize(old);
     throw;
