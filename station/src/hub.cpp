@@ -148,7 +148,7 @@ struct StationHub::Impl {
     }
     if (carries_tags(kind)) {
       if (st.routing_id != d.routing_id) return;  // from a connection it has since replaced
-      if (!st.fault.empty()) return;               // the run ends with its fault (take_frames)
+      if (!st.fault.empty()) return;              // the run ends with its fault (take_frames)
       // Header, checksum and tag count here; the tags are decoded by the merge (push_frame),
       // on the thread that uses them, without a 16-byte copy of every tag in between.
       std::uint64_t seq = 0, position = 0, n = 0;

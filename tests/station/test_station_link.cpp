@@ -127,3 +127,30 @@ TEST_CASE("CurveZMQ: a station talks only to the coordinator whose key it holds"
   CHECK(a.handshake_failures() >= 1);
   CHECK(alog.contains("handshake with the coordinator"));
 }
+
+// No frame is larger than its header and kMaxPayload (docs/wire.md), so neither side takes a
+// larger message: ZeroMQ refuses it from its announced size, before allocating it, and drops
+// the connection (which the station makes again); without the limit a peer could make the other
+// side allocate any size before verify() refused it.
+TEST_CASE("CurveZMQ: a message larger than the largest frame is dropped unread; the largest frame passes",
+          "[station][link]") {
+  const auto coordinator = station::generate_key_pair();
+  const auto alice = station::generate_key_pair();
+  station::CoordinatorLink c("tcp://127.0.0.1:*", coordinator, {{"alice", alice.public_key}}, nullptr);
+  station::StationLink a(c.endpoint(), coordinator.public_key, alice, nullptr);
+  const auto hello = station::encode_control(0, R"({"type":"hello"})");
+  station::Delivery got;
+  REQUIRE(delivered(c, a, hello, got, 5000ms));
+  // The largest frame arrives whole (hellos that were still on their way are skipped).
+  const std::vector<std::uint8_t> largest(station::kHeaderBytes + station::kMaxPayload, 0xCD);
+  REQUIRE(a.send(largest));
+  bool arrived = false;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!arrived && std::chrono::steady_clock::now() < until)
+    arrived = c.receive(got, 50ms) && got.bytes.size() == largest.size();
+  CHECK(arrived);
+  // A kilobyte more never arrives: the next message the coordinator gets is a hello sent after it.
+  REQUIRE(a.send(std::vector<std::uint8_t>(largest.size() + 1024, 0xAB)));
+  REQUIRE(delivered(c, a, hello, got, 10000ms));
+  CHECK(got.bytes.size() == hello.size());
+}
