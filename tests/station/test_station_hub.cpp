@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 using namespace dira;
 using namespace std::chrono_literals;
@@ -118,6 +119,16 @@ station::HubConfig alice_hub(const station::KeyPair& coordinator, const station:
   return hc;
 }
 
+// A hub for alice (alice_hub) and alice's hand-driven link to it, after hello_until_welcomed.
+struct AliceConnected {
+  station::KeyPair ck = station::generate_key_pair();
+  station::KeyPair ak = station::generate_key_pair();
+  Log log;
+  station::StationHub hub{alice_hub(ck, ak, log)};
+  station::StationLink link{hub.endpoint(), ck.public_key, ak, nullptr};
+  json welcome = hello_until_welcomed(link);
+};
+
 }  // namespace
 
 TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent; nothing is lost", "[station][hub]") {
@@ -169,13 +180,10 @@ TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resen
 TEST_CASE("hub: a station away longer than the timeout is a hardware fault", "[station][hub]") {
   const auto ck = station::generate_key_pair();
   const auto ak = station::generate_key_pair();
-  station::HubConfig hc;
-  hc.listen = "tcp://127.0.0.1:*";
-  hc.key = ck;
-  hc.stations = {{"alice", ak.public_key}};
+  Log log;
+  station::HubConfig hc = alice_hub(ck, ak, log);
   hc.heartbeat = 50ms;
   hc.station_timeout = 300ms;
-  hc.connect_timeout = 5s;
   station::StationHub hub(hc);
   {
     station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
@@ -337,12 +345,8 @@ TEST_CASE("hub: settings and stop queued by the session's threads arrive in sequ
 // as a hardware fault naming the station, instead of asking for it forever.
 TEST_CASE("hub: a block that passes its checksum but does not decode ends the run as a hardware fault",
           "[station][hub]") {
-  const auto ck = station::generate_key_pair();
-  const auto ak = station::generate_key_pair();
-  Log log;
-  station::StationHub hub(alice_hub(ck, ak, log));
-  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-  const json welcome = hello_until_welcomed(link);
+  AliceConnected t;
+  auto [hub, link, welcome, log] = std::tie(t.hub, t.link, t.welcome, t.log);
   REQUIRE(welcome.value("type", "") == "welcome");
   hub.wait_connected();
   // Tag 0's header byte (the payload's fifth byte) made 0x81, which no tag has; checksum resealed.
@@ -362,12 +366,9 @@ TEST_CASE("hub: a block that passes its checksum but does not decode ends the ru
 // length allows (2 bytes a tag), whose first tag is already malformed. take() makes room for
 // the tags as they decode, never for the claim at once (it used to zero-fill 128 MiB first).
 TEST_CASE("hub: take() makes no room for a forged tag count before the tags decode", "[station][hub]") {
-  const auto ck = station::generate_key_pair();
-  const auto ak = station::generate_key_pair();
-  Log log;
-  station::StationHub hub(alice_hub(ck, ak, log));
-  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-  REQUIRE(hello_until_welcomed(link).value("type", "") == "welcome");
+  AliceConnected t;
+  auto [hub, link, welcome, log] = std::tie(t.hub, t.link, t.welcome, t.log);
+  REQUIRE(welcome.value("type", "") == "welcome");
   hub.wait_connected();
   std::vector<std::uint8_t> f = station::encode_packed_tags(0, 0, {});
   f.resize(station::kHeaderBytes + station::kMaxPayload, 0x00);
@@ -393,12 +394,8 @@ TEST_CASE("hub: take() makes no room for a forged tag count before the tags deco
 // coordinator hold any number of frames: the hub drops it unheld and the run ends as a hardware
 // fault naming the station. Nothing is taken before, so the credit stays the welcome's.
 TEST_CASE("hub: a block starting at or past the station's credit ends the run as a hardware fault", "[station][hub]") {
-  const auto ck = station::generate_key_pair();
-  const auto ak = station::generate_key_pair();
-  Log log;
-  station::StationHub hub(alice_hub(ck, ak, log));
-  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-  const json welcome = hello_until_welcomed(link);
+  AliceConnected t;
+  auto [hub, link, welcome, log] = std::tie(t.hub, t.link, t.welcome, t.log);
   REQUIRE(welcome.value("type", "") == "welcome");
   hub.wait_connected();
   const auto credit = welcome.value("credit", std::uint64_t{0});
