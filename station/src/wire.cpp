@@ -424,18 +424,28 @@ bool holds_packed_tags(const std::uint8_t* p, const std::uint8_t* const end, std
   return p == end;
 }
 
+// Refuses a payload whose shape does not hold its count, with the decoder's own reason (the
+// first rule the payload breaks, docs/wire.md): decoded into a buffer on the stack and dropped.
+[[noreturn]] void refuse_packed(PackedCursor c) {
+  hal::Tag scratch[256];
+  while (c.i < c.n) unpack_some(c, scratch, std::size(scratch));
+  // Only a count of 0 gets here (n > 0: unpack_some threw, at the latest after the last tag).
+  throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
+}
+
 void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
   PackedCursor c{in.data() + 4, in.data() + in.size(), 0, 0, packed_count(in)};
-  if (!holds_packed_tags(c.p, c.end, c.n)) {
-    // Refused before anything is allocated, with the decoder's own reason (the first rule the
-    // payload breaks, docs/wire.md): decoded into a buffer on the stack and dropped.
-    hal::Tag scratch[256];
-    while (c.i < c.n) unpack_some(c, scratch, std::size(scratch));
-    // Only a count of 0 gets here (n > 0: unpack_some threw, at the latest after the last tag).
-    throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
-  }
   const std::size_t old = out.size();
-  if (out.capacity() < old + c.n) out.reserve(std::max<std::size_t>(old + c.n, 2 * out.capacity()));
+  if (out.capacity() < old + c.n) {
+    // Room for the count is made only once the payload is seen to hold that many tags
+    // (holds_packed_tags). A buffer that has the room already (a caller reusing it per block)
+    // needs no walk: decoding into it allocates nothing, and a count the tags do not fill is
+    // found by the decode itself. The walk is a second pass, serial from tag to tag: run on
+    // every block it took BM_StationEncodeDecodePackedTags (encode, checksum, decode) from 4.6
+    // to 6.9 ns a tag under load, so it runs only when the room must grow.
+    if (!holds_packed_tags(c.p, c.end, c.n)) refuse_packed(c);
+    out.reserve(std::max<std::size_t>(old + c.n, 2 * out.capacity()));
+  }
   try {
     // Room is made (and zero-filled by resize) a chunk at a time, so the chunk is still in the
     // cache when the tags are written into it: zero-filling the whole block first streamed a
@@ -446,6 +456,7 @@ void unpack(std::span<const std::uint8_t> in, hal::TagBlock& out) {
       out.resize(std::min<std::size_t>(old + c.n, at + kChunk));
       unpack_some(c, out.data() + at, out.size() - at);
     }
+    if (c.n == 0 && c.p != c.end) throw WireError(std::to_string(c.end - c.p) + " bytes after the last packed tag");
   } catch (...) {
     out.resize(old);
     throw;

@@ -478,6 +478,15 @@ TEST_CASE("a forged packed frame claiming 8 Mi tags is refused before room is ma
       CHECK(out.empty());
       CHECK(out.capacity() == 0);
     }
+    {  // a buffer reused with room for the claim already: no walk, no allocation, the same refusal
+      hal::TagBlock roomy;
+      roomy.reserve(claim);  // 128 MiB of address space; only the first chunk is touched
+      std::uint64_t seq = 0;
+      station::testing::AllocationProbe probe;
+      CHECK_THROWS_WITH(station::decode_tags_into(frame, seq, roomy), Catch::Contains(why));
+      CHECK(probe.largest() <= frame.size());
+      CHECK(roomy.empty());
+    }
     {  // the coordinator's path: the hub reads the count, the merge decodes a chunk at a time
       station::TagFrameReader r(frame);
       CHECK(r.tags() == claim);
