@@ -1,5 +1,8 @@
 // The test binary's global operator new and delete (replaceable, [new.delete]): malloc and free,
-// recording the largest request of a thread that holds an AllocationProbe.
+// recording the largest request of a thread that holds an AllocationProbe. Every unaligned form
+// is replaced, the nothrow ones too (Catch allocates with them): one left to the library would
+// pair its allocation with this file's free, which ASan reports as alloc-dealloc-mismatch. The
+// aligned forms are left alone, all of them (their allocations and frees pair among themselves).
 #include "allocation_probe.hpp"
 
 #include <cstdlib>
@@ -31,6 +34,13 @@ void* operator new(std::size_t n) {
 void* operator new[](std::size_t n) {
   return operator new(n);
 }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  if (probing && n > largest_request) largest_request = n;
+  return std::malloc(n == 0 ? 1 : n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
+  return operator new(n, t);
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }
@@ -41,5 +51,11 @@ void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
   std::free(p);
 }
