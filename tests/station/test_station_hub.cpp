@@ -131,7 +131,8 @@ struct AliceConnected {
 
 }  // namespace
 
-TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent; nothing is lost", "[station][hub]") {
+TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent — nothing is lost",
+          "[station][hub]") {
   const auto ck = station::generate_key_pair();
   const auto ak = station::generate_key_pair();
   Log log;

@@ -81,7 +81,7 @@ TEST_CASE("keygen: secret key 0600, never overwritten, public key readable", "[s
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("CurveZMQ: a listed station is admitted and named by its key; an unlisted key is refused and logged",
+TEST_CASE("CurveZMQ: a listed station is admitted and named by its key — an unlisted key is refused and logged",
           "[station][link]") {
   const auto coordinator = station::generate_key_pair();
   const auto alice = station::generate_key_pair();
@@ -132,7 +132,7 @@ TEST_CASE("CurveZMQ: a station talks only to the coordinator whose key it holds"
 // larger message: ZeroMQ refuses it from its announced size, before allocating it, and drops
 // the connection (which the station makes again); without the limit a peer could make the other
 // side allocate any size before verify() refused it.
-TEST_CASE("CurveZMQ: a message larger than the largest frame is dropped unread; the largest frame passes",
+TEST_CASE("CurveZMQ: a message larger than the largest frame is dropped unread — the largest frame passes",
           "[station][link]") {
   const auto coordinator = station::generate_key_pair();
   const auto alice = station::generate_key_pair();

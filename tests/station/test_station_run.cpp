@@ -491,7 +491,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a station killed with SIGKILL is reported lost within 2 heartbeats; restarted, it backfills from its file "
+    "a station killed with SIGKILL is reported lost within 2 heartbeats — restarted, it backfills from its file "
     "and no trial is missing",
     "[station][run][faults]") {
   const auto& ref = single_process();

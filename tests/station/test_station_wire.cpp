@@ -358,7 +358,7 @@ TEST_CASE("version 1 frames (older stations and records) are still read, and enc
 // The truth is the block that was encoded; the reader must give it back for every chunk size,
 // and refuse exactly what decode() refuses — also where the decoder's unchecked fast loop runs
 // (a malformed tag with more than kMaxPackedTagBytes after it).
-TEST_CASE("TagFrameReader: any chunk size gives the encoded block; refusals as decode's, in its fast loop too",
+TEST_CASE("TagFrameReader: any chunk size gives the encoded block — refusals as decode's, in its fast loop too",
           "[station][wire]") {
   std::mt19937_64 rng(10);
   hal::TagBlock tags;
