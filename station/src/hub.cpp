@@ -77,6 +77,8 @@ struct StationHub::Impl {
     std::uint64_t rate_tags = 0;       // tags received when that window began
     std::uint64_t merge_pending = 0;   // tags the merge holds (RemoteTagger::next, note_merge)
     std::uint64_t credit = 0;          // flow control: the station may send tags below this (sent to it)
+    std::uint64_t granted = 0;         // the highest credit ever sent to it: no honest block starts at or past it
+    std::string fault;                 // a protocol fault of the station's (take_frames ends the run with it)
     StationHealth health;
   };
 
@@ -146,6 +148,7 @@ struct StationHub::Impl {
     }
     if (carries_tags(kind)) {
       if (st.routing_id != d.routing_id) return;  // from a connection it has since replaced
+      if (!st.fault.empty()) return;              // the run ends with its fault (take_frames)
       // Header, checksum and tag count here; the tags are decoded by the merge (push_frame),
       // on the thread that uses them, without a 16-byte copy of every tag in between.
       std::uint64_t seq = 0, position = 0, n = 0;
@@ -162,6 +165,22 @@ struct StationHub::Impl {
         if (st.awaiting_resume) return;  // frames sent before our resume request
         refuse_frame(st, "block " + std::to_string(seq) + " at tag " + std::to_string(position) + ", expected block " +
                              std::to_string(st.next_block) + " at tag " + std::to_string(st.tags));
+        return;
+      }
+      // Flow control (docs/wire.md): a station sends a block only if its first tag is below the
+      // credit it holds, which is never more than we granted. A block that starts at or past it
+      // was sent by a station that does not obey flow control, or forged: held, it would let the
+      // peer make this process hold any number of frames. Not a transmission error (a resend
+      // would bring the same), so the run ends, as for a block that does not decode.
+      if (position >= st.granted) {
+        st.fault = "station " + st.name + " sent block " + std::to_string(seq) + " starting at tag " +
+                   std::to_string(position) + ", at or past the credit of " + std::to_string(st.granted) +
+                   " tags it was granted (docs/wire.md, \"Flow control\"): it does not obey flow control (a "
+                   "station older than wire version 3 must be updated) or the block is forged; every trial "
+                   "merged before is kept";
+        ++st.health.rejected_frames;
+        log(st.fault);
+        cv.notify_all();
         return;
       }
       st.awaiting_resume = false;
@@ -245,6 +264,7 @@ struct StationHub::Impl {
       log("station " + st.name + " connected (" + (st.health.reconnects ? "again; " : "") +
           "its stream continues at block " + std::to_string(st.next_block) + ", tag " + std::to_string(st.tags) + ")");
       st.credit = credit_for(st);
+      st.granted = std::max(st.granted, st.credit);
       send_control(st, {{"type", "welcome"},
                         {"v", 1},
                         {"block", st.next_block},
@@ -307,6 +327,7 @@ struct StationHub::Impl {
       const std::uint64_t c = credit_for(st);
       if (c >= st.credit + kCreditTags / 4) {
         st.credit = c;
+        st.granted = std::max(st.granted, c);
         send_control(st, {{"type", "credit"}, {"tag", c}});
       }
     }
@@ -401,9 +422,11 @@ struct StationHub::Impl {
     outbox.clear();
   }
 
-  // A station lost for longer than the station timeout ends the run (hardware fault), whoever
-  // notices first: the tagger waiting for its tags or a modulator waiting for its settings.
+  // A station lost for longer than the station timeout, or one that broke the protocol (`fault`),
+  // ends the run (hardware fault), whoever notices first: the tagger waiting for its tags or a
+  // modulator waiting for its settings.
   void check_away(const Station& st, Clock::time_point now) const {
+    if (!st.fault.empty()) throw hal::HardwareFault(st.fault);
     if (st.state == State::lost && now - st.lost_since > config.station_timeout)
       throw hal::HardwareFault("station " + st.name + " has been away for more than " +
                                std::to_string(config.station_timeout.count()) +
@@ -580,11 +603,17 @@ void StationHub::take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bo
     for (const auto& f : frames[s]) {
       TagFrameReader r(f, true);
       const std::size_t at = blocks[s].size();
-      blocks[s].resize(at + r.tags());
-      std::size_t got = 0;
+      // Room a chunk at a time as the tags decode, never the frame's tag count at once: that
+      // count is the peer's claim (bounded only by 2 bytes a tag, docs/wire.md), and the tags
+      // behind it are checked only as they decode.
+      constexpr std::size_t kChunk = 4096;
       try {
-        for (std::size_t k = 1; got < r.tags() && k > 0; got += k)
-          k = r.read(blocks[s].data() + at + got, r.tags() - got);
+        for (std::size_t k = 1; k > 0;) {
+          const std::size_t done = blocks[s].size();
+          blocks[s].resize(done + kChunk);
+          k = r.read(blocks[s].data() + done, kChunk);
+          blocks[s].resize(done + k);
+        }
       } catch (const WireError& e) {
         blocks[s].resize(at);
         throw hal::HardwareFault(undecodable_block(impl_->stations[s].name, e));

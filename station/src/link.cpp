@@ -1,6 +1,8 @@
 // CurveZMQ links (docs/stations.md, "Threat model"; ZAP is ZeroMQ RFC 27, CURVE RFC 26).
 #include "dira/station/link.hpp"
 
+#include "dira/station/wire.hpp"
+
 #include <malloc.h>
 #include <zmq.hpp>
 
@@ -25,6 +27,13 @@ namespace {
 constexpr int kLinger = 200;        // ms a closing socket keeps trying to deliver
 constexpr int kSendHwm = 256;       // frames queued per peer before send() says "not now"
 constexpr int kHandshakeMs = 5000;  // a handshake that takes longer is given up (and retried)
+// The largest message either side takes: the largest frame (docs/wire.md: a header and at most
+// kMaxPayload bytes), plus room for CURVE's wrapping of it (a MESSAGE command's name, nonce, MAC
+// and flags: 33 bytes; 64 kept). ZeroMQ checks a message's announced size before it allocates
+// it and drops the connection of a peer that announces more, so an authenticated peer cannot
+// make this process allocate more than one frame's bytes for a message that verify() would
+// refuse anyway.
+constexpr std::int64_t kMaxMessageBytes = static_cast<std::int64_t>(kHeaderBytes + kMaxPayload) + 64;
 
 std::string z85(const std::string& binary_key) {
   char text[41];
@@ -107,6 +116,7 @@ CoordinatorLink::CoordinatorLink(const std::string& endpoint, const KeyPair& own
     d.router.set(zmq::sockopt::rcvhwm, kSendHwm);
     d.router.set(zmq::sockopt::router_mandatory, 1);  // a send to a vanished station fails instead of vanishing
     d.router.set(zmq::sockopt::handshake_ivl, kHandshakeMs);
+    d.router.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
     d.router.bind(endpoint);
     d.endpoint = d.router.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
@@ -199,6 +209,7 @@ StationLink::StationLink(const std::string& endpoint, const std::string& coordin
     d.dealer.set(zmq::sockopt::rcvhwm, kSendHwm);
     d.dealer.set(zmq::sockopt::immediate, 1);  // queue only on a finished handshake: send() says "not now"
     d.dealer.set(zmq::sockopt::handshake_ivl, kHandshakeMs);
+    d.dealer.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
     d.dealer.set(zmq::sockopt::reconnect_ivl, 100);
     d.dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
     const std::string mon = "inproc://station-monitor";

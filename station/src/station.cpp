@@ -407,6 +407,11 @@ StationResult run_station(const StationConfig& cfg, StationDevices dev, LinkLog 
     }
     if (link.receive(in, std::chrono::milliseconds(2))) {
       try {
+        // A coordinator sends no tags: a tag frame is refused unread. Decoded, a packed frame of
+        // 16 MiB could fill 128 MiB (docs/wire.md, "Bounds on what a peer can make us allocate").
+        if (in.size() >= kHeaderBytes && carries_tags(static_cast<FrameKind>(in[5])))
+          throw WireError(std::string("a coordinator sends no tag frames, this is one of kind ") +
+                          to_string(static_cast<FrameKind>(in[5])));
         Frame f = decode(in);
         json j;
         if (f.kind == FrameKind::control) {

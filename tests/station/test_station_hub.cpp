@@ -1,6 +1,7 @@
 // The coordinator's hub against a hand-driven station link on 127.0.0.1 (station/coordinator.hpp):
 // a tampered or replayed tag frame is rejected, reported (log and health record) and asked for
 // again, and the stream continues without a hole; a silent station is reported lost.
+#include "allocation_probe.hpp"
 #include "dira/hal/device.hpp"
 #include "dira/station/coordinator.hpp"
 #include "dira/station/wire.hpp"
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 using namespace dira;
 using namespace std::chrono_literals;
@@ -72,6 +74,39 @@ std::size_t take_all(station::StationHub& hub, std::size_t want, std::chrono::mi
   return got;
 }
 
+// Says hello (control frame 0 of the connection) until the hub welcomes, at most 50 tries of
+// 100 ms (the connection comes up in the background); returns the welcome, or null if none came.
+// `in_order`, if given, checks the welcome's sequence number (the first of the hub's frames).
+json hello_until_welcomed(station::StationLink& link,
+                          const std::string& hello = R"({"type":"hello","v":1,"settings_for":[]})",
+                          station::SequenceCheck* in_order = nullptr) {
+  std::vector<std::uint8_t> in;
+  for (int i = 0; i < 50; ++i) {
+    (void)link.send(station::encode_control(0, hello));
+    if (!link.receive(in, 100ms)) continue;
+    const auto f = station::decode(in);
+    if (f.kind != station::FrameKind::control) continue;
+    json j = json::parse(f.text);
+    if (j.value("type", "") != "welcome") continue;
+    if (in_order) in_order->accept(f.sequence);
+    return j;
+  }
+  return {};
+}
+
+// Takes from the hub until take() throws a hardware fault, at most `limit`; its message, or empty.
+std::string fault_of_take(station::StationHub& hub, std::chrono::milliseconds limit = 3s) {
+  std::vector<std::vector<hal::Tag>> blocks;
+  std::vector<bool> ended;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) try {
+      hub.take(blocks, ended, 20ms);
+    } catch (const hal::HardwareFault& e) {
+      return e.what();
+    }
+  return {};
+}
+
 /// A hub on a free loopback port for one station, alice, at a 100 ms heartbeat, logging to `log`.
 station::HubConfig alice_hub(const station::KeyPair& coordinator, const station::KeyPair& alice, Log& log) {
   station::HubConfig hc;
@@ -84,24 +119,27 @@ station::HubConfig alice_hub(const station::KeyPair& coordinator, const station:
   return hc;
 }
 
+// A hub for alice (alice_hub) and alice's hand-driven link to it, after hello_until_welcomed.
+struct AliceConnected {
+  station::KeyPair ck = station::generate_key_pair();
+  station::KeyPair ak = station::generate_key_pair();
+  Log log;
+  station::StationHub hub{alice_hub(ck, ak, log)};
+  station::StationLink link{hub.endpoint(), ck.public_key, ak, nullptr};
+  json welcome = hello_until_welcomed(link);
+};
+
 }  // namespace
 
-TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent; nothing is lost", "[station][hub]") {
+TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resent — nothing is lost",
+          "[station][hub]") {
   const auto ck = station::generate_key_pair();
   const auto ak = station::generate_key_pair();
   Log log;
   const station::HubConfig hc = alice_hub(ck, ak, log);
   station::StationHub hub(hc);
   station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-  // hello until welcomed (the connection comes up in the background)
-  std::uint64_t seq = 0;
-  json welcome;
-  for (int i = 0; i < 50 && welcome.is_null(); ++i) {
-    seq = 0;
-    (void)link.send(station::encode_control(seq++, R"({"type":"hello","v":1,"settings_for":[]})"));
-    std::vector<std::uint8_t> in;
-    if (link.receive(in, 100ms)) welcome = json::parse(station::decode(in).text);
-  }
+  const json welcome = hello_until_welcomed(link);
   REQUIRE(welcome.value("type", "") == "welcome");
   CHECK(welcome["block"] == 0);
   hub.wait_connected();
@@ -143,21 +181,14 @@ TEST_CASE("hub: a tampered or replayed tag frame is rejected, reported and resen
 TEST_CASE("hub: a station away longer than the timeout is a hardware fault", "[station][hub]") {
   const auto ck = station::generate_key_pair();
   const auto ak = station::generate_key_pair();
-  station::HubConfig hc;
-  hc.listen = "tcp://127.0.0.1:*";
-  hc.key = ck;
-  hc.stations = {{"alice", ak.public_key}};
+  Log log;
+  station::HubConfig hc = alice_hub(ck, ak, log);
   hc.heartbeat = 50ms;
   hc.station_timeout = 300ms;
-  hc.connect_timeout = 5s;
   station::StationHub hub(hc);
   {
     station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-    for (int i = 0; i < 100; ++i) {
-      (void)link.send(station::encode_control(0, R"({"type":"hello","v":1,"settings_for":[]})"));
-      std::vector<std::uint8_t> in;
-      if (link.receive(in, 50ms)) break;
-    }
+    (void)hello_until_welcomed(link);
     hub.wait_connected();
   }  // the station goes away
   std::vector<std::vector<hal::Tag>> blocks;
@@ -207,12 +238,7 @@ TEST_CASE("hub: health for the GUI — backlog, backfill, tag rate, station_heal
   }
   station::StationLink link(hub->endpoint(), ck.public_key, ak, nullptr);
   // A station whose file already holds 3 blocks of 100 tags (restarted after the coordinator lost it).
-  json welcome;
-  for (int i = 0; i < 50 && welcome.is_null(); ++i) {
-    (void)link.send(station::encode_control(0, R"({"type":"hello","v":1,"settings_for":[],"blocks":3,"tags":300})"));
-    std::vector<std::uint8_t> in;
-    if (link.receive(in, 100ms)) welcome = json::parse(station::decode(in).text);
-  }
+  const json welcome = hello_until_welcomed(link, R"({"type":"hello","v":1,"settings_for":[],"blocks":3,"tags":300})");
   REQUIRE(welcome.value("type", "") == "welcome");
   {
     const auto h = hub->health();
@@ -272,19 +298,11 @@ TEST_CASE("hub: settings and stop queued by the session's threads arrive in sequ
   hc.heartbeat = 5ms;
   station::StationHub hub(hc);
   station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-  std::uint64_t out = 0;
   station::SequenceCheck in_order;
+  const bool welcomed =
+      !hello_until_welcomed(link, R"({"type":"hello","v":1,"settings_for":[0]})", &in_order).is_null();
+  std::uint64_t out = 1;  // the hello was control frame 0
   std::vector<std::uint8_t> in;
-  bool welcomed = false;
-  for (int i = 0; i < 50 && !welcomed; ++i) {
-    out = 0;
-    (void)link.send(station::encode_control(out++, R"({"type":"hello","v":1,"settings_for":[0]})"));
-    if (link.receive(in, 100ms)) {
-      const auto f = station::decode(in);
-      welcomed = f.kind == station::FrameKind::control && json::parse(f.text).value("type", "") == "welcome";
-      if (welcomed) in_order.accept(f.sequence);
-    }
-  }
   REQUIRE(welcomed);
   hub.wait_connected();
 
@@ -328,17 +346,8 @@ TEST_CASE("hub: settings and stop queued by the session's threads arrive in sequ
 // as a hardware fault naming the station, instead of asking for it forever.
 TEST_CASE("hub: a block that passes its checksum but does not decode ends the run as a hardware fault",
           "[station][hub]") {
-  const auto ck = station::generate_key_pair();
-  const auto ak = station::generate_key_pair();
-  Log log;
-  station::StationHub hub(alice_hub(ck, ak, log));
-  station::StationLink link(hub.endpoint(), ck.public_key, ak, nullptr);
-  json welcome;
-  for (int i = 0; i < 50 && welcome.is_null(); ++i) {
-    (void)link.send(station::encode_control(0, R"({"type":"hello","v":1,"settings_for":[]})"));
-    std::vector<std::uint8_t> in;
-    if (link.receive(in, 100ms)) welcome = json::parse(station::decode(in).text);
-  }
+  AliceConnected t;
+  auto [hub, link, welcome, log] = std::tie(t.hub, t.link, t.welcome, t.log);
   REQUIRE(welcome.value("type", "") == "welcome");
   hub.wait_connected();
   // Tag 0's header byte (the payload's fifth byte) made 0x81, which no tag has; checksum resealed.
@@ -348,16 +357,64 @@ TEST_CASE("hub: a block that passes its checksum but does not decode ends the ru
   const std::uint32_t c = station::frame_checksum(f[4], f);
   std::memcpy(f.data() + 28, &c, 4);
   REQUIRE(link.send(f));
-  std::vector<std::vector<hal::Tag>> blocks;
-  std::vector<bool> ended;
-  const auto until = std::chrono::steady_clock::now() + 3s;
-  std::string fault;
-  while (fault.empty() && std::chrono::steady_clock::now() < until) try {
-      hub.take(blocks, ended, 20ms);
-    } catch (const hal::HardwareFault& e) {
-      fault = e.what();
-    }
+  const std::string fault = fault_of_take(hub);
   CHECK(fault.find("station alice sent a block whose checksum is right but whose tags do not decode") !=
         std::string::npos);
   CHECK(fault.find("header byte 129") != std::string::npos);
+}
+
+// The same from a peer that forges the count: a 16 MiB packed frame claiming the 8 Mi tags its
+// length allows (2 bytes a tag), whose first tag is already malformed. take() makes room for
+// the tags as they decode, never for the claim at once (it used to zero-fill 128 MiB first).
+TEST_CASE("hub: take() makes no room for a forged tag count before the tags decode", "[station][hub]") {
+  AliceConnected t;
+  auto [hub, link, welcome, log] = std::tie(t.hub, t.link, t.welcome, t.log);
+  REQUIRE(welcome.value("type", "") == "welcome");
+  hub.wait_connected();
+  std::vector<std::uint8_t> f = station::encode_packed_tags(0, 0, {});
+  f.resize(station::kHeaderBytes + station::kMaxPayload, 0x00);
+  const auto claim = static_cast<std::uint32_t>((station::kMaxPayload - 4) / 2);
+  std::memcpy(f.data() + station::kHeaderBytes, &claim, 4);
+  f[station::kHeaderBytes + 4] = 0x81;  // tag 0's header byte: no tag has it
+  std::memcpy(f.data() + 24, &station::kMaxPayload, 4);
+  std::memset(f.data() + 28, 0, 4);
+  const std::uint32_t c = station::frame_checksum(f[4], f);
+  std::memcpy(f.data() + 28, &c, 4);
+  REQUIRE(link.send(f));
+  station::testing::AllocationProbe probe;  // this thread's: take()'s, not the hub's receiving thread
+  const std::string fault = fault_of_take(hub, 10s);
+  CHECK(fault.find("station alice sent a block whose checksum is right but whose tags do not decode") !=
+        std::string::npos);
+  CHECK(fault.find("header byte 129") != std::string::npos);
+  CHECK(probe.largest() <= f.size());
+}
+
+// Flow control (docs/wire.md): a station may start a block only below the credit it was
+// granted (a block may run past it by its own size). A block that starts at or past it comes
+// from a station that ignores flow control, or is forged, and would let the peer make the
+// coordinator hold any number of frames: the hub drops it unheld and the run ends as a hardware
+// fault naming the station. Nothing is taken before, so the credit stays the welcome's.
+TEST_CASE("hub: a block starting at or past the station's credit ends the run as a hardware fault", "[station][hub]") {
+  AliceConnected t;
+  auto [hub, link, welcome, log] = std::tie(t.hub, t.link, t.welcome, t.log);
+  REQUIRE(welcome.value("type", "") == "welcome");
+  hub.wait_connected();
+  const auto credit = welcome.value("credit", std::uint64_t{0});
+  REQUIRE(credit > 1);
+  const auto n = static_cast<int>(credit - 1);
+  // Block 0 ends one tag short of the credit; block 1 starts below it and runs past it (allowed);
+  // block 2 starts past it.
+  REQUIRE(link.send(station::encode_packed_tags(0, 0, tags(0, n))));
+  REQUIRE(link.send(station::encode_packed_tags(1, credit - 1, tags(n, 2))));
+  REQUIRE(link.send(station::encode_packed_tags(2, credit + 1, tags(n + 2, 1))));
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (hub.health()[0].rejected_frames == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  const auto h = hub.health();
+  CHECK(h[0].rejected_frames == 1);
+  CHECK(h[0].tags == credit + 1);  // blocks 0 and 1 were received; block 2 was not
+  const std::string fault = fault_of_take(hub);
+  CHECK(fault.find("station alice sent block 2 starting at tag " + std::to_string(credit + 1) +
+                   ", at or past the credit of " + std::to_string(credit)) != std::string::npos);
+  CHECK(log.contains("does not obey flow control"));
 }

@@ -2,6 +2,7 @@
 // "a client with an unlisted key is refused and logged").
 #include "dira/station/keys.hpp"
 #include "dira/station/link.hpp"
+#include "dira/station/station.hpp"
 #include "dira/station/wire.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -81,7 +84,7 @@ TEST_CASE("keygen: secret key 0600, never overwritten, public key readable", "[s
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("CurveZMQ: a listed station is admitted and named by its key; an unlisted key is refused and logged",
+TEST_CASE("CurveZMQ: a listed station is admitted and named by its key — an unlisted key is refused and logged",
           "[station][link]") {
   const auto coordinator = station::generate_key_pair();
   const auto alice = station::generate_key_pair();
@@ -126,4 +129,75 @@ TEST_CASE("CurveZMQ: a station talks only to the coordinator whose key it holds"
   CHECK_FALSE(delivered(c, a, station::encode_control(0, "{}"), got, 1500ms));
   CHECK(a.handshake_failures() >= 1);
   CHECK(alog.contains("handshake with the coordinator"));
+}
+
+// No frame is larger than its header and kMaxPayload (docs/wire.md), so neither side takes a
+// larger message: ZeroMQ refuses it from its announced size, before allocating it, and drops
+// the connection (which the station makes again); without the limit a peer could make the other
+// side allocate any size before verify() refused it.
+TEST_CASE("CurveZMQ: a message larger than the largest frame is dropped unread — the largest frame passes",
+          "[station][link]") {
+  const auto coordinator = station::generate_key_pair();
+  const auto alice = station::generate_key_pair();
+  station::CoordinatorLink c("tcp://127.0.0.1:*", coordinator, {{"alice", alice.public_key}}, nullptr);
+  station::StationLink a(c.endpoint(), coordinator.public_key, alice, nullptr);
+  const auto hello = station::encode_control(0, R"({"type":"hello"})");
+  station::Delivery got;
+  REQUIRE(delivered(c, a, hello, got, 5000ms));
+  // The largest frame arrives whole (hellos that were still on their way are skipped).
+  const std::vector<std::uint8_t> largest(station::kHeaderBytes + station::kMaxPayload, 0xCD);
+  REQUIRE(a.send(largest));
+  bool arrived = false;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!arrived && std::chrono::steady_clock::now() < until)
+    arrived = c.receive(got, 50ms) && got.bytes.size() == largest.size();
+  CHECK(arrived);
+  // A kilobyte more never arrives: the next message the coordinator gets is a hello sent after it.
+  REQUIRE(a.send(std::vector<std::uint8_t>(largest.size() + 1024, 0xAB)));
+  REQUIRE(delivered(c, a, hello, got, 10000ms));
+  CHECK(got.bytes.size() == hello.size());
+}
+
+// A station takes control and settings frames from its coordinator, never tags: a tag frame is
+// refused before it is decoded. The one sent here is a valid packed frame of the most tags a
+// payload holds (16 MiB of 2-byte tags): decoded, it filled 128 MiB and was then ignored.
+TEST_CASE("station: a tag frame from the coordinator is refused unread", "[station][link]") {
+  const auto coordinator = station::generate_key_pair();
+  const auto alice = station::generate_key_pair();
+  station::CoordinatorLink c("tcp://127.0.0.1:*", coordinator, {{"alice", alice.public_key}}, nullptr);
+  const auto dir = scratch("coordinator-tags");
+  station::StationConfig sc;
+  sc.name = "alice";
+  sc.coordinator = c.endpoint();
+  sc.coordinator_key = coordinator.public_key;
+  sc.key = alice;
+  sc.file = dir / "alice.tags";
+  sc.heartbeat = 100ms;
+  sc.coordinator_timeout = 20s;
+  Log slog;
+  std::atomic<bool> interrupt{false};
+  std::thread run([&] { (void)station::run_station(sc, {}, slog.sink(), &interrupt); });
+  // Its hello, answered with a welcome (not started: no tagger is needed).
+  station::Delivery hello;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < until && !c.receive(hello, 50ms)) {
+  }
+  REQUIRE(!hello.bytes.empty());
+  REQUIRE(c.send(hello.routing_id, station::encode_control(0, R"({"type":"welcome","v":1,"block":0,"tag":0})")));
+  std::vector<std::uint8_t> f = station::encode_packed_tags(1, 0, {});
+  f.resize(station::kHeaderBytes + station::kMaxPayload, 0x00);  // tags on channel 0 at time 0
+  const auto count = static_cast<std::uint32_t>((station::kMaxPayload - 4) / 2);
+  std::memcpy(f.data() + station::kHeaderBytes, &count, 4);
+  std::memcpy(f.data() + 24, &station::kMaxPayload, 4);
+  std::memset(f.data() + 28, 0, 4);
+  const std::uint32_t crc = station::frame_checksum(f[4], f);
+  std::memcpy(f.data() + 28, &crc, 4);
+  REQUIRE(station::TagFrameReader(f).tags() == count);  // header, checksum and count as a valid frame's
+  REQUIRE(c.send(hello.routing_id, f));
+  const std::string refusal = "rejected a frame from the coordinator: a coordinator sends no tag frames";
+  while (std::chrono::steady_clock::now() < until && !slog.contains(refusal)) std::this_thread::sleep_for(10ms);
+  CHECK(slog.contains(refusal));
+  interrupt = true;
+  run.join();
+  std::filesystem::remove_all(dir);
 }

@@ -71,9 +71,13 @@ hal::TagBlock expected(const std::vector<Event>& ev, int stride) {
   return out;
 }
 
-// Pushes each station's stream in random-sized blocks, interleaved at random (per-station
-// delays), popping as it goes.
-hal::TagBlock merge_randomly(const std::vector<Event>& ev, std::size_t stations, std::uint64_t seed, int stride) {
+// Pushes each station's stream in random-sized blocks of 1…`max_block` tags, interleaved at
+// random (per-station delays; with `favour_last` the last open station is picked more often),
+// popping as it goes. `push(merger, station, tags, first)` hands a block over: `first` is the
+// index of its first tag in the station's stream.
+template <class Push>
+hal::TagBlock merge_interleaved(const std::vector<Event>& ev, std::size_t stations, std::uint64_t seed, int stride,
+                                std::size_t max_block, bool favour_last, Push push) {
   std::vector<hal::TagBlock> streams(stations);
   for (const auto& e : ev) streams[e.station].push_back(e.local);
   station::SyncMerger m(stations, 1, stride);
@@ -87,9 +91,9 @@ hal::TagBlock merge_randomly(const std::vector<Event>& ev, std::size_t stations,
     if (open.empty()) break;
     // Stations send at different rates (the last open one more often): different per-station delays.
     std::size_t s = open[rng() % open.size()];
-    if (rng() % 4 == 0) s = open.back();
-    const std::size_t n = std::min<std::size_t>(1 + rng() % 200, streams[s].size() - at[s]);
-    m.push(s, std::span(streams[s]).subspan(at[s], n));
+    if (favour_last && rng() % 4 == 0) s = open.back();
+    const std::size_t n = std::min<std::size_t>(1 + rng() % max_block, streams[s].size() - at[s]);
+    push(m, s, std::span<const hal::Tag>(streams[s]).subspan(at[s], n), at[s]);
     at[s] += n;
     if (at[s] == streams[s].size()) m.end(s);
     m.pop(out);
@@ -97,6 +101,13 @@ hal::TagBlock merge_randomly(const std::vector<Event>& ev, std::size_t stations,
   m.pop(out);
   CHECK(m.finished());
   return out;
+}
+
+// Blocks of up to 200 tags pushed as tags (SyncMerger::push).
+hal::TagBlock merge_randomly(const std::vector<Event>& ev, std::size_t stations, std::uint64_t seed, int stride) {
+  return merge_interleaved(
+      ev, stations, seed, stride, 200, true,
+      [](station::SyncMerger& m, std::size_t s, std::span<const hal::Tag> tags, std::size_t) { m.push(s, tags); });
 }
 
 bool same(const hal::TagBlock& a, const hal::TagBlock& b) {
@@ -162,27 +173,11 @@ TEST_CASE("merge: tag frames pushed whole (push_frame, decoded a chunk at a time
           "[station][merge]") {
   const std::size_t stations = 2;
   const auto ev = apparatus(stations, 20000, 11);
-  std::vector<hal::TagBlock> streams(stations);
-  for (const auto& e : ev) streams[e.station].push_back(e.local);
-  station::SyncMerger m(stations, 1, 256);
-  std::mt19937_64 rng(12);
-  std::vector<std::size_t> at(stations, 0);
-  hal::TagBlock out;
-  for (;;) {
-    std::vector<std::size_t> open;
-    for (std::size_t s = 0; s < stations; ++s)
-      if (at[s] < streams[s].size()) open.push_back(s);
-    if (open.empty()) break;
-    const std::size_t s = open[rng() % open.size()];
-    // Frames of up to 5000 tags: several of push_frame's 1024-tag chunks, cut anywhere.
-    const std::size_t n = std::min<std::size_t>(1 + rng() % 5000, streams[s].size() - at[s]);
-    const auto frame = station::encode_packed_tags(0, at[s], std::span(streams[s]).subspan(at[s], n));
-    m.push_frame(s, frame);
-    at[s] += n;
-    if (at[s] == streams[s].size()) m.end(s);
-    m.pop(out);
-  }
-  m.pop(out);
-  CHECK(m.finished());
+  // Frames of up to 5000 tags: several of push_frame's 1024-tag chunks, cut anywhere.
+  const hal::TagBlock out =
+      merge_interleaved(ev, stations, 12, 256, 5000, false,
+                        [](station::SyncMerger& m, std::size_t s, std::span<const hal::Tag> tags, std::size_t first) {
+                          m.push_frame(s, station::encode_packed_tags(0, first, tags));
+                        });
   CHECK(same(out, expected(ev, 256)));
 }

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -294,6 +295,34 @@ struct Stations {
     return std::make_unique<Process>(std::vector<std::string>{kDira, "run", "coordinator.yaml", "--json"}, dir,
                                      "coordinator");
   }
+  /// The coordinator, then every station (in `names` order), as processes.
+  struct Processes {
+    std::unique_ptr<Process> coordinator;
+    std::vector<std::unique_ptr<Process>> stations;
+  };
+  Processes start_all() {
+    Processes p;
+    p.coordinator = coordinator();
+    for (const auto& n : names) p.stations.push_back(station(n));
+    return p;
+  }
+  /// A whole run: start_all(); the coordinator completes (exit 0) within 90 s and every station
+  /// then ends by itself (check_station_ends). Returns the coordinator's report.
+  json run_all();
+  /// Whether station `name`'s record holds more than `bytes`.
+  bool recorded(const std::string& name, std::uintmax_t bytes) const {
+    const fs::path record = dir / (name + ".tags");
+    return fs::exists(record) && fs::file_size(record) > bytes;
+  }
+  /// Waits until the records of `who` each hold more than `bytes`, at most 30 s (slow builds
+  /// take longer to get there).
+  void wait_until_recorded(const std::vector<std::string>& who, std::uintmax_t bytes) const {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    auto all = [&] { return std::all_of(who.begin(), who.end(), [&](const auto& n) { return recorded(n, bytes); }); };
+    while (std::chrono::steady_clock::now() < until && !all()) std::this_thread::sleep_for(20ms);
+  }
+  /// Kills station `name` (SIGKILL) mid-run, once its record holds more than `bytes`.
+  void kill_once_recorded(Process& p, const std::string& name, std::uintmax_t bytes);
   json report() const { return json::parse(read_all(dir / "coordinator.out")); }
   bool report_exists() const {
     return fs::exists(dir / "coordinator.out") && fs::file_size(dir / "coordinator.out") > 0;
@@ -307,6 +336,20 @@ void check_station_ends(Process& p, const Stations& t, const std::string& name) 
   const int exit_code = p.wait(20s);
   INFO("station " << name << "'s log:\n" << t.log(name));
   CHECK(exit_code == 0);
+}
+
+json Stations::run_all() {
+  Processes p = start_all();
+  REQUIRE(p.coordinator->wait(90s) == 0);
+  for (std::size_t i = 0; i < names.size(); ++i) check_station_ends(*p.stations[i], *this, names[i]);
+  return report();
+}
+
+void Stations::kill_once_recorded(Process& p, const std::string& name, std::uintmax_t bytes) {
+  wait_until_recorded({name}, bytes);
+  REQUIRE(fs::file_size(dir / (name + ".tags")) > bytes);
+  p.signal(SIGKILL);
+  CHECK(p.wait(5s) == -2);
 }
 
 /// For the `dira station` configuration-error tests: a directory with the coordinator's and
@@ -420,13 +463,7 @@ TEST_CASE(
   bob.clock_offset_ps = -1'000'000'000;   // −1 ms
   bob.send_delay_ms = 40;                 // bob's blocks arrive 40 ms late
   Stations t("merge", {alice, bob}, 10000, ks294(), Form::shipped);
-  auto c = t.coordinator();
-  auto a = t.station("alice");
-  auto b = t.station("bob");
-  REQUIRE(c->wait(90s) == 0);
-  check_station_ends(*a, t, "alice");
-  check_station_ends(*b, t, "bob");
-  const json report = t.report();
+  const json report = t.run_all();
   same_decision(ref.report, report);
   same_trials(ref.trials, trials_of(run_h5(t, report)));
   // report.json's health record (station/health.hpp), taken at the end: both ended, nothing
@@ -454,7 +491,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a station killed with SIGKILL is reported lost within 2 heartbeats; restarted, it backfills from its file "
+    "a station killed with SIGKILL is reported lost within 2 heartbeats — restarted, it backfills from its file "
     "and no trial is missing",
     "[station][run][faults]") {
   const auto& ref = single_process();
@@ -464,14 +501,8 @@ TEST_CASE(
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  // Killed mid-run, once its record holds something (slow builds take longer to get there).
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < until &&
-         !(fs::exists(t.dir / "bob.tags") && fs::file_size(t.dir / "bob.tags") > 100'000))
-    std::this_thread::sleep_for(20ms);
-  REQUIRE(fs::file_size(t.dir / "bob.tags") > 100'000);
-  b->signal(SIGKILL);
-  CHECK(b->wait(5s) == -2);
+  // Killed mid-run, once its record holds something.
+  t.kill_once_recorded(*b, "bob", 100'000);
   std::this_thread::sleep_for(600ms);
   // Reported: silent for more than two heartbeats (100 ms each), checked every 10 ms.
   const std::string clog = t.log("coordinator");
@@ -511,11 +542,8 @@ TEST_CASE("a station stopped (SIGSTOP) longer than the allowed time ends the run
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  // Stopped mid-run, once both records hold data (slow builds take longer to get there).
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  auto big = [&](const char* f) { return fs::exists(t.dir / f) && fs::file_size(t.dir / f) > 300'000; };
-  while (std::chrono::steady_clock::now() < until && !(big("alice.tags") && big("bob.tags")))
-    std::this_thread::sleep_for(20ms);
+  // Stopped mid-run, once both records hold data.
+  t.wait_until_recorded(t.names, 300'000);
   std::this_thread::sleep_for(300ms);
   b->signal(SIGSTOP);
   const int rc = c->wait(60s);
@@ -542,13 +570,7 @@ TEST_CASE("two stations + coordinator (CHSH, Protocol C): certified output ident
   bob.clock_offset_ps = -1'000'000'000;
   alice.send_delay_ms = 25;
   Stations t("chsh", {alice, bob}, 10000, chsh());
-  auto c = t.coordinator();
-  auto a = t.station("alice");
-  auto b = t.station("bob");
-  REQUIRE(c->wait(90s) == 0);
-  check_station_ends(*a, t, "alice");
-  check_station_ends(*b, t, "bob");
-  const json report = t.report();
+  const json report = t.run_all();
   same_decision(ref.report, report);
   CHECK(report["output_sha256"] == ref.report["output_sha256"]);
   same_trials(ref.trials, trials_of(run_h5(t, report)));
@@ -568,12 +590,7 @@ TEST_CASE("four stations + coordinator (guehne4, Protocol A): trials, decision a
   o[2].clock_offset_ps = 1'000'000'000;
   o[3].send_delay_ms = 30;
   Stations t("guehne4", o, 10000, guehne4());
-  auto c = t.coordinator();
-  std::vector<std::unique_ptr<Process>> s;
-  for (const auto& n : t.names) s.push_back(t.station(n));
-  REQUIRE(c->wait(90s) == 0);
-  for (auto& p : s) CHECK(p->wait(20s) == 0);
-  const json report = t.report();
+  const json report = t.run_all();
   same_decision(ref.report, report);
   same_trials(ref.trials, trials_of(run_h5(t, report)));
 }
@@ -696,14 +713,8 @@ TEST_CASE(
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  // Killed once its record holds something to compare with (slow builds take longer to get there).
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < until &&
-         !(fs::exists(t.dir / "bob.tags") && fs::file_size(t.dir / "bob.tags") > 100'000))
-    std::this_thread::sleep_for(20ms);
-  REQUIRE(fs::file_size(t.dir / "bob.tags") > 100'000);
-  b->signal(SIGKILL);
-  CHECK(b->wait(5s) == -2);
+  // Killed once its record holds something to compare with.
+  t.kill_once_recorded(*b, "bob", 100'000);
   // Bob comes back with another seed: its regenerated stream differs from its record.
   std::string text = read_all(t.dir / "bob.yaml");
   text.replace(text.find("seed: 3"), 7, "seed: 4");
@@ -731,11 +742,8 @@ TEST_CASE(
   auto c = t.coordinator();
   auto a = t.station("alice");
   auto b = t.station("bob");
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  auto big = [&](const char* f) { return fs::exists(t.dir / f) && fs::file_size(t.dir / f) > 200'000; };
-  while (std::chrono::steady_clock::now() < until && !(big("alice.tags") && big("bob.tags")))
-    std::this_thread::sleep_for(20ms);
-  REQUIRE(big("bob.tags"));
+  t.wait_until_recorded(t.names, 200'000);
+  REQUIRE(t.recorded("bob", 200'000));
   c->signal(SIGKILL);
   CHECK(c->wait(5s) == -2);
   // The stations record to the end of their trials (or stop acquiring: settings from a coordinator
@@ -900,12 +908,7 @@ TEST_CASE(
     std::string text = with_weak_source(read_all(t.dir / "coordinator.yaml"), "weak_source: " + source("after.bin"));
     std::ofstream(t.dir / "coordinator.yaml") << text << "devices: {settings_chosen_by: hardware}\n";
   }
-  auto c = t.coordinator();
-  std::vector<std::unique_ptr<Process>> s;
-  for (const auto& n : t.names) s.push_back(t.station(n));
-  REQUIRE(c->wait(90s) == 0);
-  for (auto& p : s) CHECK(p->wait(20s) == 0);
-  const json report = t.report();
+  const json report = t.run_all();
   INFO(report.dump(2));
 
   CHECK(report["settings_delivery"]["mode"] == "hardware-chosen");
@@ -969,10 +972,8 @@ TEST_CASE(
     std::string text = read_all(t.dir / "coordinator.yaml");
     std::ofstream(t.dir / "coordinator.yaml") << text << "devices: {settings_chosen_by: hardware}\n";
   }
-  auto c = t.coordinator();
-  std::vector<std::unique_ptr<Process>> s;
-  for (const auto& n : t.names) s.push_back(t.station(n));
-  CHECK(c->wait(60s) == 4);
+  auto run = t.start_all();
+  CHECK(run.coordinator->wait(60s) == 4);
   const json report = t.report();
   INFO(report.dump(2));
   CHECK(report["state"] == "hardware-fault");
@@ -980,5 +981,5 @@ TEST_CASE(
             .find("'s settings from the coordinator, but this experiment has the hardware "
                   "choose them") != std::string::npos);
   CHECK(report["trials_recorded"] == 0);
-  for (auto& p : s) (void)p->wait(20s);
+  for (auto& p : run.stations) (void)p->wait(20s);
 }

@@ -1,6 +1,9 @@
 // Wire format versions 1 to 3 (station/include/dira/station/wire.hpp, docs/wire.md).
 #include "dira/station/wire.hpp"
 
+#include "allocation_probe.hpp"
+#include "dira/station/merge.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -355,7 +358,7 @@ TEST_CASE("version 1 frames (older stations and records) are still read, and enc
 // The truth is the block that was encoded; the reader must give it back for every chunk size,
 // and refuse exactly what decode() refuses — also where the decoder's unchecked fast loop runs
 // (a malformed tag with more than kMaxPackedTagBytes after it).
-TEST_CASE("TagFrameReader: any chunk size gives the encoded block; refusals as decode's, in its fast loop too",
+TEST_CASE("TagFrameReader: any chunk size gives the encoded block — refusals as decode's, in its fast loop too",
           "[station][wire]") {
   std::mt19937_64 rng(10);
   hal::TagBlock tags;
@@ -422,4 +425,79 @@ TEST_CASE("TagFrameReader: any chunk size gives the encoded block; refusals as d
     for (int i = 0; i < 20; ++i) p.insert(p.end(), {0x02, 0x00});
     CHECK(station::decode(packed_with(p)).tags.size() == 26);
   }
+}
+
+// A peer with a valid key and checksum can claim any tag count the byte bound allows (2 bytes a
+// tag): a 16 MiB payload may claim 8 Mi tags, 128 MiB decoded. Each forgery below claims that
+// most and holds far fewer tags; every decoder must refuse it, with the reason of the first
+// rule it breaks, before making room for more than the frame's own bytes (the old unpack
+// reserved the claimed 128 MiB first, StationHub::take zero-filled it).
+TEST_CASE("a forged packed frame claiming 8 Mi tags is refused before room is made for them", "[station][wire]") {
+  const std::size_t payload_bytes = station::kMaxPayload;
+  const auto claim = static_cast<std::uint32_t>((payload_bytes - 4) / 2);
+  // The claim, then `tags`, then `fill` repeated to the end of the payload.
+  auto forged = [&](const std::vector<std::uint8_t>& tags, const std::vector<std::uint8_t>& fill) {
+    std::vector<std::uint8_t> p(4);
+    std::memcpy(p.data(), &claim, 4);
+    p.insert(p.end(), tags.begin(), tags.end());
+    for (std::size_t k = 0; p.size() < payload_bytes; ++k) p.push_back(fill[k % fill.size()]);
+    return packed_with(p);
+  };
+  // Plain tags of 2 bytes (channel 1, difference 0) for the first 1 Mi tags, then what breaks.
+  std::vector<std::uint8_t> valid_prefix;
+  for (int i = 0; i < (1 << 20); ++i) valid_prefix.insert(valid_prefix.end(), {0x01, 0x00});
+  struct Forgery {
+    std::vector<std::uint8_t> frame;
+    std::string why;
+  };
+  const std::vector<Forgery> forgeries = {
+      // tag 0's header is no header
+      {forged({0x81}, {0x00}), "tag 0 has header byte 129"},
+      // 1 Mi tags, then an extended form with no such type
+      {forged(valid_prefix, {0x80}), "tag 1048576 has unknown type 128"},
+      // 1 Mi tags, then no header
+      {forged(valid_prefix, {0xFF}), "tag 1048576 has header byte 255"},
+      // valid tags of 3 bytes (a difference of 64 ps: a 2-byte varint) to the end: the payload
+      // holds (16 Mi − 4) / 3 = 5592404 of them and ends inside the next
+      {forged({}, {0x01, 0x80, 0x01}), "packed tag payload ends inside tag 5592404"},
+  };
+  // Room for up to the frame's own bytes is allowed (a copy of the payload would be); the claim's 128 MiB is not.
+  for (const auto& [frame, why] : forgeries) {
+    REQUIRE(frame.size() == station::kHeaderBytes + payload_bytes);
+    {
+      station::testing::AllocationProbe probe;
+      CHECK_THROWS_WITH(station::decode(frame), Catch::Contains(why));
+      CHECK(probe.largest() <= frame.size());
+    }
+    {
+      hal::TagBlock out;
+      std::uint64_t seq = 0;
+      station::testing::AllocationProbe probe;
+      CHECK_THROWS_WITH(station::decode_tags_into(frame, seq, out), Catch::Contains(why));
+      CHECK(probe.largest() <= frame.size());
+      CHECK(out.empty());
+      CHECK(out.capacity() == 0);
+    }
+    {  // a buffer reused with room for the claim already: no walk, no allocation, the same refusal
+      hal::TagBlock roomy;
+      roomy.reserve(claim);  // 128 MiB of address space; only the first chunk is touched
+      std::uint64_t seq = 0;
+      station::testing::AllocationProbe probe;
+      CHECK_THROWS_WITH(station::decode_tags_into(frame, seq, roomy), Catch::Contains(why));
+      CHECK(probe.largest() <= frame.size());
+      CHECK(roomy.empty());
+    }
+    {  // the coordinator's path: the hub reads the count, the merge decodes a chunk at a time
+      station::TagFrameReader r(frame);
+      CHECK(r.tags() == claim);
+      station::SyncMerger merger(1, 0, 256);
+      station::testing::AllocationProbe probe;
+      CHECK_THROWS_WITH(merger.push_frame(0, frame), Catch::Contains(why));
+      CHECK(probe.largest() <= frame.size());
+    }
+  }
+  // The harness is sound: the prefix alone, with its true count, decodes.
+  std::vector<std::uint8_t> honest = {0, 0, 0x10, 0};  // 1 Mi
+  honest.insert(honest.end(), valid_prefix.begin(), valid_prefix.end());
+  CHECK(station::decode(packed_with(honest)).tags.size() == (1u << 20));
 }

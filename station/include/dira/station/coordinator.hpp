@@ -79,7 +79,9 @@ class StationHub {
   /// Moves the tag blocks received from each station into `blocks[s]` (appended) and sets
   /// `ended[s]` for stations whose stream ended and was received completely. Waits at most
   /// `timeout` for something new. Throws hal::HardwareFault when a station has been away longer
-  /// than the station timeout (the run then ends with every trial before kept).
+  /// than the station timeout, broke flow control (a block starting at or past its credit,
+  /// docs/wire.md) or sent a block that does not decode (the run then ends with every trial
+  /// before kept). Room for a frame's tags is made a chunk at a time as they decode.
   void take(std::vector<std::vector<hal::Tag>>& blocks, std::vector<bool>& ended, std::chrono::milliseconds timeout);
   /// The same, as the tag frames themselves (`frames[s]`, in stream order): each verified
   /// (header, checksum, sequence, position) and not yet decoded, for SyncMerger::push_frame,

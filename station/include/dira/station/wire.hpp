@@ -104,6 +104,9 @@ std::vector<std::uint8_t> encode(const Frame& frame);
 
 /// Decodes and verifies one frame; throws WireError naming what is wrong. Tag types outside
 /// hal::TagType are rejected (a flipped bit that the checksum missed must not become a tag).
+/// A packed frame's tag count is checked against the tags its bytes hold before room is made
+/// for them: a forged count is refused having allocated nothing (docs/wire.md, "Bounds on what
+/// a peer can make us allocate"). The same holds for decode_tags_into.
 Frame decode(std::span<const std::uint8_t> bytes);
 /// Decodes a tag frame (kind 2 or 4) into `out` (appended), returning the frame's position; the hot path of
 /// the coordinator (no Frame, no extra copy). Throws WireError, also for a non-tag frame.
@@ -121,7 +124,9 @@ class TagFrameReader {
   FrameKind kind() const { return kind_; }
   std::uint64_t sequence() const { return sequence_; }
   std::uint64_t position() const { return position_; }
-  /// Tags in the frame (from its header or packed count; not yet decoded).
+  /// Tags in the frame (from its header or packed count; not yet decoded). A packed count is
+  /// the peer's claim, checked only against 2 bytes a tag until read() meets the tags: make
+  /// room for tags as read() returns them, never for this count at once.
   std::uint32_t tags() const { return tags_; }
   /// Decodes up to `max` further tags into `out` and returns how many (0 once every tag is
   /// read). Throws WireError for a payload that does not decode (docs/wire.md: every refusal
