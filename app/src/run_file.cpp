@@ -261,25 +261,30 @@ RunFileWriter::RunFileWriter(const std::filesystem::path& path, const std::strin
   impl_->path = path;
   // The file holds every device output (the extractor's first input): readable by its owner
   // only. HDF5 creates files with mode 0666 less the process umask, and changing the umask would
-  // change it for every thread of the process (a GUI's too), so the file is made here, empty,
-  // 0600 whatever the umask, never where a file or symlink already is (O_EXCL|O_NOFOLLOW), and
-  // HDF5 then truncates and writes it; its mode stays. (In a run directory, 0700, nobody else
-  // can put anything in its place in between.)
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int e = errno;
-    throw RunFileError("cannot create " + path.string() + ": " + std::strerror(e) +
-                       (e == EEXIST ? " (a file or symlink is already there)" : ""));
-  }
-  const bool private_mode = ::fchmod(fd, 0600) == 0;
-  ::close(fd);
+  // change it for every thread of the process (a GUI's too). So HDF5 creates it (H5F_ACC_EXCL:
+  // O_CREAT|O_EXCL, never where a file or a symlink already is) and its mode is set to 0600 on
+  // HDF5's own descriptor at once, before anything but the superblock is in it. (In a run
+  // directory, 0700, nobody else can open it in between.)
+  // Not made empty first and truncated by HDF5 (H5F_ACC_TRUNC): ext4 flushes a file truncated to
+  // zero when it is closed (auto_da_alloc), which made the analysis pass after a 4·10⁷-trial run
+  // twice as long (bench/README.md, 2026-11-30).
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);  // required for SWMR
-  impl_->file = private_mode ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
+  impl_->file = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   if (impl_->file < 0) {
+    std::error_code ec;
+    const bool there = std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
+    throw RunFileError("cannot create " + path.string() +
+                       (there ? ": a file or symlink is already there" : " (directory not writable?)"));
+  }
+  int* fd = nullptr;
+  const bool private_mode = H5Fget_vfd_handle(impl_->file, H5P_DEFAULT, reinterpret_cast<void**>(&fd)) >= 0 && fd &&
+                            ::fchmod(*fd, 0600) == 0;
+  if (!private_mode) {
+    H5Fclose(impl_->file);
     ::unlink(path.c_str());
-    throw RunFileError("cannot create " + path.string() + (private_mode ? " (HDF5 refused it)" : " (mode 0600)"));
+    throw RunFileError("cannot create " + path.string() + " with mode 0600: " + std::strerror(errno));
   }
   write_string_attribute(impl_->file, "config_yaml", config_yaml);
   write_string_attribute(impl_->file, "metadata_json", metadata_json);

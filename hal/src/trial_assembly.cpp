@@ -129,8 +129,18 @@ void TrialAssembler::init() {
   // sync lies in next_expected + [−⌊P/2⌋, P − ⌊P/2⌋). Checking that range spares a division.
   sync_lo_ = -(config_.sync_period_ps / 2);
   sync_hi_ = config_.sync_period_ps - config_.sync_period_ps / 2;
-  one_party_per_station_ = std::all_of(stations_.begin(), stations_.end(),
-                                       [](const StationState& st) { return !st.used || st.nparty == 1; });
+  // The layouts with a loop of their own (scan_tags<k>): every station serves the same number k
+  // of parties, numbered consecutively — one party per station (hardware with a station per
+  // party, the stations tagger), or all parties on one station (the simulator's default).
+  parties_per_station_ = 0;
+  bool uniform = true;
+  for (const auto& st : stations_) {
+    if (!st.used) continue;
+    if (parties_per_station_ == 0) parties_per_station_ = st.nparty;
+    uniform &= st.nparty == parties_per_station_;
+    for (std::size_t k = 1; k < st.nparty; ++k) uniform &= st.party_list[k] == st.party_list[0] + k;
+  }
+  if (!uniform) parties_per_station_ = 0;
   ring_.assign(1024 * nparties_, PartyTrial{});
   ring_mask_ = 1023;
 }
@@ -145,19 +155,29 @@ const TrialAssembler::Role& TrialAssembler::role_outside_table(const StationStat
 }
 
 void TrialAssembler::scan(int station, const Tag* begin, const Tag* end) {
-  if (one_party_per_station_)
-    scan_tags<true>(station, begin, end);
-  else
-    scan_tags<false>(station, begin, end);
+  switch (parties_per_station_) {
+    case 1:
+      return scan_tags<1>(station, begin, end);
+    case 2:
+      return scan_tags<2>(station, begin, end);
+    case 3:
+      return scan_tags<3>(station, begin, end);
+    case 4:
+      return scan_tags<4>(station, begin, end);
+    default:
+      return scan_tags<0>(station, begin, end);
+  }
 }
 
-// kOneParty: every station serves exactly one party (the usual layout: a station per party),
-// so `row` points at that party's slot and a sync opens one slot, with no loop over parties.
-template <bool kOneParty>
+// kParties > 0: this station serves kParties consecutive parties (init() checks it), so `row`
+// points at the first of its slots, a sync opens exactly kParties slots (an unrolled loop, no
+// party list read) and a detection indexes the row by party − first party. kParties = 0: any
+// layout, the station's party list read at each sync.
+template <std::size_t kParties>
 void TrialAssembler::scan_tags(int station, const Tag* it, const Tag* stop) {
   StationState& st = stations_[static_cast<std::size_t>(station)];
-  const std::size_t own = kOneParty ? st.party_list[0] : 0;  // the row's offset to this station's slot
-  const Role* const table = st.table.data();                 // kTableChannels entries
+  const std::size_t own = kParties > 0 ? st.party_list[0] : 0;  // the row's offset to this station's first slot
+  const Role* const table = st.table.data();                    // kTableChannels entries
   // What every tag reads lives in locals (registers) for the block; the rest of the station's
   // state (touched once per trial) stays in `st`. Written back before anything out of line
   // reads it, read again afterwards.
@@ -211,8 +231,8 @@ void TrialAssembler::scan_tags(int station, const Tag* it, const Tag* stop) {
         grow_syncs(st, idx);
       st.sync_times[static_cast<std::size_t>(idx) & st.sync_mask] = now;
       row = &ring_[(static_cast<std::size_t>(idx) & ring_mask_) * nparties_ + own];
-      if constexpr (kOneParty)
-        *row = PartyTrial{{0, 0}, now};
+      if constexpr (kParties > 0)
+        for (std::size_t k = 0; k < kParties; ++k) row[k] = PartyTrial{{0, 0}, now};
       else
         for (std::size_t k = 0; k < st.nparty; ++k) row[st.party_list[k]] = PartyTrial{{0, 0}, now};
       if (st.complete_below == st.syncs) next_close = now + window_end_;  // it is the only open trial
@@ -229,7 +249,7 @@ void TrialAssembler::scan_tags(int station, const Tag* it, const Tag* stop) {
         const std::int64_t start = newest + win_off_[k];
         // One unsigned comparison: before the window start the difference wraps to a huge value.
         if (static_cast<std::uint64_t>(now - start) < win_width_[k]) [[likely]] {
-          row[kOneParty ? 0 : r.party].bits[k] |= 1u << r.index;
+          row[kParties == 1 ? 0 : r.party - own].bits[k] |= 1u << r.index;
         } else if (now < start) {
           store();
           place_older(station, r, now);

@@ -173,7 +173,7 @@ class TrialAssembler {
 
   void init();
   void scan(int station, const Tag* begin, const Tag* end);
-  template <bool kOneParty>
+  template <std::size_t kParties>
   void scan_tags(int station, const Tag* begin, const Tag* end);
   static const Role& role_outside_table(const StationState& st, int channel);
   bool rare_tag(int station, const Tag& t);
@@ -203,8 +203,9 @@ class TrialAssembler {
   std::function<protocol::Trial(std::uint64_t)> intended_;
   const SettingScheduler* scheduler_ = nullptr;
   std::size_t nparties_ = 0;
-  bool one_party_per_station_ = false;  // every station serves one party (scan_tags<true>)
-  std::uint32_t echo_check_mask_ = 0;   // bit p: party p's echo is checked against the intended setting
+  // Every station serves this many consecutive parties (scan_tags<k>); 0: stations differ.
+  std::size_t parties_per_station_ = 0;
+  std::uint32_t echo_check_mask_ = 0;  // bit p: party p's echo is checked against the intended setting
   std::vector<StationState> stations_;
   std::int64_t win_off_[2] = {0, 0};  // detection, echo window offsets
   std::uint64_t win_width_[2] = {0, 0};
