@@ -69,7 +69,7 @@ TEST_CASE("driver settings: plain YAML scalars typed in the form the driver decl
   CHECK(std::get<std::int64_t>(s.at("device_block_trials")) == (std::int64_t{1} << 62) - 1);
 }
 
-TEST_CASE("driver settings: every refused setting at once, in file order; only accepted ones are returned",
+TEST_CASE("driver settings: every refused setting at once, in file order — only accepted ones are returned",
           "[conf][devices]") {
   std::vector<dira::conf::ConfigIssue> issues;
   const auto s = read("seed: 5\nvisibilty: 0.9\nblock_trials: 2.5\nvisibility: 2\nefficiency: {a: 1}\n", issues);

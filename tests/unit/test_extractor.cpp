@@ -378,7 +378,7 @@ TEST_CASE("plan_extractor: m is the largest length meeting the target", "[extrac
   }
 }
 
-TEST_CASE("plan_extractor: m = 0 explains itself; bad arguments throw", "[extractor]") {
+TEST_CASE("plan_extractor: m = 0 explains itself — bad arguments throw", "[extractor]") {
   using dira::protocol::plan_extractor;
   // k1 + k2 = 1000 < n: nothing can be extracted; the statement carries the numbers.
   const auto p = plan_extractor(ExtractorKind::circulant, 1000, 1000, 500, 500, -32, false);

@@ -85,7 +85,7 @@ TEST_CASE("guehne4: eq. 8 state with X/Z measurements reaches the algebraic valu
   CHECK(normalisation_violation(ineq.expression.scenario(), q) < 1e-12);
 }
 
-TEST_CASE("guehne4: Lemma 4 bound is valid on a δ grid but loose; the true bias at δ = 0 is 1/4", "[guehne4][lp]") {
+TEST_CASE("guehne4: Lemma 4 bound is valid on a δ grid but loose — the true bias at δ = 0 is 1/4", "[guehne4][lp]") {
   const auto ineq = dira::test::load("guehne4");
   REQUIRE(ineq.majority.size() == 1);
   REQUIRE(ineq.majority[0].settings.size() == 8);

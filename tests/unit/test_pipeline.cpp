@@ -278,7 +278,7 @@ TEST_CASE("scheduler, drawing on its own thread: stop_drawing finishes the top-u
   CHECK(draws == 5600);
 }
 
-TEST_CASE("scheduler, segment: upload K, confirm, arm; the next segment only after the last trial is assembled",
+TEST_CASE("scheduler, segment: upload K, confirm, arm — the next segment only after the last trial is assembled",
           "[pipeline][scheduler]") {
   test::FakeLab lab;
   lab.mode = hal::SettingDelivery::segment;
@@ -384,7 +384,7 @@ TEST_CASE("pipeline, segment: more trials than uploaded is a count mismatch (har
 }
 
 TEST_CASE(
-    "pipeline, segment: an echo that disagrees with the upload ends the run as a hardware fault; analyze "
+    "pipeline, segment: an echo that disagrees with the upload ends the run as a hardware fault — analyze "
     "decides over the recorded trials",
     "[pipeline]") {
   FakeRun run("segment-echo");
@@ -438,7 +438,7 @@ class LostModulator final : public hal::Modulator {
 }  // namespace
 
 TEST_CASE(
-    "pipeline: refused at open is a config error, nothing created; lost during the run is a hardware fault, "
+    "pipeline: refused at open is a config error, nothing created — lost during the run is a hardware fault, "
     "data kept",
     "[pipeline]") {
   // Issue 10 item 5, the device set's one failure mapping (cli/run_command.cpp turns ConfigError

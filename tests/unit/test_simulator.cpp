@@ -439,7 +439,7 @@ TEST_CASE("a setting error is a hardware fault naming the trial", "[simulator]")
   CHECK(blind.layout().parties[0].echo_channels.empty());
 }
 
-TEST_CASE("same seed, same tags; block size and pacing do not change the stream", "[simulator]") {
+TEST_CASE("same seed, same tags — block size and pacing do not change the stream", "[simulator]") {
   const Inequality& ineq = ks294();
   const auto schedule = uniform_schedule(ineq.expression.scenario(), 1);
   SettingsMap noisy{{"trials", std::int64_t{30'000}},

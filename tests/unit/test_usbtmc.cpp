@@ -127,7 +127,7 @@ TEST_CASE("Bulk-IN header checks: MsgID, bTag, bTagInverse, TransferSize (USBTMC
   CHECK(Bytes(t.payload().begin(), t.payload().end()) == bytes("abc"));
 }
 
-TEST_CASE("class control requests: SETUP fields (USBTMC §4.2.1, Table 15; USB488 §4.3.1)", "[usbtmc]") {
+TEST_CASE("class control requests: SETUP fields (USBTMC §4.2.1, Table 15 — USB488 §4.3.1)", "[usbtmc]") {
   // bmRequestType 0xA2 = IN | class | endpoint, 0xA1 = IN | class | interface.
   CHECK(same(initiate_abort_bulk_out(7, 0x01), ControlSetup{0xA2, 1, 7, 0x01, 2}));
   CHECK(same(check_abort_bulk_out_status(0x01), ControlSetup{0xA2, 2, 0, 0x01, 8}));

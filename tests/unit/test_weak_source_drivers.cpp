@@ -99,7 +99,7 @@ Run run(const std::filesystem::path& dir, const std::string& yaml) {
 }  // namespace
 
 TEST_CASE(
-    "weak_source driver file from YAML: Protocol A decides; run.h5's ledger holds settings and box choice, "
+    "weak_source driver file from YAML: Protocol A decides — run.h5's ledger holds settings and box choice, "
     "tiling the file",
     "[pipeline][weak_source]") {
   const auto dir = scratch("file-a");
@@ -141,7 +141,7 @@ TEST_CASE(
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("weak_source driver command from YAML: Protocol A decides; run.h5's ledger adds up",
+TEST_CASE("weak_source driver command from YAML: Protocol A decides — run.h5's ledger adds up",
           "[pipeline][weak_source]") {
   const auto dir = scratch("command-a");
   const auto r =
