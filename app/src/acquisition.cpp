@@ -156,11 +156,13 @@ AcquisitionResult acquire(hal::TimeTagger& tagger, int station, hal::TrialAssemb
       if (scheduler) scheduler->prime();
       if (draw_thread) {
         ledger_settled = ledger.entries();
-        // Each top-up delivered at the next advance() (depth 1). SettingScheduler can deliver
-        // them up to `depth` calls later so that the draw thread need not run in lockstep with
-        // this one (three busy threads on two cores); depth 4 was measured (commit 7c36c2a) and
-        // showed no gain on a loaded machine, so the run keeps depth 1 until it is measured idle.
-        const std::size_t depth = 1;
+        // Each top-up delivered `depth` advance() calls after it was asked for, so that the draw
+        // thread need not run in lockstep with this one (three busy threads on two cores: in
+        // lockstep, whichever waits idles its core). Depth 4 against 1, measured on a nearly
+        // idle machine (bench/README.md, 2026-11-30): acquisition 13.1–16.9 against 11.3–13.6 M
+        // trials/s; on a loaded machine (commit 7c36c2a) neither was faster. The same trials are
+        // drawn in the same order by the same rule (SettingScheduler::draw_on_thread).
+        const std::size_t depth = 4;
         scheduler->draw_on_thread(
             [&] {
               std::lock_guard lk(ledger_m);

@@ -159,7 +159,8 @@ void SettingScheduler::draw_on_thread(std::function<void()> settled, std::size_t
   drawer_->drawn_to = requested_;
   // With top-ups collected `depth` calls late, the draw thread writes up to `depth` top-ups past
   // what the modulators have been given; the ring must hold all of them, or a slot is drawn over
-  // before its upload reads it (seen under ASan in the depth-3 test). A run uses depth 1.
+  // before its upload reads it (seen under ASan in the depth-3 test). dira run uses depth 4
+  // (app/src/acquisition.cpp).
   if (drawer_->depth > 1) {
     std::size_t cap = ring_.size();
     while (cap < (config_.lookahead + config_.batch) * (drawer_->depth + 1)) cap *= 2;
