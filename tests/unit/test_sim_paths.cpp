@@ -20,6 +20,8 @@
 #include "dira/sim/physical.hpp"
 #include "dira/sim/rng.hpp"
 
+#include "uniform_schedule.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -40,27 +42,8 @@ using Paths = sim::detail::GenerationPath;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t z) {  // splitmix64's finaliser: option choices and settings
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/// Independent uniform settings per trial, a pure function of the trial index.
-sim::SettingSchedule uniform_schedule(const Scenario& sc, std::uint64_t seed) {
-  return [sc, seed](std::uint64_t i) {
-    Trial t;
-    t.index = i;
-    std::uint64_t h = mix(i ^ (seed << 40));
-    for (int p = 0; p < sc.parties(); ++p) {
-      const auto s = static_cast<std::uint64_t>(sc.settings(p));
-      t.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(h % s);
-      h /= s;
-    }
-    return t;
-  };
-}
+using test::mix;
+using test::uniform_schedule;
 
 /// What a source of the matrix binds: an inequality (quantum, local, no_signalling) or a behaviour.
 struct Source {

@@ -16,6 +16,8 @@
 #include "dira/sim/register.hpp"
 #include "dira/sim/sv_sources.hpp"
 
+#include "uniform_schedule.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -41,28 +43,8 @@ const Inequality& guehne4() {
   return i;
 }
 
-std::uint64_t mix(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/// Independent uniform settings per trial (a pure function of the trial index, as a scheduler
-/// driven by an ideal source would give).
-sim::SettingSchedule uniform_schedule(const Scenario& sc, std::uint64_t seed = 99) {
-  return [sc, seed](std::uint64_t i) {
-    Trial t;
-    t.index = i;
-    std::uint64_t h = mix(i ^ (seed << 40));
-    for (int p = 0; p < sc.parties(); ++p) {
-      const auto s = static_cast<std::uint64_t>(sc.settings(p));
-      t.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(h % s);
-      h /= s;
-    }
-    return t;
-  };
-}
+using test::mix;
+using test::uniform_schedule;
 
 sim::SettingSchedule fixed_schedule(std::array<std::uint8_t, 4> u) {
   return [u](std::uint64_t i) {
