@@ -185,9 +185,11 @@ class TrialAssembler {
   void grow(std::uint64_t idx);
   void grow_syncs(StationState& st, std::uint64_t idx);
   void advance(StationState& st, std::int64_t now);
-  // At most this many trials are reserved ahead from one block's time span (a block whose tags
-  // claim a longer span, e.g. after a long pause, grows the ring trial by trial as before).
-  static constexpr std::uint64_t kReserveTrials = std::uint64_t{1} << 22;
+  // At most this many trials are reserved ahead from one block's time span: a 64 k-tag block
+  // spans ≈ 22 k trials at 3 tags per party-trial. A block whose tags claim a longer span (a long
+  // pause, or a last tag with a glitched time that ends the run as a fault before any trial
+  // there is opened) reserves nothing; the scan grows the ring as it opens trials, as before.
+  static constexpr std::uint64_t kReserveTrials = std::uint64_t{1} << 18;
   void reserve_for(const StationState& st, const TagBlock& tags);
   PartyTrial& slot(std::uint64_t trial, std::size_t party) {
     return ring_[(static_cast<std::size_t>(trial) & ring_mask_) * nparties_ + party];
