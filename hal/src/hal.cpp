@@ -3,6 +3,7 @@
 #include "dira/hal/tag.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -119,35 +120,38 @@ Capability read_only(Capability c) {
   return c;
 }
 
+namespace {
+// A number as the operator wrote it: a whole number below 10^15 as an integer (a bound of 2^24
+// reads 16777216, not the stream's 1.67772e+07), any other as the shortest text that reads back
+// as the same double, in %g style (std::to_chars, general: 10^-4 reads 0.0001).
+std::string number_text(double x) {
+  if (std::abs(x) < 1e15 && x == std::trunc(x)) return std::to_string(static_cast<std::int64_t>(x));
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general);
+  return r.ec == std::errc() ? std::string(buf, r.ptr) : std::to_string(x);
+}
+}  // namespace
+
 std::string check_value(const Capability& c, const SettingValue& v) {
-  auto range = [&](double x) -> std::string {
-    if ((c.min && x < *c.min) || (c.max && x > *c.max)) {
-      std::ostringstream os;
-      os << x << " out of range [";
-      if (c.min)
-        os << *c.min;
-      else
-        os << "-inf";
-      os << ", ";
-      if (c.max)
-        os << *c.max;
-      else
-        os << "inf";
-      os << "]" << (c.unit.empty() ? "" : " " + c.unit);
-      return os.str();
-    }
+  // `text`: the value as given (an integer exactly, not through a double).
+  auto range = [&](double x, const std::string& text) -> std::string {
+    if ((c.min && x < *c.min) || (c.max && x > *c.max))
+      return text + " out of range [" + (c.min ? number_text(*c.min) : std::string("-inf")) + ", " +
+             (c.max ? number_text(*c.max) : std::string("inf")) + "]" + (c.unit.empty() ? "" : " " + c.unit);
     return {};
   };
+  const auto integer = [&](std::int64_t i) { return range(static_cast<double>(i), std::to_string(i)); };
+  const auto real = [&](double x) { return range(x, number_text(x)); };
   switch (c.type) {
     case Capability::Type::boolean:
       return std::holds_alternative<bool>(v) ? "" : "expected true or false";
     case Capability::Type::integer:
       if (!std::holds_alternative<std::int64_t>(v)) return "expected an integer";
-      return range(static_cast<double>(std::get<std::int64_t>(v)));
+      return integer(std::get<std::int64_t>(v));
     case Capability::Type::real:
-      if (std::holds_alternative<std::int64_t>(v)) return range(static_cast<double>(std::get<std::int64_t>(v)));
+      if (std::holds_alternative<std::int64_t>(v)) return integer(std::get<std::int64_t>(v));
       if (!std::holds_alternative<double>(v)) return "expected a number";
-      return range(std::get<double>(v));
+      return real(std::get<double>(v));
     case Capability::Type::text:
       return std::holds_alternative<std::string>(v) ? "" : "expected a string";
     case Capability::Type::choice: {

@@ -14,6 +14,21 @@
 using namespace dira;
 using hal::Capability;
 
+// The message names the value and the bounds as the operator would write them: 2^24 is
+// 16777216 (the default stream printed 1.67772e+07), an integer out of range exactly (not
+// through a double: 2^62 + 1 would print as 4.61169e+18), a real bound in its shortest form.
+TEST_CASE("an out-of-range value and its bounds are written out exactly", "[hal][capability]") {
+  const auto block = hal::integer_setting("block", "records", 1, 16777216, 4, "records per block");
+  CHECK(hal::check_value(block, std::int64_t{0}) == "0 out of range [1, 16777216] records");
+  CHECK(hal::check_value(block, std::int64_t{4611686018427387905}) ==
+        "4611686018427387905 out of range [1, 16777216] records");
+  const auto eff = hal::real_setting("efficiency", "", 0.0, 1.0, 1.0, "efficiency");
+  CHECK(hal::check_value(eff, 1.25) == "1.25 out of range [0, 1]");
+  CHECK(hal::check_value(eff, std::int64_t{2}) == "2 out of range [0, 1]");
+  const auto jitter = hal::real_setting("jitter", "ps", 1e-3, std::nullopt, 1.0, "jitter");
+  CHECK(hal::check_value(jitter, 0.0001) == "0.0001 out of range [0.001, inf] ps");
+}
+
 TEST_CASE("capability builders fill type, range, default and flags", "[hal][capability]") {
   const auto n = hal::integer_setting("block", "records", 1, 16, 4, "records per block");
   CHECK(n.type == Capability::Type::integer);
