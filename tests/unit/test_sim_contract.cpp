@@ -224,7 +224,12 @@ TEST_CASE("sim bound through the hal contract: settings are pushed, and a trial 
   CHECK_THROWS_AS(mods[0]->schedule(n + 5, two), std::invalid_argument);
 }
 
+// Also with the settings drawn on the scheduler's own thread, `depth` top-ups ahead, as dira run
+// does with the simulator (app/src/acquisition.cpp: depth 4): delivery then lags the requests by
+// depth advance() calls, and still no trial's tags may come before every modulator had its setting.
 TEST_CASE("sim through the SettingScheduler: streaming look-ahead, every trial as scheduled", "[simulator][contract]") {
+  const std::size_t depth = GENERATE(0, 1, 4);  // 0: drawn inline, no draw thread
+  INFO("draw thread depth " << depth);
   const std::uint64_t n = 5000;
   Created c = create({{"seed", std::int64_t{9}}, {"block_trials", std::int64_t{512}}, {"visibility", 0.95}});
   c.apparatus->bind({&guehne4(), n, 1, 0});
@@ -248,6 +253,7 @@ TEST_CASE("sim through the SettingScheduler: streaming look-ahead, every trial a
   const hal::TrialAssemblyConfig layout = c.apparatus->layout();
   hal::TrialAssembler assembler(layout, [&](std::uint64_t i) { return scheduler.intended(i); });
   scheduler.prime();
+  if (depth > 0) scheduler.draw_on_thread({}, depth);
   c.tagger->start();
   std::vector<Trial> trials;
   std::uint64_t late = 0;
@@ -269,6 +275,7 @@ TEST_CASE("sim through the SettingScheduler: streaming look-ahead, every trial a
       break;
     }
   }
+  if (depth > 0) scheduler.stop_drawing();
   CHECK(late == 0);
   REQUIRE(trials.size() == n);
   for (std::size_t i = 0; i < n; ++i)
