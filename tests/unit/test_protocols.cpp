@@ -44,6 +44,24 @@ RunB run_b(const Inequality& ineq, const Behaviour& box, SvSource& source, Proto
   }
   return {b.decide(), b.bell_statistic(), b.ustar_statistic()};
 }
+/// The rejection rule as seed 001 states it, written independently of the code under test: read
+/// b bits from `stream` at `at`, most significant first, until the value is below `settings`.
+/// False when the stream runs out during an attempt (the attempt takes what is left: `at` ends
+/// at the stream's end).
+bool reference_setting(const std::vector<bool>& stream, std::size_t& at, int b, int settings, std::uint8_t& setting) {
+  for (;;) {
+    if (at + static_cast<std::size_t>(b) > stream.size()) {
+      at = stream.size();
+      return false;
+    }
+    unsigned v = 0;
+    for (int k = 0; k < b; ++k) v = (v << 1) | (stream[at++] ? 1u : 0u);
+    if (v < static_cast<unsigned>(settings)) {
+      setting = static_cast<std::uint8_t>(v);
+      return true;
+    }
+  }
+}
 }  // namespace
 
 TEST_CASE("ledger: every bit drawn once, in order, with its purpose", "[ledger]") {
@@ -172,19 +190,7 @@ TEST_CASE("rejection sampling: bits drawn in runs give the settings and ledger o
         // Reference.
         Trial want;
         for (int p = 0; p < parties && !exhausted_ref; ++p) {
-          for (;;) {
-            if (at + static_cast<std::size_t>(b) > stream.size()) {
-              exhausted_ref = true;
-              at = stream.size();  // the attempt takes what is left, then fails
-              break;
-            }
-            unsigned v = 0;
-            for (int k = 0; k < b; ++k) v = (v << 1) | (stream[at++] ? 1u : 0u);
-            if (v < static_cast<unsigned>(settings)) {
-              want.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(v);
-              break;
-            }
-          }
+          exhausted_ref = !reference_setting(stream, at, b, settings, want.u[static_cast<std::size_t>(p)]);
         }
         Trial got;
         if (exhausted_ref) {
@@ -235,18 +241,7 @@ TEST_CASE("rejection sampling over ranges of trials: the settings, ledger and ex
       while (!exhausted && want.size() < 6000) {
         Trial t;
         for (int p = 0; p < parties && !exhausted; ++p) {
-          for (;;) {
-            if (at + static_cast<std::size_t>(b) > stream.size()) {
-              exhausted = true;
-              break;
-            }
-            unsigned v = 0;
-            for (int k = 0; k < b; ++k) v = (v << 1) | (stream[at++] ? 1u : 0u);
-            if (v < static_cast<unsigned>(settings)) {
-              t.u[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(v);
-              break;
-            }
-          }
+          exhausted = !reference_setting(stream, at, b, settings, t.u[static_cast<std::size_t>(p)]);
         }
         if (!exhausted) {
           want.push_back(t);
